@@ -1,0 +1,112 @@
+//! What the monitor tells the world.
+
+use core::fmt;
+use core::net::SocketAddr;
+use core::time::Duration;
+
+use crate::id::NodeId;
+use crate::time::Timestamp;
+
+/// A change in a node's liveness, drained with [`crate::Monitor::poll_event`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// When the monitor decided (the `now` of the input that produced the event).
+    pub at: Timestamp,
+    /// The node.
+    pub node: NodeId,
+    /// The node's last known address.
+    pub addr: SocketAddr,
+    /// The node's incarnation (after the change, for `Restarted`).
+    pub incarnation: u64,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// The kinds of [`Event`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventKind {
+    /// First beat from a node the monitor did not know (or had forgotten, or that had left).
+    Joined,
+    /// The node's detector crossed its threshold.
+    Down {
+        /// Silence since the node's last fresh beat, at `at`.
+        silence: Duration,
+        /// The detector's value at `at` (see [`crate::detector::Detector::value`]).
+        value: f64,
+        /// The instant the detector crossed its threshold (equals `at` when driven on time).
+        deadline: Timestamp,
+        /// Why.
+        reason: DownReason,
+    },
+    /// A down node beat again with the same incarnation.
+    Up {
+        /// How long it had been down.
+        down_for: Duration,
+    },
+    /// The node beat with a higher incarnation: it restarted. Caught even when the restart was
+    /// faster than the detector's timeout. If it was down, this event also means it is up.
+    Restarted {
+        /// The incarnation before the restart.
+        previous: u64,
+        /// Whether it was down when the new incarnation appeared.
+        was_down: bool,
+    },
+    /// The node said goodbye (graceful shutdown).
+    Left,
+    /// The node was down or gone for longer than `forget_after` and was dropped from the
+    /// registry.
+    Forgotten,
+}
+
+/// Why a node went down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DownReason {
+    /// Its silence crossed the detector's threshold.
+    Silence,
+    /// Its stream connection closed (stream listeners only).
+    ConnectionClosed,
+}
+
+impl EventKind {
+    /// The event's stable name, as in the JSON event stream (`joined`, `down`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Joined => "joined",
+            Self::Down { .. } => "down",
+            Self::Up { .. } => "up",
+            Self::Restarted { .. } => "restarted",
+            Self::Left => "left",
+            Self::Forgotten => "forgotten",
+        }
+    }
+}
+
+impl DownReason {
+    /// The reason's stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Silence => "silence",
+            Self::ConnectionClosed => "connection closed",
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} ({})", self.node, self.kind.name(), self.addr)?;
+        match &self.kind {
+            EventKind::Down { silence, value, .. } => {
+                write!(
+                    f,
+                    " after {:.3}s of silence, detector value {value:.3}",
+                    silence.as_secs_f64()
+                )
+            }
+            EventKind::Up { down_for } => write!(f, " after {:.3}s down", down_for.as_secs_f64()),
+            EventKind::Restarted { previous, .. } => {
+                write!(f, ", incarnation {previous} -> {}", self.incarnation)
+            }
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! hb-core: the deterministic, sans-IO heart of hbnode.
+//!
+//! # Sans-IO
+//!
+//! Nothing in this crate reads a clock, touches a socket, spawns a thread, reads the
+//! environment or draws hidden randomness. Time is an input ([`Timestamp`], passed as `now`);
+//! bytes are inputs and outputs; seeds are configuration. The same [`Monitor`] and [`Beater`]
+//! therefore run on real hosts (driven by hb-node's actors) and inside the simulator (driven by
+//! a virtual clock and a lossy fake network), with identical behaviour.
+//!
+//! # Run loop
+//!
+//! The API comes in four kinds: getters, `handle_*` inputs, a few mutators, and `poll_*`
+//! outputs. The invariant: **after every input, drain `poll_event` and `poll_transmit` until they
+//! return `None`, then sleep until `poll_timeout`** and call `handle_timeout` then.
+//!
+//! ```
+//! use std::time::Duration;
+//! use hb_core::{Monitor, MonitorConfig, Timestamp, EventKind};
+//! use hb_core::detector::{DetectorConfig, Fixed};
+//! use hb_core::wire::{self, Beat, BeatFlags, Message};
+//!
+//! let cfg = MonitorConfig {
+//!     detector: DetectorConfig::Fixed(Fixed { timeout: Duration::from_secs(3) }),
+//!     ..MonitorConfig::default()
+//! };
+//! let mut monitor = Monitor::new(cfg, Timestamp::ZERO).unwrap();
+//! let beat = Message::Beat(Beat {
+//!     node: "web-1", incarnation: 1, seq: 1, period_ms: 1000, flags: BeatFlags::default(),
+//!     sent_at_us: 0, group: 0, readings: Default::default(),
+//! });
+//! let mut buf = [0u8; wire::MAX_DATAGRAM];
+//! let n = wire::encode(&beat, None, &mut buf).unwrap();
+//!
+//! let from = "127.0.0.1:9000".parse().unwrap();
+//! monitor.handle_datagram(Timestamp::from_micros(1_000), from, &buf[..n]);
+//! assert_eq!(monitor.poll_event().unwrap().kind, EventKind::Joined);
+//!
+//! // Nothing more arrives: the next deadline is exactly 3 s after the beat.
+//! let deadline = monitor.poll_timeout().unwrap();
+//! assert_eq!(deadline, Timestamp::from_micros(3_001_000));
+//! monitor.handle_timeout(deadline);
+//! assert!(matches!(monitor.poll_event().unwrap().kind, EventKind::Down { .. }));
+//! ```
+//!
+//! # Design
+//!
+//! - [`wire`]: the datagram format (postcard in a small authenticated envelope).
+//! - [`detector`]: fixed, φ-accrual and Chen NFD-E detectors behind one trait; each names the
+//!   exact instant a silent node crosses its line.
+//! - [`Monitor`]: registry of nodes keyed by id (never by address), per-node sequence windows,
+//!   event-driven deadlines (a lazily corrected min-heap: no periodic sweep).
+//! - [`Beater`]: beat schedule with seeded jitter, acks, monitor loss and failover.
+//!
+//! # Panics, errors and unwraps
+//!
+//! A panic is a bug. Peer input never panics: every malformed, forged, stale or excess input
+//! becomes a counted [`Rejection`]. The decoders are fuzz targets (see `fuzz/`).
+
+#![warn(missing_docs)]
+
+mod auth;
+mod beater;
+pub mod detector;
+mod event;
+mod id;
+mod monitor;
+mod reject;
+mod time;
+mod transmit;
+pub mod wire;
+
+pub use auth::{KEY_LEN, Key, KeyParseError, Keyring, TAG_LEN};
+pub use beater::{Beater, BeaterConfig, BeaterConfigError, BeaterEvent, MonitorStatus};
+pub use event::{DownReason, Event, EventKind};
+pub use id::{IdError, MAX_ID_LEN, NodeId};
+pub use monitor::{
+    Monitor, MonitorConfig, MonitorConfigError, NodeInfo, NodeState, REORDER_WINDOW,
+};
+pub use reject::{Rejection, Rejections};
+pub use time::Timestamp;
+pub use transmit::Transmit;

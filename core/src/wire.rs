@@ -1,0 +1,549 @@
+//! Wire format v1: a fixed envelope around a postcard-encoded body, optionally authenticated.
+//!
+//! ```text
+//! offset  size  field
+//! 0       2     magic "HB"
+//! 2       1     version (1)
+//! 3       1     kind: 1 beat, 2 ack, 3 leave
+//! 4       1     flags: bit 0 = authenticated (trailer present); other bits must be 0
+//! 5       n     body: postcard 1.x encoding of Beat / Ack / Leave
+//! 5+n     4     key id, u32 little-endian        } only when authenticated
+//! 9+n     16    BLAKE3 keyed MAC of bytes 0..9+n } only when authenticated
+//! ```
+//!
+//! Decoding rules (see docs/adr/0001-wire-format-postcard.md): datagrams over
+//! [`MAX_DATAGRAM`] bytes are refused before anything is parsed; the MAC is checked before the
+//! body is decoded; the body must use every byte (trailing bytes are refused); strings are
+//! borrowed from the datagram and lists are fixed-capacity, so decoding allocates nothing.
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{Key, Keyring, TAG_LEN};
+use crate::id::{self, MAX_ID_LEN};
+
+/// The two bytes every datagram starts with.
+pub const MAGIC: [u8; 2] = *b"HB";
+/// The wire format version this crate speaks.
+pub const VERSION: u8 = 1;
+/// Largest datagram accepted or produced (fits an IPv6 minimum-MTU packet with headers).
+pub const MAX_DATAGRAM: usize = 1200;
+/// Bytes before the body.
+pub const HEADER_LEN: usize = 5;
+/// Bytes after the body of an authenticated datagram: key id and tag.
+pub const TRAILER_LEN: usize = 4 + TAG_LEN;
+/// Most sensor readings one beat carries.
+pub const MAX_READINGS: usize = 16;
+/// Longest probe name in a reading, in bytes.
+pub const MAX_PROBE_LEN: usize = 32;
+/// Longest redirect address in an ack, in bytes.
+pub const MAX_REDIRECT_LEN: usize = 128;
+
+const FLAG_AUTH: u8 = 0x01;
+
+/// Message kinds, the envelope's fourth byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// A heartbeat.
+    Beat = 1,
+    /// A monitor's acknowledgement of a beat.
+    Ack = 2,
+    /// A graceful goodbye.
+    Leave = 3,
+}
+
+/// Flags carried by a beat.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeatFlags(pub u8);
+
+impl BeatFlags {
+    /// The sender wants an [`Ack`] for this beat.
+    pub const ACK_WANTED: u8 = 0x01;
+    /// The sender is shutting down; the monitor treats it as a [`Leave`].
+    pub const LEAVING: u8 = 0x02;
+
+    /// Whether all bits of `flag` are set.
+    pub const fn has(self, flag: u8) -> bool {
+        self.0 & flag == flag
+    }
+}
+
+/// A heartbeat: "node `node`, incarnation `incarnation`, is alive; this is beat `seq`".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Beat<'a> {
+    /// The node's id (1–64 bytes UTF-8).
+    #[serde(borrow)]
+    pub node: &'a str,
+    /// Grows across restarts of the node (hbnode uses its start time in µs since the Unix epoch).
+    pub incarnation: u64,
+    /// Grows by one per beat within an incarnation.
+    pub seq: u64,
+    /// The sender's beat period in milliseconds (0: unknown).
+    pub period_ms: u32,
+    /// See [`BeatFlags`].
+    pub flags: BeatFlags,
+    /// The sender's wall clock in µs since the Unix epoch. Informational only: detection uses
+    /// the monitor's receive time.
+    pub sent_at_us: u64,
+    /// Hash of the peer group name (0 outside peer mode); other groups' beats are refused.
+    pub group: u32,
+    /// Sensor readings riding on this beat.
+    #[serde(borrow)]
+    pub readings: heapless::Vec<Reading<'a>, MAX_READINGS>,
+}
+
+/// One sensor reading.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reading<'a> {
+    /// Probe name (1–32 bytes).
+    pub probe: &'a str,
+    /// The measured value.
+    pub value: f64,
+    /// Nagios-style status code: 0 ok, 1 warning, 2 critical, 3 unknown.
+    pub status: u8,
+}
+
+/// A monitor's answer to a beat that asked for one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ack<'a> {
+    /// The node whose beat this acknowledges.
+    #[serde(borrow)]
+    pub node: &'a str,
+    /// The acknowledged beat's sequence number.
+    pub seq: u64,
+    /// The acknowledging monitor's id.
+    pub monitor: &'a str,
+    /// A schedule the monitor asks the node to adopt.
+    pub schedule: Option<Schedule>,
+    /// Another monitor address the node should move to.
+    pub redirect: Option<&'a str>,
+}
+
+/// A monitor-driven beat schedule, versioned so the beater adopts each version once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// Grows each time the monitor's configuration for this node changes.
+    pub version: u32,
+    /// The beat period to use, in milliseconds.
+    pub period_ms: u32,
+}
+
+/// A graceful goodbye: the node is stopping on purpose and should not be reported down.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Leave<'a> {
+    /// The node's id.
+    #[serde(borrow)]
+    pub node: &'a str,
+    /// The node's incarnation.
+    pub incarnation: u64,
+    /// Sequence number, from the same counter as beats.
+    pub seq: u64,
+    /// Peer group hash, as in [`Beat::group`].
+    pub group: u32,
+}
+
+/// Any message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Message<'a> {
+    /// See [`Beat`].
+    Beat(Beat<'a>),
+    /// See [`Ack`].
+    Ack(Ack<'a>),
+    /// See [`Leave`].
+    Leave(Leave<'a>),
+}
+
+impl Message<'_> {
+    /// The envelope kind of this message.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Beat(_) => Kind::Beat,
+            Self::Ack(_) => Kind::Ack,
+            Self::Leave(_) => Kind::Leave,
+        }
+    }
+}
+
+/// A decoded datagram.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Datagram<'a> {
+    /// The message.
+    pub message: Message<'a>,
+    /// The id of the key whose MAC verified, or `None` if the datagram was not authenticated.
+    pub key_id: Option<u32>,
+}
+
+/// Why a datagram was refused. Each variant is also a rejection counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Shorter than the envelope.
+    #[error("datagram of {0} bytes is shorter than the header")]
+    TooShort(usize),
+    /// Longer than [`MAX_DATAGRAM`].
+    #[error("datagram of {0} bytes exceeds the 1200-byte limit")]
+    TooLarge(usize),
+    /// Does not start with `HB`.
+    #[error("bad magic bytes: not an hbnode datagram")]
+    BadMagic,
+    /// A version this build does not speak.
+    #[error("unsupported wire version {0}")]
+    UnsupportedVersion(u8),
+    /// A kind byte this build does not know.
+    #[error("unknown message kind {0}")]
+    UnknownKind(u8),
+    /// Flag bits this build does not know.
+    #[error("unknown envelope flags {0:#04x}")]
+    UnknownFlags(u8),
+    /// The body is not a valid postcard encoding of the kind's message.
+    #[error("malformed message body")]
+    Malformed,
+    /// The body decoded but bytes were left over.
+    #[error("{0} trailing bytes after the message body")]
+    TrailingBytes(usize),
+    /// A field is out of its bounds (empty or long id, control characters, …).
+    #[error("invalid field: {0}")]
+    InvalidField(&'static str),
+    /// No MAC, and the keyring requires one.
+    #[error("unauthenticated datagram refused: authentication is required")]
+    Unauthenticated,
+    /// The key id names no key in the keyring.
+    #[error("datagram signed with unknown key id {0}")]
+    UnknownKey(u32),
+    /// The MAC does not verify.
+    #[error("authentication tag does not verify")]
+    BadMac,
+}
+
+/// Why a message could not be encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// The encoding does not fit the buffer or [`MAX_DATAGRAM`].
+    #[error("message does not fit in the datagram buffer")]
+    TooLarge,
+    /// A field is out of bounds (the receiver would refuse it).
+    #[error("invalid field: {0}")]
+    InvalidField(&'static str),
+}
+
+/// Encodes `msg` into `buf`, signed with `key` if given, and returns the datagram's length.
+pub fn encode(msg: &Message<'_>, key: Option<&Key>, buf: &mut [u8]) -> Result<usize, EncodeError> {
+    validate(msg).map_err(|e| match e {
+        DecodeError::InvalidField(f) => EncodeError::InvalidField(f),
+        _ => EncodeError::InvalidField("message"),
+    })?;
+    let limit = buf.len().min(MAX_DATAGRAM);
+    let buf = &mut buf[..limit];
+    if buf.len() < HEADER_LEN {
+        return Err(EncodeError::TooLarge);
+    }
+    buf[..2].copy_from_slice(&MAGIC);
+    buf[2] = VERSION;
+    buf[3] = msg.kind() as u8;
+    buf[4] = if key.is_some() { FLAG_AUTH } else { 0 };
+    let body = &mut buf[HEADER_LEN..];
+    let body_len = match msg {
+        Message::Beat(m) => postcard::to_slice(m, body).map(|s| s.len()),
+        Message::Ack(m) => postcard::to_slice(m, body).map(|s| s.len()),
+        Message::Leave(m) => postcard::to_slice(m, body).map(|s| s.len()),
+    }
+    .map_err(|_| EncodeError::TooLarge)?;
+    let mut len = HEADER_LEN + body_len;
+    if let Some(key) = key {
+        if len + TRAILER_LEN > buf.len() {
+            return Err(EncodeError::TooLarge);
+        }
+        buf[len..len + 4].copy_from_slice(&key.id().to_le_bytes());
+        len += 4;
+        let tag = key.tag(&buf[..len]);
+        buf[len..len + TAG_LEN].copy_from_slice(&tag);
+        len += TAG_LEN;
+    }
+    Ok(len)
+}
+
+/// Decodes and authenticates one datagram against `keys`.
+pub fn decode<'a>(bytes: &'a [u8], keys: &Keyring) -> Result<Datagram<'a>, DecodeError> {
+    if bytes.len() > MAX_DATAGRAM {
+        return Err(DecodeError::TooLarge(bytes.len()));
+    }
+    if bytes.len() < HEADER_LEN {
+        return Err(DecodeError::TooShort(bytes.len()));
+    }
+    if bytes[..2] != MAGIC {
+        return Err(DecodeError::BadMagic);
+    }
+    if bytes[2] != VERSION {
+        return Err(DecodeError::UnsupportedVersion(bytes[2]));
+    }
+    let kind = bytes[3];
+    let flags = bytes[4];
+    if flags & !FLAG_AUTH != 0 {
+        return Err(DecodeError::UnknownFlags(flags));
+    }
+    let (body, key_id) = if flags & FLAG_AUTH != 0 {
+        if bytes.len() < HEADER_LEN + TRAILER_LEN {
+            return Err(DecodeError::TooShort(bytes.len()));
+        }
+        let tag_at = bytes.len() - TAG_LEN;
+        let id_at = tag_at - 4;
+        let mut id = [0; 4];
+        id.copy_from_slice(&bytes[id_at..tag_at]);
+        let id = u32::from_le_bytes(id);
+        let key = keys.get(id).ok_or(DecodeError::UnknownKey(id))?;
+        if !key.verify(&bytes[..tag_at], &bytes[tag_at..]) {
+            return Err(DecodeError::BadMac);
+        }
+        (&bytes[HEADER_LEN..id_at], Some(id))
+    } else {
+        if keys.requires_auth() {
+            return Err(DecodeError::Unauthenticated);
+        }
+        (&bytes[HEADER_LEN..], None)
+    };
+    let message = match kind {
+        k if k == Kind::Beat as u8 => Message::Beat(body_of(body)?),
+        k if k == Kind::Ack as u8 => Message::Ack(body_of(body)?),
+        k if k == Kind::Leave as u8 => Message::Leave(body_of(body)?),
+        k => return Err(DecodeError::UnknownKind(k)),
+    };
+    validate(&message)?;
+    Ok(Datagram { message, key_id })
+}
+
+fn body_of<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> {
+    let (value, rest) = postcard::take_from_bytes(body).map_err(|_| DecodeError::Malformed)?;
+    if !rest.is_empty() {
+        return Err(DecodeError::TrailingBytes(rest.len()));
+    }
+    Ok(value)
+}
+
+fn validate(msg: &Message<'_>) -> Result<(), DecodeError> {
+    let node_id = |s: &str| id::validate(s).map_err(|_| DecodeError::InvalidField("node id"));
+    match msg {
+        Message::Beat(b) => {
+            node_id(b.node)?;
+            for r in &b.readings {
+                if r.probe.is_empty() || r.probe.len() > MAX_PROBE_LEN {
+                    return Err(DecodeError::InvalidField("probe name"));
+                }
+            }
+        }
+        Message::Ack(a) => {
+            node_id(a.node)?;
+            if a.monitor.len() > MAX_ID_LEN {
+                return Err(DecodeError::InvalidField("monitor id"));
+            }
+            if a.redirect
+                .is_some_and(|r| r.is_empty() || r.len() > MAX_REDIRECT_LEN)
+            {
+                return Err(DecodeError::InvalidField("redirect address"));
+            }
+        }
+        Message::Leave(l) => node_id(l.node)?,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn beat() -> Beat<'static> {
+        Beat {
+            node: "web-1",
+            incarnation: 1_700_000_000_000_000,
+            seq: 42,
+            period_ms: 1000,
+            flags: BeatFlags(BeatFlags::ACK_WANTED),
+            sent_at_us: 1_700_000_000_123_456,
+            group: 0,
+            readings: heapless::Vec::new(),
+        }
+    }
+
+    fn enc(msg: &Message<'_>, key: Option<&Key>) -> Vec<u8> {
+        let mut buf = [0; MAX_DATAGRAM];
+        let n = encode(msg, key, &mut buf).unwrap();
+        buf[..n].to_vec()
+    }
+
+    // Golden bytes pin the v1 encoding: a change here breaks every deployed beater.
+    #[test]
+    fn golden_beat_bytes() {
+        let bytes = enc(&Message::Beat(beat()), None);
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "4842010100057765622d318080f9c0c1c482032ae80701c0c480c1c1c48203\
+             0000"
+        );
+    }
+
+    #[test]
+    fn golden_ack_and_leave_bytes() {
+        let ack = Message::Ack(Ack {
+            node: "n",
+            seq: 300,
+            monitor: "m1",
+            schedule: Some(Schedule {
+                version: 2,
+                period_ms: 500,
+            }),
+            redirect: None,
+        });
+        assert_eq!(
+            enc(&ack, None),
+            [
+                0x48, 0x42, 1, 2, 0, 1, b'n', 0xac, 0x02, 2, b'm', b'1', 1, 2, 0xf4, 0x03, 0
+            ]
+        );
+        let leave = Message::Leave(Leave {
+            node: "n",
+            incarnation: 1,
+            seq: 2,
+            group: 3,
+        });
+        assert_eq!(enc(&leave, None), [0x48, 0x42, 1, 3, 0, 1, b'n', 1, 2, 3]);
+    }
+
+    #[test]
+    fn golden_authenticated_trailer() {
+        let key = Key::new(9, [7; 32]);
+        let leave = Message::Leave(Leave {
+            node: "n",
+            incarnation: 1,
+            seq: 2,
+            group: 3,
+        });
+        let bytes = enc(&leave, Some(&key));
+        assert_eq!(bytes[4], FLAG_AUTH);
+        assert_eq!(bytes[10..14], 9u32.to_le_bytes());
+        assert_eq!(bytes[14..], key.tag(&bytes[..14]));
+        assert_eq!(bytes.len(), 10 + TRAILER_LEN);
+    }
+
+    #[test]
+    fn round_trip_with_and_without_key() {
+        let key = Key::new(1, [3; 32]);
+        let ring = Keyring::new(vec![key.clone()], false);
+        let mut b = beat();
+        b.readings
+            .push(Reading {
+                probe: "load1",
+                value: 0.5,
+                status: 0,
+            })
+            .unwrap();
+        let msg = Message::Beat(b);
+        let plain = enc(&msg, None);
+        assert_eq!(
+            decode(&plain, &ring).unwrap(),
+            Datagram {
+                message: msg.clone(),
+                key_id: None
+            }
+        );
+        let signed = enc(&msg, Some(&key));
+        assert_eq!(
+            decode(&signed, &ring).unwrap(),
+            Datagram {
+                message: msg,
+                key_id: Some(1)
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_trailing_bytes() {
+        let mut bytes = enc(&Message::Beat(beat()), None);
+        bytes.push(0);
+        assert_eq!(
+            decode(&bytes, &Keyring::open()),
+            Err(DecodeError::TrailingBytes(1))
+        );
+    }
+
+    #[test]
+    fn refuses_oversize_before_parsing() {
+        let bytes = vec![0u8; MAX_DATAGRAM + 1];
+        assert_eq!(
+            decode(&bytes, &Keyring::open()),
+            Err(DecodeError::TooLarge(1201))
+        );
+    }
+
+    #[test]
+    fn refuses_bad_envelopes() {
+        let ok = enc(&Message::Beat(beat()), None);
+        let open = Keyring::open();
+        assert_eq!(decode(&ok[..3], &open), Err(DecodeError::TooShort(3)));
+        let mut b = ok.clone();
+        b[0] = b'X';
+        assert_eq!(decode(&b, &open), Err(DecodeError::BadMagic));
+        let mut b = ok.clone();
+        b[2] = 2;
+        assert_eq!(decode(&b, &open), Err(DecodeError::UnsupportedVersion(2)));
+        let mut b = ok.clone();
+        b[3] = 9;
+        assert_eq!(decode(&b, &open), Err(DecodeError::UnknownKind(9)));
+        let mut b = ok.clone();
+        b[4] = 0x80;
+        assert_eq!(decode(&b, &open), Err(DecodeError::UnknownFlags(0x80)));
+        assert_eq!(
+            decode(&ok[..ok.len() - 4], &open),
+            Err(DecodeError::Malformed)
+        );
+    }
+
+    #[test]
+    fn a_huge_claimed_length_is_refused_without_allocating() {
+        // Envelope + a varint claiming a 2^48-byte node id: bincode 2's default config aborts
+        // on this; postcard with borrowed strings just fails.
+        let bytes = [
+            0x48, 0x42, 1, 1, 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40,
+        ];
+        assert_eq!(
+            decode(&bytes, &Keyring::open()),
+            Err(DecodeError::Malformed)
+        );
+    }
+
+    #[test]
+    fn authentication_is_enforced() {
+        let key = Key::new(1, [3; 32]);
+        let other = Key::new(2, [4; 32]);
+        let msg = Message::Beat(beat());
+        let plain = enc(&msg, None);
+        let required = Keyring::new(vec![key.clone()], true);
+        assert_eq!(decode(&plain, &required), Err(DecodeError::Unauthenticated));
+        let foreign = enc(&msg, Some(&other));
+        assert_eq!(decode(&foreign, &required), Err(DecodeError::UnknownKey(2)));
+        let mut forged = enc(&msg, Some(&key));
+        forged[7] ^= 1;
+        assert_eq!(decode(&forged, &required), Err(DecodeError::BadMac));
+        // A keyless monitor cannot check a signature, so it refuses signed beats too.
+        assert_eq!(
+            decode(&foreign, &Keyring::open()),
+            Err(DecodeError::UnknownKey(2))
+        );
+    }
+
+    #[test]
+    fn invalid_fields_are_refused_both_ways() {
+        let mut b = beat();
+        b.node = "";
+        let mut buf = [0; MAX_DATAGRAM];
+        assert_eq!(
+            encode(&Message::Beat(b), None, &mut buf),
+            Err(EncodeError::InvalidField("node id"))
+        );
+        // Hand-build a beat with a control character in its id.
+        let mut bytes = enc(&Message::Beat(beat()), None);
+        bytes[7] = b'\n';
+        assert_eq!(
+            decode(&bytes, &Keyring::open()),
+            Err(DecodeError::InvalidField("node id"))
+        );
+    }
+}
