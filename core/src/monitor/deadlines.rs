@@ -37,6 +37,7 @@ impl Deadlines {
         self.0.pop().map(|r| r.0)
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.0.len()
     }

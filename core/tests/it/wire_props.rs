@@ -1,0 +1,85 @@
+//! The decoder never panics, and every valid message survives a round trip.
+
+use hb_core::wire::{self, Ack, Beat, BeatFlags, Leave, MAX_DATAGRAM, Message, Reading, Schedule};
+use hb_core::{Key, Keyring};
+use proptest::prelude::*;
+
+fn id() -> impl Strategy<Value = String> {
+    "[a-zA-Z0-9._-]{1,64}"
+}
+
+/// (node, monitor, kind, incarnation, seq, period, flags, sent_at, group, readings, schedule, redirect)
+type Fields = (
+    String,
+    String,
+    u8,
+    u64,
+    u64,
+    u32,
+    u8,
+    u64,
+    u32,
+    Vec<(String, f64, u8)>,
+    Option<(u32, u32)>,
+    Option<String>,
+);
+
+fn message() -> impl Strategy<Value = Fields> {
+    (
+        id(),
+        id(),
+        1u8..=3,
+        any::<u64>(),
+        any::<u64>(),
+        any::<u32>(),
+        0u8..4,
+        any::<u64>(),
+        any::<u32>(),
+        prop::collection::vec(("[a-z0-9]{1,32}", -1e9f64..1e9, 0u8..4), 0..=16),
+        prop::option::of((any::<u32>(), any::<u32>())),
+        prop::option::of("[a-z0-9.:]{1,60}"),
+    )
+}
+
+proptest! {
+    #[test]
+    fn valid_messages_round_trip((node, monitor, kind, inc, seq, period, flags, sent, group, readings, sched, redirect) in message(), signed in any::<bool>()) {
+        let mut rs = heapless::Vec::new();
+        for (p, v, s) in &readings {
+            rs.push(Reading { probe: p, value: *v, status: *s }).unwrap();
+        }
+        let msg = match kind {
+            1 => Message::Beat(Beat { node: &node, incarnation: inc, seq, period_ms: period, flags: BeatFlags(flags), sent_at_us: sent, group, readings: rs }),
+            2 => Message::Ack(Ack { node: &node, seq, monitor: &monitor, schedule: sched.map(|(version, period_ms)| Schedule { version, period_ms }), redirect: redirect.as_deref() }),
+            _ => Message::Leave(Leave { node: &node, incarnation: inc, seq, group }),
+        };
+        let key = Key::new(3, [5; 32]);
+        let ring = Keyring::new(vec![key.clone()], false);
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let n = wire::encode(&msg, signed.then_some(&key), &mut buf).unwrap();
+        let d = wire::decode(&buf[..n], &ring).unwrap();
+        prop_assert_eq!(d.message, msg);
+        prop_assert_eq!(d.key_id, signed.then_some(3));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..1400)) {
+        let _ = wire::decode(&bytes, &Keyring::open());
+        let _ = wire::decode(&bytes, &Keyring::new(vec![Key::new(0, [0; 32])], true));
+    }
+
+    #[test]
+    fn corrupted_datagrams_never_panic_and_never_verify(flip in 0usize..200, bit in 0u8..8, cut in 0usize..8) {
+        let key = Key::new(1, [1; 32]);
+        let ring = Keyring::new(vec![key.clone()], true);
+        let msg = Message::Beat(Beat { node: "node", incarnation: 1, seq: 2, period_ms: 1000, flags: BeatFlags(1), sent_at_us: 3, group: 0, readings: heapless::Vec::new() });
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let n = wire::encode(&msg, Some(&key), &mut buf).unwrap();
+        let mut bytes = buf[..n].to_vec();
+        let i = flip % n;
+        bytes[i] ^= 1 << bit;
+        bytes.truncate(n - cut.min(n));
+        // Any change to an authenticated datagram must be refused.
+        prop_assert!(wire::decode(&bytes, &ring).is_err());
+    }
+}
