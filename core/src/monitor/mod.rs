@@ -46,6 +46,12 @@ pub struct MonitorConfig {
     pub hash_seed: u64,
     /// Most acks queued between `poll_transmit` drains; further acks are dropped and counted.
     pub max_pending_acks: usize,
+    /// Local-pause guard: if an input arrives more than this long after the deadline
+    /// [`Monitor::poll_timeout`] named, the monitor itself was stalled (stopped process, blocked
+    /// loop). Silence during a stall was not observed, so instead of convicting every node whose
+    /// deadline passed, each alive node's silence clock restarts at the resume instant (see
+    /// [`Monitor::stalls`]). `None` disables the guard.
+    pub stall_threshold: Option<Duration>,
 }
 
 impl Default for MonitorConfig {
@@ -62,6 +68,7 @@ impl Default for MonitorConfig {
             default_period: Duration::from_secs(5),
             hash_seed: 0,
             max_pending_acks: 4096,
+            stall_threshold: Some(Duration::from_secs(1)),
         }
     }
 }
@@ -153,6 +160,10 @@ pub struct Monitor {
     beats_received: u64,
     acks_dropped: u64,
     counts: [usize; 3],
+    /// Resume instant of the latest detected stall: alive nodes' silence counts from here.
+    rearm_at: Timestamp,
+    stalls: u64,
+    last_stall: Duration,
 }
 
 impl Monitor {
@@ -184,6 +195,9 @@ impl Monitor {
             beats_received: 0,
             acks_dropped: 0,
             counts: [0; 3],
+            rearm_at: Timestamp::ZERO,
+            stalls: 0,
+            last_stall: Duration::ZERO,
         })
     }
 
@@ -224,6 +238,12 @@ impl Monitor {
         self.acks_dropped
     }
 
+    /// Stalls of the monitor itself detected so far, and the length of the latest one (how
+    /// late the driver called after a deadline). See [`MonitorConfig::stall_threshold`].
+    pub fn stalls(&self) -> (u64, Duration) {
+        (self.stalls, self.last_stall)
+    }
+
     /// The latest `now` seen.
     pub fn now(&self) -> Timestamp {
         self.now
@@ -258,7 +278,7 @@ impl Monitor {
             last_seen: n.last,
             silence: now - n.last,
             value: self.cfg.detector.value(&n.det, n.last, period, now),
-            deadline: alive.then(|| self.cfg.detector.deadline(&n.det, n.last, period)),
+            deadline: alive.then(|| self.due(n)),
             period,
             beats: n.beats,
             lost: n.lost,
@@ -383,6 +403,14 @@ impl Monitor {
     fn advance(&mut self, now: Timestamp) -> Timestamp {
         let now = now.max(self.now);
         self.now = now;
+        if let (Some(threshold), Some(due)) = (self.cfg.stall_threshold, self.poll_timeout())
+            && now > due + threshold
+        {
+            // We were not running when we should have been: forgive the gap.
+            self.stalls += 1;
+            self.last_stall = now - due;
+            self.rearm_at = now;
+        }
         loop {
             self.settle();
             let Some(e) = self.deadlines.peek() else {
@@ -426,7 +454,10 @@ impl Monitor {
     /// When `n` next needs attention: its detector deadline if alive, else its forget time.
     fn due(&self, n: &Node) -> Timestamp {
         match n.state {
-            NodeState::Alive => self.cfg.detector.deadline(&n.det, n.last, n.period()),
+            NodeState::Alive => {
+                let since = n.last.max(self.rearm_at);
+                self.cfg.detector.deadline(&n.det, since, n.period())
+            }
             NodeState::Down | NodeState::Left => match self.cfg.forget_after {
                 Some(f) => n.since + f,
                 None => Timestamp::MAX,
@@ -594,7 +625,8 @@ impl Monitor {
                 .lost
                 .saturating_add(u32::try_from(advance - 1).unwrap_or(u32::MAX));
             n.period_us = period_us;
-            let resumed = prev_state != NodeState::Alive;
+            // An outage, or a stall of ours, is not an inter-arrival sample.
+            let resumed = prev_state != NodeState::Alive || n.last < self.rearm_at;
             let arrival = Arrival {
                 at: now,
                 prev: Some(n.last),

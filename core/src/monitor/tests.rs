@@ -20,6 +20,8 @@ fn monitor(timeout_s: u64) -> Monitor {
         detector: DetectorConfig::Fixed(Fixed {
             timeout: Duration::from_secs(timeout_s),
         }),
+        // These scenarios jump time to mean "nothing arrived"; the stall guard has its own tests.
+        stall_threshold: None,
         ..MonitorConfig::default()
     };
     Monitor::new(cfg, t(0)).unwrap()
@@ -246,6 +248,7 @@ fn phi_and_chen_monitors_declare_down_once_and_recover() {
     ] {
         let cfg = MonitorConfig {
             detector: det,
+            stall_threshold: None,
             ..MonitorConfig::default()
         };
         let mut m = Monitor::new(cfg, t(0)).unwrap();
@@ -300,4 +303,48 @@ fn invariants_hold_through_a_scenario() {
         m.handle_timeout(t(i * 700_000 + 350_000));
         m.check_invariants().unwrap();
     }
+}
+
+fn guarded(timeout_s: u64) -> Monitor {
+    let cfg = MonitorConfig {
+        detector: DetectorConfig::Fixed(Fixed {
+            timeout: Duration::from_secs(timeout_s),
+        }),
+        stall_threshold: Some(Duration::from_secs(1)),
+        ..MonitorConfig::default()
+    };
+    Monitor::new(cfg, t(0)).unwrap()
+}
+
+#[test]
+fn own_stall_rearms_instead_of_convicting_everyone() {
+    let mut m = guarded(3);
+    for i in 0..5 {
+        beat(&mut m, i * S, "a", 1, i + 1);
+        beat(&mut m, i * S, "b", 1, i + 1);
+    }
+    assert_eq!(m.poll_timeout(), Some(t(7 * S)));
+    // The process is stopped from 4.5 s to 20 s: the timer fires 13 s late.
+    m.handle_timeout(t(20 * S));
+    assert_eq!(events(&mut m).len(), 2, "only the two joins");
+    assert_eq!(m.stalls(), (1, Duration::from_secs(13)));
+    // The backlog drains: "a" beat during the stall, "b" did not (it died meanwhile).
+    beat(&mut m, 20 * S + 10, "a", 1, 6);
+    for i in 0..5 {
+        beat(&mut m, 21 * S + i * S, "a", 1, 7 + i);
+    }
+    // "b" gets a full timeout from the resume instant, then is down.
+    m.handle_timeout(t(23 * S));
+    assert_eq!(events(&mut m), [(23 * S, "b".into(), "down")]);
+    m.check_invariants().unwrap();
+}
+
+#[test]
+fn timer_slightly_late_is_not_a_stall() {
+    let mut m = guarded(3);
+    beat(&mut m, 0, "a", 1, 1);
+    m.handle_timeout(t(3 * S + 900_000));
+    assert_eq!(m.stalls().0, 0);
+    let evs = events(&mut m);
+    assert_eq!(evs.last().unwrap(), &(3 * S + 900_000, "a".into(), "down"));
 }
