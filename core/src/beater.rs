@@ -294,7 +294,7 @@ impl Beater {
                     }),
                     sent_at_us: sent_at,
                     group: self.cfg.group,
-                    readings: heapless::Vec::new(),
+                    readings: Default::default(),
                 }),
                 Out::Leave { seq } => Message::Leave(Leave {
                     node: self.cfg.id.as_str(),

@@ -47,6 +47,12 @@ pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
+/// A duration in microseconds as a float, without the slow u128 conversion of
+/// `Duration::as_micros() as f64`.
+pub(crate) fn micros_f64(d: Duration) -> f64 {
+    micros(d) as f64
+}
+
 impl Add<Duration> for Timestamp {
     type Output = Self;
     fn add(self, rhs: Duration) -> Self {

@@ -13,8 +13,8 @@
 //!
 //! Decoding rules (see docs/adr/0001-wire-format-postcard.md): datagrams over
 //! [`MAX_DATAGRAM`] bytes are refused before anything is parsed; the MAC is checked before the
-//! body is decoded; the body must use every byte (trailing bytes are refused); strings are
-//! borrowed from the datagram and lists are fixed-capacity, so decoding allocates nothing.
+//! body is decoded; the body must use every byte (trailing bytes are refused); strings and
+//! readings are borrowed from the datagram and counts are bounded, so decoding allocates nothing.
 
 use serde::{Deserialize, Serialize};
 
@@ -69,7 +69,9 @@ impl BeatFlags {
 }
 
 /// A heartbeat: "node `node`, incarnation `incarnation`, is alive; this is beat `seq`".
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Encoded as a postcard struct of these fields in order (the readings as a postcard sequence).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Beat<'a> {
     /// The node's id (1–64 bytes UTF-8).
     #[serde(borrow)]
@@ -88,12 +90,124 @@ pub struct Beat<'a> {
     /// Hash of the peer group name (0 outside peer mode); other groups' beats are refused.
     pub group: u32,
     /// Sensor readings riding on this beat.
+    pub readings: Readings<'a>,
+}
+
+/// The fixed fields of a [`Beat`], decoded by postcard before the readings.
+#[derive(Deserialize)]
+struct BeatHeader<'a> {
     #[serde(borrow)]
-    pub readings: heapless::Vec<Reading<'a>, MAX_READINGS>,
+    node: &'a str,
+    incarnation: u64,
+    seq: u64,
+    period_ms: u32,
+    flags: BeatFlags,
+    sent_at_us: u64,
+    group: u32,
+}
+
+/// The sensor readings of a beat: at most [`MAX_READINGS`].
+///
+/// Decoded ones stay in the datagram's bytes (validated once, decoded again on iteration), so a
+/// beat is small to move around and decoding allocates nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Readings<'a>(ReadingsRepr<'a>);
+
+#[derive(Clone, Copy, Debug)]
+enum ReadingsRepr<'a> {
+    /// Validated postcard encodings of `len` readings, back to back.
+    Encoded { bytes: &'a [u8], len: u8 },
+    /// Readings to encode.
+    Slice(&'a [Reading<'a>]),
+}
+
+impl Default for ReadingsRepr<'_> {
+    fn default() -> Self {
+        Self::Slice(&[])
+    }
+}
+
+impl<'a> Readings<'a> {
+    /// No readings.
+    pub const EMPTY: Self = Self(ReadingsRepr::Slice(&[]));
+
+    /// Readings to send (at most [`MAX_READINGS`], or encoding fails).
+    pub const fn from_slice(readings: &'a [Reading<'a>]) -> Self {
+        Self(ReadingsRepr::Slice(readings))
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        match self.0 {
+            ReadingsRepr::Encoded { len, .. } => usize::from(len),
+            ReadingsRepr::Slice(s) => s.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The readings, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Reading<'a>> + 'a {
+        let (mut bytes, slice) = match self.0 {
+            ReadingsRepr::Encoded { bytes, .. } => (bytes, [].as_slice()),
+            ReadingsRepr::Slice(s) => ([].as_slice(), s),
+        };
+        let decoded = core::iter::from_fn(move || {
+            let (r, rest) = postcard::take_from_bytes::<Reading<'a>>(bytes).ok()?;
+            bytes = rest;
+            Some(r)
+        });
+        decoded.chain(slice.iter().copied())
+    }
+
+    /// Validates `len` encoded readings at the start of `bytes`; returns them and the rest.
+    fn decode(bytes: &'a [u8]) -> Result<(Self, &'a [u8]), DecodeError> {
+        let (len, mut rest) =
+            postcard::take_from_bytes::<usize>(bytes).map_err(|_| DecodeError::Malformed)?;
+        if len > MAX_READINGS {
+            return Err(DecodeError::InvalidField("too many readings"));
+        }
+        let start = rest;
+        for _ in 0..len {
+            let (r, next) = postcard::take_from_bytes::<Reading<'a>>(rest)
+                .map_err(|_| DecodeError::Malformed)?;
+            validate_reading(&r)?;
+            rest = next;
+        }
+        let used = start.len() - rest.len();
+        let len = len as u8; // ≤ MAX_READINGS
+        Ok((
+            Self(ReadingsRepr::Encoded {
+                bytes: &start[..used],
+                len,
+            }),
+            rest,
+        ))
+    }
+}
+
+impl PartialEq for Readings<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Serialize for Readings<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.len()))?;
+        for r in self.iter() {
+            seq.serialize_element(&r)?;
+        }
+        seq.end()
+    }
 }
 
 /// One sensor reading.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Reading<'a> {
     /// Probe name (1–32 bytes).
     pub probe: &'a str,
@@ -305,13 +419,39 @@ pub fn decode<'a>(bytes: &'a [u8], keys: &Keyring) -> Result<Datagram<'a>, Decod
         (&bytes[HEADER_LEN..], None)
     };
     let message = match kind {
-        k if k == Kind::Beat as u8 => Message::Beat(body_of(body)?),
+        k if k == Kind::Beat as u8 => Message::Beat(beat_of(body)?),
         k if k == Kind::Ack as u8 => Message::Ack(body_of(body)?),
         k if k == Kind::Leave as u8 => Message::Leave(body_of(body)?),
         k => return Err(DecodeError::UnknownKind(k)),
     };
     validate(&message)?;
     Ok(Datagram { message, key_id })
+}
+
+fn beat_of(body: &[u8]) -> Result<Beat<'_>, DecodeError> {
+    let (h, rest) =
+        postcard::take_from_bytes::<BeatHeader<'_>>(body).map_err(|_| DecodeError::Malformed)?;
+    let (readings, rest) = Readings::decode(rest)?;
+    if !rest.is_empty() {
+        return Err(DecodeError::TrailingBytes(rest.len()));
+    }
+    Ok(Beat {
+        node: h.node,
+        incarnation: h.incarnation,
+        seq: h.seq,
+        period_ms: h.period_ms,
+        flags: h.flags,
+        sent_at_us: h.sent_at_us,
+        group: h.group,
+        readings,
+    })
+}
+
+fn validate_reading(r: &Reading<'_>) -> Result<(), DecodeError> {
+    if r.probe.is_empty() || r.probe.len() > MAX_PROBE_LEN {
+        return Err(DecodeError::InvalidField("probe name"));
+    }
+    Ok(())
 }
 
 fn body_of<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> {
@@ -327,10 +467,11 @@ fn validate(msg: &Message<'_>) -> Result<(), DecodeError> {
     match msg {
         Message::Beat(b) => {
             node_id(b.node)?;
-            for r in &b.readings {
-                if r.probe.is_empty() || r.probe.len() > MAX_PROBE_LEN {
-                    return Err(DecodeError::InvalidField("probe name"));
-                }
+            if b.readings.len() > MAX_READINGS {
+                return Err(DecodeError::InvalidField("too many readings"));
+            }
+            for r in b.readings.iter() {
+                validate_reading(&r)?;
             }
         }
         Message::Ack(a) => {
@@ -362,7 +503,7 @@ mod tests {
             flags: BeatFlags(BeatFlags::ACK_WANTED),
             sent_at_us: 1_700_000_000_123_456,
             group: 0,
-            readings: heapless::Vec::new(),
+            readings: Readings::EMPTY,
         }
     }
 
@@ -432,13 +573,19 @@ mod tests {
         let key = Key::new(1, [3; 32]);
         let ring = Keyring::new(vec![key.clone()], false);
         let mut b = beat();
-        b.readings
-            .push(Reading {
+        let rs = [
+            Reading {
                 probe: "load1",
                 value: 0.5,
                 status: 0,
-            })
-            .unwrap();
+            },
+            Reading {
+                probe: "disk",
+                value: 91.0,
+                status: 2,
+            },
+        ];
+        b.readings = Readings::from_slice(&rs);
         let msg = Message::Beat(b);
         let plain = enc(&msg, None);
         assert_eq!(
@@ -456,6 +603,47 @@ mod tests {
                 key_id: Some(1)
             }
         );
+    }
+
+    #[test]
+    fn readings_are_bounded_and_validated() {
+        let r = Reading {
+            probe: "p",
+            value: 1.0,
+            status: 0,
+        };
+        let many = [r; MAX_READINGS + 1];
+        let mut b = beat();
+        b.readings = Readings::from_slice(&many);
+        let mut buf = [0; MAX_DATAGRAM];
+        assert_eq!(
+            encode(&Message::Beat(b.clone()), None, &mut buf),
+            Err(EncodeError::InvalidField("too many readings"))
+        );
+        // Hand-made: the count says 17.
+        b.readings = Readings::from_slice(&many[..1]);
+        let mut bytes = enc(&Message::Beat(b.clone()), None);
+        let count_at = bytes.len() - (1 + 1 + 8 + 1) - 1;
+        assert_eq!(bytes[count_at], 1);
+        bytes[count_at] = 17;
+        assert_eq!(
+            decode(&bytes, &Keyring::open()),
+            Err(DecodeError::InvalidField("too many readings"))
+        );
+        // An empty probe name, and a reading cut short.
+        let mut ok = enc(&Message::Beat(beat()), None);
+        ok.pop();
+        ok.extend_from_slice(&[1, 0]);
+        ok.extend_from_slice(&1.0f64.to_le_bytes());
+        ok.push(0);
+        assert_eq!(
+            decode(&ok, &Keyring::open()),
+            Err(DecodeError::InvalidField("probe name"))
+        );
+        let mut cut = enc(&Message::Beat(beat()), None);
+        cut.pop();
+        cut.extend_from_slice(&[1, 1, b'p', 0, 0]);
+        assert_eq!(decode(&cut, &Keyring::open()), Err(DecodeError::Malformed));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use core::time::Duration;
 
 use super::{Arrival, Detector, DetectorState, at_offset, ewma_weight};
-use crate::time::Timestamp;
+use crate::time::{Timestamp, micros_f64};
 
 /// Down at `EA + margin`, where EA is the expected arrival of the next beat.
 ///
@@ -49,8 +49,8 @@ impl Detector for Chen {
             };
             return;
         };
-        let eta = arrival.period.as_micros() as f64;
-        let da = (arrival.at - prev).as_micros() as f64;
+        let eta = micros_f64(arrival.period);
+        let da = micros_f64(arrival.at - prev);
         let ds = arrival.seq_advance as f64;
         let w = ewma_weight(state.samples, self.window);
         // New offset enters the average with weight w; L is relative to the newest offset.
@@ -59,8 +59,8 @@ impl Detector for Chen {
     }
 
     fn deadline(&self, state: &DetectorState, last: Timestamp, period: Duration) -> Timestamp {
-        let eta = period.as_micros() as f64;
-        at_offset(last, eta + state.mean + self.margin.as_micros() as f64)
+        let eta = micros_f64(period);
+        at_offset(last, eta + state.mean + micros_f64(self.margin))
     }
 
     fn value(
@@ -70,7 +70,7 @@ impl Detector for Chen {
         period: Duration,
         now: Timestamp,
     ) -> f64 {
-        let ea = last.as_micros() as f64 + period.as_micros() as f64 + state.mean;
+        let ea = last.as_micros() as f64 + micros_f64(period) + state.mean;
         (now.as_micros() as f64 - ea) / 1e6
     }
 

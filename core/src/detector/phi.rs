@@ -3,7 +3,7 @@
 use core::time::Duration;
 
 use super::{Arrival, Detector, DetectorState, at_offset, ewma_weight};
-use crate::time::Timestamp;
+use crate::time::{Timestamp, micros_f64};
 
 /// Accrual detector: down when φ(silence) reaches `threshold`.
 ///
@@ -97,16 +97,13 @@ impl Phi {
 
     fn mean_and_sd(&self, state: &DetectorState, period: Duration) -> (f64, f64) {
         let (mean, sd) = if state.samples == 0 {
-            let m = period.as_micros() as f64;
+            let m = micros_f64(period);
             (m, m / 4.0)
         } else {
             (state.mean, state.var.max(0.0).sqrt())
         };
-        let min_sd = self.min_std_dev.as_micros() as f64;
-        (
-            mean + self.acceptable_pause.as_micros() as f64,
-            sd.max(min_sd),
-        )
+        let min_sd = micros_f64(self.min_std_dev);
+        (mean + micros_f64(self.acceptable_pause), sd.max(min_sd))
     }
 
     /// φ for a silence of `silence_us` µs given mean μ' and σ' (both µs).
@@ -130,7 +127,7 @@ impl Detector for Phi {
         let Some(prev) = arrival.prev.filter(|_| !arrival.resumed) else {
             if state.samples == 0 {
                 // Akka's bootstrap: μ = advertised period, σ = μ/4, worth one sample.
-                let m = arrival.period.as_micros() as f64;
+                let m = micros_f64(arrival.period);
                 *state = DetectorState {
                     mean: m,
                     var: (m / 4.0) * (m / 4.0),
@@ -139,7 +136,7 @@ impl Detector for Phi {
             }
             return;
         };
-        let x = (arrival.at - prev).as_micros() as f64;
+        let x = micros_f64(arrival.at - prev);
         let w = ewma_weight(state.samples, self.window);
         let d = x - state.mean;
         state.mean += w * d;
@@ -160,7 +157,7 @@ impl Detector for Phi {
         now: Timestamp,
     ) -> f64 {
         let (mean, sd) = self.mean_and_sd(state, period);
-        Self::phi((now - last).as_micros() as f64, mean, sd)
+        Self::phi(micros_f64(now - last), mean, sd)
     }
 
     fn threshold(&self) -> f64 {

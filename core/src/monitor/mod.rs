@@ -439,14 +439,14 @@ impl Monitor {
                 return;
             }
             self.deadlines.pop();
-            let n = self.nodes.get_mut(e.slot);
-            n.scheduled = due;
+            self.nodes.get_mut(e.slot).scheduled = due;
             if due != Timestamp::MAX {
-                self.deadlines.push(Entry {
+                let entry = Entry {
                     at: due,
                     slot: e.slot,
                     generation: e.generation,
-                });
+                };
+                self.deadlines.push(entry);
             }
         }
     }
@@ -454,10 +454,12 @@ impl Monitor {
     /// When `n` next needs attention: its detector deadline if alive, else its forget time.
     fn due(&self, n: &Node) -> Timestamp {
         match n.state {
-            NodeState::Alive => {
-                let since = n.last.max(self.rearm_at);
-                self.cfg.detector.deadline(&n.det, since, n.period())
-            }
+            NodeState::Alive if n.last >= self.rearm_at => n.deadline,
+            // Silence before our own stall counts from the resume instant.
+            NodeState::Alive => self
+                .cfg
+                .detector
+                .deadline(&n.det, self.rearm_at, n.period()),
             NodeState::Down | NodeState::Left => match self.cfg.forget_after {
                 Some(f) => n.since + f,
                 None => Timestamp::MAX,
@@ -644,6 +646,7 @@ impl Monitor {
             };
         }
         n.last = now;
+        n.deadline = self.cfg.detector.deadline(&n.det, now, n.period());
         n.addr = from;
         n.beats += 1;
         self.beats_received += 1;
@@ -695,6 +698,7 @@ impl Monitor {
             last: now,
             since: now,
             scheduled: Timestamp::MAX,
+            deadline: self.cfg.detector.deadline(&det, now, period),
             det,
             beats: 1,
             lost: 0,

@@ -58,6 +58,9 @@ pub(crate) struct Node {
     pub(crate) since: Timestamp,
     /// Time of this node's live deadline-heap entry, or `Timestamp::MAX` for none.
     pub(crate) scheduled: Timestamp,
+    /// The detector's deadline from `last` (kept current on every fresh beat, so the hot path
+    /// computes it once per beat).
+    pub(crate) deadline: Timestamp,
     pub(crate) det: DetectorState,
     pub(crate) beats: u64,
     pub(crate) lost: u32,

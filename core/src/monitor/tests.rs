@@ -36,7 +36,7 @@ fn beat_bytes(node: &str, inc: u64, seq: u64, flags: u8) -> Vec<u8> {
         flags: BeatFlags(flags),
         sent_at_us: 0,
         group: 0,
-        readings: heapless::Vec::new(),
+        readings: Default::default(),
     });
     let mut buf = [0; MAX_DATAGRAM];
     let n = encode(&msg, None, &mut buf).unwrap();

@@ -230,7 +230,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                     flags: BeatFlags::default(),
                     sent_at_us: 0,
                     group: 0,
-                    readings: heapless::Vec::new(),
+                    readings: Default::default(),
                 };
                 m.handle_datagram(t, from, &encode(&Message::Beat(b)));
                 model.beat(node, inc.into(), seq.into());

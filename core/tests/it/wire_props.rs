@@ -1,6 +1,8 @@
 //! The decoder never panics, and every valid message survives a round trip.
 
-use hb_core::wire::{self, Ack, Beat, BeatFlags, Leave, MAX_DATAGRAM, Message, Reading, Schedule};
+use hb_core::wire::{
+    self, Ack, Beat, BeatFlags, Leave, MAX_DATAGRAM, Message, Reading, Readings, Schedule,
+};
 use hb_core::{Key, Keyring};
 use proptest::prelude::*;
 
@@ -44,12 +46,10 @@ fn message() -> impl Strategy<Value = Fields> {
 proptest! {
     #[test]
     fn valid_messages_round_trip((node, monitor, kind, inc, seq, period, flags, sent, group, readings, sched, redirect) in message(), signed in any::<bool>()) {
-        let mut rs = heapless::Vec::new();
-        for (p, v, s) in &readings {
-            rs.push(Reading { probe: p, value: *v, status: *s }).unwrap();
-        }
+        let rs: Vec<Reading<'_>> =
+            readings.iter().map(|(p, v, s)| Reading { probe: p, value: *v, status: *s }).collect();
         let msg = match kind {
-            1 => Message::Beat(Beat { node: &node, incarnation: inc, seq, period_ms: period, flags: BeatFlags(flags), sent_at_us: sent, group, readings: rs }),
+            1 => Message::Beat(Beat { node: &node, incarnation: inc, seq, period_ms: period, flags: BeatFlags(flags), sent_at_us: sent, group, readings: Readings::from_slice(&rs) }),
             2 => Message::Ack(Ack { node: &node, seq, monitor: &monitor, schedule: sched.map(|(version, period_ms)| Schedule { version, period_ms }), redirect: redirect.as_deref() }),
             _ => Message::Leave(Leave { node: &node, incarnation: inc, seq, group }),
         };
@@ -72,7 +72,7 @@ proptest! {
     fn corrupted_datagrams_never_panic_and_never_verify(flip in 0usize..200, bit in 0u8..8, cut in 0usize..8) {
         let key = Key::new(1, [1; 32]);
         let ring = Keyring::new(vec![key.clone()], true);
-        let msg = Message::Beat(Beat { node: "node", incarnation: 1, seq: 2, period_ms: 1000, flags: BeatFlags(1), sent_at_us: 3, group: 0, readings: heapless::Vec::new() });
+        let msg = Message::Beat(Beat { node: "node", incarnation: 1, seq: 2, period_ms: 1000, flags: BeatFlags(1), sent_at_us: 3, group: 0, readings: Default::default() });
         let mut buf = [0u8; MAX_DATAGRAM];
         let n = wire::encode(&msg, Some(&key), &mut buf).unwrap();
         let mut bytes = buf[..n].to_vec();
