@@ -51,6 +51,7 @@
 //! - [`Monitor`]: registry of nodes keyed by id (never by address), per-node sequence windows,
 //!   event-driven deadlines (a lazily corrected min-heap: no periodic sweep).
 //! - [`Beater`]: beat schedule with seeded jitter, acks, monitor loss and failover.
+//! - [`legacy`]: decoders for the protocols hbnode replaces (PyHeartbeat, Circus, TCP/JSON).
 //!
 //! # Panics, errors and unwraps
 //!
@@ -64,6 +65,7 @@ mod beater;
 pub mod detector;
 mod event;
 mod id;
+pub mod legacy;
 mod monitor;
 mod reject;
 mod time;
