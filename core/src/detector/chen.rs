@@ -56,6 +56,17 @@ impl Detector for Chen {
         // New offset enters the average with weight w; L is relative to the newest offset.
         state.mean = (1.0 - w) * (state.mean - da + eta * ds);
         state.samples = state.samples.saturating_add(1);
+        if eta + state.mean <= 0.0 {
+            // The average says the next beat is already due: the sender re-phased (it stalled
+            // and resumed its schedule from "now"). Past offsets no longer predict anything, so
+            // the average restarts from this beat. (Found by the simulator, seed
+            // 10408667759918069152; see sim/tests.)
+            *state = DetectorState {
+                mean: 0.0,
+                var: 0.0,
+                samples: 1,
+            };
+        }
     }
 
     fn deadline(&self, state: &DetectorState, last: Timestamp, period: Duration) -> Timestamp {
@@ -111,6 +122,26 @@ mod tests {
         let (st, last) = feed(&d, &[(10_000, 0), (1_030_000, 1), (2_020_000, 2)], period);
         let dl = d.deadline(&st, last, period);
         assert_eq!(dl, Timestamp::from_micros(3_020_000 + 100_000));
+    }
+
+    #[test]
+    fn a_re_phased_sender_restarts_the_average() {
+        let d = Chen {
+            margin: Duration::from_millis(100),
+            window: 32,
+        };
+        let period = Duration::from_secs(1);
+        // On schedule for 10 beats, then a 5 s stall: beat 10 arrives 5 s late and the
+        // sender's schedule restarts from there.
+        let mut arrivals: Vec<(u64, u64)> = (0..10).map(|i| (i * 1_000_000, i)).collect();
+        arrivals.push((14_000_000, 10));
+        let (st, last) = feed(&d, &arrivals, period);
+        let dl = d.deadline(&st, last, period);
+        assert_eq!(
+            dl,
+            Timestamp::from_micros(15_100_000),
+            "one period + margin after resuming"
+        );
     }
 
     #[test]

@@ -646,7 +646,7 @@ impl Monitor {
             };
         }
         n.last = now;
-        n.deadline = self.cfg.detector.deadline(&n.det, now, n.period());
+        n.deadline = deadline_after(&self.cfg.detector, &n.det, now, n.period());
         n.addr = from;
         n.beats += 1;
         self.beats_received += 1;
@@ -698,7 +698,7 @@ impl Monitor {
             last: now,
             since: now,
             scheduled: Timestamp::MAX,
-            deadline: self.cfg.detector.deadline(&det, now, period),
+            deadline: deadline_after(&self.cfg.detector, &det, now, period),
             det,
             beats: 1,
             lost: 0,
@@ -770,6 +770,17 @@ impl Monitor {
         self.events.push_back(ev);
         self.arm(slot);
     }
+}
+
+/// The detector's deadline for a node that beat at `now`, never at or before `now`: a beat
+/// always buys at least a microsecond, so `poll_timeout` stays in the future.
+fn deadline_after(
+    d: &DetectorConfig,
+    st: &DetectorState,
+    now: Timestamp,
+    p: Duration,
+) -> Timestamp {
+    d.deadline(st, now, p).max(now + Duration::from_micros(1))
 }
 
 enum Seq {
