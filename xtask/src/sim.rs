@@ -1,0 +1,582 @@
+//! `cargo xtask sim …`: run, verify, plan, sweep and replay over hb-sim.
+//!
+//! Parsing (clap, validation only) is kept apart from doing: each subcommand's arguments are
+//! turned into hb-sim values by `scenario()`/`request()`, then a `do_*` function runs it.
+
+mod output;
+mod sweep;
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use hb_sim::plan::{self, plan};
+use hb_sim::{Delay, Link, Loss, Scenario, Stalls, verify};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Simulate heartbeat failure detection over lossy, delayed links.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask sim", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run many traces of one scenario and report QoS (and the theory, where it applies).
+    Run(RunArgs),
+    /// The CI gate: 14 scenarios × ≥ 1000 traces; theory, bounds, determinism, invariants.
+    Verify(VerifyArgs),
+    /// The smallest timeout meeting a false-alarm target, by theory, confirmed by simulation.
+    Plan(PlanArgs),
+    /// A grid of detectors × loss × jitter × timeout: CSV, markdown and SVG under target/sim/.
+    Sweep(sweep::SweepArgs),
+    /// Rerun a recorded trace (`hbnode monitor --record FILE`) through a detector.
+    Replay(ReplayArgs),
+}
+
+/// Detector choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DetectorKind {
+    /// Down after a fixed silence (`--timeout`).
+    Fixed,
+    /// φ accrual (`--phi-threshold`).
+    Phi,
+    /// Chen NFD-E (`--chen-margin`).
+    Chen,
+}
+
+/// Detector flags shared by run, sweep and replay.
+#[derive(Clone, Debug, Args)]
+pub(crate) struct DetectorArgs {
+    /// Failure detector.
+    #[arg(long, value_enum, default_value = "fixed")]
+    detector: DetectorKind,
+    /// Fixed detector: silence after which a node is down.
+    #[arg(long, default_value = "3s", value_parser = dur)]
+    timeout: Duration,
+    /// φ detector: threshold (Akka's default 8).
+    #[arg(long, default_value_t = 8.0)]
+    phi_threshold: f64,
+    /// φ detector: floor on the inter-arrival standard deviation.
+    #[arg(long, default_value = "100ms", value_parser = dur)]
+    phi_min_sd: Duration,
+    /// φ detector: acceptable pause added to the mean.
+    #[arg(long, default_value = "0", value_parser = dur)]
+    phi_pause: Duration,
+    /// Chen detector: safety margin α after the expected arrival.
+    #[arg(long, default_value = "500ms", value_parser = dur)]
+    chen_margin: Duration,
+    /// Chen detector: averaging window, in beats.
+    #[arg(long, default_value_t = 32)]
+    chen_window: u32,
+}
+
+impl DetectorArgs {
+    pub(crate) fn config(&self) -> anyhow::Result<hb_core::detector::DetectorConfig> {
+        use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
+        let d = match self.detector {
+            DetectorKind::Fixed => DetectorConfig::Fixed(Fixed {
+                timeout: self.timeout,
+            }),
+            DetectorKind::Phi => DetectorConfig::Phi(Phi::new(
+                self.phi_threshold,
+                self.phi_pause,
+                self.phi_min_sd,
+            )),
+            DetectorKind::Chen => DetectorConfig::Chen(Chen {
+                margin: self.chen_margin,
+                window: self.chen_window,
+            }),
+        };
+        d.validate().context("detector parameters")?;
+        Ok(d)
+    }
+}
+
+/// Link flags shared by run and sweep.
+#[derive(Clone, Debug, Args)]
+pub(crate) struct LinkArgs {
+    /// Link preset (lan, wan, wifi_lossy, congested) and/or `KEY=VALUE;…` overrides.
+    #[arg(long, default_value = "perfect")]
+    link: String,
+    /// Bernoulli loss probability (`1%` or `0.01`); overrides the link's loss.
+    #[arg(long, value_parser = prob)]
+    loss: Option<f64>,
+    /// Gilbert–Elliott bursty loss `P_GB,P_BG`; overrides the link's loss.
+    #[arg(long)]
+    burst: Option<String>,
+    /// One-way delay (`const:D`, `uniform:MIN,MAX`, `normal:MEAN,SD`, `lognormal:MEDIAN,SIGMA`,
+    /// `pareto:SCALE,SHAPE`, summed with `+`); overrides the link's delay.
+    #[arg(long)]
+    delay: Option<String>,
+}
+
+impl LinkArgs {
+    pub(crate) fn link(&self) -> anyhow::Result<Link> {
+        let mut link = Link::parse(&self.link).context("--link")?;
+        if let Some(p) = self.loss {
+            link.loss = Loss::Bernoulli(p);
+        }
+        if let Some(b) = &self.burst {
+            link.set("burst", b).context("--burst")?;
+        }
+        if let Some(d) = &self.delay {
+            link.delay = Delay::parse(d).context("--delay")?;
+        }
+        Ok(link)
+    }
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    det: DetectorArgs,
+    #[command(flatten)]
+    link: LinkArgs,
+    /// Beat period η.
+    #[arg(long, default_value = "1s", value_parser = dur)]
+    period: Duration,
+    /// Beater period jitter, 0–0.5.
+    #[arg(long, default_value_t = 0.0)]
+    jitter: f64,
+    /// Traces to run.
+    #[arg(long, default_value_t = 100)]
+    traces: u64,
+    /// Virtual time per trace.
+    #[arg(long, default_value = "1h", value_parser = dur)]
+    duration: Duration,
+    /// Mean up-time between crashes (exponential); none by default.
+    #[arg(long, value_parser = dur)]
+    crash_every: Option<Duration>,
+    /// Down-time after a crash before the node restarts with a new incarnation.
+    #[arg(long, default_value = "60s", value_parser = dur)]
+    restart_after: Duration,
+    /// Sender clock drift, ppm.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    drift_ppm: f64,
+    /// Sender stalls `EVERY,LENGTH` (mean interval, pause length).
+    #[arg(long)]
+    stall: Option<String>,
+    /// Master seed; trace i uses a seed mixed from (seed, i). The env var SIM_SEED instead
+    /// replays exactly one trace with that trace seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Skip `Monitor::check_invariants` after each step (faster).
+    #[arg(long)]
+    no_invariants: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+impl RunArgs {
+    fn scenario(&self) -> anyhow::Result<Scenario> {
+        if !(0.0..=0.5).contains(&self.jitter) {
+            bail!("--jitter must be between 0 and 0.5");
+        }
+        let stalls = self.stall.as_deref().map(parse_stalls).transpose()?;
+        Ok(Scenario {
+            detector: self.det.config()?,
+            period: self.period,
+            jitter: self.jitter,
+            link: self.link.link()?,
+            duration: self.duration,
+            crash_every: self.crash_every,
+            restart_after: self.restart_after,
+            drift_ppm: self.drift_ppm,
+            stalls,
+            check_invariants: !self.no_invariants,
+        })
+    }
+}
+
+fn parse_stalls(s: &str) -> anyhow::Result<Stalls> {
+    let (every, length) = s
+        .split_once(',')
+        .context("--stall takes EVERY,LENGTH, e.g. 10m,2s")?;
+    Ok(Stalls {
+        every: hb_sim::parse_duration(every)?,
+        length: hb_sim::parse_duration(length)?,
+    })
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// Traces per scenario (the CI gate needs ≥ 1000).
+    #[arg(long, default_value_t = 1000)]
+    traces: u64,
+    /// Master seed.
+    #[arg(long, default_value_t = 2024)]
+    seed: u64,
+    /// Run only the scenarios whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct PlanArgs {
+    /// Beat period η.
+    #[arg(long, default_value = "1s", value_parser = dur)]
+    period: Duration,
+    /// Bernoulli loss (`1%`).
+    #[arg(long, default_value = "0", value_parser = prob)]
+    loss: f64,
+    /// Gilbert–Elliott bursty loss `P_GB,P_BG` (instead of --loss).
+    #[arg(long)]
+    burst: Option<String>,
+    /// One-way delay spec.
+    #[arg(long, default_value = "const:0")]
+    delay: String,
+    /// Target: false alarms per monitored host per year.
+    #[arg(long, default_value_t = 1.0)]
+    max_false_alarms_per_host_year: f64,
+    /// Traces for the confirming simulation (0: theory only).
+    #[arg(long, default_value_t = 200)]
+    traces: u64,
+    /// Virtual time per confirming trace.
+    #[arg(long, default_value = "1h", value_parser = dur)]
+    duration: Duration,
+    /// Master seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ReplayArgs {
+    /// A trace written by `hbnode monitor --record`.
+    file: std::path::PathBuf,
+    #[command(flatten)]
+    det: DetectorArgs,
+    /// Period assumed for beats that advertised none.
+    #[arg(long, default_value = "1s", value_parser = dur)]
+    period: Duration,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn dur(s: &str) -> Result<Duration, String> {
+    hb_sim::parse_duration(s).map_err(|e| e.to_string())
+}
+
+pub(crate) fn prob(s: &str) -> Result<f64, String> {
+    hb_sim::parse_probability(s).map_err(|e| e.to_string())
+}
+
+/// A progress bar on a terminal, hidden otherwise.
+pub(crate) fn progress(len: u64, msg: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:28} {wide_bar} {pos}/{len} traces ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb.set_message(msg.to_owned());
+    pb
+}
+
+pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
+    let argv = std::iter::once("cargo xtask sim".to_owned()).chain(args.iter().cloned());
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) if !e.use_stderr() => {
+            e.print()?;
+            return Ok(());
+        }
+        Err(e) => bail!("{e}"),
+    };
+    match cli.cmd {
+        Cmd::Run(a) => do_run(&a),
+        Cmd::Verify(a) => do_verify(&a),
+        Cmd::Plan(a) => do_plan(&a),
+        Cmd::Sweep(a) => sweep::run(&a),
+        Cmd::Replay(a) => do_replay(&a),
+    }
+}
+
+fn do_run(a: &RunArgs) -> anyhow::Result<()> {
+    let sc = a.scenario()?;
+    if let Some(s) = std::env::var("SIM_SEED")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    {
+        let seed = parse_seed(&s).context("SIM_SEED")?;
+        let o = hb_sim::run_trace(&sc, seed);
+        println!("SIM_SEED={seed} event-log hash {:016x}", o.hash);
+        println!("{:#?}", o.stats);
+        return match o.violation {
+            Some(v) => bail!("trace failed at {} µs: {}", v.at_us, v.what),
+            None => {
+                println!("all checks passed");
+                Ok(())
+            }
+        };
+    }
+    let pb = progress(a.traces, "simulating");
+    let t0 = Instant::now();
+    let rep = hb_sim::run(&sc, a.traces, a.seed, &|| pb.inc(1));
+    pb.finish_and_clear();
+    let wall = t0.elapsed();
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&output::run_json(&sc, a.traces, &rep))?
+        );
+    } else {
+        output::print_run(&sc, a.traces, &rep, wall);
+    }
+    if let Some((i, seed, v)) = rep.violations.first() {
+        eprintln!("trace {i} failed: {} (at {} µs)", v.what, v.at_us);
+        eprintln!(
+            "replay: SIM_SEED={seed} cargo xtask sim run {}",
+            sc.to_flags()
+        );
+        bail!("{} trace(s) failed their checks", rep.violations.len());
+    }
+    Ok(())
+}
+
+fn parse_seed(s: &str) -> anyhow::Result<u64> {
+    let s = s.trim();
+    Ok(match s.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16)?,
+        None => s.parse()?,
+    })
+}
+
+fn do_verify(a: &VerifyArgs) -> anyhow::Result<()> {
+    if a.traces < 1000 {
+        eprintln!(
+            "note: the CI gate runs ≥ 1000 traces per scenario; this run uses {}",
+            a.traces
+        );
+    }
+    let cases: Vec<_> = verify::suite(a.traces)
+        .into_iter()
+        .filter(|c| a.only.as_deref().is_none_or(|o| c.name.contains(o)))
+        .collect();
+    if cases.is_empty() {
+        bail!("no scenario matches --only");
+    }
+    let total: u64 = cases.iter().map(|c| 2 * c.traces).sum();
+    let pb = progress(total, "verify");
+    let t0 = Instant::now();
+    let mut failed = Vec::new();
+    println!(
+        "{:<26} {:>6} {:>10} {:>9}  {:<12} {:<6} {:<6} {:<6} {:>6}",
+        "scenario", "traces", "beats", "mistakes", "theory", "bound", "determ", "invar", "wall"
+    );
+    for case in &cases {
+        pb.set_message(case.name);
+        let t = Instant::now();
+        let r = verify::run_case(case, a.seed, &|| pb.inc(1));
+        let verdict = |name| {
+            r.checks
+                .iter()
+                .find(|c| c.name == name)
+                .map_or("n/a", |c| if c.ok { "ok" } else { "FAIL" })
+        };
+        pb.suspend(|| {
+            println!(
+                "{:<26} {:>6} {:>10} {:>9}  {:<12} {:<6} {:<6} {:<6} {:>5.1}s",
+                case.name,
+                case.traces,
+                r.report.summary.beats,
+                r.report.summary.mistakes,
+                verdict("theory"),
+                verdict("bound"),
+                verdict("determinism"),
+                verdict("invariants"),
+                t.elapsed().as_secs_f64()
+            );
+            for c in &r.checks {
+                println!("    {:<12} {}", c.name, c.detail);
+            }
+        });
+        if !r.ok() {
+            failed.push(r);
+        }
+    }
+    pb.finish_and_clear();
+    let traces: u64 = total / 2;
+    println!(
+        "{} scenarios, {traces} traces (each run twice) in {:.1}s",
+        cases.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    if failed.is_empty() {
+        println!("verify: all checks passed");
+        return Ok(());
+    }
+    for r in &failed {
+        for c in r.checks.iter().filter(|c| !c.ok) {
+            eprintln!("FAILED {} / {}: {}", r.case.name, c.name, c.detail);
+            match c.seed {
+                Some(seed) => eprintln!(
+                    "  replay: SIM_SEED={seed} cargo xtask sim run {}",
+                    r.case.scenario.to_flags()
+                ),
+                None => eprintln!(
+                    "  replay (the check spans all traces; master seed {}): \
+                     cargo xtask sim run {} --traces {} --seed {}",
+                    a.seed,
+                    r.case.scenario.to_flags(),
+                    r.case.traces,
+                    a.seed
+                ),
+            }
+        }
+    }
+    bail!("verify failed: {} scenario(s)", failed.len())
+}
+
+fn do_plan(a: &PlanArgs) -> anyhow::Result<()> {
+    let mut link = Link {
+        loss: Loss::Bernoulli(a.loss),
+        ..Link::default()
+    };
+    if let Some(b) = &a.burst {
+        link.set("burst", b).context("--burst")?;
+    }
+    let req = plan::PlanRequest {
+        period: a.period,
+        loss: link.loss,
+        delay: Delay::parse(&a.delay).context("--delay")?,
+        max_false_alarms_per_host_year: a.max_false_alarms_per_host_year,
+    };
+    let p = plan(&req)?;
+    let conf = (a.traces > 0).then(|| {
+        let pb = progress(2 * a.traces, "confirming");
+        let c = plan::confirm(&req, &p, a.traces, a.duration, a.seed, &|| pb.inc(1));
+        pb.finish_and_clear();
+        c
+    });
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&output::plan_json(&req, &p, conf.as_ref()))?
+        );
+    } else {
+        output::print_plan(&req, &p, conf.as_ref());
+    }
+    if conf.as_ref().is_some_and(|c| !c.theory_confirmed()) {
+        bail!("the confirming simulation disagrees with the theory at the probe timeout");
+    }
+    Ok(())
+}
+
+fn do_replay(a: &ReplayArgs) -> anyhow::Result<()> {
+    let f = std::fs::File::open(&a.file).with_context(|| format!("open {}", a.file.display()))?;
+    let reader = hb_sim::trace::TraceReader::new(std::io::BufReader::new(f))
+        .with_context(|| format!("read {}", a.file.display()))?;
+    let nodes = hb_sim::trace::replay(reader, a.det.config()?, a.period)?;
+    output::print_replay(&nodes, a.json)
+}
+
+#[cfg(test)]
+mod tests {
+    use hb_core::detector::DetectorConfig;
+
+    use super::*;
+
+    fn run_args(flags: &[&str]) -> anyhow::Result<Scenario> {
+        let argv = ["sim", "run"].iter().chain(flags).copied();
+        match Cli::try_parse_from(argv)?.cmd {
+            Cmd::Run(a) => a.scenario(),
+            other => bail!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn run_flags_build_the_scenario() {
+        let sc = run_args(&[
+            "--detector",
+            "fixed",
+            "--period",
+            "500ms",
+            "--timeout",
+            "2s",
+            "--link",
+            "wan",
+            "--loss",
+            "2%",
+            "--delay",
+            "const:5ms",
+            "--duration",
+            "10m",
+            "--crash-every",
+            "1m",
+            "--drift-ppm",
+            "-50",
+            "--stall",
+            "10m,2s",
+        ])
+        .unwrap();
+        assert_eq!(sc.period, Duration::from_millis(500));
+        assert_eq!(sc.fixed_timeout(), Some(Duration::from_secs(2)));
+        assert_eq!(sc.link.loss, Loss::Bernoulli(0.02));
+        assert_eq!(sc.link.delay.to_string(), "const:5ms");
+        assert_eq!(sc.duration, Duration::from_secs(600));
+        assert_eq!(sc.crash_every, Some(Duration::from_secs(60)));
+        assert_eq!(sc.drift_ppm, -50.0);
+        assert_eq!(sc.stalls.unwrap().length, Duration::from_secs(2));
+        assert!(
+            !sc.theory_applies(),
+            "stalls and drift are outside the theory"
+        );
+    }
+
+    #[test]
+    fn detector_flags_select_phi_and_chen() {
+        let sc = run_args(&["--detector", "phi", "--phi-threshold", "12"]).unwrap();
+        assert!(matches!(sc.detector, DetectorConfig::Phi(p) if p.threshold_phi() == 12.0));
+        let sc = run_args(&["--detector", "chen", "--chen-margin", "200ms"]).unwrap();
+        assert!(
+            matches!(sc.detector, DetectorConfig::Chen(c) if c.margin == Duration::from_millis(200))
+        );
+        let sc = run_args(&["--burst", "2%,30%"]).unwrap();
+        assert!((sc.link.loss.mean() - 0.02 / 0.32).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_flags_are_errors_not_panics() {
+        assert!(run_args(&["--jitter", "0.9"]).is_err());
+        assert!(run_args(&["--loss", "150%"]).is_err());
+        assert!(run_args(&["--delay", "gauss:1ms"]).is_err());
+        assert!(run_args(&["--stall", "10m"]).is_err());
+        assert!(run_args(&["--timeout", "0"]).is_err());
+        assert!(run_args(&["--detector", "oracle"]).is_err());
+    }
+
+    #[test]
+    fn replay_commands_parse_back_to_the_same_scenario() {
+        for case in verify::suite(1) {
+            let flags = case.scenario.to_flags().replace('\'', "");
+            let mut argv: Vec<&str> = Vec::new();
+            let mut parts = flags.split(' ');
+            while let Some(p) = parts.next() {
+                argv.push(p);
+                if p == "--link" {
+                    argv.push(parts.next().unwrap());
+                }
+            }
+            let sc = run_args(&argv).unwrap();
+            assert_eq!(sc.to_flags(), case.scenario.to_flags(), "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn sim_seeds_parse_in_decimal_and_hex() {
+        assert_eq!(parse_seed("42").unwrap(), 42);
+        assert_eq!(parse_seed("0x2a").unwrap(), 42);
+        assert!(parse_seed("forty-two").is_err());
+    }
+}
