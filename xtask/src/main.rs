@@ -1,1 +1,42 @@
-fn main() {}
+//! Project automation: `cargo xtask <command>` (alias in `.cargo/config.toml`).
+//!
+//! - `sim …`   loss/jitter experiments over hb-core (see `cargo xtask sim --help`)
+//! - `bench …` benchmarks, written to BENCHMARKS.md
+//! - `fuzz …`  cargo-fuzz targets: time-boxed runs, or `--replay` of the corpus (CI)
+
+use std::process::ExitCode;
+
+mod bench;
+mod fuzz;
+mod sim;
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let cmd = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let result = match cmd.as_str() {
+        "sim" => sim::main(&rest),
+        "fuzz" => fuzz::main(&rest),
+        "bench" => bench::main(&rest),
+        "" | "help" | "--help" | "-h" => {
+            println!("usage: cargo xtask <sim|fuzz|bench> [args…]");
+            Ok(())
+        }
+        other => Err(anyhow::anyhow!(
+            "unknown xtask command {other:?}; try `cargo xtask help`"
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub(crate) fn root() -> std::path::PathBuf {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}
