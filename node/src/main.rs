@@ -1,1 +1,63 @@
-fn main() {}
+//! `hbnode`: the cluster liveness monitor's binary.
+//!
+//! Receiver → Detector → Reporter actix actors around the sans-IO `hb_core::Monitor`, a
+//! Beater actor around `hb_core::Beater`, an HTTP API, and the CLI. Parsing (`cli`, `config`)
+//! is kept apart from doing (`monitor`, `beat`, `status`, `demo`).
+
+mod batch;
+mod beat;
+mod beater;
+mod cli;
+mod clock;
+mod config;
+mod demo;
+mod detector;
+mod http;
+mod http_client;
+mod logging;
+mod metrics;
+mod monitor;
+mod receiver;
+mod record;
+mod reporter;
+mod sink;
+mod stats;
+mod status;
+mod transport;
+
+#[cfg(test)]
+mod tests;
+
+use std::process::ExitCode;
+
+use cli::{Cli, Command};
+use config::ParseError;
+
+fn main() -> ExitCode {
+    let cli = match config::parse_from(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(ParseError::Clap(e)) => e.exit(),
+        Err(ParseError::Config(e)) => {
+            eprintln!("hbnode: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    logging::init(cli.log_format);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hbnode: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Turns validated arguments into settings and runs the subcommand.
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Monitor(a) => monitor::run(monitor::MonitorSettings::from_args(a)?),
+        Command::Beat(a) => beat::run(beat::BeatSettings::from_args(a)?),
+        Command::Status(a) => status::run(&a),
+        Command::Demo(a) => demo::run(a.nodes),
+    }
+}

@@ -1,1 +1,5 @@
-//! End-to-end tests.
+//! End-to-end tests: real `hbnode` processes on loopback (one test binary, one module per
+//! scenario). Waits poll with a 20 s deadline; no test asserts a tight timing.
+
+mod garbage;
+mod liveness;

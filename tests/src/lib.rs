@@ -1,1 +1,186 @@
-//! Helpers for the end-to-end tests.
+//! Helpers for the end-to-end tests: locate the `hbnode` binary, run it as child processes on
+//! loopback (killed on drop), read their JSON events, and poll with deadlines.
+//!
+//! The binary is the one cargo built next to this test executable (`target/<profile>/hbnode`).
+//! `cargo test --workspace` builds it, because hb-node has an integration test of its own; with
+//! `cargo test -p hb-tests` alone, run `cargo build -p hb-node` first.
+
+#![warn(missing_docs)]
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long any wait in these tests may take before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The `hbnode` binary built with this test.
+pub fn hbnode() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/it-<hash> → target/<profile>/hbnode
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test executable lives in target/<profile>/deps");
+    let bin = dir.join(format!("hbnode{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} not found: run `cargo test --workspace` (or `cargo build -p hb-node` first)",
+        bin.display()
+    );
+    bin
+}
+
+/// A loopback UDP port that was free a moment ago.
+pub fn free_udp_port() -> u16 {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+    s.local_addr().expect("addr").port()
+}
+
+/// A loopback TCP port that was free a moment ago.
+pub fn free_tcp_port() -> u16 {
+    let s = TcpListener::bind("127.0.0.1:0").expect("bind tcp");
+    s.local_addr().expect("addr").port()
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, or panics after [`PATIENCE`] with `what`.
+pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A child process, killed (SIGKILL) and reaped when dropped.
+#[derive(Debug)]
+pub struct Proc {
+    child: Child,
+    /// Everything it wrote to stdout, line by line, as it arrives.
+    pub stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Proc {
+    /// Starts `hbnode` with `args`, capturing stdout lines and stderr.
+    pub fn hbnode(args: &[&str]) -> Self {
+        let mut child = Command::new(hbnode())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hbnode");
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let out = child.stdout.take().expect("stdout");
+        let lines = Arc::clone(&stdout);
+        thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                lines.lock().expect("lock").push(line);
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = child.stderr.take().expect("stderr");
+        let text = Arc::clone(&stderr);
+        thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            text.lock().expect("lock").push_str(&s);
+        });
+        Self {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, and reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM (through `kill(1)`: the workspace forbids unsafe code).
+    pub fn term(&self) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -TERM {} failed", self.pid());
+    }
+
+    /// Waits for the process to exit, at most [`PATIENCE`].
+    pub fn wait(&mut self) -> ExitStatus {
+        wait_for("the process to exit", || {
+            self.child.try_wait().ok().flatten()
+        })
+    }
+
+    /// What it wrote to stderr so far (complete once it has exited).
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("lock").clone()
+    }
+
+    /// Its stdout lines parsed as JSON objects (non-JSON lines are a test failure).
+    pub fn json_lines(&self) -> Vec<Value> {
+        self.stdout
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `GET path` on `addr` (HTTP/1.0); returns the status code and body, or `None` if the
+/// server is not reachable.
+pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_owned()))
+}
+
+/// The events (`event`, `node`) in a monitor's JSON output, in order.
+pub fn event_names(events: &[Value]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e["node"].as_str().unwrap_or_default().to_owned(),
+                e["event"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The value of the sample `name` (e.g. `hbnode_node_up{node="a"}`) in a metrics text.
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}

@@ -1,0 +1,292 @@
+//! Low-level arguments: what the command line, `HBNODE_*` variables and the `--config` file
+//! say, validated for syntax only. Nothing here touches the network or the clock; each
+//! subcommand's `Settings::from_args` turns these into what it runs with.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// hbnode: a cluster liveness monitor with measured detection guarantees.
+///
+/// Every flag can also be set with an `HBNODE_*` environment variable or in the TOML file named
+/// by `--config` (command line > environment > file > built-in default).
+#[derive(Debug, Parser)]
+#[command(
+    name = "hbnode",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub(crate) struct Cli {
+    /// Read flag values from this TOML file.
+    ///
+    /// Top-level keys set global flags (`log-format`); a `[monitor]`, `[beat]`, `[status]` or
+    /// `[demo]` table sets that subcommand's flags, keyed by their long names (`timeout = "2s"`,
+    /// `listen = ["udp://0.0.0.0:43278"]`). Unknown keys are an error.
+    #[arg(long, global = true, env = "HBNODE_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// Log format on stderr.
+    ///
+    /// Logs go to stderr and are quiet by default (warnings and errors); set `RUST_LOG` (e.g.
+    /// `RUST_LOG=info` or `RUST_LOG=hbnode=debug`) for more.
+    #[arg(
+        long,
+        global = true,
+        env = "HBNODE_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub(crate) log_format: LogFormat,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Receive beats and report nodes that join, go down, come back, restart or leave.
+    Monitor(MonitorArgs),
+    /// Send beats to one or more monitors until stopped; on SIGINT/SIGTERM say goodbye.
+    Beat(BeatArgs),
+    /// Print the nodes a running monitor knows, from its HTTP API.
+    Status(StatusArgs),
+    /// Run a monitor and a few beaters on loopback, break some of them, and summarise.
+    Demo(DemoArgs),
+}
+
+/// Flags of `hbnode monitor`.
+#[derive(Debug, Args)]
+pub(crate) struct MonitorArgs {
+    /// Where to receive beats, as udp://HOST:PORT (repeatable).
+    ///
+    /// One Receiver per address. PyHeartbeat's port, 43278, is the default.
+    #[arg(
+        long,
+        env = "HBNODE_LISTEN",
+        value_name = "URL",
+        default_value = "udp://0.0.0.0:43278",
+        value_delimiter = ',',
+        value_parser = parse_listen
+    )]
+    pub(crate) listen: Vec<SocketAddr>,
+
+    /// The failure detector applied to every node.
+    ///
+    /// fixed: down after `--timeout` of silence. phi: φ-accrual (`--phi-threshold`,
+    /// `--acceptable-pause`). chen: expected arrival plus `--chen-margin`.
+    #[arg(long, env = "HBNODE_DETECTOR", value_enum, default_value = "fixed")]
+    pub(crate) detector: DetectorKind,
+
+    /// Silence after which a node is down (fixed detector) [default: 5s].
+    #[arg(long, env = "HBNODE_TIMEOUT", value_name = "DUR", value_parser = parse_duration)]
+    pub(crate) timeout: Option<Duration>,
+
+    /// φ at which a node is down (phi detector; 0 < F ≤ 100) [default: 8].
+    #[arg(long, env = "HBNODE_PHI_THRESHOLD", value_name = "F")]
+    pub(crate) phi_threshold: Option<f64>,
+
+    /// Silence tolerated on top of the mean interval (phi detector) [default: 0s].
+    #[arg(long, env = "HBNODE_ACCEPTABLE_PAUSE", value_name = "DUR", value_parser = parse_duration)]
+    pub(crate) acceptable_pause: Option<Duration>,
+
+    /// Safety margin after the expected arrival (chen detector) [default: 500ms].
+    #[arg(long, env = "HBNODE_CHEN_MARGIN", value_name = "DUR", value_parser = parse_duration)]
+    pub(crate) chen_margin: Option<Duration>,
+
+    /// Address of the HTTP API (/metrics, /v1/nodes, /v1/events, /healthz), or `off`.
+    #[arg(
+        long,
+        env = "HBNODE_HTTP",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:43280"
+    )]
+    pub(crate) http: HttpAddr,
+
+    /// Event format on stdout: text for people, json for programs (one object per line).
+    #[arg(long, env = "HBNODE_EVENTS", value_enum, default_value = "text")]
+    pub(crate) events: EventFormat,
+
+    /// Drop a node that has been down or gone this long (default: never).
+    #[arg(long, env = "HBNODE_FORGET_AFTER", value_name = "DUR", value_parser = parse_duration)]
+    pub(crate) forget_after: Option<Duration>,
+
+    /// UDP receive buffer to ask the kernel for, per listener (e.g. 8MiB, 512KiB, 0 = system
+    /// default).
+    ///
+    /// Linux silently clamps it to net.core.rmem_max; the granted size is logged, with a
+    /// warning when it is smaller than asked. A small buffer drops beats under bursts.
+    #[arg(
+        long,
+        env = "HBNODE_RECV_BUFFER",
+        value_name = "BYTES",
+        default_value = "8MiB",
+        value_parser = parse_bytes
+    )]
+    pub(crate) recv_buffer: usize,
+
+    /// This monitor's id, sent in acks (default: the hostname).
+    #[arg(long, env = "HBNODE_ID", value_name = "NAME")]
+    pub(crate) id: Option<String>,
+}
+
+/// Flags of `hbnode beat`.
+#[derive(Debug, Args)]
+pub(crate) struct BeatArgs {
+    /// A monitor to beat to, as HOST:PORT (repeatable; every monitor gets every beat).
+    #[arg(
+        long,
+        env = "HBNODE_TO",
+        value_name = "HOST:PORT",
+        required = true,
+        value_delimiter = ','
+    )]
+    pub(crate) to: Vec<String>,
+
+    /// Time between beats.
+    #[arg(long, env = "HBNODE_PERIOD", value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    pub(crate) period: Duration,
+
+    /// This node's id (default: the hostname).
+    #[arg(long, env = "HBNODE_ID", value_name = "NAME")]
+    pub(crate) id: Option<String>,
+
+    /// Random spread of each interval, in percent of the period (0–50), so a fleet started
+    /// together does not beat in lockstep.
+    #[arg(long, env = "HBNODE_JITTER", value_name = "PCT", default_value = "5", value_parser = parse_percent)]
+    pub(crate) jitter: f64,
+
+    /// Ask monitors for acks and warn when one stays silent this long (default: no acks).
+    #[arg(long, env = "HBNODE_ACK_TIMEOUT", value_name = "DUR", value_parser = parse_duration)]
+    pub(crate) ack_timeout: Option<Duration>,
+}
+
+/// Flags of `hbnode status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// The monitor's HTTP address.
+    #[arg(
+        long,
+        env = "HBNODE_HTTP",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:43280"
+    )]
+    pub(crate) http: String,
+
+    /// Print the monitor's JSON node list instead of a table.
+    #[arg(long, env = "HBNODE_JSON")]
+    pub(crate) json: bool,
+}
+
+/// Flags of `hbnode demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// How many beaters to run (1–200).
+    #[arg(
+        long,
+        env = "HBNODE_NODES",
+        value_name = "N",
+        default_value = "5",
+        value_parser = clap::value_parser!(u16).range(1..=200)
+    )]
+    pub(crate) nodes: u16,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `--detector`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DetectorKind {
+    /// Fixed timeout.
+    Fixed,
+    /// φ-accrual.
+    Phi,
+    /// Chen–Toueg–Aguilera NFD-E.
+    Chen,
+}
+
+/// `--events`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EventFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line (schema: docs/events.md).
+    Json,
+}
+
+/// `--http`: an address, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HttpAddr(pub(crate) Option<SocketAddr>);
+
+impl FromStr for HttpAddr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "off" {
+            return Ok(Self(None));
+        }
+        s.parse()
+            .map(|a| Self(Some(a)))
+            .map_err(|_| format!("`{s}` is not IP:PORT (e.g. 127.0.0.1:43280) or `off`"))
+    }
+}
+
+/// Parses `udp://HOST:PORT` (HOST an IP address, IPv6 in brackets).
+pub(crate) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let Some(rest) = s.strip_prefix("udp://") else {
+        return Err(format!(
+            "`{s}` is not a listen URL: use udp://IP:PORT, e.g. udp://0.0.0.0:43278"
+        ));
+    };
+    rest.parse()
+        .map_err(|_| format!("`{rest}` is not IP:PORT (e.g. 0.0.0.0:43278 or [::]:43278)"))
+}
+
+/// Parses a duration such as `250ms`, `5s` or `1m 30s`.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration like 250ms or 5s: {e}"))
+}
+
+/// Parses a byte size: a number with an optional `KiB`, `MiB` or `GiB` suffix.
+pub(crate) fn parse_bytes(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (num, mult) = [
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+        ("B", 1),
+    ]
+    .iter()
+    .find_map(|(suf, m)| t.strip_suffix(suf).map(|n| (n.trim(), *m)))
+    .unwrap_or((t, 1usize));
+    num.parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("`{s}` is not a size like 8MiB, 512KiB or 65536"))
+}
+
+/// Parses a percentage from 0 to 50 (`5` or `5%`) into a fraction.
+pub(crate) fn parse_percent(s: &str) -> Result<f64, String> {
+    let n: f64 = s
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("`{s}` is not a percentage like 5 or 5%"))?;
+    if (0.0..=50.0).contains(&n) {
+        Ok(n / 100.0)
+    } else {
+        Err(format!("jitter must be between 0% and 50%, not {s}"))
+    }
+}

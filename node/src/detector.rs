@@ -1,0 +1,287 @@
+//! The Detector actor: owns the `hb_core::Monitor`, feeds it datagrams and time, and keeps
+//! exactly one timer, re-armed after every input so it never fires later than
+//! `poll_timeout()` (no periodic sweep; see [`Detector::rearm`]).
+//!
+//! Mailbox policy: Receivers hand over one [`Ingest`] batch at a time with `send().await`, so
+//! each Receiver has at most one batch in flight and the kernel socket buffer absorbs bursts
+//! (its overflow is the only place beats can drop, and the kernel counts it). Events leave
+//! with `try_send` to the Reporter and acks with `try_send` to the Receiver: the Detector never
+//! waits on anyone.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use hb_core::detector::Detector as _;
+use hb_core::{Monitor, NodeInfo, NodeState, Timestamp, wire};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::batch::Batch;
+use crate::clock::{Clock, unix_secs};
+use crate::record::EventRecord;
+use crate::reporter::Report;
+use crate::stats::{REPORTER_SINK, Stats};
+
+/// Messages the Detector's mailbox holds (one batch per Receiver in flight, plus queries).
+pub(crate) const DETECTOR_MAILBOX: usize = 64;
+
+/// A batch of datagrams from a Receiver; acks go back to `reply`. Replies with the emptied
+/// batch for reuse.
+#[derive(Debug, Message)]
+#[rtype(result = "Batch")]
+pub(crate) struct Ingest {
+    /// The datagrams.
+    pub(crate) batch: Batch,
+    /// Where the acks for this batch go (the Receiver that read it).
+    pub(crate) reply: Recipient<Outgoing>,
+}
+
+/// Datagrams to send (acks), stored back to back.
+#[derive(Debug, Default, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Outgoing {
+    /// The bytes of every datagram.
+    pub(crate) data: Vec<u8>,
+    /// Destination and range in `data` of each.
+    pub(crate) items: Vec<(SocketAddr, std::ops::Range<usize>)>,
+}
+
+/// Asks for a snapshot of every node and counter.
+#[derive(Debug, Message)]
+#[rtype(result = "Snapshot")]
+pub(crate) struct GetSnapshot;
+
+/// Asks for one node.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<NodeView>")]
+pub(crate) struct GetNode(pub(crate) String);
+
+/// One node as the HTTP API and `hbnode status` show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct NodeView {
+    /// Node id.
+    pub(crate) id: String,
+    /// `alive`, `down` or `left`.
+    pub(crate) state: String,
+    /// Last known address.
+    pub(crate) addr: SocketAddr,
+    /// Current incarnation.
+    pub(crate) incarnation: u64,
+    /// Highest beat sequence number seen in this incarnation.
+    pub(crate) seq: u64,
+    /// Wall-clock time of the latest fresh beat (RFC 3339).
+    pub(crate) last_seen: String,
+    /// The same, in seconds since the Unix epoch.
+    pub(crate) last_seen_unix: f64,
+    /// Silence since then, in ms.
+    pub(crate) silence_ms: u64,
+    /// When the node entered its state (RFC 3339).
+    pub(crate) state_since: String,
+    /// Detector value now (see docs/events.md).
+    pub(crate) value: Option<f64>,
+    /// Detector value at which the node is down.
+    pub(crate) threshold: f64,
+    /// Advertised beat period, in ms.
+    pub(crate) period_ms: u64,
+    /// Fresh beats received.
+    pub(crate) beats: u64,
+    /// Beats missing from the sequence.
+    pub(crate) lost: u32,
+    /// Estimated loss, 0–1.
+    pub(crate) loss: f64,
+    /// Duplicate beats refused.
+    pub(crate) duplicates: u32,
+    /// Beats that arrived after a later one.
+    pub(crate) reordered: u32,
+}
+
+/// Everything the metrics endpoint needs, taken in one Detector turn.
+#[derive(Debug, Default)]
+pub(crate) struct Snapshot {
+    /// Every node.
+    pub(crate) nodes: Vec<NodeView>,
+    /// Fresh beats accepted.
+    pub(crate) beats_received: u64,
+    /// Rejected datagrams by reason (every reason, zeros included).
+    pub(crate) rejections: Vec<(&'static str, u64)>,
+    /// Nodes by state.
+    pub(crate) states: Vec<(&'static str, usize)>,
+    /// Acks the core dropped because its queue was full.
+    pub(crate) core_acks_dropped: u64,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub(crate) struct Detector {
+    monitor: Monitor,
+    clock: Clock,
+    reporter: Recipient<Report>,
+    stats: Arc<Stats>,
+    timer: Option<(Timestamp, SpawnHandle)>,
+    next_event_id: u64,
+    buf: Vec<u8>,
+}
+
+impl Detector {
+    /// A detector around `monitor`, reading time from `clock`.
+    pub(crate) fn new(
+        monitor: Monitor,
+        clock: Clock,
+        reporter: Recipient<Report>,
+        stats: Arc<Stats>,
+    ) -> Self {
+        Self {
+            monitor,
+            clock,
+            reporter,
+            stats,
+            timer: None,
+            next_event_id: 1,
+            buf: vec![0; wire::MAX_DATAGRAM],
+        }
+    }
+
+    /// Drains events to the Reporter.
+    fn drain_events(&mut self) {
+        let name = self.monitor.config().detector.name();
+        let mut out = Vec::new();
+        while let Some(ev) = self.monitor.poll_event() {
+            out.push(EventRecord::new(&ev, self.next_event_id, name, &self.clock));
+            self.next_event_id += 1;
+        }
+        if !out.is_empty() && self.reporter.try_send(Report(out)).is_err() {
+            self.stats.sink_dropped(REPORTER_SINK);
+        }
+    }
+
+    /// Drains acks to `reply`.
+    fn drain_transmits(&mut self, reply: &Recipient<Outgoing>) {
+        let mut out = Outgoing::default();
+        while let Some(t) = self.monitor.poll_transmit(&mut self.buf) {
+            let start = out.data.len();
+            out.data.extend_from_slice(&self.buf[..t.len]);
+            out.items.push((t.to, start..out.data.len()));
+        }
+        if out.items.is_empty() {
+            return;
+        }
+        let n = out.items.len() as u64;
+        if reply.try_send(out).is_err() {
+            self.stats
+                .acks_dropped
+                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Keeps exactly one timer, never later than `poll_timeout()`.
+    ///
+    /// A beat usually moves the earliest deadline *later* (the node that was due beat again).
+    /// Re-creating the timer on every beat would cost a timer-wheel removal and insertion per
+    /// datagram, so a timer that is now early is kept: it fires, `handle_timeout` finds nothing
+    /// due, and the timer is re-armed to the then-earliest deadline. A deadline earlier than the
+    /// armed timer always re-arms it, so no node is ever reported late.
+    fn rearm(&mut self, ctx: &mut Context<Self>) {
+        let next = self.monitor.poll_timeout();
+        if let Some((at, handle)) = self.timer {
+            if next.is_none_or(|n| n >= at) {
+                return;
+            }
+            ctx.cancel_future(handle);
+            self.timer = None;
+        }
+        if let Some(at) = next {
+            let delay = self
+                .clock
+                .instant(at)
+                .saturating_duration_since(Instant::now());
+            let handle = ctx.run_later(delay, |act, ctx| {
+                act.timer = None;
+                act.monitor.handle_timeout(act.clock.now());
+                act.drain_events();
+                act.rearm(ctx);
+            });
+            self.timer = Some((at, handle));
+        }
+    }
+
+    fn view(&self, n: &NodeInfo<'_>) -> NodeView {
+        NodeView {
+            id: n.id.to_string(),
+            state: n.state.as_str().to_owned(),
+            addr: n.addr,
+            incarnation: n.incarnation,
+            seq: n.seq,
+            last_seen: self.clock.rfc3339(n.last_seen),
+            last_seen_unix: unix_secs(self.clock.wall(n.last_seen)),
+            silence_ms: u64::try_from(n.silence.as_millis()).unwrap_or(u64::MAX),
+            state_since: self.clock.rfc3339(n.state_since),
+            value: n.value.is_finite().then_some(n.value),
+            threshold: self.monitor.config().detector.threshold(),
+            period_ms: u64::try_from(n.period.as_millis()).unwrap_or(u64::MAX),
+            beats: n.beats,
+            lost: n.lost,
+            loss: n.loss_ratio(),
+            duplicates: n.duplicates,
+            reordered: n.reordered,
+        }
+    }
+}
+
+impl Actor for Detector {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(DETECTOR_MAILBOX);
+        self.rearm(ctx);
+    }
+}
+
+impl Handler<Ingest> for Detector {
+    type Result = MessageResult<Ingest>;
+
+    fn handle(&mut self, msg: Ingest, ctx: &mut Self::Context) -> Self::Result {
+        let Ingest { mut batch, reply } = msg;
+        for (at, from, bytes) in batch.iter() {
+            self.monitor.handle_datagram(at, from, bytes);
+        }
+        self.drain_events();
+        self.drain_transmits(&reply);
+        self.rearm(ctx);
+        batch.clear();
+        MessageResult(batch)
+    }
+}
+
+impl Handler<GetSnapshot> for Detector {
+    type Result = MessageResult<GetSnapshot>;
+
+    fn handle(&mut self, _: GetSnapshot, _: &mut Self::Context) -> Self::Result {
+        let now = self.clock.now();
+        let nodes = self.monitor.nodes(now).map(|n| self.view(&n)).collect();
+        MessageResult(Snapshot {
+            nodes,
+            beats_received: self.monitor.beats_received(),
+            rejections: self
+                .monitor
+                .rejections()
+                .iter()
+                .map(|(r, n)| (r.as_str(), n))
+                .collect(),
+            states: NodeState::ALL
+                .iter()
+                .map(|s| (s.as_str(), self.monitor.count(*s)))
+                .collect(),
+            core_acks_dropped: self.monitor.acks_dropped(),
+        })
+    }
+}
+
+impl Handler<GetNode> for Detector {
+    type Result = Option<NodeView>;
+
+    fn handle(&mut self, GetNode(id): GetNode, _: &mut Self::Context) -> Self::Result {
+        let now = self.clock.now();
+        self.monitor.node(&id, now).map(|n| self.view(&n))
+    }
+}

@@ -1,0 +1,123 @@
+//! The HTTP API, on actix-web in the same actix System: `/metrics`, `/v1/nodes`,
+//! `/v1/nodes/{id}`, `/v1/events?since=N`, `/healthz`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::Context as _;
+use serde::Deserialize;
+
+use crate::detector::{Detector, GetNode, GetSnapshot};
+use crate::stats::Stats;
+
+/// What the handlers share.
+#[derive(Debug)]
+pub(crate) struct HttpState {
+    /// The Detector, asked for snapshots.
+    pub(crate) detector: Addr<Detector>,
+    /// Counters and recent events.
+    pub(crate) stats: Arc<Stats>,
+}
+
+/// How long a handler waits for the Detector before answering 503.
+const DETECTOR_WAIT: Duration = Duration::from_secs(5);
+
+fn unavailable() -> HttpResponse {
+    HttpResponse::ServiceUnavailable().json(serde_json::json!({"error": "detector not responding"}))
+}
+
+async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
+    match state
+        .detector
+        .send(GetSnapshot)
+        .timeout(DETECTOR_WAIT)
+        .await
+    {
+        Ok(snap) => HttpResponse::Ok()
+            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+            .body(crate::metrics::render(&snap, &state.stats)),
+        Err(_) => unavailable(),
+    }
+}
+
+async fn nodes(state: web::Data<HttpState>) -> HttpResponse {
+    match state
+        .detector
+        .send(GetSnapshot)
+        .timeout(DETECTOR_WAIT)
+        .await
+    {
+        Ok(snap) => HttpResponse::Ok().json(snap.nodes),
+        Err(_) => unavailable(),
+    }
+}
+
+async fn node(state: web::Data<HttpState>, id: web::Path<String>) -> HttpResponse {
+    let id = id.into_inner();
+    match state
+        .detector
+        .send(GetNode(id.clone()))
+        .timeout(DETECTOR_WAIT)
+        .await
+    {
+        Ok(Some(n)) => HttpResponse::Ok().json(n),
+        Ok(None) => {
+            HttpResponse::NotFound().json(serde_json::json!({"error": format!("no node `{id}`")}))
+        }
+        Err(_) => unavailable(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Since {
+    since: Option<u64>,
+}
+
+async fn events(state: web::Data<HttpState>, q: web::Query<Since>) -> HttpResponse {
+    let events = state.stats.recent_since(q.since.unwrap_or(0));
+    let last = events.last().map(|r| r.event_id).or(q.since).unwrap_or(0);
+    HttpResponse::Ok().json(serde_json::json!({ "events": events, "last_event_id": last }))
+}
+
+async fn healthz(state: web::Data<HttpState>) -> HttpResponse {
+    match state
+        .detector
+        .send(GetNode(String::new()))
+        .timeout(DETECTOR_WAIT)
+        .await
+    {
+        Ok(_) => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
+        Err(_) => unavailable(),
+    }
+}
+
+/// Binds and starts the server on the current actix System; returns its handle and address.
+pub(crate) fn start(
+    addr: SocketAddr,
+    state: HttpState,
+) -> anyhow::Result<(ServerHandle, SocketAddr)> {
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/metrics", web::get().to(metrics))
+            .route("/v1/nodes", web::get().to(nodes))
+            .route("/v1/nodes/{id}", web::get().to(node))
+            .route("/v1/events", web::get().to(events))
+            .route("/healthz", web::get().to(healthz))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .bind(addr)
+    .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
+    let bound = server.addrs().first().copied().unwrap_or(addr);
+    let server = server.run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    Ok((handle, bound))
+}

@@ -1,0 +1,166 @@
+//! Prometheus metrics, rendered per scrape from one Detector snapshot and the shared counters.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+use crate::detector::Snapshot;
+use crate::stats::{self, Stats};
+
+type Labels = Vec<(&'static str, String)>;
+
+fn counter(v: u64) -> Counter {
+    let c = Counter::default();
+    c.inc_by(v);
+    c
+}
+
+fn counters<'a>(
+    label: &'static str,
+    values: impl Iterator<Item = (&'a str, u64)>,
+) -> Family<Labels, Counter> {
+    let f = Family::<Labels, Counter>::default();
+    for (name, v) in values {
+        f.get_or_create(&vec![(label, name.to_owned())]).inc_by(v);
+    }
+    f
+}
+
+/// Renders the OpenMetrics text exposition.
+pub(crate) fn render(snap: &Snapshot, stats: &Stats) -> String {
+    let mut reg = Registry::with_prefix("hbnode");
+
+    let up = Family::<Labels, Gauge>::default();
+    let last = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+    for n in &snap.nodes {
+        let labels = vec![("node", n.id.clone())];
+        up.get_or_create(&labels).set(i64::from(n.state == "alive"));
+        last.get_or_create(&labels).set(n.last_seen_unix);
+    }
+    reg.register(
+        "node_up",
+        "Whether the node is alive (1) or down or gone (0)",
+        up,
+    );
+    reg.register(
+        "node_last_beat_timestamp_seconds",
+        "Wall-clock time of the node's latest fresh beat",
+        last,
+    );
+
+    let states = Family::<Labels, Gauge>::default();
+    for (s, n) in &snap.states {
+        states
+            .get_or_create(&vec![("state", (*s).to_owned())])
+            .set(i64::try_from(*n).unwrap_or(i64::MAX));
+    }
+    reg.register("nodes", "Known nodes by state", states);
+
+    reg.register(
+        "beats_received",
+        "Fresh beats accepted",
+        counter(snap.beats_received),
+    );
+    reg.register(
+        "datagrams_received",
+        "Datagrams read from the listeners' sockets",
+        counter(stats::get(&stats.datagrams)),
+    );
+    reg.register(
+        "datagrams_rejected",
+        "Datagrams refused, by reason",
+        counters("reason", snap.rejections.iter().map(|(r, n)| (*r, *n))),
+    );
+    reg.register(
+        "receive_errors",
+        "Socket receive errors",
+        counter(stats::get(&stats.recv_errors)),
+    );
+    reg.register(
+        "acks_sent",
+        "Acks sent",
+        counter(stats::get(&stats.acks_sent)),
+    );
+    reg.register(
+        "acks_dropped",
+        "Acks not sent because a queue or the socket buffer was full",
+        counter(stats::get(&stats.acks_dropped) + snap.core_acks_dropped),
+    );
+    reg.register(
+        "events",
+        "Events reported, by kind",
+        counters("event", stats.events()),
+    );
+    reg.register(
+        "events_dropped",
+        "Events a sink had no room for, by sink",
+        counters("sink", stats.sink_drops()),
+    );
+    reg.register(
+        "build",
+        "Build information",
+        Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+    );
+
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = encode(&mut out, &reg);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detector::NodeView;
+
+    #[test]
+    fn exposition_has_the_documented_families() {
+        let node = NodeView {
+            id: "web-1".into(),
+            state: "down".into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            incarnation: 1,
+            seq: 3,
+            last_seen: String::new(),
+            last_seen_unix: 1_700_000_000.5,
+            silence_ms: 4000,
+            state_since: String::new(),
+            value: Some(4.0),
+            threshold: 3.0,
+            period_ms: 1000,
+            beats: 3,
+            lost: 0,
+            loss: 0.0,
+            duplicates: 0,
+            reordered: 0,
+        };
+        let snap = Snapshot {
+            nodes: vec![node],
+            beats_received: 3,
+            rejections: vec![("bad_magic", 2), ("duplicate", 0)],
+            states: vec![("alive", 0), ("down", 1), ("left", 0)],
+            core_acks_dropped: 0,
+        };
+        let text = render(&snap, &Stats::default());
+        for line in [
+            "hbnode_node_up{node=\"web-1\"} 0",
+            "hbnode_node_last_beat_timestamp_seconds{node=\"web-1\"} 1700000000.5",
+            "hbnode_nodes{state=\"down\"} 1",
+            "hbnode_beats_received_total 3",
+            "hbnode_datagrams_rejected_total{reason=\"bad_magic\"} 2",
+            "hbnode_events_dropped_total{sink=\"stdout\"} 0",
+            "# TYPE hbnode_build info",
+            "# EOF",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing `{line}` in:\n{text}"
+            );
+        }
+        assert!(text.contains("hbnode_build_info{version=\""), "{text}");
+    }
+}

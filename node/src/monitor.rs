@@ -1,0 +1,230 @@
+//! `hbnode monitor`: Receivers → Detector → Reporter, plus the HTTP API.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_web::dev::ServerHandle;
+use anyhow::{Context as _, bail};
+use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
+use hb_core::{Monitor, MonitorConfig};
+
+use crate::cli::{DetectorKind, EventFormat, MonitorArgs};
+use crate::clock::Clock;
+use crate::detector::Detector;
+use crate::http::{self, HttpState};
+use crate::receiver::{Receiver, StopReceiver};
+use crate::reporter::{Flush, Published, Reporter};
+use crate::sink::{Sink, SinkKind};
+use crate::stats::Stats;
+use crate::transport::{Transport as _, Udp, bind_udp};
+
+/// What `hbnode monitor` runs with.
+#[derive(Clone, Debug)]
+pub(crate) struct MonitorSettings {
+    /// UDP listen addresses.
+    pub(crate) listen: Vec<SocketAddr>,
+    /// The detector.
+    pub(crate) detector: DetectorConfig,
+    /// HTTP API address, if any.
+    pub(crate) http: Option<SocketAddr>,
+    /// Event format on stdout, if events go to stdout.
+    pub(crate) events: Option<EventFormat>,
+    /// Forget nodes down or gone this long.
+    pub(crate) forget_after: Option<Duration>,
+    /// Receive buffer to ask for.
+    pub(crate) recv_buffer: usize,
+    /// Monitor id sent in acks.
+    pub(crate) id: String,
+}
+
+/// The hostname, or `hbnode` if it is not valid UTF-8.
+pub(crate) fn hostname() -> String {
+    gethostname::gethostname()
+        .into_string()
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "hbnode".into())
+}
+
+/// A random 64-bit value from the standard library's per-process hash keys.
+pub(crate) fn random_u64() -> u64 {
+    use std::hash::{BuildHasher as _, RandomState};
+    RandomState::new().hash_one(std::process::id())
+}
+
+impl MonitorSettings {
+    /// Validates the arguments.
+    pub(crate) fn from_args(a: MonitorArgs) -> anyhow::Result<Self> {
+        let only = |set: bool, flag: &str, kind: &str| -> anyhow::Result<()> {
+            if set {
+                bail!("{flag} applies to --detector {kind} only");
+            }
+            Ok(())
+        };
+        let detector = match a.detector {
+            DetectorKind::Fixed => {
+                only(a.phi_threshold.is_some(), "--phi-threshold", "phi")?;
+                only(a.acceptable_pause.is_some(), "--acceptable-pause", "phi")?;
+                only(a.chen_margin.is_some(), "--chen-margin", "chen")?;
+                DetectorConfig::Fixed(Fixed {
+                    timeout: a.timeout.unwrap_or(Duration::from_secs(5)),
+                })
+            }
+            DetectorKind::Phi => {
+                only(a.timeout.is_some(), "--timeout", "fixed")?;
+                only(a.chen_margin.is_some(), "--chen-margin", "chen")?;
+                DetectorConfig::Phi(Phi::new(
+                    a.phi_threshold.unwrap_or(8.0),
+                    a.acceptable_pause.unwrap_or(Duration::ZERO),
+                    Duration::from_millis(100),
+                ))
+            }
+            DetectorKind::Chen => {
+                only(a.timeout.is_some(), "--timeout", "fixed")?;
+                only(a.phi_threshold.is_some(), "--phi-threshold", "phi")?;
+                only(a.acceptable_pause.is_some(), "--acceptable-pause", "phi")?;
+                DetectorConfig::Chen(Chen {
+                    margin: a.chen_margin.unwrap_or(Duration::from_millis(500)),
+                    ..Chen::default()
+                })
+            }
+        };
+        detector.validate().context("invalid detector settings")?;
+        Ok(Self {
+            listen: a.listen,
+            detector,
+            http: a.http.0,
+            events: Some(a.events),
+            forget_after: a.forget_after,
+            recv_buffer: a.recv_buffer,
+            id: a.id.unwrap_or_else(hostname),
+        })
+    }
+}
+
+/// A started monitor.
+#[derive(Debug)]
+pub(crate) struct RunningMonitor {
+    /// The Reporter.
+    pub(crate) reporter: Addr<Reporter>,
+    /// Bound UDP addresses, in `--listen` order.
+    pub(crate) listening: Vec<SocketAddr>,
+    /// The HTTP server and its bound address.
+    pub(crate) http: Option<(ServerHandle, SocketAddr)>,
+    receivers: Vec<Addr<Receiver<Udp>>>,
+}
+
+/// Binds every socket and starts the actors on the current actix System.
+pub(crate) fn start(
+    s: &MonitorSettings,
+    clock: Clock,
+    collector: Option<Recipient<Published>>,
+) -> anyhow::Result<RunningMonitor> {
+    let cfg = MonitorConfig {
+        id: s.id.clone(),
+        detector: s.detector,
+        forget_after: s.forget_after,
+        hash_seed: random_u64(),
+        ..MonitorConfig::default()
+    };
+    let monitor = Monitor::new(cfg, clock.now()).context("invalid monitor settings")?;
+    let stats = Arc::new(Stats::default());
+    let mut sinks = vec![Sink::start(SinkKind::Log).context("cannot start the log sink")?];
+    if let Some(format) = s.events {
+        sinks.push(Sink::start(SinkKind::Stdout(format)).context("cannot start the stdout sink")?);
+    }
+    let reporter = Reporter::new(sinks, collector, Arc::clone(&stats)).start();
+    let detector = Detector::new(
+        monitor,
+        clock,
+        reporter.clone().recipient(),
+        Arc::clone(&stats),
+    )
+    .start();
+    let mut receivers = Vec::new();
+    let mut listening = Vec::new();
+    for &addr in &s.listen {
+        let bound = bind_udp(addr, s.recv_buffer)?;
+        let local = bound.socket.local_addr()?;
+        report_buffer(local, s.recv_buffer, bound.recv_buffer);
+        listening.push(local);
+        let receiver = Receiver::new(bound.socket, detector.clone(), clock, Arc::clone(&stats));
+        receivers.push(receiver.start());
+        tracing::info!(addr = %local, "listening for beats");
+    }
+    let http = match s.http {
+        Some(addr) => {
+            let state = HttpState { detector, stats };
+            let (handle, bound) = http::start(addr, state)?;
+            tracing::info!(addr = %bound, "HTTP API listening");
+            Some((handle, bound))
+        }
+        None => None,
+    };
+    Ok(RunningMonitor {
+        reporter,
+        listening,
+        http,
+        receivers,
+    })
+}
+
+/// Logs the receive buffer the kernel granted, warning when it is less than asked.
+fn report_buffer(addr: SocketAddr, asked: usize, reported: usize) {
+    if asked == 0 {
+        return;
+    }
+    // Linux reports twice the usable size (it counts its bookkeeping).
+    let usable = if cfg!(target_os = "linux") {
+        reported / 2
+    } else {
+        reported
+    };
+    if usable < asked {
+        tracing::warn!(
+            %addr, asked, granted = usable,
+            "the kernel granted a smaller UDP receive buffer than asked; raise net.core.rmem_max \
+             (sysctl) or bursts of beats may be dropped"
+        );
+    } else {
+        tracing::info!(%addr, granted = usable, "UDP receive buffer");
+    }
+}
+
+impl RunningMonitor {
+    /// Stops receiving and serving, then writes out every queued event.
+    pub(crate) async fn shutdown(self) {
+        if let Some((handle, _)) = &self.http {
+            handle.stop(true).await;
+        }
+        for r in &self.receivers {
+            r.do_send(StopReceiver);
+        }
+        let _ = self.reporter.send(Flush).await;
+    }
+}
+
+/// Waits for SIGINT or SIGTERM and returns its name.
+pub(crate) async fn shutdown_signal() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => { r.context("cannot handle SIGINT")?; Ok("SIGINT") }
+        _ = term.recv() => Ok("SIGTERM"),
+    }
+}
+
+/// Runs `hbnode monitor` until SIGINT or SIGTERM.
+pub(crate) fn run(s: MonitorSettings) -> anyhow::Result<ExitCode> {
+    System::new().block_on(async move {
+        let clock = Clock::new();
+        let running = start(&s, clock, None)?;
+        let sig = shutdown_signal().await?;
+        tracing::info!(signal = sig, "shutting down");
+        running.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,94 @@
+//! Counters shared by the actors and read by the HTTP API, plus the recent-events ring.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::record::EventRecord;
+
+/// Event names, in counter order.
+pub(crate) const EVENT_NAMES: [&str; 6] =
+    ["joined", "down", "up", "restarted", "left", "forgotten"];
+
+/// Sink names, in counter order. `reporter` counts event batches the Detector could not hand
+/// to a full Reporter mailbox.
+pub(crate) const SINK_NAMES: [&str; 4] = ["stdout", "log", "collector", "reporter"];
+
+/// Index of the Reporter's mailbox in [`SINK_NAMES`].
+pub(crate) const REPORTER_SINK: usize = 3;
+
+/// How many recent events `/v1/events` keeps.
+pub(crate) const RECENT_EVENTS: usize = 1024;
+
+/// Process-wide counters. Relaxed atomics: each is an independent tally.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    /// Datagrams read from sockets.
+    pub(crate) datagrams: AtomicU64,
+    /// Socket receive errors.
+    pub(crate) recv_errors: AtomicU64,
+    /// Acks sent.
+    pub(crate) acks_sent: AtomicU64,
+    /// Acks not sent: the Receiver's mailbox was full or the socket refused them.
+    pub(crate) acks_dropped: AtomicU64,
+    events: [AtomicU64; EVENT_NAMES.len()],
+    sink_dropped: [AtomicU64; SINK_NAMES.len()],
+    recent: Mutex<VecDeque<EventRecord>>,
+}
+
+/// Adds one to a counter.
+pub(crate) fn inc(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Reads a counter.
+pub(crate) fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+impl Stats {
+    /// Counts and remembers one event.
+    pub(crate) fn record(&self, r: &EventRecord) {
+        if let Some(i) = EVENT_NAMES.iter().position(|n| *n == r.event) {
+            inc(&self.events[i]);
+        }
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() == RECENT_EVENTS {
+            recent.pop_front();
+        }
+        recent.push_back(r.clone());
+    }
+
+    /// Counts an event a sink had no room for.
+    pub(crate) fn sink_dropped(&self, sink: usize) {
+        if let Some(c) = self.sink_dropped.get(sink) {
+            inc(c);
+        }
+    }
+
+    /// Events reported, by name.
+    pub(crate) fn events(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        EVENT_NAMES
+            .iter()
+            .zip(&self.events)
+            .map(|(n, c)| (*n, get(c)))
+    }
+
+    /// Events dropped, by sink.
+    pub(crate) fn sink_drops(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        SINK_NAMES
+            .iter()
+            .zip(&self.sink_dropped)
+            .map(|(n, c)| (*n, get(c)))
+    }
+
+    /// Recent events with `event_id > since`, oldest first.
+    pub(crate) fn recent_since(&self, since: u64) -> Vec<EventRecord> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent
+            .iter()
+            .filter(|r| r.event_id > since)
+            .cloned()
+            .collect()
+    }
+}

@@ -1,0 +1,79 @@
+//! `hbnode status`: a table of the nodes a running monitor knows.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::cli::StatusArgs;
+use crate::detector::NodeView;
+use crate::http_client;
+
+/// Runs `hbnode status`.
+pub(crate) fn run(a: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let body = http_client::get(&a.http, "/v1/nodes", Duration::from_secs(5))?;
+    let nodes: Vec<NodeView> = serde_json::from_str(&body)
+        .context("the monitor's node list is not what this hbnode expects")?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&nodes)?);
+    } else {
+        print!("{}", table(&nodes));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Formats the node table.
+pub(crate) fn table(nodes: &[NodeView]) -> String {
+    let header = [
+        "ID",
+        "STATE",
+        "ADDR",
+        "LAST SEEN",
+        "SILENCE",
+        "LOSS",
+        "VALUE",
+    ];
+    let rows: Vec<[String; 7]> = nodes
+        .iter()
+        .map(|n| {
+            [
+                n.id.clone(),
+                n.state.clone(),
+                n.addr.to_string(),
+                n.last_seen.clone(),
+                format!("{:.1}s", n.silence_ms as f64 / 1000.0),
+                format!("{:.1}%", n.loss * 100.0),
+                n.value
+                    .map_or_else(|| "-".into(), |v| format!("{v:.3}/{:.3}", n.threshold)),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[&str]| {
+        let mut l = String::new();
+        for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(c);
+            } else {
+                let _ = write!(l, "{c:<w$}  ");
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&header);
+    for r in &rows {
+        line(&r.each_ref().map(String::as_str));
+    }
+    if nodes.is_empty() {
+        out.push_str("(no nodes yet)\n");
+    }
+    out
+}

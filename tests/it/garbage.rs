@@ -1,0 +1,45 @@
+//! Bad input is counted, never fatal.
+
+use std::net::UdpSocket;
+
+use hb_tests::{Proc, free_tcp_port, free_udp_port, http_get, metric, wait_for};
+
+#[test]
+fn garbage_datagrams_are_counted_as_rejections_and_the_monitor_keeps_running() {
+    let udp = format!("127.0.0.1:{}", free_udp_port());
+    let http = format!("127.0.0.1:{}", free_tcp_port());
+    let listen = format!("udp://{udp}");
+    let mut mon = Proc::hbnode(&[
+        "monitor", "--listen", &listen, "--http", &http, "--events", "json",
+    ]);
+    wait_for("the monitor's /healthz", || {
+        http_get(&http, "/healthz").filter(|(s, _)| *s == 200)
+    });
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.send_to(b"hello, monitor", &udp).expect("send");
+    s.send_to(b"HB", &udp).expect("send");
+    s.send_to(&[b'H', b'B', 9, 1, 0], &udp).expect("send");
+    s.send_to(&[0u8; 1500], &udp).expect("send");
+    let metrics = wait_for("four rejections", || {
+        let (_, m) = http_get(&http, "/metrics")?;
+        let total: f64 = m
+            .lines()
+            .filter(|l| l.starts_with("hbnode_datagrams_rejected_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        (total >= 4.0).then_some(m)
+    });
+    let reason = |r: &str| {
+        metric(
+            &metrics,
+            &format!("hbnode_datagrams_rejected_total{{reason=\"{r}\"}}"),
+        )
+    };
+    assert_eq!(reason("bad_magic"), Some(1.0));
+    assert_eq!(reason("too_short"), Some(1.0));
+    assert_eq!(reason("unsupported_version"), Some(1.0));
+    assert_eq!(reason("too_large"), Some(1.0));
+    assert!(mon.json_lines().is_empty());
+    mon.term();
+    assert!(mon.wait().success());
+}
