@@ -21,7 +21,33 @@ fn scenario(check_invariants: bool) -> Scenario {
 fn engine(c: &mut Criterion) {
     let mut g = c.benchmark_group("engine");
     let beats = run_trace(&scenario(false), 1).stats.beats_sent;
+    println!("beats per trace: {beats}");
     g.throughput(Throughput::Elements(beats));
+    // Baseline, same run: encode and decode as many beats, the floor of the bytes path.
+    g.bench_function("baseline_wire_round_trip", |b| {
+        let keys = hb_core::Keyring::open();
+        let mut buf = [0u8; hb_core::wire::MAX_DATAGRAM];
+        b.iter(|| {
+            let mut sum = 0u64;
+            for seq in 0..beats {
+                let msg = hb_core::wire::Message::Beat(hb_core::wire::Beat {
+                    node: "node-1",
+                    incarnation: 1,
+                    seq,
+                    period_ms: 1000,
+                    flags: hb_core::wire::BeatFlags::default(),
+                    sent_at_us: seq * 1_000_000,
+                    group: 0,
+                    readings: Default::default(),
+                });
+                let n = hb_core::wire::encode(&msg, None, &mut buf).unwrap();
+                if let Ok(d) = hb_core::wire::decode(&buf[..n], &keys) {
+                    sum += d.key_id.unwrap_or(1) as u64;
+                }
+            }
+            black_box(sum)
+        });
+    });
     g.bench_function("fixed_1h_lossy", |b| {
         let sc = scenario(false);
         b.iter(|| black_box(run_trace(&sc, black_box(7)).hash));

@@ -19,16 +19,21 @@ pub(crate) struct Row {
 }
 
 pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
-    let all = ["core"];
-    let which: Vec<&str> = if args.is_empty() {
+    let all = ["core", "sim", "ingest"];
+    // Names first, then flags for the ingest benchmark (`bench ingest --nodes 10000`).
+    let split = args.iter().position(|a| a.starts_with("--")).unwrap_or(args.len());
+    let (names, flags) = args.split_at(split);
+    let which: Vec<&str> = if names.is_empty() {
         all.to_vec()
     } else {
-        args.iter().map(String::as_str).collect()
+        names.iter().map(String::as_str).collect()
     };
     let mut rows = Vec::new();
     for w in &which {
         match *w {
             "core" => rows.extend(core()?),
+            "sim" => rows.extend(sim()?),
+            "ingest" => rows.extend(crate::bench_ingest::rows(flags)?),
             other => bail!("unknown benchmark {other:?}; known: {}", all.join(", ")),
         }
     }
@@ -106,6 +111,47 @@ fn core() -> anyhow::Result<Vec<Row>> {
         ratio: None,
         target: "≤ 200 B".into(),
     });
+    Ok(rows)
+}
+
+fn sim() -> anyhow::Result<Vec<Row>> {
+    let out = Command::new(cargo())
+        .current_dir(crate::root())
+        .args([
+            "bench", "-p", "hb-sim", "--bench", "engine", "--", "--noplot",
+        ])
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        bail!("cargo bench -p hb-sim failed");
+    }
+    let beats: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("beats per trace: ")?.trim().parse().ok())
+        .context("the sim bench did not report its beats per trace")?;
+    let base = criterion_ns("engine", "baseline_wire_round_trip")?;
+    let per_s = |ns: f64| beats / (ns / 1e9);
+    let mut rows = Vec::new();
+    for (bench, what) in [
+        ("fixed_1h_lossy", "fixed detector"),
+        (
+            "fixed_1h_lossy_invariants",
+            "fixed, check_invariants after every input",
+        ),
+        ("phi_1h_lossy", "phi detector"),
+    ] {
+        let ns = criterion_ns("engine", bench)?;
+        rows.push(Row {
+            name: format!(
+                "sim: simulated beats/s, one core, Beater → bytes → lossy link → Monitor, {what}"
+            ),
+            figure: format!("{:.2}M beats/s", per_s(ns) / 1e6),
+            baseline: format!("encode + decode only: {:.2}M beats/s", per_s(base) / 1e6),
+            ratio: Some(ns / base),
+            target: "≥ 10M beats/s".into(),
+        });
+    }
     Ok(rows)
 }
 

@@ -7,6 +7,7 @@
 use std::process::ExitCode;
 
 mod bench;
+mod bench_ingest;
 mod fuzz;
 mod sim;
 
