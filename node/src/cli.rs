@@ -58,6 +58,13 @@ pub(crate) enum Command {
     Status(StatusArgs),
     /// Run a monitor and a few beaters on loopback, break some of them, and summarise.
     Demo(DemoArgs),
+    /// Choose a timeout: the smallest that meets a false-alarm target, by theory and simulation.
+    ///
+    /// Given the beat period, the network's loss and delay, and a target number of false alarms
+    /// per host per year, prints the smallest fixed timeout that meets it, its worst-case
+    /// detection time, and a confirming seeded simulation of the same hb-core that `monitor`
+    /// runs. Example: `hbnode plan --period 1s --loss 1% --delay normal:20ms,10ms`.
+    Plan(hb_sim::cli::PlanArgs),
 }
 
 /// Flags of `hbnode monitor`.
@@ -133,6 +140,15 @@ pub(crate) struct MonitorArgs {
     /// This monitor's id, sent in acks (default: the hostname).
     #[arg(long, env = "HBNODE_ID", value_name = "NAME")]
     pub(crate) id: Option<String>,
+
+    /// Record every beat's arrival to FILE, for `cargo xtask sim replay`.
+    ///
+    /// The file holds node, receive time, sequence number, incarnation and advertised period
+    /// in hb-sim's compact versioned trace format. Replay reruns the real traffic under any
+    /// detector and configuration and reports the QoS it would have had. Writing happens on
+    /// its own thread behind a bounded queue: a slow disk drops records, never detections.
+    #[arg(long, env = "HBNODE_RECORD", value_name = "FILE")]
+    pub(crate) record: Option<PathBuf>,
 }
 
 /// Flags of `hbnode beat`.

@@ -229,6 +229,7 @@ pub(crate) fn run(nodes: u16) -> anyhow::Result<ExitCode> {
             forget_after: None,
             recv_buffer: 0,
             id: "demo".into(),
+            record: None,
         };
         let events = Rc::new(RefCell::new(Vec::new()));
         let collector = Collector::new(Rc::clone(&events)).start();

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use hb_core::detector::Detector as _;
 use hb_core::{Monitor, NodeInfo, NodeState, Timestamp, wire};
+use hb_sim::trace::Arrival;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -22,6 +23,7 @@ use crate::clock::{Clock, unix_secs};
 use crate::record::EventRecord;
 use crate::reporter::Report;
 use crate::stats::{REPORTER_SINK, Stats};
+use crate::trace_recorder::TraceRecorder;
 
 /// Messages the Detector's mailbox holds (one batch per Receiver in flight, plus queries).
 pub(crate) const DETECTOR_MAILBOX: usize = 64;
@@ -121,6 +123,7 @@ pub(crate) struct Detector {
     timer: Option<(Timestamp, SpawnHandle)>,
     next_event_id: u64,
     buf: Vec<u8>,
+    recorder: Option<TraceRecorder>,
 }
 
 impl Detector {
@@ -139,6 +142,33 @@ impl Detector {
             timer: None,
             next_event_id: 1,
             buf: vec![0; wire::MAX_DATAGRAM],
+            recorder: None,
+        }
+    }
+
+    /// Also records every beat's arrival (`--record`).
+    pub(crate) fn with_recorder(mut self, recorder: Option<TraceRecorder>) -> Self {
+        self.recorder = recorder;
+        self
+    }
+
+    /// Offers one datagram's arrival to the recorder, if it is a beat that authenticates.
+    fn record(&self, at: Timestamp, bytes: &[u8]) {
+        let Some(r) = &self.recorder else { return };
+        let keys = &self.monitor.config().keyring;
+        if let Ok(wire::Datagram {
+            message: wire::Message::Beat(b),
+            ..
+        }) = wire::decode(bytes, keys)
+            && let Ok(node) = hb_core::NodeId::new(b.node)
+        {
+            r.offer(Arrival {
+                node,
+                at,
+                seq: b.seq,
+                incarnation: b.incarnation,
+                period_ms: b.period_ms,
+            });
         }
     }
 
@@ -243,6 +273,7 @@ impl Handler<Ingest> for Detector {
     fn handle(&mut self, msg: Ingest, ctx: &mut Self::Context) -> Self::Result {
         let Ingest { mut batch, reply } = msg;
         for (at, from, bytes) in batch.iter() {
+            self.record(at, bytes);
             self.monitor.handle_datagram(at, from, bytes);
         }
         self.drain_events();

@@ -23,6 +23,7 @@ mod reporter;
 mod sink;
 mod stats;
 mod status;
+mod trace_recorder;
 mod transport;
 
 #[cfg(test)]
@@ -59,5 +60,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Beat(a) => beat::run(beat::BeatSettings::from_args(a)?),
         Command::Status(a) => status::run(&a),
         Command::Demo(a) => demo::run(a.nodes),
+        Command::Plan(a) => {
+            hb_sim::cli::run_plan(&a, &|| {})?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

@@ -19,6 +19,7 @@ use crate::receiver::{Receiver, StopReceiver};
 use crate::reporter::{Flush, Published, Reporter};
 use crate::sink::{Sink, SinkKind};
 use crate::stats::Stats;
+use crate::trace_recorder::TraceRecorder;
 use crate::transport::{Transport as _, Udp, bind_udp};
 
 /// What `hbnode monitor` runs with.
@@ -38,6 +39,8 @@ pub(crate) struct MonitorSettings {
     pub(crate) recv_buffer: usize,
     /// Monitor id sent in acks.
     pub(crate) id: String,
+    /// Where to record arrivals, if anywhere.
+    pub(crate) record: Option<std::path::PathBuf>,
 }
 
 /// The hostname, or `hbnode` if it is not valid UTF-8.
@@ -100,6 +103,7 @@ impl MonitorSettings {
             events: Some(a.events),
             forget_after: a.forget_after,
             recv_buffer: a.recv_buffer,
+            record: a.record,
             id: a.id.unwrap_or_else(hostname),
         })
     }
@@ -137,12 +141,14 @@ pub(crate) fn start(
         sinks.push(Sink::start(SinkKind::Stdout(format)).context("cannot start the stdout sink")?);
     }
     let reporter = Reporter::new(sinks, collector, Arc::clone(&stats)).start();
+    let recorder = s.record.as_deref().map(TraceRecorder::start).transpose()?;
     let detector = Detector::new(
         monitor,
         clock,
         reporter.clone().recipient(),
         Arc::clone(&stats),
     )
+    .with_recorder(recorder)
     .start();
     let mut receivers = Vec::new();
     let mut listening = Vec::new();

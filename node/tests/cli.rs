@@ -80,3 +80,36 @@ fn environment_variables_set_flags() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("eventually"), "{err}");
 }
+
+#[test]
+fn plan_prints_the_smallest_timeout_for_the_target() {
+    let out = hbnode(&[
+        "plan",
+        "--period",
+        "1s",
+        "--loss",
+        "1%",
+        "--delay",
+        "normal:20ms,10ms",
+        "--traces",
+        "0",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Four consecutive losses at 1% (1e-8 per beat) are needed for ≤ 1 false alarm per
+    // host-year at 1 s beats: the timeout lies just above four periods plus the jitter.
+    let t = v["timeout_s"].as_f64().unwrap();
+    assert!((4.0..4.2).contains(&t), "timeout {t}");
+    assert!(v["predicted_false_alarms_per_host_year"].as_f64().unwrap() <= 1.0);
+}
+
+#[test]
+fn plan_refuses_an_impossible_loss() {
+    let out = hbnode(&["plan", "--loss", "150%"]);
+    assert_eq!(out.status.code(), Some(2));
+}

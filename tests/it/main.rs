@@ -3,3 +3,4 @@
 
 mod garbage;
 mod liveness;
+mod record;

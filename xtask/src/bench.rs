@@ -21,7 +21,10 @@ pub(crate) struct Row {
 pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     let all = ["core", "sim", "ingest"];
     // Names first, then flags for the ingest benchmark (`bench ingest --nodes 10000`).
-    let split = args.iter().position(|a| a.starts_with("--")).unwrap_or(args.len());
+    let split = args
+        .iter()
+        .position(|a| a.starts_with("--"))
+        .unwrap_or(args.len());
     let (names, flags) = args.split_at(split);
     let which: Vec<&str> = if names.is_empty() {
         all.to_vec()

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use hb_sim::plan::{self, plan};
+use hb_sim::cli::PlanArgs;
 use hb_sim::{Delay, Link, Loss, Scenario, Stalls, verify};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -217,37 +217,6 @@ struct VerifyArgs {
 }
 
 #[derive(Debug, Args)]
-struct PlanArgs {
-    /// Beat period η.
-    #[arg(long, default_value = "1s", value_parser = dur)]
-    period: Duration,
-    /// Bernoulli loss (`1%`).
-    #[arg(long, default_value = "0", value_parser = prob)]
-    loss: f64,
-    /// Gilbert–Elliott bursty loss `P_GB,P_BG` (instead of --loss).
-    #[arg(long)]
-    burst: Option<String>,
-    /// One-way delay spec.
-    #[arg(long, default_value = "const:0")]
-    delay: String,
-    /// Target: false alarms per monitored host per year.
-    #[arg(long, default_value_t = 1.0)]
-    max_false_alarms_per_host_year: f64,
-    /// Traces for the confirming simulation (0: theory only).
-    #[arg(long, default_value_t = 200)]
-    traces: u64,
-    /// Virtual time per confirming trace.
-    #[arg(long, default_value = "1h", value_parser = dur)]
-    duration: Duration,
-    /// Master seed.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, Args)]
 struct ReplayArgs {
     /// A trace written by `hbnode monitor --record`.
     file: std::path::PathBuf,
@@ -439,38 +408,10 @@ fn do_verify(a: &VerifyArgs) -> anyhow::Result<()> {
 }
 
 fn do_plan(a: &PlanArgs) -> anyhow::Result<()> {
-    let mut link = Link {
-        loss: Loss::Bernoulli(a.loss),
-        ..Link::default()
-    };
-    if let Some(b) = &a.burst {
-        link.set("burst", b).context("--burst")?;
-    }
-    let req = plan::PlanRequest {
-        period: a.period,
-        loss: link.loss,
-        delay: Delay::parse(&a.delay).context("--delay")?,
-        max_false_alarms_per_host_year: a.max_false_alarms_per_host_year,
-    };
-    let p = plan(&req)?;
-    let conf = (a.traces > 0).then(|| {
-        let pb = progress(2 * a.traces, "confirming");
-        let c = plan::confirm(&req, &p, a.traces, a.duration, a.seed, &|| pb.inc(1));
-        pb.finish_and_clear();
-        c
-    });
-    if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&output::plan_json(&req, &p, conf.as_ref()))?
-        );
-    } else {
-        output::print_plan(&req, &p, conf.as_ref());
-    }
-    if conf.as_ref().is_some_and(|c| !c.theory_confirmed()) {
-        bail!("the confirming simulation disagrees with the theory at the probe timeout");
-    }
-    Ok(())
+    let pb = progress(2 * a.traces, "confirming");
+    let r = hb_sim::cli::run_plan(a, &|| pb.inc(1));
+    pb.finish_and_clear();
+    r
 }
 
 fn do_replay(a: &ReplayArgs) -> anyhow::Result<()> {

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hb_core::NodeId;
-use hb_sim::plan::{Confirmation, Plan, PlanRequest};
 use hb_sim::trace::NodeReplay;
 use hb_sim::{Interval, Prediction, Report, Scenario, fmt_duration};
 use serde_json::{Value, json};
@@ -167,72 +166,6 @@ pub(crate) fn print_run(sc: &Scenario, traces: u64, r: &Report, wall: Duration) 
         r.hash,
         r.violations.len()
     );
-}
-
-/// The `plan --json` document.
-pub(crate) fn plan_json(req: &PlanRequest, p: &Plan, c: Option<&Confirmation>) -> Value {
-    json!({
-        "period_s": req.period.as_secs_f64(),
-        "loss": req.loss.mean(),
-        "delay": req.delay.to_string(),
-        "max_false_alarms_per_host_year": req.max_false_alarms_per_host_year,
-        "timeout_s": p.timeout.as_secs_f64(),
-        "timeout_over_period": p.ratio,
-        "predicted_false_alarms_per_host_year": p.predicted_per_year,
-        "worst_case_detection_s": p.worst_case_detection_s,
-        "confirmation": c.map_or(Value::Null, |c| json!({
-            "host_hours": c.host_hours,
-            "mistakes_at_plan": c.at_plan.mistakes,
-            "upper99_per_host_year_at_plan": c.at_plan_upper_per_year,
-            "probe_timeout_s": c.probe_timeout.as_secs_f64(),
-            "probe_predicted_per_hour": c.probe_predicted_per_hour,
-            "probe_measured_per_hour": c.probe_measured_per_hour.value,
-            "probe_measured_ci99": [c.probe_measured_per_hour.lo, c.probe_measured_per_hour.hi],
-            "theory_confirmed": c.theory_confirmed(),
-        })),
-    })
-}
-
-/// The `plan` text.
-pub(crate) fn print_plan(req: &PlanRequest, p: &Plan, c: Option<&Confirmation>) {
-    println!(
-        "period {}, loss {:.4}%, delay {}, target ≤ {} false alarm(s) per host-year",
-        fmt_duration(req.period),
-        req.loss.mean() * 100.0,
-        req.delay,
-        req.max_false_alarms_per_host_year
-    );
-    println!(
-        "timeout {} ({:.3} × period): {:.3e} false alarms per host-year predicted",
-        fmt_duration(p.timeout),
-        p.ratio,
-        p.predicted_per_year
-    );
-    println!(
-        "worst-case detection time: {:.3} s",
-        p.worst_case_detection_s
-    );
-    if let Some(c) = c {
-        println!(
-            "confirmation over {:.0} host-hours: {} mistakes at the planned timeout \
-             (99% upper bound {:.3e} per host-year)",
-            c.host_hours, c.at_plan.mistakes, c.at_plan_upper_per_year
-        );
-        let m = &c.probe_measured_per_hour;
-        println!(
-            "theory check at timeout {}: predicted {:.4}/h, measured {:.4}/h (99% CI {:.4}–{:.4}): {}",
-            fmt_duration(c.probe_timeout),
-            c.probe_predicted_per_hour,
-            m.value,
-            m.lo,
-            m.hi,
-            if c.theory_confirmed() {
-                "agrees"
-            } else {
-                "DISAGREES"
-            }
-        );
-    }
 }
 
 /// The `replay` table or JSON.
