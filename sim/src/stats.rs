@@ -97,7 +97,8 @@ pub fn rate_interval(counts: &[f64], exposures: &[f64], level: f64) -> Interval 
     }
 }
 
-/// Mean with a normal confidence interval; `None` for no samples.
+/// Mean of non-negative samples (durations) with a normal confidence interval whose lower end
+/// is clamped at zero; `None` for no samples.
 pub fn mean_interval(xs: &[f64], level: f64) -> Option<Interval> {
     if xs.is_empty() {
         return None;
@@ -112,7 +113,7 @@ pub fn mean_interval(xs: &[f64], level: f64) -> Option<Interval> {
     let h = z(level) * (var / n).sqrt();
     Some(Interval {
         value: mean,
-        lo: mean - h,
+        lo: (mean - h).max(0.0),
         hi: mean + h,
     })
 }
@@ -177,6 +178,15 @@ mod tests {
         assert!(poisson_p_value(0, 3.0) > 0.04);
         assert!(poisson_p_value(15, 3.0) < 1e-4);
         assert_eq!(poisson_p_value(0, 0.0), 1.0);
+    }
+
+    #[test]
+    fn duration_means_never_get_a_negative_lower_bound() {
+        // Two tiny mistakes and one long one: the normal interval would dip below zero.
+        let i = mean_interval(&[0.001, 0.001, 0.5], 0.99).unwrap();
+        assert_eq!(i.lo, 0.0);
+        assert!(i.hi > i.value && i.value > 0.16);
+        assert!(mean_interval(&[], 0.99).is_none());
     }
 
     #[test]
