@@ -3,4 +3,5 @@
 
 mod garbage;
 mod liveness;
+mod page;
 mod record;
