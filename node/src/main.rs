@@ -17,6 +17,7 @@ mod http_client;
 mod logging;
 mod metrics;
 mod monitor;
+mod notify;
 mod page;
 mod receiver;
 mod record;

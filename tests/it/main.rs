@@ -5,3 +5,4 @@ mod garbage;
 mod liveness;
 mod page;
 mod record;
+mod systemd;
