@@ -12,6 +12,7 @@ mod clock;
 mod config;
 mod demo;
 mod detector;
+mod docgen;
 mod http;
 mod http_client;
 mod logging;
@@ -66,5 +67,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             hb_sim::cli::run_plan(&a, &|| {})?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Completions(a) => docgen::completions(a.shell),
+        Command::Man(a) => docgen::man(a.out_dir.as_deref()),
+        Command::ConfigReference => docgen::print_config_reference(),
     }
 }
