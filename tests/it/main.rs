@@ -6,3 +6,4 @@ mod liveness;
 mod page;
 mod record;
 mod systemd;
+mod units;
