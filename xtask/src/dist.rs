@@ -9,7 +9,7 @@
 //!   systemd/hbnode-beat.service
 //!   man/man1/hbnode.1, hbnode-*.1     from `hbnode man --out-dir`
 //!   completions/hbnode.bash, _hbnode, hbnode.fish
-//!   README.md CHANGELOG.md LICENSE-* docs/config.md
+//!   README.md CHANGELOG.md LICENSE-* docs/config.md docs/events.md docs/guides/*.md
 //! ```
 //!
 //! Man pages and completions are produced by running the freshly built binary, so they match
@@ -63,7 +63,7 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&stage)
             .with_context(|| format!("cannot clear {}", stage.display()))?;
     }
-    for sub in ["bin", "systemd", "man/man1", "completions", "docs"] {
+    for sub in ["bin", "systemd", "man/man1", "completions", "docs/guides"] {
         mkdir(&stage.join(sub))?;
     }
 
@@ -78,7 +78,14 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     for file in ["README.md", "CHANGELOG.md", "LICENSE-MIT", "LICENSE-APACHE"] {
         copy(&root.join(file), &stage.join(file))?;
     }
-    copy(&root.join("docs/config.md"), &stage.join("docs/config.md"))?;
+    for doc in [
+        "docs/config.md",
+        "docs/events.md",
+        "docs/guides/deploying.md",
+        "docs/guides/choosing-a-timeout.md",
+    ] {
+        copy(&root.join(doc), &stage.join(doc))?;
+    }
 
     run(Command::new(&bin)
         .args(["man", "--out-dir"])
