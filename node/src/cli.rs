@@ -65,6 +65,34 @@ pub(crate) enum Command {
     /// detection time, and a confirming seeded simulation of the same hb-core that `monitor`
     /// runs. Example: `hbnode plan --period 1s --loss 1% --delay normal:20ms,10ms`.
     Plan(hb_sim::cli::PlanArgs),
+    /// Print a shell completion script to stdout (bash, zsh, fish, elvish, powershell).
+    ///
+    /// Example: `hbnode completions bash > /etc/bash_completion.d/hbnode`.
+    Completions(CompletionsArgs),
+    /// Print the hbnode(1) man page (roff) to stdout, or write every page to a directory.
+    ///
+    /// Example: `hbnode man | man -l -`.
+    Man(ManArgs),
+    /// Print the configuration reference (docs/config.md), generated from these flags.
+    #[command(hide = true)]
+    ConfigReference,
+}
+
+/// Flags of `hbnode completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to write the completion script for.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// Flags of `hbnode man`.
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// Write hbnode.1 and one page per subcommand (hbnode-monitor.1, …) into DIR instead of
+    /// printing hbnode.1.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out_dir: Option<PathBuf>,
 }
 
 /// Flags of `hbnode monitor`.

@@ -30,8 +30,11 @@ impl From<clap::Error> for ParseError {
 
 /// Parses `argv` (program name first) with the environment and the config file it names.
 pub(crate) fn parse_from(argv: Vec<OsString>) -> Result<Cli, ParseError> {
-    let matches = Cli::command().try_get_matches_from(&argv)?;
+    // First pass without required-ness: a required flag (`beat --to`) may come from the file.
+    let lenient = Cli::command().mut_subcommands(|s| s.mut_args(|a| a.required(false)));
+    let matches = lenient.try_get_matches_from(&argv)?;
     let Some(path) = matches.get_one::<std::path::PathBuf>("config").cloned() else {
+        let matches = Cli::command().try_get_matches_from(&argv)?;
         return Ok(Cli::from_arg_matches(&matches)?);
     };
     let extra = file_args(&path, &matches).map_err(ParseError::Config)?;
@@ -223,6 +226,38 @@ mod tests {
             parse(&["monitor", "--config", &bad]),
             Err(ParseError::Config(_))
         ));
+    }
+
+    #[test]
+    fn required_flag_can_come_from_the_config_file() {
+        let path = config("beat.toml", "[beat]\nto = [\"127.0.0.1:9\"]\n");
+        let cli = parse(&["beat", "--config", &path]).expect("parses");
+        match cli.command {
+            Command::Beat(b) => assert_eq!(b.to, ["127.0.0.1:9"]),
+            other => panic!("not beat: {other:?}"),
+        }
+        let empty = config("empty.toml", "");
+        assert!(matches!(
+            parse(&["beat", "--config", &empty]),
+            Err(ParseError::Clap(_))
+        ));
+        assert!(matches!(parse(&["beat"]), Err(ParseError::Clap(_))));
+    }
+
+    /// The example config shipped in the release tarball is accepted as is.
+    #[test]
+    fn shipped_example_config_is_accepted_by_monitor_and_beat() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../dist/hbnode.toml");
+        let m = monitor(parse(&["monitor", "--config", path]).expect("monitor parses"));
+        crate::monitor::MonitorSettings::from_args(m).expect("monitor settings are valid");
+        let cli = parse(&["beat", "--config", path]).expect("beat parses");
+        match cli.command {
+            Command::Beat(b) => {
+                crate::beat::BeatSettings::from_args(b).expect("beat settings are valid");
+            }
+            other => panic!("not beat: {other:?}"),
+        }
+        parse(&["status", "--config", path]).expect("status parses");
     }
 
     #[test]

@@ -109,6 +109,7 @@ pub(crate) fn start(
             .route("/v1/nodes/{id}", web::get().to(node))
             .route("/v1/events", web::get().to(events))
             .route("/healthz", web::get().to(healthz))
+            .route("/", web::get().to(crate::page::index))
     })
     .workers(1)
     .disable_signals()

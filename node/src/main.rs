@@ -12,11 +12,14 @@ mod clock;
 mod config;
 mod demo;
 mod detector;
+mod docgen;
 mod http;
 mod http_client;
 mod logging;
 mod metrics;
 mod monitor;
+mod notify;
+mod page;
 mod receiver;
 mod record;
 mod reporter;
@@ -64,5 +67,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             hb_sim::cli::run_plan(&a, &|| {})?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Completions(a) => docgen::completions(a.shell),
+        Command::Man(a) => docgen::man(a.out_dir.as_deref()),
+        Command::ConfigReference => docgen::print_config_reference(),
     }
 }

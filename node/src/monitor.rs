@@ -119,6 +119,8 @@ pub(crate) struct RunningMonitor {
     /// The HTTP server and its bound address.
     pub(crate) http: Option<(ServerHandle, SocketAddr)>,
     receivers: Vec<Addr<Receiver<Udp>>>,
+    /// The Detector (systemd's watchdog probes it).
+    pub(crate) detector: Addr<Detector>,
 }
 
 /// Binds every socket and starts the actors on the current actix System.
@@ -163,7 +165,10 @@ pub(crate) fn start(
     }
     let http = match s.http {
         Some(addr) => {
-            let state = HttpState { detector, stats };
+            let state = HttpState {
+                detector: detector.clone(),
+                stats,
+            };
             let (handle, bound) = http::start(addr, state)?;
             tracing::info!(addr = %bound, "HTTP API listening");
             Some((handle, bound))
@@ -175,6 +180,7 @@ pub(crate) fn start(
         listening,
         http,
         receivers,
+        detector,
     })
 }
 
@@ -228,8 +234,16 @@ pub(crate) fn run(s: MonitorSettings) -> anyhow::Result<ExitCode> {
     System::new().block_on(async move {
         let clock = Clock::new();
         let running = start(&s, clock, None)?;
+        let watchdog = sd_notify::watchdog_enabled();
+        let systemd = actix_rt::spawn(crate::notify::run(
+            running.detector.clone().recipient(),
+            watchdog,
+            crate::notify::systemd(),
+        ));
         let sig = shutdown_signal().await?;
         tracing::info!(signal = sig, "shutting down");
+        systemd.abort();
+        crate::notify::stopping(&mut crate::notify::systemd(), sig);
         running.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })

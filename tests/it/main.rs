@@ -3,4 +3,7 @@
 
 mod garbage;
 mod liveness;
+mod page;
 mod record;
+mod systemd;
+mod units;

@@ -73,8 +73,15 @@ pub struct Proc {
 impl Proc {
     /// Starts `hbnode` with `args`, capturing stdout lines and stderr.
     pub fn hbnode(args: &[&str]) -> Self {
+        Self::hbnode_with_env(args, &[])
+    }
+
+    /// Starts `hbnode` with `args` and extra environment variables `env`, capturing stdout
+    /// lines and stderr.
+    pub fn hbnode_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(hbnode())
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -3,11 +3,13 @@
 //! - `sim …`   loss/jitter experiments over hb-core (see `cargo xtask sim --help`)
 //! - `bench …` benchmarks, written to BENCHMARKS.md
 //! - `fuzz …`  cargo-fuzz targets: time-boxed runs, or `--replay` of the corpus (CI)
+//! - `dist`    release tarball: binary, systemd units, man pages, completions, example config
 
 use std::process::ExitCode;
 
 mod bench;
 mod bench_ingest;
+mod dist;
 mod fuzz;
 mod sim;
 
@@ -19,8 +21,9 @@ fn main() -> ExitCode {
         "sim" => sim::main(&rest),
         "fuzz" => fuzz::main(&rest),
         "bench" => bench::main(&rest),
+        "dist" => dist::main(&rest),
         "" | "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <sim|fuzz|bench> [args…]");
+            println!("usage: cargo xtask <sim|fuzz|bench|dist> [args…]");
             Ok(())
         }
         other => Err(anyhow::anyhow!(
