@@ -26,6 +26,8 @@ mod status;
 mod trace_recorder;
 mod transport;
 
+mod keys;
+
 #[cfg(test)]
 mod tests;
 
@@ -64,5 +66,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             hb_sim::cli::run_plan(&a, &|| {})?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Keygen(a) => keys::run(&a),
     }
 }

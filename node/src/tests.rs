@@ -86,6 +86,7 @@ impl World {
             id: NodeId::new(id).expect("id"),
             jitter: 0.0,
             ack_timeout: Some(Duration::from_secs(1)),
+            keyring: hb_core::Keyring::open(),
         };
         let mut cfg = settings.beater_config(&self.clock);
         cfg.incarnation = incarnation;
