@@ -4,3 +4,6 @@
 mod garbage;
 mod liveness;
 mod record;
+
+mod auth;
+mod replay;
