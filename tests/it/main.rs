@@ -6,4 +6,5 @@ mod liveness;
 mod record;
 
 mod auth;
+mod flood;
 mod replay;
