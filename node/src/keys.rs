@@ -86,15 +86,67 @@ mod tests {
         p
     }
 
+    fn parse(args: &[&str]) -> crate::cli::Cli {
+        let mut argv = vec![std::ffi::OsString::from("hbnode")];
+        argv.extend(args.iter().map(std::ffi::OsString::from));
+        match crate::config::parse_from(argv) {
+            Ok(cli) => cli,
+            Err(_) => panic!("{args:?} does not parse"),
+        }
+    }
+
+    #[test]
+    fn key_file_require_auth_max_nodes_and_key_id_parse() {
+        use crate::cli::Command;
+        match parse(&[
+            "monitor",
+            "--key-file",
+            "/k",
+            "--require-auth",
+            "--max-nodes",
+            "10",
+        ])
+        .command
+        {
+            Command::Monitor(m) => {
+                assert_eq!(m.key_file.as_deref(), Some(Path::new("/k")));
+                assert!(m.require_auth);
+                assert_eq!(m.max_nodes, 10);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["monitor"]).command {
+            Command::Monitor(m) => {
+                assert!(m.key_file.is_none() && !m.require_auth);
+                assert_eq!(m.max_nodes, 1 << 20);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["beat", "--to", "127.0.0.1:1", "--key-file", "/k"]).command {
+            Command::Beat(b) => assert_eq!(b.key_file.as_deref(), Some(Path::new("/k"))),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["keygen", "--key-id", "42"]).command {
+            Command::Keygen(k) => assert_eq!(k.key_id, Some(42)),
+            other => panic!("{other:?}"),
+        }
+        let mut argv: Vec<std::ffi::OsString> = ["hbnode", "monitor", "--max-nodes", "0"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        assert!(crate::config::parse_from(argv.clone()).is_err());
+        argv[3] = "x".into();
+        assert!(crate::config::parse_from(argv).is_err());
+    }
+
     #[test]
     fn generated_keys_differ_and_round_trip_through_a_key_file() {
         let a = generate(Some(7)).unwrap();
         let b = generate(None).unwrap();
         assert_eq!(a.id(), 7);
-        assert_ne!(
-            a.to_string()[8..],
-            b.to_string()[b.to_string().len() - 64..]
-        );
+        let secret = |k: &Key| k.to_string().rsplit(':').next().map(str::to_owned);
+        assert_ne!(secret(&a), secret(&b), "two keys share a secret");
+        assert_eq!(secret(&a).map(|s| s.len()), Some(64));
         let p = write("ok", &format!("# keys\n{a}\n{b}\n"), 0o600);
         let ring = load(&p, true).unwrap();
         assert_eq!(ring.signing_key(), Some(&a));
