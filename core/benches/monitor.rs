@@ -156,6 +156,12 @@ fn bench(c: &mut Criterion) {
         for i in 0..nodes {
             map.insert(format!("node-{i:07}"), 0);
         }
+        // The memory baseline: the same naive id → last-arrival map (table + id strings).
+        let naive = map.allocation_size() + map.keys().map(String::capacity).sum::<usize>();
+        println!(
+            "memory/baseline/{label}: {:.1} bytes per node (HashMap<String, u64> of the ids)",
+            naive as f64 / nodes as f64
+        );
         let mut t0 = 0u64;
         g.bench_function("baseline_decode_and_map_update", |b| {
             b.iter_custom(|iters| {

@@ -147,6 +147,61 @@ impl Keyring {
     }
 }
 
+/// Why a key file did not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyFileError {
+    /// A line that is neither blank, a `#` comment nor a key.
+    #[error("line {line}: {error}")]
+    BadLine {
+        /// 1-based line number.
+        line: usize,
+        /// What was wrong with it.
+        error: KeyParseError,
+    },
+    /// Two keys with the same id (verification could not tell them apart).
+    #[error("line {line}: key id {id} already appears on line {first}")]
+    DuplicateId {
+        /// 1-based line number of the second key.
+        line: usize,
+        /// 1-based line number of the first key.
+        first: usize,
+        /// The repeated id.
+        id: u32,
+    },
+    /// No key at all.
+    #[error("no key in the file (expected lines like hbk1:<id>:<64 hex digits>)")]
+    Empty,
+}
+
+/// Parses a key file: one key per line in its text form; blank lines and lines starting with
+/// `#` are ignored; text after a key separated by whitespace and `#` is a comment. The first
+/// key is the signing key. Never panics, whatever the input.
+pub fn parse_key_file(text: &str) -> Result<Vec<Key>, KeyFileError> {
+    let mut keys: Vec<(usize, Key)> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let content = raw.split_once('#').map_or(raw, |(k, _)| k).trim();
+        if content.is_empty() {
+            continue;
+        }
+        let key: Key = content
+            .parse()
+            .map_err(|error| KeyFileError::BadLine { line, error })?;
+        if let Some((first, _)) = keys.iter().find(|(_, k)| k.id == key.id) {
+            return Err(KeyFileError::DuplicateId {
+                line,
+                first: *first,
+                id: key.id,
+            });
+        }
+        keys.push((line, key));
+    }
+    if keys.is_empty() {
+        return Err(KeyFileError::Empty);
+    }
+    Ok(keys.into_iter().map(|(_, k)| k).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +227,33 @@ mod tests {
         assert!(!a.verify(b"hellp", &tag));
         assert!(!b.verify(b"hello", &tag));
         assert!(!a.verify(b"hello", &tag[..15]));
+    }
+
+    #[test]
+    fn key_file_keeps_order_skips_comments_and_names_bad_lines() {
+        let a = Key::new(1, [1; 32]);
+        let b = Key::new(2, [2; 32]);
+        let text = format!("# rotation\n\n{b}  # new\n  {a}\n");
+        assert_eq!(parse_key_file(&text).unwrap(), vec![b.clone(), a.clone()]);
+        assert_eq!(
+            parse_key_file(&format!("{a}\nhbk1:2:zz\n")),
+            Err(KeyFileError::BadLine {
+                line: 2,
+                error: KeyParseError::Secret
+            })
+        );
+        assert_eq!(
+            parse_key_file(&format!("{a}\n# x\n{a}\n")),
+            Err(KeyFileError::DuplicateId {
+                line: 3,
+                first: 1,
+                id: 1
+            })
+        );
+        assert_eq!(parse_key_file("# only\n\n"), Err(KeyFileError::Empty));
+        assert_eq!(
+            parse_key_file("hbk1:1:é").unwrap_err().to_string(),
+            "line 1: key secret must be exactly 64 hex digits"
+        );
     }
 }

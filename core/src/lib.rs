@@ -72,7 +72,7 @@ mod time;
 mod transmit;
 pub mod wire;
 
-pub use auth::{KEY_LEN, Key, KeyParseError, Keyring, TAG_LEN};
+pub use auth::{KEY_LEN, Key, KeyFileError, KeyParseError, Keyring, TAG_LEN, parse_key_file};
 pub use beater::{Beater, BeaterConfig, BeaterConfigError, BeaterEvent, MonitorStatus};
 pub use event::{DownReason, Event, EventKind};
 pub use id::{IdError, MAX_ID_LEN, NodeId};

@@ -27,6 +27,8 @@ pub(crate) struct BeatSettings {
     pub(crate) jitter: f64,
     /// Ack timeout, if acks are wanted.
     pub(crate) ack_timeout: Option<Duration>,
+    /// Keys: beats are signed with the first, acks accepted under any.
+    pub(crate) keyring: Keyring,
 }
 
 impl BeatSettings {
@@ -52,7 +54,12 @@ impl BeatSettings {
         if a.ack_timeout.is_some_and(|t| t.is_zero()) {
             bail!("--ack-timeout must be greater than zero");
         }
+        let keyring = match &a.key_file {
+            Some(path) => crate::keys::load(path, true)?,
+            None => Keyring::open(),
+        };
         Ok(Self {
+            keyring,
             monitors,
             period: a.period,
             id,
@@ -73,7 +80,7 @@ impl BeatSettings {
             monitors: self.monitors.clone(),
             failover: false,
             ack_timeout: self.ack_timeout,
-            keyring: Keyring::open(),
+            keyring: self.keyring.clone(),
             group: 0,
             unix_offset_us: clock.unix_offset_us(),
         }

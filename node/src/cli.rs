@@ -76,6 +76,12 @@ pub(crate) enum Command {
     /// Print the configuration reference (docs/config.md), generated from these flags.
     #[command(hide = true)]
     ConfigReference,
+    /// Print a new authentication key (`hbk1:<id>:<64 hex digits>`) for `--key-file`.
+    ///
+    /// The secret comes from the operating system's randomness. Put the line in a file only its
+    /// owner can read (`hbnode keygen > hb.keys && chmod 600 hb.keys`) and give that file to
+    /// every beater and monitor with `--key-file`.
+    Keygen(KeygenArgs),
 }
 
 /// Flags of `hbnode completions`.
@@ -177,6 +183,30 @@ pub(crate) struct MonitorArgs {
     /// its own thread behind a bounded queue: a slow disk drops records, never detections.
     #[arg(long, env = "HBNODE_RECORD", value_name = "FILE")]
     pub(crate) record: Option<PathBuf>,
+
+    /// Keys for authenticated beats, one `hbk1:` line each (see `hbnode keygen`).
+    ///
+    /// Acks are signed with the first key; beats signed with any key in the file are accepted
+    /// (rotation: add the new key, roll it out, move it first, drop the old one). Blank lines
+    /// and `#` comments are ignored. A file readable by every user is refused. Without a key
+    /// file beats are unauthenticated and the monitor says so once at start.
+    #[arg(long, env = "HBNODE_KEY_FILE", value_name = "FILE")]
+    pub(crate) key_file: Option<PathBuf>,
+
+    /// Refuse beats without a valid MAC (needs --key-file); refusals are counted by reason in
+    /// /metrics (unauthenticated, unknown_key, bad_mac).
+    #[arg(long, env = "HBNODE_REQUIRE_AUTH")]
+    pub(crate) require_auth: bool,
+
+    /// Most nodes the registry holds (at least 1).
+    ///
+    /// Policy when full: beats from ids the monitor does not know are refused and counted as
+    /// `hbnode_datagrams_rejected_total{reason="registry_full"}`; known nodes are never evicted
+    /// to make room, so a sender inventing ids cannot push real nodes out. Nodes leave the
+    /// registry only by `--forget-after`.
+    #[arg(long, env = "HBNODE_MAX_NODES", value_name = "N", default_value = "1048576",
+        value_parser = clap::value_parser!(u64).range(1..=(1 << 32)))]
+    pub(crate) max_nodes: u64,
 }
 
 /// Flags of `hbnode beat`.
@@ -208,6 +238,13 @@ pub(crate) struct BeatArgs {
     /// Ask monitors for acks and warn when one stays silent this long (default: no acks).
     #[arg(long, env = "HBNODE_ACK_TIMEOUT", value_name = "DUR", value_parser = parse_duration)]
     pub(crate) ack_timeout: Option<Duration>,
+
+    /// Keys to sign beats with, one `hbk1:` line each (see `hbnode keygen`).
+    ///
+    /// Beats are signed with the first key; acks are accepted under any key in the file, and
+    /// unsigned or wrongly signed acks are ignored. A file readable by every user is refused.
+    #[arg(long, env = "HBNODE_KEY_FILE", value_name = "FILE")]
+    pub(crate) key_file: Option<PathBuf>,
 }
 
 /// Flags of `hbnode status`.
@@ -239,6 +276,14 @@ pub(crate) struct DemoArgs {
         value_parser = clap::value_parser!(u16).range(1..=200)
     )]
     pub(crate) nodes: u16,
+}
+
+/// Flags of `hbnode keygen`.
+#[derive(Debug, Args)]
+pub(crate) struct KeygenArgs {
+    /// The new key's id, sent in clear with every signed datagram (default: random).
+    #[arg(long, value_name = "N")]
+    pub(crate) key_id: Option<u32>,
 }
 
 /// `--log-format`.

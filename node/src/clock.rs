@@ -27,6 +27,16 @@ impl Clock {
         }
     }
 
+    /// A clock whose epoch is now but whose wall clock read `unix_at_start` at that instant
+    /// (tests: a wall clock stepped anywhere must not change detection).
+    #[cfg(test)]
+    pub(crate) fn with_unix_at_start(unix_at_start: Duration) -> Self {
+        Self {
+            start: Instant::now(),
+            unix_at_start,
+        }
+    }
+
     /// The monotonic time now.
     pub(crate) fn now(&self) -> Timestamp {
         self.at(Instant::now())

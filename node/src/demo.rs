@@ -80,6 +80,7 @@ impl Demo {
             id: NodeId::new(&name(i))?,
             jitter: 0.05,
             ack_timeout: None,
+            keyring: hb_core::Keyring::open(),
         };
         let mut cfg = settings.beater_config(&self.clock);
         cfg.incarnation = unix_now_us();
@@ -230,6 +231,8 @@ pub(crate) fn run(nodes: u16) -> anyhow::Result<ExitCode> {
             recv_buffer: 0,
             id: "demo".into(),
             record: None,
+            keyring: hb_core::Keyring::open(),
+            max_nodes: 1 << 20,
         };
         let events = Rc::new(RefCell::new(Vec::new()));
         let collector = Collector::new(Rc::clone(&events)).start();

@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use hb_core::detector::Detector as _;
@@ -111,6 +112,10 @@ pub(crate) struct Snapshot {
     pub(crate) states: Vec<(&'static str, usize)>,
     /// Acks the core dropped because its queue was full.
     pub(crate) core_acks_dropped: u64,
+    /// Stalls of the monitor itself detected, and the length of the latest.
+    pub(crate) stalls: (u64, Duration),
+    /// The registry's capacity (`--max-nodes`).
+    pub(crate) max_nodes: usize,
 }
 
 /// See the module docs.
@@ -124,6 +129,7 @@ pub(crate) struct Detector {
     next_event_id: u64,
     buf: Vec<u8>,
     recorder: Option<TraceRecorder>,
+    stalls_logged: u64,
 }
 
 impl Detector {
@@ -143,6 +149,25 @@ impl Detector {
             next_event_id: 1,
             buf: vec![0; wire::MAX_DATAGRAM],
             recorder: None,
+            stalls_logged: 0,
+        }
+    }
+
+    /// Logs each stall of the monitor itself (stopped process, starved loop) once, as the
+    /// core's local-pause guard detects it.
+    fn log_stalls(&mut self) {
+        let (count, last) = self.monitor.stalls();
+        if count > self.stalls_logged {
+            self.stalls_logged = count;
+            tracing::warn!(
+                stall = %humantime::format_duration(Duration::from_millis(
+                    u64::try_from(last.as_millis()).unwrap_or(u64::MAX)
+                )),
+                stalls = count,
+                "the monitor itself was stalled past a deadline (stopped, swapped or starved); \
+                 silence during the stall was not observed, so alive nodes were re-armed from \
+                 now instead of being declared down"
+            );
         }
     }
 
@@ -174,6 +199,7 @@ impl Detector {
 
     /// Drains events to the Reporter.
     fn drain_events(&mut self) {
+        self.log_stalls();
         let name = self.monitor.config().detector.name();
         let mut out = Vec::new();
         while let Some(ev) = self.monitor.poll_event() {
@@ -304,6 +330,8 @@ impl Handler<GetSnapshot> for Detector {
                 .map(|s| (s.as_str(), self.monitor.count(*s)))
                 .collect(),
             core_acks_dropped: self.monitor.acks_dropped(),
+            stalls: self.monitor.stalls(),
+            max_nodes: self.monitor.config().max_nodes,
         })
     }
 }

@@ -29,6 +29,8 @@ mod status;
 mod trace_recorder;
 mod transport;
 
+mod keys;
+
 #[cfg(test)]
 mod tests;
 
@@ -70,5 +72,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completions(a) => docgen::completions(a.shell),
         Command::Man(a) => docgen::man(a.out_dir.as_deref()),
         Command::ConfigReference => docgen::print_config_reference(),
+        Command::Keygen(a) => keys::run(&a),
     }
 }

@@ -101,6 +101,25 @@ pub(crate) fn render(snap: &Snapshot, stats: &Stats) -> String {
         counters("sink", stats.sink_drops()),
     );
     reg.register(
+        "monitor_stalls",
+        "Times the monitor itself was stalled past a deadline and re-armed alive nodes",
+        counter(snap.stalls.0),
+    );
+    let last_stall = Gauge::<f64, AtomicU64>::default();
+    last_stall.set(snap.stalls.1.as_secs_f64());
+    reg.register(
+        "monitor_last_stall_seconds",
+        "How late the monitor ran after a deadline in its latest stall",
+        last_stall,
+    );
+    let cap = Gauge::<i64>::default();
+    cap.set(i64::try_from(snap.max_nodes).unwrap_or(i64::MAX));
+    reg.register(
+        "registry_max_nodes",
+        "Most nodes the registry holds (--max-nodes); further new ids count as registry_full",
+        cap,
+    );
+    reg.register(
         "build",
         "Build information",
         Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
@@ -144,6 +163,8 @@ mod tests {
             rejections: vec![("bad_magic", 2), ("duplicate", 0)],
             states: vec![("alive", 0), ("down", 1), ("left", 0)],
             core_acks_dropped: 0,
+            stalls: (2, std::time::Duration::from_millis(1500)),
+            max_nodes: 10,
         };
         let text = render(&snap, &Stats::default());
         for line in [
@@ -153,6 +174,9 @@ mod tests {
             "hbnode_beats_received_total 3",
             "hbnode_datagrams_rejected_total{reason=\"bad_magic\"} 2",
             "hbnode_events_dropped_total{sink=\"stdout\"} 0",
+            "hbnode_monitor_stalls_total 2",
+            "hbnode_monitor_last_stall_seconds 1.5",
+            "hbnode_registry_max_nodes 10",
             "# TYPE hbnode_build info",
             "# EOF",
         ] {

@@ -9,7 +9,7 @@ use actix::prelude::*;
 use actix_web::dev::ServerHandle;
 use anyhow::{Context as _, bail};
 use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
-use hb_core::{Monitor, MonitorConfig};
+use hb_core::{Keyring, Monitor, MonitorConfig};
 
 use crate::cli::{DetectorKind, EventFormat, MonitorArgs};
 use crate::clock::Clock;
@@ -41,6 +41,10 @@ pub(crate) struct MonitorSettings {
     pub(crate) id: String,
     /// Where to record arrivals, if anywhere.
     pub(crate) record: Option<std::path::PathBuf>,
+    /// Keys accepted on beats (the first signs acks), and whether unsigned beats are refused.
+    pub(crate) keyring: Keyring,
+    /// Most nodes held; further new ids are refused and counted.
+    pub(crate) max_nodes: usize,
 }
 
 /// The hostname, or `hbnode` if it is not valid UTF-8.
@@ -96,7 +100,17 @@ impl MonitorSettings {
             }
         };
         detector.validate().context("invalid detector settings")?;
+        let keyring = match &a.key_file {
+            Some(path) => crate::keys::load(path, a.require_auth)?,
+            None if a.require_auth => {
+                bail!("--require-auth needs --key-file: without keys every beat would be refused")
+            }
+            None => Keyring::open(),
+        };
+        let max_nodes = usize::try_from(a.max_nodes).unwrap_or(usize::MAX);
         Ok(Self {
+            keyring,
+            max_nodes,
             listen: a.listen,
             detector,
             http: a.http.0,
@@ -134,6 +148,8 @@ pub(crate) fn start(
         detector: s.detector,
         forget_after: s.forget_after,
         hash_seed: random_u64(),
+        keyring: s.keyring.clone(),
+        max_nodes: s.max_nodes,
         ..MonitorConfig::default()
     };
     let monitor = Monitor::new(cfg, clock.now()).context("invalid monitor settings")?;
@@ -233,6 +249,12 @@ pub(crate) async fn shutdown_signal() -> anyhow::Result<&'static str> {
 pub(crate) fn run(s: MonitorSettings) -> anyhow::Result<ExitCode> {
     System::new().block_on(async move {
         let clock = Clock::new();
+        if s.keyring.is_empty() {
+            tracing::warn!(
+                "beats are unauthenticated: anyone who can reach the listeners can report a node \
+                 alive; give a --key-file (see `hbnode keygen`) and --require-auth"
+            );
+        }
         let running = start(&s, clock, None)?;
         let watchdog = sd_notify::watchdog_enabled();
         let systemd = actix_rt::spawn(crate::notify::run(

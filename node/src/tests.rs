@@ -54,7 +54,10 @@ impl World {
     }
 
     fn start_with(timeout: Duration, forget_after: Option<Duration>) -> Self {
-        let clock = Clock::new();
+        Self::start_clocked(timeout, forget_after, Clock::new())
+    }
+
+    fn start_clocked(timeout: Duration, forget_after: Option<Duration>, clock: Clock) -> Self {
         let net = MemNet::default();
         let events: Events = Rc::default();
         let stats = Arc::new(Stats::default());
@@ -86,6 +89,7 @@ impl World {
             id: NodeId::new(id).expect("id"),
             jitter: 0.0,
             ack_timeout: Some(Duration::from_secs(1)),
+            keyring: hb_core::Keyring::open(),
         };
         let mut cfg = settings.beater_config(&self.clock);
         cfg.incarnation = incarnation;
@@ -212,4 +216,68 @@ fn node_down_for_forget_after_is_forgotten_and_leaves_the_snapshot() {
         let snap = w.detector.send(GetSnapshot).await.expect("snapshot");
         assert!(snap.nodes.is_empty());
     });
+}
+
+/// Issue 8: only the monotonic clock drives detection. The sender's wall clock (`sent_at_us`)
+/// jumps by days between beats and the monitor's wall clock is a year off; every event lands at
+/// the same monotonic instant as in an undisturbed run.
+#[test]
+fn wall_clock_jumps_change_no_detection_instant() {
+    use hb_core::wire::{self, Beat, BeatFlags, Message, Readings};
+
+    fn run(jumpy: bool) -> Vec<(String, &'static str, u64, Option<u64>)> {
+        let out = Rc::new(RefCell::new(Vec::new()));
+        let got = Rc::clone(&out);
+        paused(move || async move {
+            const DAY_US: u64 = 86_400_000_000;
+            let clock = if jumpy {
+                Clock::with_unix_at_start(Duration::from_secs(4_000_000_000))
+            } else {
+                Clock::new()
+            };
+            let w = World::start_clocked(Duration::from_secs(1), None, clock);
+            let sock = w.net.bind(SocketAddr::from(([10, 0, 0, 9], 7000)), 64);
+            let mut buf = vec![0; wire::MAX_DATAGRAM];
+            for seq in 1..=10u64 {
+                let sent_at_us = if jumpy {
+                    // Forwards a day, back two, to zero, to the far future.
+                    [DAY_US * 400, DAY_US * 398, 0, u64::MAX / 2][(seq % 4) as usize]
+                } else {
+                    clock.unix_offset_us() + seq * 100_000
+                };
+                let beat = Message::Beat(Beat {
+                    node: "n",
+                    incarnation: 1,
+                    seq,
+                    period_ms: 100,
+                    flags: BeatFlags(0),
+                    sent_at_us,
+                    group: 0,
+                    readings: Readings::EMPTY,
+                });
+                let n = wire::encode(&beat, None, &mut buf).expect("encode");
+                sock.try_send_to(&buf[..n], MONITOR).expect("send");
+                w.until(seq * 100).await;
+            }
+            w.until(5000).await;
+            *got.borrow_mut() = w
+                .events
+                .borrow()
+                .iter()
+                .map(|e| (e.node.clone(), e.event, e.at_us, e.silence_ms))
+                .collect();
+        });
+        out.take()
+    }
+    use crate::transport::Transport as _;
+    let steady = run(false);
+    assert_eq!(
+        steady,
+        [
+            ("n".into(), "joined", 0, None),
+            ("n".into(), "down", 1_900_000, Some(1000))
+        ],
+        "the last beat arrives at 900 ms, so down is due at 1.9 s"
+    );
+    assert_eq!(run(true), steady);
 }

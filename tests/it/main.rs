@@ -1,9 +1,12 @@
 //! End-to-end tests: real `hbnode` processes on loopback (one test binary, one module per
 //! scenario). Waits poll with a 20 s deadline; no test asserts a tight timing.
 
+mod auth;
+mod flood;
 mod garbage;
 mod liveness;
 mod page;
 mod record;
+mod replay;
 mod systemd;
 mod units;

@@ -99,9 +99,22 @@ impl Proc {
         let mut err = child.stderr.take().expect("stderr");
         let text = Arc::clone(&stderr);
         thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            text.lock().expect("lock").push_str(&s);
+            // Chunk by chunk, so a running process's warnings can be waited for.
+            let mut buf = [0u8; 4096];
+            let mut pending = Vec::new();
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                pending.extend_from_slice(&buf[..n]);
+                let valid = match std::str::from_utf8(&pending) {
+                    Ok(s) => s.len(),
+                    Err(e) => e.valid_up_to(),
+                };
+                let s = String::from_utf8_lossy(&pending[..valid]).into_owned();
+                text.lock().expect("lock").push_str(&s);
+                pending.drain(..valid);
+            }
         });
         Self {
             child,
@@ -138,7 +151,7 @@ impl Proc {
         })
     }
 
-    /// What it wrote to stderr so far (complete once it has exited).
+    /// What it wrote to stderr so far (complete once it has exited; grows while it runs).
     pub fn stderr(&self) -> String {
         self.stderr.lock().expect("lock").clone()
     }
