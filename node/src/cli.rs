@@ -70,9 +70,13 @@ pub(crate) enum Command {
 /// Flags of `hbnode monitor`.
 #[derive(Debug, Args)]
 pub(crate) struct MonitorArgs {
-    /// Where to receive beats, as udp://HOST:PORT (repeatable).
+    /// Where to receive beats, as SCHEME://HOST:PORT (repeatable).
     ///
-    /// One Receiver per address. PyHeartbeat's port, 43278, is the default.
+    /// One Receiver per address. PyHeartbeat's port, 43278, is the default. Schemes: `udp`
+    /// (hbnode beats), `pyhb+udp` (PyHeartbeat: a `PyHB` datagram from the source IP),
+    /// `text+udp` (one line per datagram parsed by `--msg-regex`, Circus's watchdog format by
+    /// default), `json+tcp` (the TCP/JSON heartbeat: `{"ip","status","pid"}` objects after a
+    /// `--greeting` line; a closed connection is down at once).
     #[arg(
         long,
         env = "HBNODE_LISTEN",
@@ -81,7 +85,7 @@ pub(crate) struct MonitorArgs {
         value_delimiter = ',',
         value_parser = parse_listen
     )]
-    pub(crate) listen: Vec<SocketAddr>,
+    pub(crate) listen: Vec<ListenUrl>,
 
     /// The failure detector applied to every node.
     ///
@@ -149,6 +153,118 @@ pub(crate) struct MonitorArgs {
     /// its own thread behind a bounded queue: a slow disk drops records, never detections.
     #[arg(long, env = "HBNODE_RECORD", value_name = "FILE")]
     pub(crate) record: Option<PathBuf>,
+
+    /// The regex that parses each `text+udp://` datagram (Circus's `pid;timestamp` by default).
+    ///
+    /// The node id is the named group `id` if the regex has one, else `pid`, else the source
+    /// IP; a `pid` group is remembered as the node's pid (`HBNODE_PID` in hooks). A trailing
+    /// newline is ignored. An invalid regex is a startup error.
+    #[arg(
+        long,
+        env = "HBNODE_MSG_REGEX",
+        value_name = "RE",
+        default_value = hb_core::legacy::CIRCUS_REGEX
+    )]
+    pub(crate) msg_regex: String,
+
+    /// The line each `json+tcp://` connection is greeted with (a newline is added).
+    #[arg(
+        long,
+        env = "HBNODE_GREETING",
+        value_name = "TEXT",
+        default_value = "Welcome to the server!"
+    )]
+    pub(crate) greeting: String,
+
+    /// Most simultaneous connections per `json+tcp://` listener; more are closed at once.
+    #[arg(
+        long,
+        env = "HBNODE_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value = "1024",
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
+    pub(crate) max_connections: u32,
+
+    /// Run CMD with `sh -c` on EVENT (an event name such as `down`, or `any`); repeatable.
+    ///
+    /// The command gets HBNODE_EVENT, HBNODE_NODE, HBNODE_ADDR, HBNODE_PID (when known),
+    /// HBNODE_SILENCE_MS (down events), HBNODE_TIME in its environment and the event's JSON on
+    /// stdin. Example (Circus's watchdog): `--on 'down=kill -9 $HBNODE_PID'`.
+    #[arg(long = "on", env = "HBNODE_ON", value_name = "EVENT=CMD", value_parser = parse_hook)]
+    pub(crate) on: Vec<HookSpec>,
+
+    /// Kill a hook command still running after this long.
+    #[arg(long, env = "HBNODE_HOOK_TIMEOUT", value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    pub(crate) hook_timeout: Duration,
+
+    /// Most hook commands running at once; further events wait in a bounded queue.
+    #[arg(
+        long,
+        env = "HBNODE_HOOK_CONCURRENCY",
+        value_name = "N",
+        default_value = "4",
+        value_parser = clap::value_parser!(u32).range(1..=256)
+    )]
+    pub(crate) hook_concurrency: u32,
+}
+
+/// The protocol a `--listen` URL speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ListenKind {
+    /// `udp://`: hbnode's own beats.
+    Udp,
+    /// `pyhb+udp://`: PyHeartbeat.
+    PyHb,
+    /// `text+udp://`: one regex-parsed line per datagram (Circus).
+    Text,
+    /// `json+tcp://`: the TCP/JSON heartbeat.
+    JsonTcp,
+}
+
+/// A `--listen` URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ListenUrl {
+    /// The protocol.
+    pub(crate) kind: ListenKind,
+    /// Where to bind.
+    pub(crate) addr: SocketAddr,
+}
+
+/// An `--on EVENT=CMD` hook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HookSpec {
+    /// The event name, or `any`.
+    pub(crate) event: String,
+    /// The shell command.
+    pub(crate) command: String,
+}
+
+/// Event names `--on` accepts besides `any`.
+pub(crate) const HOOK_EVENTS: [&str; 6] =
+    ["joined", "down", "up", "restarted", "left", "forgotten"];
+
+/// Parses `--on EVENT=CMD`.
+pub(crate) fn parse_hook(s: &str) -> Result<HookSpec, String> {
+    let Some((event, command)) = s.split_once('=') else {
+        return Err(format!(
+            "`{s}` is not EVENT=CMD (e.g. 'down=kill -9 $HBNODE_PID')"
+        ));
+    };
+    let event = event.trim();
+    if event != "any" && !HOOK_EVENTS.contains(&event) {
+        return Err(format!(
+            "`{event}` is not an event: use any, {}",
+            HOOK_EVENTS.join(", ")
+        ));
+    }
+    if command.trim().is_empty() {
+        return Err(format!("`{s}` has an empty command"));
+    }
+    Ok(HookSpec {
+        event: event.to_owned(),
+        command: command.to_owned(),
+    })
 }
 
 /// Flags of `hbnode beat`.
@@ -258,15 +374,28 @@ impl FromStr for HttpAddr {
     }
 }
 
-/// Parses `udp://HOST:PORT` (HOST an IP address, IPv6 in brackets).
-pub(crate) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
-    let Some(rest) = s.strip_prefix("udp://") else {
+/// Parses `SCHEME://HOST:PORT` (HOST an IP address, IPv6 in brackets); the schemes are
+/// `udp`, `pyhb+udp`, `text+udp` and `json+tcp`.
+pub(crate) fn parse_listen(s: &str) -> Result<ListenUrl, String> {
+    let schemes = [
+        ("udp://", ListenKind::Udp),
+        ("pyhb+udp://", ListenKind::PyHb),
+        ("text+udp://", ListenKind::Text),
+        ("json+tcp://", ListenKind::JsonTcp),
+    ];
+    let Some((kind, rest)) = schemes
+        .iter()
+        .find_map(|(p, k)| s.strip_prefix(p).map(|r| (*k, r)))
+    else {
         return Err(format!(
-            "`{s}` is not a listen URL: use udp://IP:PORT, e.g. udp://0.0.0.0:43278"
+            "`{s}` is not a listen URL: use udp://IP:PORT (e.g. udp://0.0.0.0:43278), \
+             pyhb+udp://, text+udp:// or json+tcp://"
         ));
     };
-    rest.parse()
-        .map_err(|_| format!("`{rest}` is not IP:PORT (e.g. 0.0.0.0:43278 or [::]:43278)"))
+    let addr = rest
+        .parse()
+        .map_err(|_| format!("`{rest}` is not IP:PORT (e.g. 0.0.0.0:43278 or [::]:43278)"))?;
+    Ok(ListenUrl { kind, addr })
 }
 
 /// Parses a duration such as `250ms`, `5s` or `1m 30s`.

@@ -163,7 +163,10 @@ mod tests {
     #[test]
     fn monitor_defaults_match_the_issue() {
         let m = monitor(parse(&["monitor"]).expect("parses"));
-        assert_eq!(m.listen, ["0.0.0.0:43278".parse().unwrap()]);
+        assert_eq!(
+            m.listen,
+            [crate::cli::parse_listen("udp://0.0.0.0:43278").unwrap()]
+        );
         assert_eq!(m.http.0, Some("127.0.0.1:43280".parse().unwrap()));
         assert_eq!(m.detector, DetectorKind::Fixed);
         assert_eq!(m.events, EventFormat::Text);

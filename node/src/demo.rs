@@ -230,6 +230,8 @@ pub(crate) fn run(nodes: u16) -> anyhow::Result<ExitCode> {
             recv_buffer: 0,
             id: "demo".into(),
             record: None,
+            legacy: Vec::new(),
+            hooks: crate::hooks::HookSettings::default(),
         };
         let events = Rc::new(RefCell::new(Vec::new()));
         let collector = Collector::new(Rc::clone(&events)).start();

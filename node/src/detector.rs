@@ -20,6 +20,8 @@ use tokio::time::Instant;
 
 use crate::batch::Batch;
 use crate::clock::{Clock, unix_secs};
+use crate::listener::state::LegacyState;
+use crate::listener::{LegacyIngest, LegacyInput};
 use crate::record::EventRecord;
 use crate::reporter::Report;
 use crate::stats::{REPORTER_SINK, Stats};
@@ -124,6 +126,7 @@ pub(crate) struct Detector {
     next_event_id: u64,
     buf: Vec<u8>,
     recorder: Option<TraceRecorder>,
+    legacy: LegacyState,
 }
 
 impl Detector {
@@ -134,6 +137,7 @@ impl Detector {
         reporter: Recipient<Report>,
         stats: Arc<Stats>,
     ) -> Self {
+        let monitor_max_nodes = monitor.config().max_nodes;
         Self {
             monitor,
             clock,
@@ -143,6 +147,7 @@ impl Detector {
             next_event_id: 1,
             buf: vec![0; wire::MAX_DATAGRAM],
             recorder: None,
+            legacy: LegacyState::new(monitor_max_nodes),
         }
     }
 
@@ -177,7 +182,12 @@ impl Detector {
         let name = self.monitor.config().detector.name();
         let mut out = Vec::new();
         while let Some(ev) = self.monitor.poll_event() {
-            out.push(EventRecord::new(&ev, self.next_event_id, name, &self.clock));
+            let mut r = EventRecord::new(&ev, self.next_event_id, name, &self.clock);
+            r.pid = self.legacy.pid(&ev.node);
+            if ev.kind == hb_core::EventKind::Forgotten {
+                self.legacy.forget(&ev.node);
+            }
+            out.push(r);
             self.next_event_id += 1;
         }
         if !out.is_empty() && self.reporter.try_send(Report(out)).is_err() {
@@ -314,5 +324,53 @@ impl Handler<GetNode> for Detector {
     fn handle(&mut self, GetNode(id): GetNode, _: &mut Self::Context) -> Self::Result {
         let now = self.clock.now();
         self.monitor.node(&id, now).map(|n| self.view(&n))
+    }
+}
+
+impl Handler<LegacyIngest> for Detector {
+    type Result = ();
+
+    /// Feeds legacy beats with a synthesised identity (see [`LegacyState`]), counts refused
+    /// input, and takes closed TCP connections' nodes down.
+    fn handle(&mut self, LegacyIngest(items): LegacyIngest, ctx: &mut Self::Context) {
+        let group = self.monitor.config().group;
+        for item in items {
+            match item {
+                LegacyInput::Beat {
+                    at,
+                    from,
+                    beat,
+                    conn,
+                } => {
+                    let wall_us = self.clock.unix_offset_us().saturating_add(at.as_micros());
+                    let (incarnation, seq) =
+                        self.legacy
+                            .identity(&self.monitor, at, wall_us, &beat, conn);
+                    let b = wire::Beat {
+                        node: beat.node.as_str(),
+                        incarnation,
+                        seq,
+                        period_ms: 0,
+                        flags: wire::BeatFlags::default(),
+                        sent_at_us: 0,
+                        group,
+                        readings: wire::Readings::default(),
+                    };
+                    self.monitor.handle_beat(at, from, &b);
+                }
+                LegacyInput::Rejected => self
+                    .monitor
+                    .handle_rejection(hb_core::Rejection::BadLegacyFormat),
+                LegacyInput::Closed { at, conn, nodes } => {
+                    for node in &nodes {
+                        if self.legacy.take_connection(node, conn) {
+                            self.monitor.handle_disconnect(at, node.as_str());
+                        }
+                    }
+                }
+            }
+        }
+        self.drain_events();
+        self.rearm(ctx);
     }
 }

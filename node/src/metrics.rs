@@ -101,6 +101,16 @@ pub(crate) fn render(snap: &Snapshot, stats: &Stats) -> String {
         counters("sink", stats.sink_drops()),
     );
     reg.register(
+        "tcp_connections_refused",
+        "TCP heartbeat connections closed at once because the listener was at --max-connections",
+        counter(stats::get(&stats.tcp_refused)),
+    );
+    reg.register(
+        "hooks",
+        "Exec hook runs (--on), by result: ok, failed, timeout, dropped",
+        counters("result", stats.hook_counts()),
+    );
+    reg.register(
         "build",
         "Build information",
         Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),

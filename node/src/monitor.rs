@@ -11,16 +11,21 @@ use anyhow::{Context as _, bail};
 use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
 use hb_core::{Monitor, MonitorConfig};
 
-use crate::cli::{DetectorKind, EventFormat, MonitorArgs};
+use crate::cli::{DetectorKind, EventFormat, ListenKind, MonitorArgs};
 use crate::clock::Clock;
 use crate::detector::Detector;
+use crate::hooks::{self, HookSettings};
 use crate::http::{self, HttpState};
+use crate::listener;
+use crate::listener::tcp::TcpSettings;
+use crate::listener::udp::UdpFormat;
 use crate::receiver::{Receiver, StopReceiver};
 use crate::reporter::{Flush, Published, Reporter};
 use crate::sink::{Sink, SinkKind};
 use crate::stats::Stats;
 use crate::trace_recorder::TraceRecorder;
 use crate::transport::{Transport as _, Udp, bind_udp};
+use hb_core::legacy::TextFormat;
 
 /// What `hbnode monitor` runs with.
 #[derive(Clone, Debug)]
@@ -41,6 +46,19 @@ pub(crate) struct MonitorSettings {
     pub(crate) id: String,
     /// Where to record arrivals, if anywhere.
     pub(crate) record: Option<std::path::PathBuf>,
+    /// Legacy listeners (`pyhb+udp`, `text+udp`, `json+tcp`).
+    pub(crate) legacy: Vec<LegacyListen>,
+    /// Exec hooks (`--on`).
+    pub(crate) hooks: HookSettings,
+}
+
+/// One legacy listener to start.
+#[derive(Clone, Debug)]
+pub(crate) enum LegacyListen {
+    /// A datagram listener.
+    Udp(SocketAddr, UdpFormat),
+    /// A TCP/JSON listener.
+    Tcp(SocketAddr, TcpSettings),
 }
 
 /// The hostname, or `hbnode` if it is not valid UTF-8.
@@ -96,8 +114,44 @@ impl MonitorSettings {
             }
         };
         detector.validate().context("invalid detector settings")?;
+        let mut listen = Vec::new();
+        let mut legacy = Vec::new();
+        let mut text: Option<Arc<TextFormat>> = None;
+        for url in &a.listen {
+            match url.kind {
+                ListenKind::Udp => listen.push(url.addr),
+                ListenKind::PyHb => legacy.push(LegacyListen::Udp(url.addr, UdpFormat::PyHb)),
+                ListenKind::Text => {
+                    let format = match &text {
+                        Some(f) => Arc::clone(f),
+                        None => {
+                            let f = Arc::new(TextFormat::new(&a.msg_regex).with_context(|| {
+                                format!("--msg-regex `{}` is not a valid regex", a.msg_regex)
+                            })?);
+                            text = Some(Arc::clone(&f));
+                            f
+                        }
+                    };
+                    legacy.push(LegacyListen::Udp(url.addr, UdpFormat::Text(format)));
+                }
+                ListenKind::JsonTcp => legacy.push(LegacyListen::Tcp(
+                    url.addr,
+                    TcpSettings {
+                        greeting: a.greeting.clone(),
+                        max_connections: a.max_connections as usize,
+                    },
+                )),
+            }
+        }
+        let hooks = HookSettings {
+            hooks: a.on,
+            timeout: a.hook_timeout,
+            concurrency: a.hook_concurrency as usize,
+        };
         Ok(Self {
-            listen: a.listen,
+            legacy,
+            hooks,
+            listen,
             detector,
             http: a.http.0,
             events: Some(a.events),
@@ -119,6 +173,7 @@ pub(crate) struct RunningMonitor {
     /// The HTTP server and its bound address.
     pub(crate) http: Option<(ServerHandle, SocketAddr)>,
     receivers: Vec<Addr<Receiver<Udp>>>,
+    legacy_tasks: Vec<actix_rt::task::JoinHandle<()>>,
 }
 
 /// Binds every socket and starts the actors on the current actix System.
@@ -139,6 +194,9 @@ pub(crate) fn start(
     let mut sinks = vec![Sink::start(SinkKind::Log).context("cannot start the log sink")?];
     if let Some(format) = s.events {
         sinks.push(Sink::start(SinkKind::Stdout(format)).context("cannot start the stdout sink")?);
+    }
+    if !s.hooks.hooks.is_empty() {
+        sinks.push(hooks::start(&s.hooks, &stats).context("cannot start the hook runner")?);
     }
     let reporter = Reporter::new(sinks, collector, Arc::clone(&stats)).start();
     let recorder = s.record.as_deref().map(TraceRecorder::start).transpose()?;
@@ -161,6 +219,42 @@ pub(crate) fn start(
         receivers.push(receiver.start());
         tracing::info!(addr = %local, "listening for beats");
     }
+    let mut legacy_tasks = Vec::new();
+    for l in &s.legacy {
+        let (local, task) = match l {
+            LegacyListen::Udp(addr, format) => {
+                let bound = bind_udp(*addr, s.recv_buffer)?;
+                let local = bound.socket.local_addr()?;
+                report_buffer(local, s.recv_buffer, bound.recv_buffer);
+                let fut = listener::udp::run(
+                    bound.socket,
+                    format.clone(),
+                    detector.clone(),
+                    clock,
+                    Arc::clone(&stats),
+                );
+                (local, actix_rt::spawn(fut))
+            }
+            LegacyListen::Tcp(addr, settings) => {
+                let tcp = std::net::TcpListener::bind(addr)
+                    .with_context(|| format!("cannot bind TCP {addr}"))?;
+                tcp.set_nonblocking(true)?;
+                let tcp = tokio::net::TcpListener::from_std(tcp)
+                    .context("cannot register the TCP listener")?;
+                let local = tcp.local_addr()?;
+                let fut = listener::tcp::run(
+                    tcp,
+                    settings.clone(),
+                    detector.clone(),
+                    clock,
+                    Arc::clone(&stats),
+                );
+                (local, actix_rt::spawn(fut))
+            }
+        };
+        tracing::info!(addr = %local, "listening for legacy beats");
+        legacy_tasks.push(task);
+    }
     let http = match s.http {
         Some(addr) => {
             let state = HttpState { detector, stats };
@@ -175,6 +269,7 @@ pub(crate) fn start(
         listening,
         http,
         receivers,
+        legacy_tasks,
     })
 }
 
@@ -208,6 +303,9 @@ impl RunningMonitor {
         }
         for r in &self.receivers {
             r.do_send(StopReceiver);
+        }
+        for t in &self.legacy_tasks {
+            t.abort();
         }
         let _ = self.reporter.send(Flush).await;
     }

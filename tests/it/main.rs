@@ -2,5 +2,6 @@
 //! scenario). Waits poll with a 20 s deadline; no test asserts a tight timing.
 
 mod garbage;
+mod legacy;
 mod liveness;
 mod record;

@@ -128,7 +128,10 @@ fn closed_connection_is_down_at_once_and_a_new_beat_brings_it_up() {
     m.handle_disconnect(t(2 * S), "a");
     m.handle_disconnect(t(2 * S), "nobody");
     m.handle_timeout(t(10 * S));
-    assert!(m.poll_event().is_none(), "no second down at the old deadline");
+    assert!(
+        m.poll_event().is_none(),
+        "no second down at the old deadline"
+    );
     beat(&mut m, 11 * S, "a", 1, 2);
     m.check_invariants().unwrap();
     assert_eq!(events(&mut m), [(11 * S, "a".into(), "up")]);
