@@ -49,6 +49,10 @@ pub(crate) struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once at startup; boxing would only complicate the match"
+)]
 pub(crate) enum Command {
     /// Receive beats and report nodes that join, go down, come back, restart or leave.
     Monitor(MonitorArgs),
@@ -207,6 +211,32 @@ pub(crate) struct MonitorArgs {
         value_parser = clap::value_parser!(u32).range(1..=256)
     )]
     pub(crate) hook_concurrency: u32,
+
+    /// An Alertmanager to send alerts to, as http://HOST:PORT (repeatable; each gets every
+    /// alert).
+    ///
+    /// A down node fires `alertname="HbnodeNodeDown"` with a `node` label (and any
+    /// `--alertmanager-label`s), re-sent every `--alertmanager-resend` while down and resolved
+    /// when it returns. The monitor's id is an annotation, so monitors deduplicate.
+    #[arg(long, env = "HBNODE_ALERTMANAGER", value_name = "URL", value_delimiter = ',', value_parser = parse_http_url)]
+    pub(crate) alertmanager: Vec<String>,
+
+    /// How often firing alerts are re-sent (their endsAt is 4 × this ahead).
+    #[arg(long, env = "HBNODE_ALERTMANAGER_RESEND", value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    pub(crate) alertmanager_resend: Duration,
+
+    /// A static label added to every alert, as KEY=VALUE (repeatable).
+    #[arg(long, env = "HBNODE_ALERTMANAGER_LABEL", value_name = "KEY=VALUE", value_delimiter = ',', value_parser = crate::alertmanager::parse_label)]
+    pub(crate) alertmanager_label: Vec<(String, String)>,
+
+    /// A URL to POST every event's JSON to, as http://HOST:PORT/PATH (repeatable).
+    #[arg(long, env = "HBNODE_WEBHOOK", value_name = "URL", value_delimiter = ',', value_parser = parse_http_url)]
+    pub(crate) webhook: Vec<String>,
+}
+
+/// Parses a plain `http://` URL (the Alertmanager and webhook actions).
+pub(crate) fn parse_http_url(s: &str) -> Result<String, String> {
+    crate::http_post::validate_url(s).map(|_| s.to_owned())
 }
 
 /// The protocol a `--listen` URL speaks.

@@ -232,6 +232,8 @@ pub(crate) fn run(nodes: u16) -> anyhow::Result<ExitCode> {
             record: None,
             legacy: Vec::new(),
             hooks: crate::hooks::HookSettings::default(),
+            alertmanager: crate::alertmanager::AlertmanagerSettings::default(),
+            webhooks: Vec::new(),
         };
         let events = Rc::new(RefCell::new(Vec::new()));
         let collector = Collector::new(Rc::clone(&events)).start();

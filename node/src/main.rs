@@ -4,6 +4,7 @@
 //! Beater actor around `hb_core::Beater`, an HTTP API, and the CLI. Parsing (`cli`, `config`)
 //! is kept apart from doing (`monitor`, `beat`, `status`, `demo`).
 
+mod alertmanager;
 mod batch;
 mod beat;
 mod beater;
@@ -15,6 +16,7 @@ mod detector;
 mod hooks;
 mod http;
 mod http_client;
+mod http_post;
 mod listener;
 mod logging;
 mod metrics;
@@ -27,6 +29,7 @@ mod stats;
 mod status;
 mod trace_recorder;
 mod transport;
+mod webhook;
 
 #[cfg(test)]
 mod tests;

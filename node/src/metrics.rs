@@ -111,6 +111,22 @@ pub(crate) fn render(snap: &Snapshot, stats: &Stats) -> String {
         counters("result", stats.hook_counts()),
     );
     reg.register(
+        "alertmanager_posts",
+        "Alert POSTs to Alertmanager, by result (after retries; failed includes dropped)",
+        counters(
+            "result",
+            stats.posts(stats::PostAction::Alertmanager).into_iter(),
+        ),
+    );
+    reg.register(
+        "webhook_posts",
+        "Event POSTs to webhooks, by result (after retries; failed includes dropped)",
+        counters(
+            "result",
+            stats.posts(stats::PostAction::Webhook).into_iter(),
+        ),
+    );
+    reg.register(
         "build",
         "Build information",
         Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),

@@ -11,6 +11,7 @@ use anyhow::{Context as _, bail};
 use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
 use hb_core::{Monitor, MonitorConfig};
 
+use crate::alertmanager::{self, AlertmanagerSettings};
 use crate::cli::{DetectorKind, EventFormat, ListenKind, MonitorArgs};
 use crate::clock::Clock;
 use crate::detector::Detector;
@@ -25,6 +26,7 @@ use crate::sink::{Sink, SinkKind};
 use crate::stats::Stats;
 use crate::trace_recorder::TraceRecorder;
 use crate::transport::{Transport as _, Udp, bind_udp};
+use crate::webhook;
 use hb_core::legacy::TextFormat;
 
 /// What `hbnode monitor` runs with.
@@ -50,6 +52,10 @@ pub(crate) struct MonitorSettings {
     pub(crate) legacy: Vec<LegacyListen>,
     /// Exec hooks (`--on`).
     pub(crate) hooks: HookSettings,
+    /// The Alertmanager action (off when it has no URL).
+    pub(crate) alertmanager: AlertmanagerSettings,
+    /// Webhook URLs.
+    pub(crate) webhooks: Vec<String>,
 }
 
 /// One legacy listener to start.
@@ -148,9 +154,21 @@ impl MonitorSettings {
             timeout: a.hook_timeout,
             concurrency: a.hook_concurrency as usize,
         };
+        if a.alertmanager_resend.is_zero() {
+            bail!("--alertmanager-resend must be more than 0s");
+        }
+        let id = a.id.unwrap_or_else(hostname);
+        let alertmanager = AlertmanagerSettings {
+            urls: a.alertmanager,
+            resend: a.alertmanager_resend,
+            labels: a.alertmanager_label,
+            monitor: id.clone(),
+        };
         Ok(Self {
             legacy,
             hooks,
+            alertmanager,
+            webhooks: a.webhook,
             listen,
             detector,
             http: a.http.0,
@@ -158,7 +176,7 @@ impl MonitorSettings {
             forget_after: a.forget_after,
             recv_buffer: a.recv_buffer,
             record: a.record,
-            id: a.id.unwrap_or_else(hostname),
+            id,
         })
     }
 }
@@ -197,6 +215,15 @@ pub(crate) fn start(
     }
     if !s.hooks.hooks.is_empty() {
         sinks.push(hooks::start(&s.hooks, &stats).context("cannot start the hook runner")?);
+    }
+    if !s.alertmanager.urls.is_empty() {
+        sinks.push(
+            alertmanager::start(&s.alertmanager, &stats)
+                .context("cannot start the Alertmanager action")?,
+        );
+    }
+    if !s.webhooks.is_empty() {
+        sinks.push(webhook::start(&s.webhooks, &stats).context("cannot start the webhook action")?);
     }
     let reporter = Reporter::new(sinks, collector, Arc::clone(&stats)).start();
     let recorder = s.record.as_deref().map(TraceRecorder::start).transpose()?;

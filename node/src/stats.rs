@@ -12,13 +12,46 @@ pub(crate) const EVENT_NAMES: [&str; 6] =
 
 /// Sink names, in counter order. `reporter` counts event batches the Detector could not hand
 /// to a full Reporter mailbox.
-pub(crate) const SINK_NAMES: [&str; 5] = ["stdout", "log", "collector", "reporter", "hooks"];
+pub(crate) const SINK_NAMES: [&str; 7] = [
+    "stdout",
+    "log",
+    "collector",
+    "reporter",
+    "hooks",
+    "alertmanager",
+    "webhook",
+];
 
 /// Index of the Reporter's mailbox in [`SINK_NAMES`].
 pub(crate) const REPORTER_SINK: usize = 3;
 
 /// Index of the exec-hook runner in [`SINK_NAMES`].
 pub(crate) const HOOKS_SINK: usize = 4;
+
+/// Index of the Alertmanager action in [`SINK_NAMES`].
+pub(crate) const ALERTMANAGER_SINK: usize = 5;
+
+/// Index of the webhook action in [`SINK_NAMES`].
+pub(crate) const WEBHOOK_SINK: usize = 6;
+
+/// An action that POSTs over HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PostAction {
+    /// `--alertmanager`.
+    Alertmanager = 0,
+    /// `--webhook`.
+    Webhook = 1,
+}
+
+impl PostAction {
+    /// The action's name in logs.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Alertmanager => "alertmanager",
+            Self::Webhook => "webhook",
+        }
+    }
+}
 
 /// Outcomes of hook runs, in counter order.
 pub(crate) const HOOK_RESULTS: [&str; 4] = ["ok", "failed", "timeout", "dropped"];
@@ -53,6 +86,8 @@ pub(crate) struct Stats {
     /// TCP heartbeat connections closed at once because a listener was at its limit.
     pub(crate) tcp_refused: AtomicU64,
     hooks: [AtomicU64; HOOK_RESULTS.len()],
+    /// POSTs by action, then ok (0) / failed (1).
+    posts: [[AtomicU64; 2]; 2],
     events: [AtomicU64; EVENT_NAMES.len()],
     sink_dropped: [AtomicU64; SINK_NAMES.len()],
     recent: Mutex<VecDeque<EventRecord>>,
@@ -92,6 +127,17 @@ impl Stats {
             .iter()
             .zip(&self.hooks)
             .map(|(n, c)| (*n, get(c)))
+    }
+
+    /// Counts one POST outcome (after its retries).
+    pub(crate) fn post(&self, action: PostAction, ok: bool) {
+        inc(&self.posts[action as usize][usize::from(!ok)]);
+    }
+
+    /// POSTs of `action`, as (ok, failed).
+    pub(crate) fn posts(&self, action: PostAction) -> [(&'static str, u64); 2] {
+        let c = &self.posts[action as usize];
+        [("ok", get(&c[0])), ("failed", get(&c[1]))]
     }
 
     /// Counts an event a sink had no room for.
