@@ -6,3 +6,4 @@ mod garbage;
 mod legacy;
 mod liveness;
 mod record;
+mod webhook;
