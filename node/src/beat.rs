@@ -27,6 +27,12 @@ pub(crate) struct BeatSettings {
     pub(crate) jitter: f64,
     /// Ack timeout, if acks are wanted.
     pub(crate) ack_timeout: Option<Duration>,
+    /// Beat to the first healthy monitor only.
+    pub(crate) failover: bool,
+    /// `--on` hooks.
+    pub(crate) hooks: Vec<crate::cli::HookSpec>,
+    /// Hook timeout.
+    pub(crate) hook_timeout: Duration,
 }
 
 impl BeatSettings {
@@ -52,7 +58,18 @@ impl BeatSettings {
         if a.ack_timeout.is_some_and(|t| t.is_zero()) {
             bail!("--ack-timeout must be greater than zero");
         }
+        if a.failover && a.ack_timeout.is_none() {
+            bail!(
+                "--failover needs --ack-timeout: a monitor is only known lost by its missing acks"
+            );
+        }
+        if !a.on.is_empty() && a.ack_timeout.is_none() {
+            bail!("--on needs --ack-timeout: monitor_lost is decided by missing acks");
+        }
         Ok(Self {
+            failover: a.failover,
+            hooks: a.on,
+            hook_timeout: a.hook_timeout,
             monitors,
             period: a.period,
             id,
@@ -71,7 +88,7 @@ impl BeatSettings {
             jitter: self.jitter,
             seed: random_u64(),
             monitors: self.monitors.clone(),
-            failover: false,
+            failover: self.failover,
             ack_timeout: self.ack_timeout,
             keyring: Keyring::open(),
             group: 0,
@@ -97,7 +114,10 @@ pub(crate) fn run(s: BeatSettings) -> anyhow::Result<ExitCode> {
         let incarnation = cfg.incarnation;
         let beater = Beater::new(cfg, clock.now()).context("invalid beat settings")?;
         let socket = bind_udp(local_any(&s.monitors), 0)?.socket;
-        let actor = BeaterActor::new(beater, socket, clock).start();
+        let hooks = crate::beat_hooks::BeatHooks::start(&s)?;
+        let actor = BeaterActor::new(beater, socket, clock)
+            .with_hooks(hooks)
+            .start();
         tracing::info!(id = %s.id, incarnation, period = %humantime::format_duration(s.period),
             monitors = ?s.monitors, "beating");
         let sig = shutdown_signal().await?;

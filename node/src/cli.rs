@@ -326,6 +326,47 @@ pub(crate) struct BeatArgs {
     /// Ask monitors for acks and warn when one stays silent this long (default: no acks).
     #[arg(long, env = "HBNODE_ACK_TIMEOUT", value_name = "DUR", value_parser = parse_duration)]
     pub(crate) ack_timeout: Option<Duration>,
+
+    /// Beat only to the first healthy monitor in `--to` order instead of to all; return to the
+    /// primary when it acknowledges again (needs `--ack-timeout`).
+    #[arg(long, env = "HBNODE_FAILOVER")]
+    pub(crate) failover: bool,
+
+    /// Run CMD with `sh -c` on EVENT: `monitor_lost`, `monitor_back` or `any` (repeatable).
+    ///
+    /// The command gets HBNODE_EVENT, HBNODE_NODE (this node), HBNODE_MONITOR and HBNODE_ADDR
+    /// (the monitor's address), HBNODE_SILENCE_MS (monitor_lost), HBNODE_TIME in its
+    /// environment and the event as JSON on stdin. Needs `--ack-timeout`.
+    #[arg(long = "on", env = "HBNODE_ON", value_name = "EVENT=CMD", value_parser = parse_beat_hook)]
+    pub(crate) on: Vec<HookSpec>,
+
+    /// Kill a hook command still running after this long.
+    #[arg(long, env = "HBNODE_HOOK_TIMEOUT", value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    pub(crate) hook_timeout: Duration,
+}
+
+/// Event names `hbnode beat --on` accepts besides `any`.
+pub(crate) const BEAT_HOOK_EVENTS: [&str; 2] = ["monitor_lost", "monitor_back"];
+
+/// Parses `hbnode beat --on EVENT=CMD`.
+pub(crate) fn parse_beat_hook(s: &str) -> Result<HookSpec, String> {
+    let (event, command) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not EVENT=CMD (e.g. 'monitor_lost=logger lost')"))?;
+    let event = event.trim();
+    if event != "any" && !BEAT_HOOK_EVENTS.contains(&event) {
+        return Err(format!(
+            "`{event}` is not a beater event: use any, {}",
+            BEAT_HOOK_EVENTS.join(", ")
+        ));
+    }
+    if command.trim().is_empty() {
+        return Err(format!("`{s}` has an empty command"));
+    }
+    Ok(HookSpec {
+        event: event.to_owned(),
+        command: command.to_owned(),
+    })
 }
 
 /// Flags of `hbnode status`.

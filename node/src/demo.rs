@@ -80,6 +80,9 @@ impl Demo {
             id: NodeId::new(&name(i))?,
             jitter: 0.05,
             ack_timeout: None,
+            failover: false,
+            hooks: Vec::new(),
+            hook_timeout: Duration::from_secs(30),
         };
         let mut cfg = settings.beater_config(&self.clock);
         cfg.incarnation = unix_now_us();

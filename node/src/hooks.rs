@@ -50,51 +50,84 @@ impl Default for HookSettings {
 
 /// One command to run for one event.
 #[derive(Debug)]
-struct Job {
-    command: String,
-    event: Arc<EventRecord>,
+pub(crate) struct Job {
+    /// The shell command.
+    pub(crate) command: String,
+    /// The event's name (for logs).
+    pub(crate) event: &'static str,
+    /// The node it is about (for logs).
+    pub(crate) node: String,
+    /// Its environment (`HBNODE_*`).
+    pub(crate) env: Arc<Vec<(&'static str, String)>>,
+    /// Its stdin: the event's JSON line.
+    pub(crate) stdin: Arc<String>,
+}
+
+/// A pool of hook workers behind a bounded queue; dropping it lets them finish and exit.
+#[derive(Debug)]
+pub(crate) struct HookRunner {
+    tx: SyncSender<Job>,
+    stats: Arc<Stats>,
+}
+
+impl HookRunner {
+    /// Starts `concurrency` workers that kill commands after `timeout`, counting in `stats`.
+    pub(crate) fn start(
+        timeout: Duration,
+        concurrency: usize,
+        stats: Arc<Stats>,
+    ) -> std::io::Result<Self> {
+        let (tx, rx) = sync_channel::<Job>(HOOK_QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..concurrency.max(1) {
+            let rx = Arc::clone(&rx);
+            let stats = Arc::clone(&stats);
+            std::thread::Builder::new()
+                .name(format!("hbnode-hook-{i}"))
+                .spawn(move || worker(&rx, timeout, &stats))?;
+        }
+        Ok(Self { tx, stats })
+    }
+
+    /// Queues `job` without waiting; a full queue drops it, counted and logged.
+    pub(crate) fn offer(&self, job: Job) {
+        if let Err(TrySendError::Full(j) | TrySendError::Disconnected(j)) = self.tx.try_send(job) {
+            self.stats.hook(HookResult::Dropped);
+            tracing::warn!(event = j.event, node = %j.node, command = %j.command,
+                "hook queue full; not running this hook (raise --hook-concurrency)");
+        }
+    }
 }
 
 /// Starts the worker pool and the sink that feeds it.
 pub(crate) fn start(s: &HookSettings, stats: &Arc<Stats>) -> std::io::Result<Sink> {
-    let (tx, rx) = sync_channel::<Job>(HOOK_QUEUE);
-    let rx = Arc::new(Mutex::new(rx));
-    for i in 0..s.concurrency.max(1) {
-        let rx = Arc::clone(&rx);
-        let stats = Arc::clone(stats);
-        let timeout = s.timeout;
-        std::thread::Builder::new()
-            .name(format!("hbnode-hook-{i}"))
-            .spawn(move || worker(&rx, timeout, &stats))?;
-    }
+    let runner = HookRunner::start(s.timeout, s.concurrency, Arc::clone(stats))?;
     let hooks = s.hooks.clone();
-    let stats = Arc::clone(stats);
     Sink::spawn(
         HOOKS_SINK,
         "hbnode-sink-hooks",
         Box::new(move |r| {
-            dispatch(&hooks, &tx, r, &stats);
+            dispatch(&hooks, &runner, r);
             Ok(())
         }),
     )
 }
 
 /// Queues every hook that matches `r`.
-fn dispatch(hooks: &[HookSpec], tx: &SyncSender<Job>, r: &EventRecord, stats: &Stats) {
-    let event = Arc::new(r.clone());
+fn dispatch(hooks: &[HookSpec], runner: &HookRunner, r: &EventRecord) {
+    let env = Arc::new(env(r));
+    let stdin = Arc::new(r.to_json());
     for h in hooks
         .iter()
         .filter(|h| h.event == "any" || h.event == r.event)
     {
-        let job = Job {
+        runner.offer(Job {
             command: h.command.clone(),
-            event: Arc::clone(&event),
-        };
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = tx.try_send(job) {
-            stats.hook(HookResult::Dropped);
-            tracing::warn!(event = r.event, node = %r.node, command = %h.command,
-                "hook queue full; not running this hook (raise --hook-concurrency)");
-        }
+            event: r.event,
+            node: r.node.clone(),
+            env: Arc::clone(&env),
+            stdin: Arc::clone(&stdin),
+        });
     }
 }
 
@@ -109,7 +142,7 @@ fn worker(rx: &Mutex<Receiver<Job>>, timeout: Duration, stats: &Stats) {
             }
         };
         let result = run(&job, timeout);
-        let (event, node, command) = (job.event.event, &job.event.node, &job.command);
+        let (event, node, command) = (job.event, &job.node, &job.command);
         match &result {
             Ok(Some(status)) if status.success() => {
                 stats.hook(HookResult::Ok);
@@ -155,14 +188,14 @@ fn run(job: &Job, timeout: Duration) -> std::io::Result<Option<ExitStatus>> {
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(&job.command)
-        .envs(env(&job.event))
+        .envs(job.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .process_group(0)
         .spawn()?;
     if let Some(mut stdin) = child.stdin.take() {
         // A command that does not read its stdin may close it: not an error.
-        let _ = writeln!(stdin, "{}", job.event.to_json());
+        let _ = writeln!(stdin, "{}", job.stdin);
     }
     wait(&mut child, timeout)
 }
@@ -214,9 +247,13 @@ mod tests {
     }
 
     fn job(command: &str) -> Job {
+        let r = down();
         Job {
             command: command.into(),
-            event: Arc::new(down()),
+            event: r.event,
+            node: r.node.clone(),
+            env: Arc::new(env(&r)),
+            stdin: Arc::new(r.to_json()),
         }
     }
 
@@ -263,21 +300,19 @@ mod tests {
             crate::cli::parse_hook("any=true").unwrap(),
         ];
         let (tx, rx) = sync_channel(1);
-        let stats = Stats::default();
-        dispatch(&hooks, &tx, &down(), &stats);
+        let stats = Arc::new(Stats::default());
+        let runner = HookRunner {
+            tx,
+            stats: Arc::clone(&stats),
+        };
+        dispatch(&hooks, &runner, &down());
         assert_eq!(rx.try_recv().unwrap().command, "true");
         assert!(
             rx.try_recv().is_err(),
             "second match was dropped: queue of 1"
         );
-        assert_eq!(
-            stats
-                .hook_counts()
-                .find(|(n, _)| *n == "dropped")
-                .unwrap()
-                .1,
-            1
-        );
+        let dropped = stats.hook_counts().find(|(n, _)| *n == "dropped");
+        assert_eq!(dropped.unwrap().1, 1);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 mod alertmanager;
 mod batch;
 mod beat;
+mod beat_hooks;
 mod beater;
 mod cli;
 mod clock;

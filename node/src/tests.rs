@@ -86,6 +86,9 @@ impl World {
             id: NodeId::new(id).expect("id"),
             jitter: 0.0,
             ack_timeout: Some(Duration::from_secs(1)),
+            failover: false,
+            hooks: Vec::new(),
+            hook_timeout: Duration::from_secs(30),
         };
         let mut cfg = settings.beater_config(&self.clock);
         cfg.incarnation = incarnation;

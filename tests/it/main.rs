@@ -2,6 +2,7 @@
 //! scenario). Waits poll with a 20 s deadline; no test asserts a tight timing.
 
 mod alertmanager;
+mod failover;
 mod garbage;
 mod legacy;
 mod liveness;
