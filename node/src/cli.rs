@@ -232,6 +232,14 @@ pub(crate) struct MonitorArgs {
     /// A URL to POST every event's JSON to, as http://HOST:PORT/PATH (repeatable).
     #[arg(long, env = "HBNODE_WEBHOOK", value_name = "URL", value_delimiter = ',', value_parser = parse_http_url)]
     pub(crate) webhook: Vec<String>,
+
+    /// A listener with its own detector settings, as 'URL key=value …' (repeatable).
+    ///
+    /// Keys: detector, timeout, phi-threshold, acceptable-pause, chen-margin; unset ones come
+    /// from the monitor's flags. E.g. `--listener 'pyhb+udp://0.0.0.0:43278 timeout=15s'`. In
+    /// the config file: `[[monitor.listener]]` tables with `url` and these keys.
+    #[arg(long, env = "HBNODE_LISTENER", value_name = "SPEC", value_parser = crate::listener::spec::parse_listener)]
+    pub(crate) listener: Vec<crate::listener::spec::ListenerSpec>,
 }
 
 /// Parses a plain `http://` URL (the Alertmanager and webhook actions).

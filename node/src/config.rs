@@ -124,7 +124,13 @@ fn push_flag(
         toml::Value::Boolean(false) => {}
         toml::Value::Array(items) => {
             for item in items {
-                out.push(format!("{flag}={}", scalar(item)?).into());
+                // `[[monitor.listener]]` tables: see crate::listener::spec.
+                let v = match item {
+                    toml::Value::Table(t) => crate::listener::spec::table_to_spec(t)
+                        .with_context(|| format!("`{display}`"))?,
+                    other => scalar(other)?,
+                };
+                out.push(format!("{flag}={v}").into());
             }
         }
         v => out.push(format!("{flag}={}", scalar(v)?).into()),

@@ -237,6 +237,7 @@ pub(crate) fn run(nodes: u16) -> anyhow::Result<ExitCode> {
             hooks: crate::hooks::HookSettings::default(),
             alertmanager: crate::alertmanager::AlertmanagerSettings::default(),
             webhooks: Vec::new(),
+            extra: Vec::new(),
         };
         let events = Rc::new(RefCell::new(Vec::new()));
         let collector = Collector::new(Rc::clone(&events)).start();

@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use actix::prelude::*;
 use hb_core::detector::Detector as _;
@@ -127,6 +128,11 @@ pub(crate) struct Detector {
     buf: Vec<u8>,
     recorder: Option<TraceRecorder>,
     legacy: LegacyState,
+    /// Event numbers shared with the other Detectors of this process (per-listener detector
+    /// settings), so `event_id` stays unique and increasing.
+    event_ids: Option<Arc<AtomicU64>>,
+    /// The other Detectors, whose nodes and counters snapshots and lookups merge in.
+    siblings: Vec<Addr<Self>>,
 }
 
 impl Detector {
@@ -148,6 +154,8 @@ impl Detector {
             buf: vec![0; wire::MAX_DATAGRAM],
             recorder: None,
             legacy: LegacyState::new(monitor_max_nodes),
+            event_ids: None,
+            siblings: Vec::new(),
         }
     }
 
@@ -155,6 +163,30 @@ impl Detector {
     pub(crate) fn with_recorder(mut self, recorder: Option<TraceRecorder>) -> Self {
         self.recorder = recorder;
         self
+    }
+
+    /// Numbers events from a counter shared with other Detectors.
+    pub(crate) fn with_event_ids(mut self, ids: Option<Arc<AtomicU64>>) -> Self {
+        self.event_ids = ids;
+        self
+    }
+
+    /// Merges these Detectors' nodes and counters into snapshots and lookups.
+    pub(crate) fn with_siblings(mut self, siblings: Vec<Addr<Self>>) -> Self {
+        self.siblings = siblings;
+        self
+    }
+
+    /// The next event number.
+    fn next_id(&mut self) -> u64 {
+        match &self.event_ids {
+            Some(ids) => ids.fetch_add(1, AtomicOrdering::Relaxed) + 1,
+            None => {
+                let id = self.next_event_id;
+                self.next_event_id += 1;
+                id
+            }
+        }
     }
 
     /// Offers one datagram's arrival to the recorder, if it is a beat that authenticates.
@@ -182,13 +214,13 @@ impl Detector {
         let name = self.monitor.config().detector.name();
         let mut out = Vec::new();
         while let Some(ev) = self.monitor.poll_event() {
-            let mut r = EventRecord::new(&ev, self.next_event_id, name, &self.clock);
+            let id = self.next_id();
+            let mut r = EventRecord::new(&ev, id, name, &self.clock);
             r.pid = self.legacy.pid(&ev.node);
             if ev.kind == hb_core::EventKind::Forgotten {
                 self.legacy.forget(&ev.node);
             }
             out.push(r);
-            self.next_event_id += 1;
         }
         if !out.is_empty() && self.reporter.try_send(Report(out)).is_err() {
             self.stats.sink_dropped(REPORTER_SINK);
@@ -294,13 +326,12 @@ impl Handler<Ingest> for Detector {
     }
 }
 
-impl Handler<GetSnapshot> for Detector {
-    type Result = MessageResult<GetSnapshot>;
-
-    fn handle(&mut self, _: GetSnapshot, _: &mut Self::Context) -> Self::Result {
+impl Detector {
+    /// This Detector's own snapshot.
+    fn own_snapshot(&self) -> Snapshot {
         let now = self.clock.now();
         let nodes = self.monitor.nodes(now).map(|n| self.view(&n)).collect();
-        MessageResult(Snapshot {
+        Snapshot {
             nodes,
             beats_received: self.monitor.beats_received(),
             rejections: self
@@ -314,16 +345,87 @@ impl Handler<GetSnapshot> for Detector {
                 .map(|s| (s.as_str(), self.monitor.count(*s)))
                 .collect(),
             core_acks_dropped: self.monitor.acks_dropped(),
+        }
+    }
+}
+
+impl Snapshot {
+    /// Adds `other`'s nodes and counters (same reasons and states, in the same order).
+    fn merge(&mut self, other: Self) {
+        self.nodes.extend(other.nodes);
+        self.beats_received += other.beats_received;
+        for ((_, n), (_, m)) in self.rejections.iter_mut().zip(other.rejections) {
+            *n += m;
+        }
+        for ((_, n), (_, m)) in self.states.iter_mut().zip(other.states) {
+            *n += m;
+        }
+        self.core_acks_dropped += other.core_acks_dropped;
+    }
+}
+
+/// Asks a Detector for its own snapshot only (siblings answer this).
+#[derive(Debug, Message)]
+#[rtype(result = "Snapshot")]
+struct GetOwnSnapshot;
+
+impl Handler<GetOwnSnapshot> for Detector {
+    type Result = MessageResult<GetOwnSnapshot>;
+
+    fn handle(&mut self, _: GetOwnSnapshot, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.own_snapshot())
+    }
+}
+
+/// Asks a Detector for one node, without asking its siblings.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<NodeView>")]
+struct GetOwnNode(String);
+
+impl Handler<GetOwnNode> for Detector {
+    type Result = Option<NodeView>;
+
+    fn handle(&mut self, GetOwnNode(id): GetOwnNode, _: &mut Self::Context) -> Self::Result {
+        let now = self.clock.now();
+        self.monitor.node(&id, now).map(|n| self.view(&n))
+    }
+}
+
+impl Handler<GetSnapshot> for Detector {
+    type Result = ResponseFuture<Snapshot>;
+
+    fn handle(&mut self, _: GetSnapshot, _: &mut Self::Context) -> Self::Result {
+        let mut snap = self.own_snapshot();
+        let siblings = self.siblings.clone();
+        Box::pin(async move {
+            for s in siblings {
+                if let Ok(other) = s.send(GetOwnSnapshot).await {
+                    snap.merge(other);
+                }
+            }
+            snap
         })
     }
 }
 
 impl Handler<GetNode> for Detector {
-    type Result = Option<NodeView>;
+    type Result = ResponseFuture<Option<NodeView>>;
 
     fn handle(&mut self, GetNode(id): GetNode, _: &mut Self::Context) -> Self::Result {
         let now = self.clock.now();
-        self.monitor.node(&id, now).map(|n| self.view(&n))
+        let own = self.monitor.node(&id, now).map(|n| self.view(&n));
+        let siblings = self.siblings.clone();
+        Box::pin(async move {
+            if own.is_some() {
+                return own;
+            }
+            for s in siblings {
+                if let Ok(Some(v)) = s.send(GetOwnNode(id.clone())).await {
+                    return Some(v);
+                }
+            }
+            None
+        })
     }
 }
 

@@ -12,12 +12,13 @@ use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
 use hb_core::{Monitor, MonitorConfig};
 
 use crate::alertmanager::{self, AlertmanagerSettings};
-use crate::cli::{DetectorKind, EventFormat, ListenKind, MonitorArgs};
+use crate::cli::{DetectorKind, EventFormat, ListenKind, ListenUrl, MonitorArgs};
 use crate::clock::Clock;
 use crate::detector::Detector;
 use crate::hooks::{self, HookSettings};
 use crate::http::{self, HttpState};
 use crate::listener;
+use crate::listener::spec::DetectorFlags;
 use crate::listener::tcp::TcpSettings;
 use crate::listener::udp::UdpFormat;
 use crate::receiver::{Receiver, StopReceiver};
@@ -28,6 +29,7 @@ use crate::trace_recorder::TraceRecorder;
 use crate::transport::{Transport as _, Udp, bind_udp};
 use crate::webhook;
 use hb_core::legacy::TextFormat;
+use std::sync::atomic::AtomicU64;
 
 /// What `hbnode monitor` runs with.
 #[derive(Clone, Debug)]
@@ -56,6 +58,49 @@ pub(crate) struct MonitorSettings {
     pub(crate) alertmanager: AlertmanagerSettings,
     /// Webhook URLs.
     pub(crate) webhooks: Vec<String>,
+    /// `--listener`s, grouped by their detector configuration.
+    pub(crate) extra: Vec<(DetectorConfig, Vec<Listen>)>,
+}
+
+/// A listener of either kind.
+#[derive(Clone, Debug)]
+pub(crate) enum Listen {
+    /// `udp://`: hbnode beats.
+    Native(SocketAddr),
+    /// A legacy protocol.
+    Legacy(LegacyListen),
+}
+
+/// What a `--listen` URL starts; `text` caches the compiled `--msg-regex`.
+fn classify(
+    url: &ListenUrl,
+    a: &MonitorArgs,
+    text: &mut Option<Arc<TextFormat>>,
+) -> anyhow::Result<Listen> {
+    Ok(match url.kind {
+        ListenKind::Udp => Listen::Native(url.addr),
+        ListenKind::PyHb => Listen::Legacy(LegacyListen::Udp(url.addr, UdpFormat::PyHb)),
+        ListenKind::Text => {
+            let format = match text {
+                Some(f) => Arc::clone(f),
+                None => {
+                    let f = Arc::new(TextFormat::new(&a.msg_regex).with_context(|| {
+                        format!("--msg-regex `{}` is not a valid regex", a.msg_regex)
+                    })?);
+                    *text = Some(Arc::clone(&f));
+                    f
+                }
+            };
+            Listen::Legacy(LegacyListen::Udp(url.addr, UdpFormat::Text(format)))
+        }
+        ListenKind::JsonTcp => Listen::Legacy(LegacyListen::Tcp(
+            url.addr,
+            TcpSettings {
+                greeting: a.greeting.clone(),
+                max_connections: a.max_connections as usize,
+            },
+        )),
+    })
 }
 
 /// One legacy listener to start.
@@ -124,29 +169,29 @@ impl MonitorSettings {
         let mut legacy = Vec::new();
         let mut text: Option<Arc<TextFormat>> = None;
         for url in &a.listen {
-            match url.kind {
-                ListenKind::Udp => listen.push(url.addr),
-                ListenKind::PyHb => legacy.push(LegacyListen::Udp(url.addr, UdpFormat::PyHb)),
-                ListenKind::Text => {
-                    let format = match &text {
-                        Some(f) => Arc::clone(f),
-                        None => {
-                            let f = Arc::new(TextFormat::new(&a.msg_regex).with_context(|| {
-                                format!("--msg-regex `{}` is not a valid regex", a.msg_regex)
-                            })?);
-                            text = Some(Arc::clone(&f));
-                            f
-                        }
-                    };
-                    legacy.push(LegacyListen::Udp(url.addr, UdpFormat::Text(format)));
-                }
-                ListenKind::JsonTcp => legacy.push(LegacyListen::Tcp(
-                    url.addr,
-                    TcpSettings {
-                        greeting: a.greeting.clone(),
-                        max_connections: a.max_connections as usize,
-                    },
-                )),
+            match classify(url, &a, &mut text)? {
+                Listen::Native(addr) => listen.push(addr),
+                Listen::Legacy(l) => legacy.push(l),
+            }
+        }
+        let base = DetectorFlags {
+            kind: Some(a.detector),
+            timeout: a.timeout,
+            phi_threshold: a.phi_threshold,
+            acceptable_pause: a.acceptable_pause,
+            chen_margin: a.chen_margin,
+        };
+        let mut extra: Vec<(DetectorConfig, Vec<Listen>)> = Vec::new();
+        for spec in &a.listener {
+            let d = spec
+                .detector
+                .or(base)
+                .build()
+                .with_context(|| format!("--listener {}", spec.url.addr))?;
+            let l = classify(&spec.url, &a, &mut text)?;
+            match extra.iter_mut().find(|(c, _)| *c == d) {
+                Some((_, ls)) => ls.push(l),
+                None => extra.push((d, vec![l])),
             }
         }
         let hooks = HookSettings {
@@ -165,6 +210,7 @@ impl MonitorSettings {
             monitor: id.clone(),
         };
         Ok(Self {
+            extra,
             legacy,
             hooks,
             alertmanager,
@@ -227,6 +273,23 @@ pub(crate) fn start(
     }
     let reporter = Reporter::new(sinks, collector, Arc::clone(&stats)).start();
     let recorder = s.record.as_deref().map(TraceRecorder::start).transpose()?;
+    // `--listener`s with their own detector settings: one Detector each (listener::spec).
+    let event_ids = (!s.extra.is_empty()).then(|| Arc::new(AtomicU64::new(0)));
+    let mut extra_detectors = Vec::new();
+    for (d, listens) in &s.extra {
+        let cfg = MonitorConfig {
+            id: s.id.clone(),
+            detector: *d,
+            forget_after: s.forget_after,
+            hash_seed: random_u64(),
+            ..MonitorConfig::default()
+        };
+        let m = Monitor::new(cfg, clock.now()).context("invalid listener detector settings")?;
+        let addr = Detector::new(m, clock, reporter.clone().recipient(), Arc::clone(&stats))
+            .with_event_ids(event_ids.clone())
+            .start();
+        extra_detectors.push((addr, listens.clone()));
+    }
     let detector = Detector::new(
         monitor,
         clock,
@@ -234,6 +297,8 @@ pub(crate) fn start(
         Arc::clone(&stats),
     )
     .with_recorder(recorder)
+    .with_event_ids(event_ids)
+    .with_siblings(extra_detectors.iter().map(|(d, _)| d.clone()).collect())
     .start();
     let mut receivers = Vec::new();
     let mut listening = Vec::new();
@@ -248,39 +313,19 @@ pub(crate) fn start(
     }
     let mut legacy_tasks = Vec::new();
     for l in &s.legacy {
-        let (local, task) = match l {
-            LegacyListen::Udp(addr, format) => {
-                let bound = bind_udp(*addr, s.recv_buffer)?;
-                let local = bound.socket.local_addr()?;
-                report_buffer(local, s.recv_buffer, bound.recv_buffer);
-                let fut = listener::udp::run(
-                    bound.socket,
-                    format.clone(),
-                    detector.clone(),
-                    clock,
-                    Arc::clone(&stats),
-                );
-                (local, actix_rt::spawn(fut))
+        legacy_tasks.push(start_legacy(l, s.recv_buffer, &detector, clock, &stats)?);
+    }
+    for (d, listens) in &extra_detectors {
+        for l in listens {
+            match l {
+                Listen::Native(addr) => {
+                    receivers.push(start_native(*addr, s.recv_buffer, d, clock, &stats)?);
+                }
+                Listen::Legacy(l) => {
+                    legacy_tasks.push(start_legacy(l, s.recv_buffer, d, clock, &stats)?);
+                }
             }
-            LegacyListen::Tcp(addr, settings) => {
-                let tcp = std::net::TcpListener::bind(addr)
-                    .with_context(|| format!("cannot bind TCP {addr}"))?;
-                tcp.set_nonblocking(true)?;
-                let tcp = tokio::net::TcpListener::from_std(tcp)
-                    .context("cannot register the TCP listener")?;
-                let local = tcp.local_addr()?;
-                let fut = listener::tcp::run(
-                    tcp,
-                    settings.clone(),
-                    detector.clone(),
-                    clock,
-                    Arc::clone(&stats),
-                );
-                (local, actix_rt::spawn(fut))
-            }
-        };
-        tracing::info!(addr = %local, "listening for legacy beats");
-        legacy_tasks.push(task);
+        }
     }
     let http = match s.http {
         Some(addr) => {
@@ -358,4 +403,62 @@ pub(crate) fn run(s: MonitorSettings) -> anyhow::Result<ExitCode> {
         running.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Binds a `udp://` listener and starts its Receiver.
+fn start_native(
+    addr: SocketAddr,
+    recv_buffer: usize,
+    detector: &Addr<Detector>,
+    clock: Clock,
+    stats: &Arc<Stats>,
+) -> anyhow::Result<Addr<Receiver<Udp>>> {
+    let bound = bind_udp(addr, recv_buffer)?;
+    let local = bound.socket.local_addr()?;
+    report_buffer(local, recv_buffer, bound.recv_buffer);
+    tracing::info!(addr = %local, "listening for beats");
+    Ok(Receiver::new(bound.socket, detector.clone(), clock, Arc::clone(stats)).start())
+}
+
+/// Binds a legacy listener and spawns its task.
+fn start_legacy(
+    l: &LegacyListen,
+    recv_buffer: usize,
+    detector: &Addr<Detector>,
+    clock: Clock,
+    stats: &Arc<Stats>,
+) -> anyhow::Result<actix_rt::task::JoinHandle<()>> {
+    let (local, task) = match l {
+        LegacyListen::Udp(addr, format) => {
+            let bound = bind_udp(*addr, recv_buffer)?;
+            let local = bound.socket.local_addr()?;
+            report_buffer(local, recv_buffer, bound.recv_buffer);
+            let fut = listener::udp::run(
+                bound.socket,
+                format.clone(),
+                detector.clone(),
+                clock,
+                Arc::clone(stats),
+            );
+            (local, actix_rt::spawn(fut))
+        }
+        LegacyListen::Tcp(addr, settings) => {
+            let tcp = std::net::TcpListener::bind(addr)
+                .with_context(|| format!("cannot bind TCP {addr}"))?;
+            tcp.set_nonblocking(true)?;
+            let tcp = tokio::net::TcpListener::from_std(tcp)
+                .context("cannot register the TCP listener")?;
+            let local = tcp.local_addr()?;
+            let fut = listener::tcp::run(
+                tcp,
+                settings.clone(),
+                detector.clone(),
+                clock,
+                Arc::clone(stats),
+            );
+            (local, actix_rt::spawn(fut))
+        }
+    };
+    tracing::info!(addr = %local, "listening for legacy beats");
+    Ok(task)
 }

@@ -166,3 +166,59 @@ fn tcp_json_clients_are_greeted_and_a_closed_or_junk_connection_is_down_at_once(
     mon.term();
     assert!(mon.wait().success(), "{}", mon.stderr());
 }
+
+#[test]
+fn listeners_from_the_config_file_keep_their_own_detector_settings() {
+    let native = format!("127.0.0.1:{}", free_udp_port());
+    let pyhb = format!("127.0.0.1:{}", free_udp_port());
+    let http = format!("127.0.0.1:{}", free_tcp_port());
+    let dir = std::env::temp_dir().join(format!("hbnode-listeners-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("hbnode.toml");
+    // The monitor's own detector waits a minute; the PyHeartbeat listener's waits 1 s.
+    std::fs::write(
+        &config,
+        format!(
+            "[monitor]\nlisten = [\"udp://{native}\"]\ntimeout = \"60s\"\n\n\
+             [[monitor.listener]]\nurl = \"pyhb+udp://{pyhb}\"\ntimeout = \"1s\"\n"
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let mut mon = Proc::hbnode(&[
+        "monitor", "--config", &config, "--http", &http, "--events", "json",
+    ]);
+    wait_for("the monitor's /healthz", || {
+        http_get(&http, "/healthz").filter(|(s, _)| *s == 200)
+    });
+    let mut beater = Proc::hbnode(&["beat", "--to", &native, "--period", "200ms", "--id", "x"]);
+    let port = pyhb.rsplit(':').next().unwrap();
+    let mut client = Proc::python("pyheartbeat.py", &["127.0.0.1", port, "0.2"]);
+    wait_for("x joined", || has(&mon, "x", "joined"));
+    wait_for("127.0.0.1 joined", || has(&mon, "127.0.0.1", "joined"));
+    let (_, nodes) = wait_for("/v1/nodes", || http_get(&http, "/v1/nodes"));
+    assert!(
+        nodes.contains("\"x\"") && nodes.contains("127.0.0.1"),
+        "{nodes}"
+    );
+
+    client.kill();
+    beater.kill();
+    let down = wait_for("127.0.0.1 down after 1 s", || {
+        has(&mon, "127.0.0.1", "down")
+    });
+    assert!(down["silence_ms"].as_u64().unwrap() < 60_000, "{down}");
+    assert!(has(&mon, "x", "down").is_none(), "x has a minute");
+    let ids: Vec<u64> = mon
+        .json_lines()
+        .iter()
+        .filter_map(|e| e["event_id"].as_u64())
+        .collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "event ids unique and increasing: {ids:?}"
+    );
+    mon.term();
+    assert!(mon.wait().success(), "{}", mon.stderr());
+    let _ = std::fs::remove_dir_all(&dir);
+}
