@@ -222,3 +222,35 @@ fn listeners_from_the_config_file_keep_their_own_detector_settings() {
     assert!(mon.wait().success(), "{}", mon.stderr());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn tcp_connections_beyond_the_limit_are_closed_at_once_and_counted() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    use std::net::TcpStream;
+
+    let port = free_tcp_port();
+    let http = format!("127.0.0.1:{}", free_tcp_port());
+    let addr = format!("127.0.0.1:{port}");
+    let mut mon = monitor(
+        &format!("json+tcp://{addr}"),
+        &http,
+        &["--max-connections", "1"],
+    );
+    let first = TcpStream::connect(&addr).unwrap();
+    let mut greeting = String::new();
+    BufReader::new(&first).read_line(&mut greeting).unwrap();
+    assert_eq!(greeting, "Welcome to the server!\n");
+    let mut second = TcpStream::connect(&addr).unwrap();
+    second.set_read_timeout(Some(hb_tests::PATIENCE)).unwrap();
+    let mut rest = Vec::new();
+    let _ = second.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "no greeting for the refused connection");
+    let (_, m) = http_get(&http, "/metrics").unwrap();
+    assert_eq!(
+        metric(&m, "hbnode_tcp_connections_refused_total"),
+        Some(1.0)
+    );
+    drop(first);
+    mon.term();
+    assert!(mon.wait().success(), "{}", mon.stderr());
+}
