@@ -99,6 +99,9 @@ pub(crate) struct NodeView {
     pub(crate) duplicates: u32,
     /// Beats that arrived after a later one.
     pub(crate) reordered: u32,
+    /// Legacy nodes: `status` and the other fields of their latest TCP/JSON beat (bounded).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub(crate) labels: std::collections::BTreeMap<String, String>,
 }
 
 /// Everything the metrics endpoint needs, taken in one Detector turn.
@@ -296,6 +299,7 @@ impl Detector {
             loss: n.loss_ratio(),
             duplicates: n.duplicates,
             reordered: n.reordered,
+            labels: self.legacy.labels(n.id),
         }
     }
 }

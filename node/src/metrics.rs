@@ -163,6 +163,7 @@ mod tests {
             loss: 0.0,
             duplicates: 0,
             reordered: 0,
+            labels: Default::default(),
         };
         let snap = Snapshot {
             nodes: vec![node],

@@ -162,6 +162,7 @@ fn tcp_json_clients_are_greeted_and_a_closed_or_junk_connection_is_down_at_once(
     assert_eq!(status, 200, "{body}");
     let b_node: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(b_node["state"], "alive", "{b_node}");
+    assert_eq!(b_node["labels"]["status"], "ok", "{b_node}");
     drop(b);
     mon.term();
     assert!(mon.wait().success(), "{}", mon.stderr());

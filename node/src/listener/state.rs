@@ -6,18 +6,41 @@
 //! incarnation and gets `seq = current + 1`; a node whose beat carries a pid different from the
 //! one remembered restarted, and gets incarnation `max(current + 1, wall clock µs)`, sequence 1.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use hb_core::legacy::LegacyBeat;
 use hb_core::{Monitor, NodeId, NodeState, Timestamp};
 
+/// Most labels kept per node (TCP/JSON fields other than `id`, `ip`, `pid`; plus `status`).
+pub(crate) const MAX_LABELS: usize = 16;
+
+/// Longest label name kept, in bytes.
+pub(crate) const MAX_LABEL_NAME: usize = 64;
+
+/// Longest label value kept, in bytes.
+pub(crate) const MAX_LABEL_VALUE: usize = 256;
+
 /// What the Detector remembers about one legacy node.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Side {
     /// The latest pid the node reported.
     pid: Option<u32>,
     /// The TCP connection whose beats it last arrived on.
     conn: Option<u64>,
+    /// The latest beat's labels, bounded (see [`MAX_LABELS`]); empty for most nodes.
+    labels: BTreeMap<String, String>,
+}
+
+/// The labels kept from `beat`: `status` and its other fields, within the bounds.
+fn labels_of(beat: &LegacyBeat) -> BTreeMap<String, String> {
+    let status = beat.status.iter().map(|s| ("status", s.as_str()));
+    let rest = beat.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    status
+        .chain(rest)
+        .filter(|(k, v)| k.len() <= MAX_LABEL_NAME && v.len() <= MAX_LABEL_VALUE)
+        .take(MAX_LABELS)
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
 }
 
 /// Side state of legacy nodes, bounded by the monitor's `max_nodes`; entries go when the
@@ -47,9 +70,11 @@ impl LegacyState {
         beat: &LegacyBeat,
         conn: Option<u64>,
     ) -> (u64, u64) {
-        let prev = self.nodes.get(&beat.node).copied();
-        let restarted =
-            matches!((prev.and_then(|s| s.pid), beat.pid), (Some(a), Some(b)) if a != b);
+        let prev = self.nodes.get(&beat.node);
+        let prev_pid = prev.and_then(|s| s.pid);
+        let prev_conn = prev.and_then(|s| s.conn);
+        let known = prev.is_some();
+        let restarted = matches!((prev_pid, beat.pid), (Some(a), Some(b)) if a != b);
         let id = match monitor.node(beat.node.as_str(), now) {
             None => (wall_us.max(1), 1),
             Some(n) if restarted || n.state == NodeState::Left => {
@@ -58,10 +83,11 @@ impl LegacyState {
             Some(n) => (n.incarnation, n.seq.saturating_add(1)),
         };
         let side = Side {
-            pid: beat.pid.or(prev.and_then(|s| s.pid)),
-            conn: conn.or(prev.and_then(|s| s.conn)),
+            pid: beat.pid.or(prev_pid),
+            conn: conn.or(prev_conn),
+            labels: labels_of(beat),
         };
-        if prev.is_some() || self.nodes.len() < self.max {
+        if known || self.nodes.len() < self.max {
             self.nodes.insert(beat.node.clone(), side);
         }
         id
@@ -81,6 +107,14 @@ impl LegacyState {
     /// The node's pid, if a legacy beat reported one.
     pub(crate) fn pid(&self, node: &NodeId) -> Option<u32> {
         self.nodes.get(node).and_then(|s| s.pid)
+    }
+
+    /// The node's labels from its latest legacy beat (empty if none).
+    pub(crate) fn labels(&self, node: &NodeId) -> BTreeMap<String, String> {
+        self.nodes
+            .get(node)
+            .map(|s| s.labels.clone())
+            .unwrap_or_default()
     }
 
     /// Drops what is remembered about `node` (the monitor forgot it).
@@ -142,6 +176,21 @@ mod tests {
             4,
             "no beat refused as stale or duplicate"
         );
+    }
+
+    #[test]
+    fn labels_are_kept_within_bounds() {
+        let mut b = beat("a", None);
+        b.status = Some("ok".into());
+        for i in 0..40 {
+            b.labels.insert(format!("k{i:02}"), "v".into());
+        }
+        b.labels
+            .insert("big".into(), "x".repeat(MAX_LABEL_VALUE + 1));
+        let l = labels_of(&b);
+        assert_eq!(l.len(), MAX_LABELS);
+        assert_eq!(l.get("status").map(String::as_str), Some("ok"));
+        assert!(!l.contains_key("big"));
     }
 
     #[test]
