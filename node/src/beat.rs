@@ -33,6 +33,8 @@ pub(crate) struct BeatSettings {
     pub(crate) hooks: Vec<crate::cli::HookSpec>,
     /// Hook timeout.
     pub(crate) hook_timeout: Duration,
+    /// Where monitor_lost / monitor_back events are printed, if anywhere.
+    pub(crate) events: Option<crate::cli::EventFormat>,
 }
 
 impl BeatSettings {
@@ -66,10 +68,14 @@ impl BeatSettings {
         if !a.on.is_empty() && a.ack_timeout.is_none() {
             bail!("--on needs --ack-timeout: monitor_lost is decided by missing acks");
         }
+        if a.events.is_some() && a.ack_timeout.is_none() {
+            bail!("--events needs --ack-timeout: monitor_lost is decided by missing acks");
+        }
         Ok(Self {
             failover: a.failover,
             hooks: a.on,
             hook_timeout: a.hook_timeout,
+            events: a.events,
             monitors,
             period: a.period,
             id,

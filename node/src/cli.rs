@@ -351,6 +351,11 @@ pub(crate) struct BeatArgs {
     /// Kill a hook command still running after this long.
     #[arg(long, env = "HBNODE_HOOK_TIMEOUT", value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
     pub(crate) hook_timeout: Duration,
+
+    /// Print monitor_lost / monitor_back events on stdout, as text or JSON lines (default:
+    /// only logged). Needs `--ack-timeout`.
+    #[arg(long, env = "HBNODE_EVENTS", value_enum)]
+    pub(crate) events: Option<EventFormat>,
 }
 
 /// Event names `hbnode beat --on` accepts besides `any`.

@@ -83,6 +83,7 @@ impl Demo {
             failover: false,
             hooks: Vec::new(),
             hook_timeout: Duration::from_secs(30),
+            events: None,
         };
         let mut cfg = settings.beater_config(&self.clock);
         cfg.incarnation = unix_now_us();

@@ -89,6 +89,7 @@ impl World {
             failover: false,
             hooks: Vec::new(),
             hook_timeout: Duration::from_secs(30),
+            events: None,
         };
         let mut cfg = settings.beater_config(&self.clock);
         cfg.incarnation = incarnation;

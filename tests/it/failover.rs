@@ -49,7 +49,7 @@ fn failover_beats_the_first_healthy_monitor_runs_the_lost_hook_and_returns_to_th
         "monitor_lost=echo \"$HBNODE_EVENT $HBNODE_MONITOR\" >> {}",
         log.display()
     );
-    let _beater = Proc::hbnode(&[
+    let beater = Proc::hbnode(&[
         "beat",
         "--to",
         &udp_a,
@@ -64,7 +64,15 @@ fn failover_beats_the_first_healthy_monitor_runs_the_lost_hook_and_returns_to_th
         "--failover",
         "--on",
         &hook,
+        "--events",
+        "json",
     ]);
+    let exported = |ev: &str| {
+        beater
+            .json_lines()
+            .into_iter()
+            .find(|e| e["event"] == ev && e["monitor"] == udp_a.as_str())
+    };
     wait_for("n joined the primary", || has(&a, "joined"));
     assert!(
         has(&b, "joined").is_none(),
@@ -80,10 +88,18 @@ fn failover_beats_the_first_healthy_monitor_runs_the_lost_hook_and_returns_to_th
         lost.lines().next(),
         Some(format!("monitor_lost {udp_a}").as_str())
     );
+    let lost = wait_for("monitor_lost on the beater's stdout", || {
+        exported("monitor_lost")
+    });
+    assert_eq!(lost["node"], "n");
+    assert!(lost["silence_ms"].as_u64().unwrap() >= 500, "{lost}");
 
     // The primary comes back on the same address: beats return to it and leave the backup.
     let a2 = monitor(&udp_a, &http_a);
     wait_for("n back on the primary", || has(&a2, "joined"));
+    wait_for("monitor_back on the beater's stdout", || {
+        exported("monitor_back")
+    });
     wait_for("n down on the backup (no more beats there)", || {
         has(&b, "down")
     });
