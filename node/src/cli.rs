@@ -25,7 +25,8 @@ pub(crate) struct Cli {
     ///
     /// Top-level keys set global flags (`log-format`); a `[monitor]`, `[beat]`, `[status]` or
     /// `[demo]` table sets that subcommand's flags, keyed by their long names (`timeout = "2s"`,
-    /// `listen = ["udp://0.0.0.0:43278"]`). Unknown keys are an error.
+    /// `listen = ["udp://0.0.0.0:43278"]`). Unknown keys are an error. `[[monitor.listener]]`
+    /// tables add listeners with their own detector settings (see `--listener`).
     #[arg(long, global = true, env = "HBNODE_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 
@@ -345,7 +346,7 @@ pub(crate) struct BeatArgs {
     /// The command gets HBNODE_EVENT, HBNODE_NODE (this node), HBNODE_MONITOR and HBNODE_ADDR
     /// (the monitor's address), HBNODE_SILENCE_MS (monitor_lost), HBNODE_TIME in its
     /// environment and the event as JSON on stdin. Needs `--ack-timeout`.
-    #[arg(long = "on", env = "HBNODE_ON", value_name = "EVENT=CMD", value_parser = parse_beat_hook)]
+    #[arg(long = "on", env = "HBNODE_BEAT_ON", value_name = "EVENT=CMD", value_parser = parse_beat_hook)]
     pub(crate) on: Vec<HookSpec>,
 
     /// Kill a hook command still running after this long.
@@ -354,7 +355,7 @@ pub(crate) struct BeatArgs {
 
     /// Print monitor_lost / monitor_back events on stdout, as text or JSON lines (default:
     /// only logged). Needs `--ack-timeout`.
-    #[arg(long, env = "HBNODE_EVENTS", value_enum)]
+    #[arg(long, env = "HBNODE_BEAT_EVENTS", value_enum)]
     pub(crate) events: Option<EventFormat>,
 }
 
