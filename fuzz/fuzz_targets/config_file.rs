@@ -7,6 +7,11 @@
 mod cli;
 #[path = "../../node/src/config.rs"]
 mod config;
+#[path = "../../node/src/listener/spec.rs"]
+mod spec;
+mod listener {
+    pub(crate) use super::spec;
+}
 
 use std::ffi::OsString;
 use std::io::Write as _;

@@ -29,6 +29,14 @@ pub(crate) struct BeatSettings {
     pub(crate) ack_timeout: Option<Duration>,
     /// Keys: beats are signed with the first, acks accepted under any.
     pub(crate) keyring: Keyring,
+    /// Beat to the first healthy monitor only.
+    pub(crate) failover: bool,
+    /// `--on` hooks.
+    pub(crate) hooks: Vec<crate::cli::HookSpec>,
+    /// Hook timeout.
+    pub(crate) hook_timeout: Duration,
+    /// Where monitor_lost / monitor_back events are printed, if anywhere.
+    pub(crate) events: Option<crate::cli::EventFormat>,
 }
 
 impl BeatSettings {
@@ -54,12 +62,27 @@ impl BeatSettings {
         if a.ack_timeout.is_some_and(|t| t.is_zero()) {
             bail!("--ack-timeout must be greater than zero");
         }
+        if a.failover && a.ack_timeout.is_none() {
+            bail!(
+                "--failover needs --ack-timeout: a monitor is only known lost by its missing acks"
+            );
+        }
+        if !a.on.is_empty() && a.ack_timeout.is_none() {
+            bail!("--on needs --ack-timeout: monitor_lost is decided by missing acks");
+        }
+        if a.events.is_some() && a.ack_timeout.is_none() {
+            bail!("--events needs --ack-timeout: monitor_lost is decided by missing acks");
+        }
         let keyring = match &a.key_file {
             Some(path) => crate::keys::load(path, true)?,
             None => Keyring::open(),
         };
         Ok(Self {
             keyring,
+            failover: a.failover,
+            hooks: a.on,
+            hook_timeout: a.hook_timeout,
+            events: a.events,
             monitors,
             period: a.period,
             id,
@@ -78,7 +101,7 @@ impl BeatSettings {
             jitter: self.jitter,
             seed: random_u64(),
             monitors: self.monitors.clone(),
-            failover: false,
+            failover: self.failover,
             ack_timeout: self.ack_timeout,
             keyring: self.keyring.clone(),
             group: 0,
@@ -104,7 +127,10 @@ pub(crate) fn run(s: BeatSettings) -> anyhow::Result<ExitCode> {
         let incarnation = cfg.incarnation;
         let beater = Beater::new(cfg, clock.now()).context("invalid beat settings")?;
         let socket = bind_udp(local_any(&s.monitors), 0)?.socket;
-        let actor = BeaterActor::new(beater, socket, clock).start();
+        let hooks = crate::beat_hooks::BeatHooks::start(&s)?;
+        let actor = BeaterActor::new(beater, socket, clock)
+            .with_hooks(hooks)
+            .start();
         tracing::info!(id = %s.id, incarnation, period = %humantime::format_duration(s.period),
             monitors = ?s.monitors, "beating");
         let sig = shutdown_signal().await?;

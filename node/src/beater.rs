@@ -11,6 +11,7 @@ use actix::prelude::*;
 use hb_core::{Beater, BeaterEvent, Timestamp, wire};
 use tokio::time::Instant;
 
+use crate::beat_hooks::BeatHooks;
 use crate::clock::Clock;
 use crate::transport::Transport;
 
@@ -50,6 +51,7 @@ pub(crate) struct BeaterActor<T: Transport> {
     buf: Vec<u8>,
     cut: bool,
     send_errors: u64,
+    hooks: Option<BeatHooks>,
 }
 
 impl<T: Transport> BeaterActor<T> {
@@ -63,7 +65,14 @@ impl<T: Transport> BeaterActor<T> {
             buf: vec![0; wire::MAX_DATAGRAM],
             cut: false,
             send_errors: 0,
+            hooks: None,
         }
+    }
+
+    /// Also runs `--on` hooks on monitor loss and return.
+    pub(crate) fn with_hooks(mut self, hooks: Option<BeatHooks>) -> Self {
+        self.hooks = hooks;
+        self
     }
 
     /// After every input: send, report, re-arm.
@@ -81,6 +90,9 @@ impl<T: Transport> BeaterActor<T> {
             }
         }
         while let Some(ev) = self.beater.poll_event() {
+            if let Some(h) = &self.hooks {
+                h.on_event(&ev, &self.clock);
+            }
             match ev {
                 BeaterEvent::MonitorLost { monitor, silence } => tracing::warn!(
                     %monitor, silence = %humantime::format_duration(silence), "monitor stopped acknowledging beats"

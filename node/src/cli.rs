@@ -25,7 +25,8 @@ pub(crate) struct Cli {
     ///
     /// Top-level keys set global flags (`log-format`); a `[monitor]`, `[beat]`, `[status]` or
     /// `[demo]` table sets that subcommand's flags, keyed by their long names (`timeout = "2s"`,
-    /// `listen = ["udp://0.0.0.0:43278"]`). Unknown keys are an error.
+    /// `listen = ["udp://0.0.0.0:43278"]`). Unknown keys are an error. `[[monitor.listener]]`
+    /// tables add listeners with their own detector settings (see `--listener`).
     #[arg(long, global = true, env = "HBNODE_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 
@@ -49,6 +50,10 @@ pub(crate) struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once at startup; boxing would only complicate the match"
+)]
 pub(crate) enum Command {
     /// Receive beats and report nodes that join, go down, come back, restart or leave.
     Monitor(MonitorArgs),
@@ -104,9 +109,13 @@ pub(crate) struct ManArgs {
 /// Flags of `hbnode monitor`.
 #[derive(Debug, Args)]
 pub(crate) struct MonitorArgs {
-    /// Where to receive beats, as udp://HOST:PORT (repeatable).
+    /// Where to receive beats, as SCHEME://HOST:PORT (repeatable).
     ///
-    /// One Receiver per address. PyHeartbeat's port, 43278, is the default.
+    /// One Receiver per address. PyHeartbeat's port, 43278, is the default. Schemes: `udp`
+    /// (hbnode beats), `pyhb+udp` (PyHeartbeat: a `PyHB` datagram from the source IP),
+    /// `text+udp` (one line per datagram parsed by `--msg-regex`, Circus's watchdog format by
+    /// default), `json+tcp` (the TCP/JSON heartbeat: `{"ip","status","pid"}` objects after a
+    /// `--greeting` line; a closed connection is down at once).
     #[arg(
         long,
         env = "HBNODE_LISTEN",
@@ -115,7 +124,7 @@ pub(crate) struct MonitorArgs {
         value_delimiter = ',',
         value_parser = parse_listen
     )]
-    pub(crate) listen: Vec<SocketAddr>,
+    pub(crate) listen: Vec<ListenUrl>,
 
     /// The failure detector applied to every node.
     ///
@@ -207,6 +216,185 @@ pub(crate) struct MonitorArgs {
     #[arg(long, env = "HBNODE_MAX_NODES", value_name = "N", default_value = "1048576",
         value_parser = clap::value_parser!(u64).range(1..=(1 << 32)))]
     pub(crate) max_nodes: u64,
+    /// The regex that parses each `text+udp://` datagram (Circus's `pid;timestamp` by default).
+    ///
+    /// The node id is the named group `id` if the regex has one, else `pid`, else the source
+    /// IP; a `pid` group is remembered as the node's pid (`HBNODE_PID` in hooks). A trailing
+    /// newline is ignored. An invalid regex is a startup error.
+    #[arg(
+        long,
+        env = "HBNODE_MSG_REGEX",
+        value_name = "RE",
+        default_value = hb_core::legacy::CIRCUS_REGEX
+    )]
+    pub(crate) msg_regex: String,
+
+    /// The line each `json+tcp://` connection is greeted with (a newline is added).
+    #[arg(
+        long,
+        env = "HBNODE_GREETING",
+        value_name = "TEXT",
+        default_value = "Welcome to the server!"
+    )]
+    pub(crate) greeting: String,
+
+    /// Most simultaneous connections per `json+tcp://` listener; more are closed at once.
+    #[arg(
+        long,
+        env = "HBNODE_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value = "1024",
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
+    pub(crate) max_connections: u32,
+
+    /// Run CMD with `sh -c` on EVENT (an event name such as `down`, or `any`); repeatable.
+    ///
+    /// The command gets HBNODE_EVENT, HBNODE_NODE, HBNODE_ADDR, HBNODE_PID (when known),
+    /// HBNODE_SILENCE_MS (down events), HBNODE_TIME in its environment and the event's JSON on
+    /// stdin. Example (Circus's watchdog): `--on 'down=kill -9 $HBNODE_PID'`.
+    #[arg(long = "on", env = "HBNODE_ON", value_name = "EVENT=CMD", value_parser = parse_hook)]
+    pub(crate) on: Vec<HookSpec>,
+
+    /// Kill a hook command still running after this long.
+    #[arg(long, env = "HBNODE_HOOK_TIMEOUT", value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    pub(crate) hook_timeout: Duration,
+
+    /// Most hook commands running at once; further events wait in a bounded queue.
+    #[arg(
+        long,
+        env = "HBNODE_HOOK_CONCURRENCY",
+        value_name = "N",
+        default_value = "4",
+        value_parser = clap::value_parser!(u32).range(1..=256)
+    )]
+    pub(crate) hook_concurrency: u32,
+
+    /// An Alertmanager to send alerts to, as http://HOST:PORT (repeatable; each gets every
+    /// alert).
+    ///
+    /// A down node fires `alertname="HbnodeNodeDown"` with a `node` label (and any
+    /// `--alertmanager-label`s), re-sent every `--alertmanager-resend` while down and resolved
+    /// when it returns. The monitor's id is an annotation, so monitors deduplicate.
+    #[arg(long, env = "HBNODE_ALERTMANAGER", value_name = "URL", value_delimiter = ',', value_parser = parse_http_url)]
+    pub(crate) alertmanager: Vec<String>,
+
+    /// How often firing alerts are re-sent (their endsAt is 4 × this ahead).
+    #[arg(long, env = "HBNODE_ALERTMANAGER_RESEND", value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    pub(crate) alertmanager_resend: Duration,
+
+    /// A static label added to every alert, as KEY=VALUE (repeatable).
+    #[arg(long, env = "HBNODE_ALERTMANAGER_LABEL", value_name = "KEY=VALUE", value_delimiter = ',', value_parser = parse_label)]
+    pub(crate) alertmanager_label: Vec<(String, String)>,
+
+    /// A URL to POST every event's JSON to, as http://HOST:PORT/PATH (repeatable).
+    #[arg(long, env = "HBNODE_WEBHOOK", value_name = "URL", value_delimiter = ',', value_parser = parse_http_url)]
+    pub(crate) webhook: Vec<String>,
+
+    /// A listener with its own detector settings, as 'URL key=value …' (repeatable).
+    ///
+    /// Keys: detector, timeout, phi-threshold, acceptable-pause, chen-margin; unset ones come
+    /// from the monitor's flags. E.g. `--listener 'pyhb+udp://0.0.0.0:43278 timeout=15s'`. In
+    /// the config file: `[[monitor.listener]]` tables with `url` and these keys.
+    #[arg(long, env = "HBNODE_LISTENER", value_name = "SPEC", value_parser = crate::listener::spec::parse_listener)]
+    pub(crate) listener: Vec<crate::listener::spec::ListenerSpec>,
+}
+
+/// Checks that `url` is a plain `http://` URL with a host.
+pub(crate) fn validate_http_url(url: &str) -> Result<awc::http::Uri, String> {
+    let uri: awc::http::Uri = url
+        .parse()
+        .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        return Err(format!(
+            "`{url}` is not an http://HOST:PORT URL (https is not supported; use a local proxy)"
+        ));
+    }
+    Ok(uri)
+}
+
+/// Parses `--alertmanager-label KEY=VALUE` (KEY a Prometheus label name other than
+/// `alertname` and `node`).
+pub(crate) fn parse_label(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE (e.g. team=infra)"))?;
+    let valid = k
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+    if k.is_empty() || !valid || k.starts_with("__") {
+        return Err(format!(
+            "`{k}` is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"
+        ));
+    }
+    if k == "alertname" || k == "node" {
+        return Err(format!("the `{k}` label is set by hbnode"));
+    }
+    Ok((k.to_owned(), v.to_owned()))
+}
+
+/// Parses a plain `http://` URL (the Alertmanager and webhook actions).
+pub(crate) fn parse_http_url(s: &str) -> Result<String, String> {
+    validate_http_url(s).map(|_| s.to_owned())
+}
+
+/// The protocol a `--listen` URL speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ListenKind {
+    /// `udp://`: hbnode's own beats.
+    Udp,
+    /// `pyhb+udp://`: PyHeartbeat.
+    PyHb,
+    /// `text+udp://`: one regex-parsed line per datagram (Circus).
+    Text,
+    /// `json+tcp://`: the TCP/JSON heartbeat.
+    JsonTcp,
+}
+
+/// A `--listen` URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ListenUrl {
+    /// The protocol.
+    pub(crate) kind: ListenKind,
+    /// Where to bind.
+    pub(crate) addr: SocketAddr,
+}
+
+/// An `--on EVENT=CMD` hook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HookSpec {
+    /// The event name, or `any`.
+    pub(crate) event: String,
+    /// The shell command.
+    pub(crate) command: String,
+}
+
+/// Event names `--on` accepts besides `any`.
+pub(crate) const HOOK_EVENTS: [&str; 6] =
+    ["joined", "down", "up", "restarted", "left", "forgotten"];
+
+/// Parses `--on EVENT=CMD`.
+pub(crate) fn parse_hook(s: &str) -> Result<HookSpec, String> {
+    let Some((event, command)) = s.split_once('=') else {
+        return Err(format!(
+            "`{s}` is not EVENT=CMD (e.g. 'down=kill -9 $HBNODE_PID')"
+        ));
+    };
+    let event = event.trim();
+    if event != "any" && !HOOK_EVENTS.contains(&event) {
+        return Err(format!(
+            "`{event}` is not an event: use any, {}",
+            HOOK_EVENTS.join(", ")
+        ));
+    }
+    if command.trim().is_empty() {
+        return Err(format!("`{s}` has an empty command"));
+    }
+    Ok(HookSpec {
+        event: event.to_owned(),
+        command: command.to_owned(),
+    })
 }
 
 /// Flags of `hbnode beat`.
@@ -245,6 +433,51 @@ pub(crate) struct BeatArgs {
     /// unsigned or wrongly signed acks are ignored. A file readable by every user is refused.
     #[arg(long, env = "HBNODE_KEY_FILE", value_name = "FILE")]
     pub(crate) key_file: Option<PathBuf>,
+    /// Beat only to the first healthy monitor in `--to` order instead of to all; return to the
+    /// primary when it acknowledges again (needs `--ack-timeout`).
+    #[arg(long, env = "HBNODE_FAILOVER")]
+    pub(crate) failover: bool,
+
+    /// Run CMD with `sh -c` on EVENT: `monitor_lost`, `monitor_back` or `any` (repeatable).
+    ///
+    /// The command gets HBNODE_EVENT, HBNODE_NODE (this node), HBNODE_MONITOR and HBNODE_ADDR
+    /// (the monitor's address), HBNODE_SILENCE_MS (monitor_lost), HBNODE_TIME in its
+    /// environment and the event as JSON on stdin. Needs `--ack-timeout`.
+    #[arg(long = "on", env = "HBNODE_BEAT_ON", value_name = "EVENT=CMD", value_parser = parse_beat_hook)]
+    pub(crate) on: Vec<HookSpec>,
+
+    /// Kill a hook command still running after this long.
+    #[arg(long, env = "HBNODE_HOOK_TIMEOUT", value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    pub(crate) hook_timeout: Duration,
+
+    /// Print monitor_lost / monitor_back events on stdout, as text or JSON lines (default:
+    /// only logged). Needs `--ack-timeout`.
+    #[arg(long, env = "HBNODE_BEAT_EVENTS", value_enum)]
+    pub(crate) events: Option<EventFormat>,
+}
+
+/// Event names `hbnode beat --on` accepts besides `any`.
+pub(crate) const BEAT_HOOK_EVENTS: [&str; 2] = ["monitor_lost", "monitor_back"];
+
+/// Parses `hbnode beat --on EVENT=CMD`.
+pub(crate) fn parse_beat_hook(s: &str) -> Result<HookSpec, String> {
+    let (event, command) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not EVENT=CMD (e.g. 'monitor_lost=logger lost')"))?;
+    let event = event.trim();
+    if event != "any" && !BEAT_HOOK_EVENTS.contains(&event) {
+        return Err(format!(
+            "`{event}` is not a beater event: use any, {}",
+            BEAT_HOOK_EVENTS.join(", ")
+        ));
+    }
+    if command.trim().is_empty() {
+        return Err(format!("`{s}` has an empty command"));
+    }
+    Ok(HookSpec {
+        event: event.to_owned(),
+        command: command.to_owned(),
+    })
 }
 
 /// Flags of `hbnode status`.
@@ -331,15 +564,28 @@ impl FromStr for HttpAddr {
     }
 }
 
-/// Parses `udp://HOST:PORT` (HOST an IP address, IPv6 in brackets).
-pub(crate) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
-    let Some(rest) = s.strip_prefix("udp://") else {
+/// Parses `SCHEME://HOST:PORT` (HOST an IP address, IPv6 in brackets); the schemes are
+/// `udp`, `pyhb+udp`, `text+udp` and `json+tcp`.
+pub(crate) fn parse_listen(s: &str) -> Result<ListenUrl, String> {
+    let schemes = [
+        ("udp://", ListenKind::Udp),
+        ("pyhb+udp://", ListenKind::PyHb),
+        ("text+udp://", ListenKind::Text),
+        ("json+tcp://", ListenKind::JsonTcp),
+    ];
+    let Some((kind, rest)) = schemes
+        .iter()
+        .find_map(|(p, k)| s.strip_prefix(p).map(|r| (*k, r)))
+    else {
         return Err(format!(
-            "`{s}` is not a listen URL: use udp://IP:PORT, e.g. udp://0.0.0.0:43278"
+            "`{s}` is not a listen URL: use udp://IP:PORT (e.g. udp://0.0.0.0:43278), \
+             pyhb+udp://, text+udp:// or json+tcp://"
         ));
     };
-    rest.parse()
-        .map_err(|_| format!("`{rest}` is not IP:PORT (e.g. 0.0.0.0:43278 or [::]:43278)"))
+    let addr = rest
+        .parse()
+        .map_err(|_| format!("`{rest}` is not IP:PORT (e.g. 0.0.0.0:43278 or [::]:43278)"))?;
+    Ok(ListenUrl { kind, addr })
 }
 
 /// Parses a duration such as `250ms`, `5s` or `1m 30s`.

@@ -127,7 +127,13 @@ fn push_flag(
         toml::Value::Boolean(false) => {}
         toml::Value::Array(items) => {
             for item in items {
-                out.push(format!("{flag}={}", scalar(item)?).into());
+                // `[[monitor.listener]]` tables: see crate::listener::spec.
+                let v = match item {
+                    toml::Value::Table(t) => crate::listener::spec::table_to_spec(t)
+                        .with_context(|| format!("`{display}`"))?,
+                    other => scalar(other)?,
+                };
+                out.push(format!("{flag}={v}").into());
             }
         }
         v => out.push(format!("{flag}={}", scalar(v)?).into()),
@@ -166,7 +172,10 @@ mod tests {
     #[test]
     fn monitor_defaults_match_the_issue() {
         let m = monitor(parse(&["monitor"]).expect("parses"));
-        assert_eq!(m.listen, ["0.0.0.0:43278".parse().unwrap()]);
+        assert_eq!(
+            m.listen,
+            [crate::cli::parse_listen("udp://0.0.0.0:43278").unwrap()]
+        );
         assert_eq!(m.http.0, Some("127.0.0.1:43280".parse().unwrap()));
         assert_eq!(m.detector, DetectorKind::Fixed);
         assert_eq!(m.events, EventFormat::Text);

@@ -81,6 +81,10 @@ impl Demo {
             jitter: 0.05,
             ack_timeout: None,
             keyring: hb_core::Keyring::open(),
+            failover: false,
+            hooks: Vec::new(),
+            hook_timeout: Duration::from_secs(30),
+            events: None,
         };
         let mut cfg = settings.beater_config(&self.clock);
         cfg.incarnation = unix_now_us();
@@ -233,6 +237,11 @@ pub(crate) fn run(nodes: u16) -> anyhow::Result<ExitCode> {
             record: None,
             keyring: hb_core::Keyring::open(),
             max_nodes: 1 << 20,
+            legacy: Vec::new(),
+            hooks: crate::hooks::HookSettings::default(),
+            alertmanager: crate::alertmanager::AlertmanagerSettings::default(),
+            webhooks: Vec::new(),
+            extra: Vec::new(),
         };
         let events = Rc::new(RefCell::new(Vec::new()));
         let collector = Collector::new(Rc::clone(&events)).start();

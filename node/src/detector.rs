@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -21,6 +22,8 @@ use tokio::time::Instant;
 
 use crate::batch::Batch;
 use crate::clock::{Clock, unix_secs};
+use crate::listener::state::LegacyState;
+use crate::listener::{LegacyIngest, LegacyInput};
 use crate::record::EventRecord;
 use crate::reporter::Report;
 use crate::stats::{REPORTER_SINK, Stats};
@@ -97,6 +100,9 @@ pub(crate) struct NodeView {
     pub(crate) duplicates: u32,
     /// Beats that arrived after a later one.
     pub(crate) reordered: u32,
+    /// Legacy nodes: `status` and the other fields of their latest TCP/JSON beat (bounded).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub(crate) labels: std::collections::BTreeMap<String, String>,
 }
 
 /// Everything the metrics endpoint needs, taken in one Detector turn.
@@ -130,6 +136,12 @@ pub(crate) struct Detector {
     buf: Vec<u8>,
     recorder: Option<TraceRecorder>,
     stalls_logged: u64,
+    legacy: LegacyState,
+    /// Event numbers shared with the other Detectors of this process (per-listener detector
+    /// settings), so `event_id` stays unique and increasing.
+    event_ids: Option<Arc<AtomicU64>>,
+    /// The other Detectors, whose nodes and counters snapshots and lookups merge in.
+    siblings: Vec<Addr<Self>>,
 }
 
 impl Detector {
@@ -140,6 +152,7 @@ impl Detector {
         reporter: Recipient<Report>,
         stats: Arc<Stats>,
     ) -> Self {
+        let monitor_max_nodes = monitor.config().max_nodes;
         Self {
             monitor,
             clock,
@@ -150,24 +163,9 @@ impl Detector {
             buf: vec![0; wire::MAX_DATAGRAM],
             recorder: None,
             stalls_logged: 0,
-        }
-    }
-
-    /// Logs each stall of the monitor itself (stopped process, starved loop) once, as the
-    /// core's local-pause guard detects it.
-    fn log_stalls(&mut self) {
-        let (count, last) = self.monitor.stalls();
-        if count > self.stalls_logged {
-            self.stalls_logged = count;
-            tracing::warn!(
-                stall = %humantime::format_duration(Duration::from_millis(
-                    u64::try_from(last.as_millis()).unwrap_or(u64::MAX)
-                )),
-                stalls = count,
-                "the monitor itself was stalled past a deadline (stopped, swapped or starved); \
-                 silence during the stall was not observed, so alive nodes were re-armed from \
-                 now instead of being declared down"
-            );
+            legacy: LegacyState::new(monitor_max_nodes),
+            event_ids: None,
+            siblings: Vec::new(),
         }
     }
 
@@ -175,6 +173,30 @@ impl Detector {
     pub(crate) fn with_recorder(mut self, recorder: Option<TraceRecorder>) -> Self {
         self.recorder = recorder;
         self
+    }
+
+    /// Numbers events from a counter shared with other Detectors.
+    pub(crate) fn with_event_ids(mut self, ids: Option<Arc<AtomicU64>>) -> Self {
+        self.event_ids = ids;
+        self
+    }
+
+    /// Merges these Detectors' nodes and counters into snapshots and lookups.
+    pub(crate) fn with_siblings(mut self, siblings: Vec<Addr<Self>>) -> Self {
+        self.siblings = siblings;
+        self
+    }
+
+    /// The next event number.
+    fn next_id(&mut self) -> u64 {
+        match &self.event_ids {
+            Some(ids) => ids.fetch_add(1, AtomicOrdering::Relaxed) + 1,
+            None => {
+                let id = self.next_event_id;
+                self.next_event_id += 1;
+                id
+            }
+        }
     }
 
     /// Offers one datagram's arrival to the recorder, if it is a beat that authenticates.
@@ -197,14 +219,37 @@ impl Detector {
         }
     }
 
+    /// Logs each stall of the monitor itself (stopped process, starved loop) once, as the
+    /// core's local-pause guard detects it.
+    fn log_stalls(&mut self) {
+        let (count, last) = self.monitor.stalls();
+        if count > self.stalls_logged {
+            self.stalls_logged = count;
+            tracing::warn!(
+                stall = %humantime::format_duration(Duration::from_millis(
+                    u64::try_from(last.as_millis()).unwrap_or(u64::MAX)
+                )),
+                stalls = count,
+                "the monitor itself was stalled past a deadline (stopped, swapped or starved); \
+                 silence during the stall was not observed, so alive nodes were re-armed from \
+                 now instead of being declared down"
+            );
+        }
+    }
+
     /// Drains events to the Reporter.
     fn drain_events(&mut self) {
         self.log_stalls();
         let name = self.monitor.config().detector.name();
         let mut out = Vec::new();
         while let Some(ev) = self.monitor.poll_event() {
-            out.push(EventRecord::new(&ev, self.next_event_id, name, &self.clock));
-            self.next_event_id += 1;
+            let id = self.next_id();
+            let mut r = EventRecord::new(&ev, id, name, &self.clock);
+            r.pid = self.legacy.pid(&ev.node);
+            if ev.kind == hb_core::EventKind::Forgotten {
+                self.legacy.forget(&ev.node);
+            }
+            out.push(r);
         }
         if !out.is_empty() && self.reporter.try_send(Report(out)).is_err() {
             self.stats.sink_dropped(REPORTER_SINK);
@@ -280,6 +325,7 @@ impl Detector {
             loss: n.loss_ratio(),
             duplicates: n.duplicates,
             reordered: n.reordered,
+            labels: self.legacy.labels(n.id),
         }
     }
 }
@@ -310,13 +356,12 @@ impl Handler<Ingest> for Detector {
     }
 }
 
-impl Handler<GetSnapshot> for Detector {
-    type Result = MessageResult<GetSnapshot>;
-
-    fn handle(&mut self, _: GetSnapshot, _: &mut Self::Context) -> Self::Result {
+impl Detector {
+    /// This Detector's own snapshot.
+    fn own_snapshot(&self) -> Snapshot {
         let now = self.clock.now();
         let nodes = self.monitor.nodes(now).map(|n| self.view(&n)).collect();
-        MessageResult(Snapshot {
+        Snapshot {
             nodes,
             beats_received: self.monitor.beats_received(),
             rejections: self
@@ -332,15 +377,137 @@ impl Handler<GetSnapshot> for Detector {
             core_acks_dropped: self.monitor.acks_dropped(),
             stalls: self.monitor.stalls(),
             max_nodes: self.monitor.config().max_nodes,
+        }
+    }
+}
+
+impl Snapshot {
+    /// Adds `other`'s nodes and counters (same reasons and states, in the same order).
+    fn merge(&mut self, other: Self) {
+        self.nodes.extend(other.nodes);
+        self.beats_received += other.beats_received;
+        for ((_, n), (_, m)) in self.rejections.iter_mut().zip(other.rejections) {
+            *n += m;
+        }
+        for ((_, n), (_, m)) in self.states.iter_mut().zip(other.states) {
+            *n += m;
+        }
+        self.core_acks_dropped += other.core_acks_dropped;
+        // Each Detector guards its own loop; they share one thread, so a stall shows in all.
+        self.stalls = self.stalls.max(other.stalls);
+        self.max_nodes += other.max_nodes;
+    }
+}
+
+/// Asks a Detector for its own snapshot only (siblings answer this).
+#[derive(Debug, Message)]
+#[rtype(result = "Snapshot")]
+struct GetOwnSnapshot;
+
+impl Handler<GetOwnSnapshot> for Detector {
+    type Result = MessageResult<GetOwnSnapshot>;
+
+    fn handle(&mut self, _: GetOwnSnapshot, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.own_snapshot())
+    }
+}
+
+/// Asks a Detector for one node, without asking its siblings.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<NodeView>")]
+struct GetOwnNode(String);
+
+impl Handler<GetOwnNode> for Detector {
+    type Result = Option<NodeView>;
+
+    fn handle(&mut self, GetOwnNode(id): GetOwnNode, _: &mut Self::Context) -> Self::Result {
+        let now = self.clock.now();
+        self.monitor.node(&id, now).map(|n| self.view(&n))
+    }
+}
+
+impl Handler<GetSnapshot> for Detector {
+    type Result = ResponseFuture<Snapshot>;
+
+    fn handle(&mut self, _: GetSnapshot, _: &mut Self::Context) -> Self::Result {
+        let mut snap = self.own_snapshot();
+        let siblings = self.siblings.clone();
+        Box::pin(async move {
+            for s in siblings {
+                if let Ok(other) = s.send(GetOwnSnapshot).await {
+                    snap.merge(other);
+                }
+            }
+            snap
         })
     }
 }
 
 impl Handler<GetNode> for Detector {
-    type Result = Option<NodeView>;
+    type Result = ResponseFuture<Option<NodeView>>;
 
     fn handle(&mut self, GetNode(id): GetNode, _: &mut Self::Context) -> Self::Result {
         let now = self.clock.now();
-        self.monitor.node(&id, now).map(|n| self.view(&n))
+        let own = self.monitor.node(&id, now).map(|n| self.view(&n));
+        let siblings = self.siblings.clone();
+        Box::pin(async move {
+            if own.is_some() {
+                return own;
+            }
+            for s in siblings {
+                if let Ok(Some(v)) = s.send(GetOwnNode(id.clone())).await {
+                    return Some(v);
+                }
+            }
+            None
+        })
+    }
+}
+
+impl Handler<LegacyIngest> for Detector {
+    type Result = ();
+
+    /// Feeds legacy beats with a synthesised identity (see [`LegacyState`]), counts refused
+    /// input, and takes closed TCP connections' nodes down.
+    fn handle(&mut self, LegacyIngest(items): LegacyIngest, ctx: &mut Self::Context) {
+        let group = self.monitor.config().group;
+        for item in items {
+            match item {
+                LegacyInput::Beat {
+                    at,
+                    from,
+                    beat,
+                    conn,
+                } => {
+                    let wall_us = self.clock.unix_offset_us().saturating_add(at.as_micros());
+                    let (incarnation, seq) =
+                        self.legacy
+                            .identity(&self.monitor, at, wall_us, &beat, conn);
+                    let b = wire::Beat {
+                        node: beat.node.as_str(),
+                        incarnation,
+                        seq,
+                        period_ms: 0,
+                        flags: wire::BeatFlags::default(),
+                        sent_at_us: 0,
+                        group,
+                        readings: wire::Readings::default(),
+                    };
+                    self.monitor.handle_beat(at, from, &b);
+                }
+                LegacyInput::Rejected => self
+                    .monitor
+                    .handle_rejection(hb_core::Rejection::BadLegacyFormat),
+                LegacyInput::Closed { at, conn, nodes } => {
+                    for node in &nodes {
+                        if self.legacy.take_connection(node, conn) {
+                            self.monitor.handle_disconnect(at, node.as_str());
+                        }
+                    }
+                }
+            }
+        }
+        self.drain_events();
+        self.rearm(ctx);
     }
 }

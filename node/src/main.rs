@@ -4,8 +4,10 @@
 //! Beater actor around `hb_core::Beater`, an HTTP API, and the CLI. Parsing (`cli`, `config`)
 //! is kept apart from doing (`monitor`, `beat`, `status`, `demo`).
 
+mod alertmanager;
 mod batch;
 mod beat;
+mod beat_hooks;
 mod beater;
 mod cli;
 mod clock;
@@ -13,8 +15,11 @@ mod config;
 mod demo;
 mod detector;
 mod docgen;
+mod hooks;
 mod http;
 mod http_client;
+mod http_post;
+mod listener;
 mod logging;
 mod metrics;
 mod monitor;
@@ -28,6 +33,7 @@ mod stats;
 mod status;
 mod trace_recorder;
 mod transport;
+mod webhook;
 
 mod keys;
 

@@ -120,6 +120,32 @@ pub(crate) fn render(snap: &Snapshot, stats: &Stats) -> String {
         cap,
     );
     reg.register(
+        "tcp_connections_refused",
+        "TCP heartbeat connections closed at once because the listener was at --max-connections",
+        counter(stats::get(&stats.tcp_refused)),
+    );
+    reg.register(
+        "hooks",
+        "Exec hook runs (--on), by result: ok, failed, timeout, dropped",
+        counters("result", stats.hook_counts()),
+    );
+    reg.register(
+        "alertmanager_posts",
+        "Alert POSTs to Alertmanager, by result (after retries; failed includes dropped)",
+        counters(
+            "result",
+            stats.posts(stats::PostAction::Alertmanager).into_iter(),
+        ),
+    );
+    reg.register(
+        "webhook_posts",
+        "Event POSTs to webhooks, by result (after retries; failed includes dropped)",
+        counters(
+            "result",
+            stats.posts(stats::PostAction::Webhook).into_iter(),
+        ),
+    );
+    reg.register(
         "build",
         "Build information",
         Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
@@ -156,6 +182,7 @@ mod tests {
             loss: 0.0,
             duplicates: 0,
             reordered: 0,
+            labels: Default::default(),
         };
         let snap = Snapshot {
             nodes: vec![node],

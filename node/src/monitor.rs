@@ -11,16 +11,25 @@ use anyhow::{Context as _, bail};
 use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
 use hb_core::{Keyring, Monitor, MonitorConfig};
 
-use crate::cli::{DetectorKind, EventFormat, MonitorArgs};
+use crate::alertmanager::{self, AlertmanagerSettings};
+use crate::cli::{DetectorKind, EventFormat, ListenKind, ListenUrl, MonitorArgs};
 use crate::clock::Clock;
 use crate::detector::Detector;
+use crate::hooks::{self, HookSettings};
 use crate::http::{self, HttpState};
+use crate::listener;
+use crate::listener::spec::DetectorFlags;
+use crate::listener::tcp::TcpSettings;
+use crate::listener::udp::UdpFormat;
 use crate::receiver::{Receiver, StopReceiver};
 use crate::reporter::{Flush, Published, Reporter};
 use crate::sink::{Sink, SinkKind};
 use crate::stats::Stats;
 use crate::trace_recorder::TraceRecorder;
 use crate::transport::{Transport as _, Udp, bind_udp};
+use crate::webhook;
+use hb_core::legacy::TextFormat;
+use std::sync::atomic::AtomicU64;
 
 /// What `hbnode monitor` runs with.
 #[derive(Clone, Debug)]
@@ -41,10 +50,70 @@ pub(crate) struct MonitorSettings {
     pub(crate) id: String,
     /// Where to record arrivals, if anywhere.
     pub(crate) record: Option<std::path::PathBuf>,
+    /// Legacy listeners (`pyhb+udp`, `text+udp`, `json+tcp`).
+    pub(crate) legacy: Vec<LegacyListen>,
+    /// Exec hooks (`--on`).
+    pub(crate) hooks: HookSettings,
+    /// The Alertmanager action (off when it has no URL).
+    pub(crate) alertmanager: AlertmanagerSettings,
+    /// Webhook URLs.
+    pub(crate) webhooks: Vec<String>,
+    /// `--listener`s, grouped by their detector configuration.
+    pub(crate) extra: Vec<(DetectorConfig, Vec<Listen>)>,
     /// Keys accepted on beats (the first signs acks), and whether unsigned beats are refused.
     pub(crate) keyring: Keyring,
     /// Most nodes held; further new ids are refused and counted.
     pub(crate) max_nodes: usize,
+}
+
+/// A listener of either kind.
+#[derive(Clone, Debug)]
+pub(crate) enum Listen {
+    /// `udp://`: hbnode beats.
+    Native(SocketAddr),
+    /// A legacy protocol.
+    Legacy(LegacyListen),
+}
+
+/// What a `--listen` URL starts; `text` caches the compiled `--msg-regex`.
+fn classify(
+    url: &ListenUrl,
+    a: &MonitorArgs,
+    text: &mut Option<Arc<TextFormat>>,
+) -> anyhow::Result<Listen> {
+    Ok(match url.kind {
+        ListenKind::Udp => Listen::Native(url.addr),
+        ListenKind::PyHb => Listen::Legacy(LegacyListen::Udp(url.addr, UdpFormat::PyHb)),
+        ListenKind::Text => {
+            let format = match text {
+                Some(f) => Arc::clone(f),
+                None => {
+                    let f = Arc::new(TextFormat::new(&a.msg_regex).with_context(|| {
+                        format!("--msg-regex `{}` is not a valid regex", a.msg_regex)
+                    })?);
+                    *text = Some(Arc::clone(&f));
+                    f
+                }
+            };
+            Listen::Legacy(LegacyListen::Udp(url.addr, UdpFormat::Text(format)))
+        }
+        ListenKind::JsonTcp => Listen::Legacy(LegacyListen::Tcp(
+            url.addr,
+            TcpSettings {
+                greeting: a.greeting.clone(),
+                max_connections: a.max_connections as usize,
+            },
+        )),
+    })
+}
+
+/// One legacy listener to start.
+#[derive(Clone, Debug)]
+pub(crate) enum LegacyListen {
+    /// A datagram listener.
+    Udp(SocketAddr, UdpFormat),
+    /// A TCP/JSON listener.
+    Tcp(SocketAddr, TcpSettings),
 }
 
 /// The hostname, or `hbnode` if it is not valid UTF-8.
@@ -100,6 +169,43 @@ impl MonitorSettings {
             }
         };
         detector.validate().context("invalid detector settings")?;
+        let mut listen = Vec::new();
+        let mut legacy = Vec::new();
+        let mut text: Option<Arc<TextFormat>> = None;
+        for url in &a.listen {
+            match classify(url, &a, &mut text)? {
+                Listen::Native(addr) => listen.push(addr),
+                Listen::Legacy(l) => legacy.push(l),
+            }
+        }
+        let base = DetectorFlags {
+            kind: Some(a.detector),
+            timeout: a.timeout,
+            phi_threshold: a.phi_threshold,
+            acceptable_pause: a.acceptable_pause,
+            chen_margin: a.chen_margin,
+        };
+        let mut extra: Vec<(DetectorConfig, Vec<Listen>)> = Vec::new();
+        for spec in &a.listener {
+            let d = spec
+                .detector
+                .or(base)
+                .build()
+                .with_context(|| format!("--listener {}", spec.url.addr))?;
+            let l = classify(&spec.url, &a, &mut text)?;
+            match extra.iter_mut().find(|(c, _)| *c == d) {
+                Some((_, ls)) => ls.push(l),
+                None => extra.push((d, vec![l])),
+            }
+        }
+        let hooks = HookSettings {
+            hooks: a.on,
+            timeout: a.hook_timeout,
+            concurrency: a.hook_concurrency as usize,
+        };
+        if a.alertmanager_resend.is_zero() {
+            bail!("--alertmanager-resend must be more than 0s");
+        }
         let keyring = match &a.key_file {
             Some(path) => crate::keys::load(path, a.require_auth)?,
             None if a.require_auth => {
@@ -108,17 +214,29 @@ impl MonitorSettings {
             None => Keyring::open(),
         };
         let max_nodes = usize::try_from(a.max_nodes).unwrap_or(usize::MAX);
+        let id = a.id.unwrap_or_else(hostname);
+        let alertmanager = AlertmanagerSettings {
+            urls: a.alertmanager,
+            resend: a.alertmanager_resend,
+            labels: a.alertmanager_label,
+            monitor: id.clone(),
+        };
         Ok(Self {
             keyring,
             max_nodes,
-            listen: a.listen,
+            extra,
+            legacy,
+            hooks,
+            alertmanager,
+            webhooks: a.webhook,
+            listen,
             detector,
             http: a.http.0,
             events: Some(a.events),
             forget_after: a.forget_after,
             recv_buffer: a.recv_buffer,
             record: a.record,
-            id: a.id.unwrap_or_else(hostname),
+            id,
         })
     }
 }
@@ -133,6 +251,7 @@ pub(crate) struct RunningMonitor {
     /// The HTTP server and its bound address.
     pub(crate) http: Option<(ServerHandle, SocketAddr)>,
     receivers: Vec<Addr<Receiver<Udp>>>,
+    legacy_tasks: Vec<actix_rt::task::JoinHandle<()>>,
     /// The Detector (systemd's watchdog probes it).
     pub(crate) detector: Addr<Detector>,
 }
@@ -158,8 +277,39 @@ pub(crate) fn start(
     if let Some(format) = s.events {
         sinks.push(Sink::start(SinkKind::Stdout(format)).context("cannot start the stdout sink")?);
     }
+    if !s.hooks.hooks.is_empty() {
+        sinks.push(hooks::start(&s.hooks, &stats).context("cannot start the hook runner")?);
+    }
+    if !s.alertmanager.urls.is_empty() {
+        sinks.push(
+            alertmanager::start(&s.alertmanager, &stats)
+                .context("cannot start the Alertmanager action")?,
+        );
+    }
+    if !s.webhooks.is_empty() {
+        sinks.push(webhook::start(&s.webhooks, &stats).context("cannot start the webhook action")?);
+    }
     let reporter = Reporter::new(sinks, collector, Arc::clone(&stats)).start();
     let recorder = s.record.as_deref().map(TraceRecorder::start).transpose()?;
+    // `--listener`s with their own detector settings: one Detector each (listener::spec).
+    let event_ids = (!s.extra.is_empty()).then(|| Arc::new(AtomicU64::new(0)));
+    let mut extra_detectors = Vec::new();
+    for (d, listens) in &s.extra {
+        let cfg = MonitorConfig {
+            id: s.id.clone(),
+            detector: *d,
+            forget_after: s.forget_after,
+            hash_seed: random_u64(),
+            keyring: s.keyring.clone(),
+            max_nodes: s.max_nodes,
+            ..MonitorConfig::default()
+        };
+        let m = Monitor::new(cfg, clock.now()).context("invalid listener detector settings")?;
+        let addr = Detector::new(m, clock, reporter.clone().recipient(), Arc::clone(&stats))
+            .with_event_ids(event_ids.clone())
+            .start();
+        extra_detectors.push((addr, listens.clone()));
+    }
     let detector = Detector::new(
         monitor,
         clock,
@@ -167,6 +317,8 @@ pub(crate) fn start(
         Arc::clone(&stats),
     )
     .with_recorder(recorder)
+    .with_event_ids(event_ids)
+    .with_siblings(extra_detectors.iter().map(|(d, _)| d.clone()).collect())
     .start();
     let mut receivers = Vec::new();
     let mut listening = Vec::new();
@@ -178,6 +330,22 @@ pub(crate) fn start(
         let receiver = Receiver::new(bound.socket, detector.clone(), clock, Arc::clone(&stats));
         receivers.push(receiver.start());
         tracing::info!(addr = %local, "listening for beats");
+    }
+    let mut legacy_tasks = Vec::new();
+    for l in &s.legacy {
+        legacy_tasks.push(start_legacy(l, s.recv_buffer, &detector, clock, &stats)?);
+    }
+    for (d, listens) in &extra_detectors {
+        for l in listens {
+            match l {
+                Listen::Native(addr) => {
+                    receivers.push(start_native(*addr, s.recv_buffer, d, clock, &stats)?);
+                }
+                Listen::Legacy(l) => {
+                    legacy_tasks.push(start_legacy(l, s.recv_buffer, d, clock, &stats)?);
+                }
+            }
+        }
     }
     let http = match s.http {
         Some(addr) => {
@@ -196,6 +364,7 @@ pub(crate) fn start(
         listening,
         http,
         receivers,
+        legacy_tasks,
         detector,
     })
 }
@@ -230,6 +399,9 @@ impl RunningMonitor {
         }
         for r in &self.receivers {
             r.do_send(StopReceiver);
+        }
+        for t in &self.legacy_tasks {
+            t.abort();
         }
         let _ = self.reporter.send(Flush).await;
     }
@@ -269,4 +441,62 @@ pub(crate) fn run(s: MonitorSettings) -> anyhow::Result<ExitCode> {
         running.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Binds a `udp://` listener and starts its Receiver.
+fn start_native(
+    addr: SocketAddr,
+    recv_buffer: usize,
+    detector: &Addr<Detector>,
+    clock: Clock,
+    stats: &Arc<Stats>,
+) -> anyhow::Result<Addr<Receiver<Udp>>> {
+    let bound = bind_udp(addr, recv_buffer)?;
+    let local = bound.socket.local_addr()?;
+    report_buffer(local, recv_buffer, bound.recv_buffer);
+    tracing::info!(addr = %local, "listening for beats");
+    Ok(Receiver::new(bound.socket, detector.clone(), clock, Arc::clone(stats)).start())
+}
+
+/// Binds a legacy listener and spawns its task.
+fn start_legacy(
+    l: &LegacyListen,
+    recv_buffer: usize,
+    detector: &Addr<Detector>,
+    clock: Clock,
+    stats: &Arc<Stats>,
+) -> anyhow::Result<actix_rt::task::JoinHandle<()>> {
+    let (local, task) = match l {
+        LegacyListen::Udp(addr, format) => {
+            let bound = bind_udp(*addr, recv_buffer)?;
+            let local = bound.socket.local_addr()?;
+            report_buffer(local, recv_buffer, bound.recv_buffer);
+            let fut = listener::udp::run(
+                bound.socket,
+                format.clone(),
+                detector.clone(),
+                clock,
+                Arc::clone(stats),
+            );
+            (local, actix_rt::spawn(fut))
+        }
+        LegacyListen::Tcp(addr, settings) => {
+            let tcp = std::net::TcpListener::bind(addr)
+                .with_context(|| format!("cannot bind TCP {addr}"))?;
+            tcp.set_nonblocking(true)?;
+            let tcp = tokio::net::TcpListener::from_std(tcp)
+                .context("cannot register the TCP listener")?;
+            let local = tcp.local_addr()?;
+            let fut = listener::tcp::run(
+                tcp,
+                settings.clone(),
+                detector.clone(),
+                clock,
+                Arc::clone(stats),
+            );
+            (local, actix_rt::spawn(fut))
+        }
+    };
+    tracing::info!(addr = %local, "listening for legacy beats");
+    Ok(task)
 }

@@ -50,6 +50,9 @@ pub(crate) struct EventRecord {
     /// then also means it is up).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) was_down: Option<bool>,
+    /// The node's process id, when a legacy listener reported one (Circus, TCP/JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) pid: Option<u32>,
     /// The monotonic decision time (µs since process start); not serialised.
     #[serde(skip)]
     pub(crate) at_us: u64,
@@ -78,6 +81,7 @@ impl EventRecord {
             previous_incarnation: None,
             was_down: None,
             at_us: ev.at.as_micros(),
+            pid: None,
         };
         match &ev.kind {
             EventKind::Down {

@@ -78,7 +78,7 @@ impl Sink {
     }
 
     /// Starts a sink thread around `write`, with a queue of [`SINK_QUEUE`] events.
-    fn spawn(index: usize, name: &str, mut write: Writer) -> std::io::Result<Self> {
+    pub(crate) fn spawn(index: usize, name: &str, mut write: Writer) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel::<Arc<EventRecord>>(SINK_QUEUE);
         let thread = std::thread::Builder::new()
             .name(name.into())

@@ -12,10 +12,62 @@ pub(crate) const EVENT_NAMES: [&str; 6] =
 
 /// Sink names, in counter order. `reporter` counts event batches the Detector could not hand
 /// to a full Reporter mailbox.
-pub(crate) const SINK_NAMES: [&str; 4] = ["stdout", "log", "collector", "reporter"];
+pub(crate) const SINK_NAMES: [&str; 7] = [
+    "stdout",
+    "log",
+    "collector",
+    "reporter",
+    "hooks",
+    "alertmanager",
+    "webhook",
+];
 
 /// Index of the Reporter's mailbox in [`SINK_NAMES`].
 pub(crate) const REPORTER_SINK: usize = 3;
+
+/// Index of the exec-hook runner in [`SINK_NAMES`].
+pub(crate) const HOOKS_SINK: usize = 4;
+
+/// Index of the Alertmanager action in [`SINK_NAMES`].
+pub(crate) const ALERTMANAGER_SINK: usize = 5;
+
+/// Index of the webhook action in [`SINK_NAMES`].
+pub(crate) const WEBHOOK_SINK: usize = 6;
+
+/// An action that POSTs over HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PostAction {
+    /// `--alertmanager`.
+    Alertmanager = 0,
+    /// `--webhook`.
+    Webhook = 1,
+}
+
+impl PostAction {
+    /// The action's name in logs.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Alertmanager => "alertmanager",
+            Self::Webhook => "webhook",
+        }
+    }
+}
+
+/// Outcomes of hook runs, in counter order.
+pub(crate) const HOOK_RESULTS: [&str; 4] = ["ok", "failed", "timeout", "dropped"];
+
+/// How a hook run ended (index into [`HOOK_RESULTS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HookResult {
+    /// Exit status 0.
+    Ok = 0,
+    /// Non-zero exit, killed by a signal, or could not start.
+    Failed = 1,
+    /// Still running at `--hook-timeout`; killed.
+    TimedOut = 2,
+    /// The hook queue was full; not run.
+    Dropped = 3,
+}
 
 /// How many recent events `/v1/events` keeps.
 pub(crate) const RECENT_EVENTS: usize = 1024;
@@ -31,6 +83,11 @@ pub(crate) struct Stats {
     pub(crate) acks_sent: AtomicU64,
     /// Acks not sent: the Receiver's mailbox was full or the socket refused them.
     pub(crate) acks_dropped: AtomicU64,
+    /// TCP heartbeat connections closed at once because a listener was at its limit.
+    pub(crate) tcp_refused: AtomicU64,
+    hooks: [AtomicU64; HOOK_RESULTS.len()],
+    /// POSTs by action, then ok (0) / failed (1).
+    posts: [[AtomicU64; 2]; 2],
     events: [AtomicU64; EVENT_NAMES.len()],
     sink_dropped: [AtomicU64; SINK_NAMES.len()],
     recent: Mutex<VecDeque<EventRecord>>,
@@ -57,6 +114,30 @@ impl Stats {
             recent.pop_front();
         }
         recent.push_back(r.clone());
+    }
+
+    /// Counts one hook outcome.
+    pub(crate) fn hook(&self, r: HookResult) {
+        inc(&self.hooks[r as usize]);
+    }
+
+    /// Hook runs, by outcome.
+    pub(crate) fn hook_counts(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        HOOK_RESULTS
+            .iter()
+            .zip(&self.hooks)
+            .map(|(n, c)| (*n, get(c)))
+    }
+
+    /// Counts one POST outcome (after its retries).
+    pub(crate) fn post(&self, action: PostAction, ok: bool) {
+        inc(&self.posts[action as usize][usize::from(!ok)]);
+    }
+
+    /// POSTs of `action`, as (ok, failed).
+    pub(crate) fn posts(&self, action: PostAction) -> [(&'static str, u64); 2] {
+        let c = &self.posts[action as usize];
+        [("ok", get(&c[0])), ("failed", get(&c[1]))]
     }
 
     /// Counts an event a sink had no room for.

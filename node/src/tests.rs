@@ -90,6 +90,10 @@ impl World {
             jitter: 0.0,
             ack_timeout: Some(Duration::from_secs(1)),
             keyring: hb_core::Keyring::open(),
+            failover: false,
+            hooks: Vec::new(),
+            hook_timeout: Duration::from_secs(30),
+            events: None,
         };
         let mut cfg = settings.beater_config(&self.clock);
         cfg.incarnation = incarnation;

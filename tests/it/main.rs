@@ -1,12 +1,16 @@
 //! End-to-end tests: real `hbnode` processes on loopback (one test binary, one module per
 //! scenario). Waits poll with a 20 s deadline; no test asserts a tight timing.
 
+mod alertmanager;
 mod auth;
+mod failover;
 mod flood;
 mod garbage;
+mod legacy;
 mod liveness;
 mod page;
 mod record;
 mod replay;
 mod systemd;
 mod units;
+mod webhook;

@@ -167,6 +167,57 @@ impl Proc {
     }
 }
 
+impl Proc {
+    /// Starts any command, capturing stdout lines and stderr like [`Proc::hbnode`].
+    pub fn spawn(cmd: &mut Command) -> Self {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let out = child.stdout.take().expect("stdout");
+        let lines = Arc::clone(&stdout);
+        thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                lines.lock().expect("lock").push(line);
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = child.stderr.take().expect("stderr");
+        let text = Arc::clone(&stderr);
+        thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            text.lock().expect("lock").push_str(&s);
+        });
+        Self {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Starts one of the Python 3 legacy clients in `tests/clients/` with `args`.
+    pub fn python(script: &str, args: &[&str]) -> Self {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("clients")
+            .join(script);
+        Self::spawn(Command::new("python3").arg("-u").arg(path).args(args))
+    }
+
+    /// Its exit status, if it has exited.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Its stdout lines so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.stdout.lock().expect("lock").clone()
+    }
+}
+
 impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();

@@ -360,6 +360,35 @@ impl Monitor {
         self.rejections.add(why);
     }
 
+    /// The stream connection that carried `node`'s beats closed or was reset: if the node is
+    /// alive it is down at once, with reason [`DownReason::ConnectionClosed`]. Unknown, down or
+    /// departed nodes are left as they are (a later beat on a new connection brings it back).
+    pub fn handle_disconnect(&mut self, now: Timestamp, node: &str) {
+        let now = self.advance(now);
+        if let Some(slot) = self.nodes.find(node) {
+            let n = self.nodes.get_mut(slot);
+            if n.state == NodeState::Alive {
+                let value = self.cfg.detector.value(&n.det, n.last, n.period(), now);
+                let ev = Event {
+                    at: now,
+                    node: n.id.clone(),
+                    addr: n.addr,
+                    incarnation: n.incarnation,
+                    kind: EventKind::Down {
+                        silence: now - n.last,
+                        value,
+                        deadline: now,
+                        reason: DownReason::ConnectionClosed,
+                    },
+                };
+                self.set_state(slot, NodeState::Down, now);
+                self.events.push_back(ev);
+                self.arm(slot);
+            }
+        }
+        self.settle();
+    }
+
     /// The timer armed for [`Self::poll_timeout`] fired (calling it at any time is harmless).
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.advance(now);

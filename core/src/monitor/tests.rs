@@ -110,6 +110,34 @@ fn a_late_datagram_first_fires_the_deadlines_it_passed() {
 }
 
 #[test]
+fn closed_connection_is_down_at_once_and_a_new_beat_brings_it_up() {
+    let mut m = monitor(3);
+    beat(&mut m, 0, "a", 1, 1);
+    m.handle_disconnect(t(S), "a");
+    m.check_invariants().unwrap();
+    let down = std::iter::from_fn(|| m.poll_event()).last().unwrap();
+    assert!(matches!(
+        down.kind,
+        EventKind::Down {
+            reason: DownReason::ConnectionClosed,
+            ..
+        }
+    ));
+    assert_eq!(down.at, t(S));
+    // Closing again, or for an unknown node, changes nothing.
+    m.handle_disconnect(t(2 * S), "a");
+    m.handle_disconnect(t(2 * S), "nobody");
+    m.handle_timeout(t(10 * S));
+    assert!(
+        m.poll_event().is_none(),
+        "no second down at the old deadline"
+    );
+    beat(&mut m, 11 * S, "a", 1, 2);
+    m.check_invariants().unwrap();
+    assert_eq!(events(&mut m), [(11 * S, "a".into(), "up")]);
+}
+
+#[test]
 fn restart_faster_than_timeout_is_caught() {
     let mut m = monitor(3);
     beat(&mut m, 0, "a", 1, 10);

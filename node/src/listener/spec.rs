@@ -1,0 +1,196 @@
+//! Per-listener detector settings: `--listener 'URL key=value …'`, or in the config file
+//!
+//! ```toml
+//! [[monitor.listener]]
+//! url = "pyhb+udp://0.0.0.0:43278"
+//! timeout = "15s"
+//!
+//! [[monitor.listener]]
+//! url = "text+udp://0.0.0.0:1664"
+//! detector = "fixed"
+//! timeout = "3s"      # Circus: loop_rate × max_count
+//! ```
+//!
+//! Keys: `detector` (`fixed`, `phi`, `chen`), `timeout`, `phi-threshold`, `acceptable-pause`,
+//! `chen-margin`. A key a listener leaves out comes from the monitor's own flags, then from the
+//! built-in default. Every distinct detector configuration gets its own Detector actor (its own
+//! `hb_core::Monitor`); they all feed the one Reporter, and the HTTP API merges their nodes and
+//! counters. A node that beats to listeners of two configurations is two records, one per
+//! Detector.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
+
+use crate::cli::{DetectorKind, ListenUrl, parse_duration, parse_listen};
+
+/// Detector settings, each optional.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct DetectorFlags {
+    /// `detector`.
+    pub(crate) kind: Option<DetectorKind>,
+    /// `timeout` (fixed).
+    pub(crate) timeout: Option<Duration>,
+    /// `phi-threshold` (phi).
+    pub(crate) phi_threshold: Option<f64>,
+    /// `acceptable-pause` (phi).
+    pub(crate) acceptable_pause: Option<Duration>,
+    /// `chen-margin` (chen).
+    pub(crate) chen_margin: Option<Duration>,
+}
+
+impl DetectorFlags {
+    /// These settings, with unset ones taken from `base`.
+    pub(crate) fn or(self, base: Self) -> Self {
+        Self {
+            kind: self.kind.or(base.kind),
+            timeout: self.timeout.or(base.timeout),
+            phi_threshold: self.phi_threshold.or(base.phi_threshold),
+            acceptable_pause: self.acceptable_pause.or(base.acceptable_pause),
+            chen_margin: self.chen_margin.or(base.chen_margin),
+        }
+    }
+
+    /// The detector these settings describe (settings of another detector kind are ignored:
+    /// they may be inherited from the monitor's flags).
+    pub(crate) fn build(self) -> anyhow::Result<DetectorConfig> {
+        let d = match self.kind.unwrap_or(DetectorKind::Fixed) {
+            DetectorKind::Fixed => DetectorConfig::Fixed(Fixed {
+                timeout: self.timeout.unwrap_or(Duration::from_secs(5)),
+            }),
+            DetectorKind::Phi => DetectorConfig::Phi(Phi::new(
+                self.phi_threshold.unwrap_or(8.0),
+                self.acceptable_pause.unwrap_or(Duration::ZERO),
+                Duration::from_millis(100),
+            )),
+            DetectorKind::Chen => DetectorConfig::Chen(Chen {
+                margin: self.chen_margin.unwrap_or(Duration::from_millis(500)),
+                ..Chen::default()
+            }),
+        };
+        d.validate().context("invalid detector settings")?;
+        Ok(d)
+    }
+}
+
+/// A `--listener` value.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ListenerSpec {
+    /// Where and what to listen.
+    pub(crate) url: ListenUrl,
+    /// Its detector settings.
+    pub(crate) detector: DetectorFlags,
+}
+
+/// Parses `URL key=value …` (also the form the config file's `[[monitor.listener]]` tables
+/// are turned into).
+pub(crate) fn parse_listener(s: &str) -> Result<ListenerSpec, String> {
+    let mut words = s.split_whitespace();
+    let url = words
+        .next()
+        .ok_or_else(|| "empty --listener: expected URL [key=value …]".to_owned())?;
+    let url = parse_listen(url.strip_prefix("url=").unwrap_or(url))?;
+    let mut d = DetectorFlags::default();
+    for w in words {
+        let (k, v) = w
+            .split_once('=')
+            .ok_or_else(|| format!("`{w}` is not key=value"))?;
+        match k {
+            "detector" => {
+                d.kind = Some(match v {
+                    "fixed" => DetectorKind::Fixed,
+                    "phi" => DetectorKind::Phi,
+                    "chen" => DetectorKind::Chen,
+                    _ => return Err(format!("`{v}` is not a detector: fixed, phi or chen")),
+                });
+            }
+            "timeout" => d.timeout = Some(parse_duration(v)?),
+            "phi-threshold" => {
+                d.phi_threshold = Some(
+                    v.parse()
+                        .map_err(|_| format!("phi-threshold `{v}` is not a number"))?,
+                );
+            }
+            "acceptable-pause" => d.acceptable_pause = Some(parse_duration(v)?),
+            "chen-margin" => d.chen_margin = Some(parse_duration(v)?),
+            _ => {
+                return Err(format!(
+                    "unknown listener key `{k}`: use detector, timeout, phi-threshold, \
+                     acceptable-pause or chen-margin"
+                ));
+            }
+        }
+    }
+    Ok(ListenerSpec { url, detector: d })
+}
+
+/// Renders a config file `[[monitor.listener]]` table as a `--listener` value.
+pub(crate) fn table_to_spec(t: &toml::Table) -> anyhow::Result<String> {
+    let url = t
+        .get("url")
+        .and_then(toml::Value::as_str)
+        .context("a [[monitor.listener]] table needs url = \"SCHEME://HOST:PORT\"")?;
+    let mut out = url.to_owned();
+    for (k, v) in t {
+        if k == "url" {
+            continue;
+        }
+        let v = match v {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            other => bail!("[[monitor.listener]] {k}: expected a string or number, found {other}"),
+        };
+        if v.split_whitespace().count() != 1 {
+            bail!("[[monitor.listener]] {k}: `{v}` must be one word");
+        }
+        out.push_str(&format!(" {k}={v}"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::ListenKind;
+
+    #[test]
+    fn listener_spec_parses_url_and_detector_keys() {
+        let s = parse_listener("pyhb+udp://0.0.0.0:43278 timeout=15s").unwrap();
+        assert_eq!(s.url.kind, ListenKind::PyHb);
+        assert_eq!(s.detector.timeout, Some(Duration::from_secs(15)));
+        let base = DetectorFlags {
+            kind: Some(DetectorKind::Fixed),
+            timeout: Some(Duration::from_secs(5)),
+            ..DetectorFlags::default()
+        };
+        assert_eq!(
+            s.detector.or(base).build().unwrap(),
+            DetectorConfig::Fixed(Fixed {
+                timeout: Duration::from_secs(15)
+            })
+        );
+        let p = parse_listener("udp://127.0.0.1:1 detector=phi phi-threshold=10").unwrap();
+        assert!(matches!(
+            p.detector.build().unwrap(),
+            DetectorConfig::Phi(_)
+        ));
+        assert!(parse_listener("udp://127.0.0.1:1 bogus=1").is_err());
+        assert!(parse_listener("udp://127.0.0.1:1 detector=nope").is_err());
+        assert!(parse_listener("tcp://127.0.0.1:1").is_err());
+        assert!(parse_listener("").is_err());
+    }
+
+    #[test]
+    fn config_table_becomes_a_listener_value() {
+        let t: toml::Table = "url = \"text+udp://127.0.0.1:1664\"\ntimeout = \"3s\"\n"
+            .parse()
+            .unwrap();
+        let spec = table_to_spec(&t).unwrap();
+        assert_eq!(spec, "text+udp://127.0.0.1:1664 timeout=3s");
+        assert!(parse_listener(&spec).is_ok());
+        let no_url: toml::Table = "timeout = \"3s\"\n".parse().unwrap();
+        assert!(table_to_spec(&no_url).is_err());
+    }
+}

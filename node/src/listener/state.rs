@@ -1,0 +1,207 @@
+//! The identity legacy senders do not send: incarnation and sequence number, synthesised by
+//! the Detector, plus the little it remembers per legacy node (pid, owning TCP connection).
+//!
+//! Rule (also in docs/events.md): a node the monitor does not know gets incarnation = the
+//! monitor's wall clock in µs since the Unix epoch and sequence 1; a known node keeps its
+//! incarnation and gets `seq = current + 1`; a node whose beat carries a pid different from the
+//! one remembered restarted, and gets incarnation `max(current + 1, wall clock µs)`, sequence 1.
+
+use std::collections::{BTreeMap, HashMap};
+
+use hb_core::legacy::LegacyBeat;
+use hb_core::{Monitor, NodeId, NodeState, Timestamp};
+
+/// Most labels kept per node (TCP/JSON fields other than `id`, `ip`, `pid`; plus `status`).
+pub(crate) const MAX_LABELS: usize = 16;
+
+/// Longest label name kept, in bytes.
+pub(crate) const MAX_LABEL_NAME: usize = 64;
+
+/// Longest label value kept, in bytes.
+pub(crate) const MAX_LABEL_VALUE: usize = 256;
+
+/// What the Detector remembers about one legacy node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Side {
+    /// The latest pid the node reported.
+    pid: Option<u32>,
+    /// The TCP connection whose beats it last arrived on.
+    conn: Option<u64>,
+    /// The latest beat's labels, bounded (see [`MAX_LABELS`]); empty for most nodes.
+    labels: BTreeMap<String, String>,
+}
+
+/// The labels kept from `beat`: `status` and its other fields, within the bounds.
+fn labels_of(beat: &LegacyBeat) -> BTreeMap<String, String> {
+    let status = beat.status.iter().map(|s| ("status", s.as_str()));
+    let rest = beat.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    status
+        .chain(rest)
+        .filter(|(k, v)| k.len() <= MAX_LABEL_NAME && v.len() <= MAX_LABEL_VALUE)
+        .take(MAX_LABELS)
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Side state of legacy nodes, bounded by the monitor's `max_nodes`; entries go when the
+/// monitor forgets the node.
+#[derive(Debug)]
+pub(crate) struct LegacyState {
+    nodes: HashMap<NodeId, Side>,
+    max: usize,
+}
+
+impl LegacyState {
+    /// Room for `max` nodes.
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            nodes: HashMap::new(),
+            max,
+        }
+    }
+
+    /// The incarnation and sequence number to feed the monitor for `beat`, and remembers its
+    /// pid and connection.
+    pub(crate) fn identity(
+        &mut self,
+        monitor: &Monitor,
+        now: Timestamp,
+        wall_us: u64,
+        beat: &LegacyBeat,
+        conn: Option<u64>,
+    ) -> (u64, u64) {
+        let prev = self.nodes.get(&beat.node);
+        let prev_pid = prev.and_then(|s| s.pid);
+        let prev_conn = prev.and_then(|s| s.conn);
+        let known = prev.is_some();
+        let restarted = matches!((prev_pid, beat.pid), (Some(a), Some(b)) if a != b);
+        let id = match monitor.node(beat.node.as_str(), now) {
+            None => (wall_us.max(1), 1),
+            Some(n) if restarted || n.state == NodeState::Left => {
+                (n.incarnation.saturating_add(1).max(wall_us), 1)
+            }
+            Some(n) => (n.incarnation, n.seq.saturating_add(1)),
+        };
+        let side = Side {
+            pid: beat.pid.or(prev_pid),
+            conn: conn.or(prev_conn),
+            labels: labels_of(beat),
+        };
+        if known || self.nodes.len() < self.max {
+            self.nodes.insert(beat.node.clone(), side);
+        }
+        id
+    }
+
+    /// Whether `node` last beat over connection `conn`; if so, forgets the connection.
+    pub(crate) fn take_connection(&mut self, node: &NodeId, conn: u64) -> bool {
+        match self.nodes.get_mut(node) {
+            Some(s) if s.conn == Some(conn) => {
+                s.conn = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The node's pid, if a legacy beat reported one.
+    pub(crate) fn pid(&self, node: &NodeId) -> Option<u32> {
+        self.nodes.get(node).and_then(|s| s.pid)
+    }
+
+    /// The node's labels from its latest legacy beat (empty if none).
+    pub(crate) fn labels(&self, node: &NodeId) -> BTreeMap<String, String> {
+        self.nodes
+            .get(node)
+            .map(|s| s.labels.clone())
+            .unwrap_or_default()
+    }
+
+    /// Drops what is remembered about `node` (the monitor forgot it).
+    pub(crate) fn forget(&mut self, node: &NodeId) {
+        self.nodes.remove(node);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hb_core::{MonitorConfig, wire};
+
+    use super::*;
+
+    fn beat(node: &str, pid: Option<u32>) -> LegacyBeat {
+        let mut b = hb_core::legacy::JsonStream::new("127.0.0.1:1".parse().unwrap(), 1024);
+        b.handle_bytes(format!("{{\"id\":\"{node}\"}}").as_bytes());
+        let mut b = b.poll_beat().unwrap().unwrap();
+        b.pid = pid;
+        b
+    }
+
+    fn b(id: &str) -> NodeId {
+        NodeId::new(id).unwrap()
+    }
+
+    fn feed(m: &mut Monitor, s: &mut LegacyState, at: u64, b: &LegacyBeat) -> (u64, u64) {
+        let now = Timestamp::from_micros(at);
+        let (incarnation, seq) = s.identity(m, now, 1_000 + at, b, None);
+        let w = wire::Beat {
+            node: b.node.as_str(),
+            incarnation,
+            seq,
+            period_ms: 0,
+            flags: wire::BeatFlags::default(),
+            sent_at_us: 0,
+            group: 0,
+            readings: Default::default(),
+        };
+        m.handle_beat(now, "127.0.0.1:1".parse().unwrap(), &w);
+        (incarnation, seq)
+    }
+
+    #[test]
+    fn sequence_grows_and_a_new_pid_is_a_restart() {
+        let mut m = Monitor::new(MonitorConfig::default(), Timestamp::ZERO).unwrap();
+        let mut s = LegacyState::new(2);
+        assert_eq!(feed(&mut m, &mut s, 1, &beat("a", Some(7))), (1_001, 1));
+        assert_eq!(feed(&mut m, &mut s, 2, &beat("a", Some(7))), (1_001, 2));
+        assert_eq!(feed(&mut m, &mut s, 3, &beat("a", None)), (1_001, 3));
+        assert_eq!(s.pid(&b("a")), Some(7));
+        assert_eq!(feed(&mut m, &mut s, 4, &beat("a", Some(8))), (1_004, 1));
+        let kinds: Vec<_> = std::iter::from_fn(|| m.poll_event())
+            .map(|e| e.kind.name())
+            .collect();
+        assert_eq!(kinds, ["joined", "restarted"]);
+        assert_eq!(
+            m.beats_received(),
+            4,
+            "no beat refused as stale or duplicate"
+        );
+    }
+
+    #[test]
+    fn labels_are_kept_within_bounds() {
+        let mut b = beat("a", None);
+        b.status = Some("ok".into());
+        for i in 0..40 {
+            b.labels.insert(format!("k{i:02}"), "v".into());
+        }
+        b.labels
+            .insert("big".into(), "x".repeat(MAX_LABEL_VALUE + 1));
+        let l = labels_of(&b);
+        assert_eq!(l.len(), MAX_LABELS);
+        assert_eq!(l.get("status").map(String::as_str), Some("ok"));
+        assert!(!l.contains_key("big"));
+    }
+
+    #[test]
+    fn side_state_is_bounded() {
+        let mut m = Monitor::new(MonitorConfig::default(), Timestamp::ZERO).unwrap();
+        let mut s = LegacyState::new(1);
+        feed(&mut m, &mut s, 1, &beat("a", Some(1)));
+        feed(&mut m, &mut s, 2, &beat("b", Some(2)));
+        assert_eq!((s.pid(&b("a")), s.pid(&b("b"))), (Some(1), None));
+        s.forget(&b("a"));
+        feed(&mut m, &mut s, 3, &beat("b", Some(2)));
+        assert_eq!(s.pid(&b("b")), Some(2));
+    }
+}

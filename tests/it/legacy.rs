@@ -1,0 +1,257 @@
+//! Issue 5: the lineage's own clients (Python 3 versions in tests/clients/) drive the legacy
+//! listeners unchanged: PyHeartbeat, a Circus-watched process (with the watchdog's kill as an
+//! exec hook) and the TCP/JSON heartbeat.
+
+use std::net::UdpSocket;
+use std::os::unix::process::ExitStatusExt as _;
+use std::process::Command;
+
+use hb_tests::{Proc, free_tcp_port, free_udp_port, hbnode, http_get, metric, wait_for};
+use serde_json::Value;
+
+fn has(mon: &Proc, node: &str, event: &str) -> Option<Value> {
+    mon.json_lines()
+        .into_iter()
+        .find(|e| e["node"] == node && e["event"] == event)
+}
+
+fn monitor(listen: &str, http: &str, extra: &[&str]) -> Proc {
+    let mut args = vec![
+        "monitor", "--listen", listen, "--http", http, "--events", "json",
+    ];
+    args.extend_from_slice(extra);
+    let mon = Proc::hbnode(&args);
+    wait_for("the monitor's /healthz", || {
+        http_get(http, "/healthz").filter(|(s, _)| *s == 200)
+    });
+    mon
+}
+
+fn legacy_rejections(http: &str) -> f64 {
+    http_get(http, "/metrics")
+        .and_then(|(_, m)| {
+            metric(
+                &m,
+                "hbnode_datagrams_rejected_total{reason=\"bad_legacy_format\"}",
+            )
+        })
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn pyheartbeat_client_joins_by_source_ip_goes_down_when_killed_and_junk_is_counted() {
+    let udp = format!("127.0.0.1:{}", free_udp_port());
+    let http = format!("127.0.0.1:{}", free_tcp_port());
+    let mut mon = monitor(&format!("pyhb+udp://{udp}"), &http, &["--timeout", "1s"]);
+    let port = udp.rsplit(':').next().unwrap();
+    let mut client = Proc::python("pyheartbeat.py", &["127.0.0.1", port, "0.2"]);
+    wait_for("127.0.0.1 joined", || has(&mon, "127.0.0.1", "joined"));
+
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.send_to(b"PyHB\n", &udp).unwrap();
+    s.send_to(b"hello", &udp).unwrap();
+    wait_for("two legacy rejections", || {
+        (legacy_rejections(&http) >= 2.0).then_some(())
+    });
+
+    client.kill();
+    let down = wait_for("127.0.0.1 down", || has(&mon, "127.0.0.1", "down"));
+    assert_eq!(down["reason"], "silence");
+    assert!(down["silence_ms"].as_u64().unwrap() >= 1000, "{down}");
+    mon.term();
+    assert!(mon.wait().success(), "{}", mon.stderr());
+}
+
+#[test]
+fn circus_watchdog_kills_a_hung_process_through_a_down_hook() {
+    let udp = format!("127.0.0.1:{}", free_udp_port());
+    let http = format!("127.0.0.1:{}", free_tcp_port());
+    let mut mon = monitor(
+        &format!("text+udp://{udp}"),
+        &http,
+        &["--timeout", "1s", "--on", "down=kill -9 $HBNODE_PID"],
+    );
+    let port = udp.rsplit(':').next().unwrap();
+    let mut proc = Proc::python(
+        "circus_watchdog.py",
+        &["127.0.0.1", port, "0.2", "--hang-after", "5"],
+    );
+    let pid = proc.pid().to_string();
+    let joined = wait_for("the process joined", || has(&mon, &pid, "joined"));
+    assert_eq!(joined["pid"].as_u64(), Some(u64::from(proc.pid())));
+    wait_for("the process hangs", || {
+        proc.lines().iter().any(|l| l == "hanging").then_some(())
+    });
+    let down = wait_for("the process down", || has(&mon, &pid, "down"));
+    assert_eq!(down["pid"].as_u64(), Some(u64::from(proc.pid())));
+    let status = wait_for("the hook to kill the process", || proc.try_wait());
+    assert_eq!(status.signal(), Some(9), "killed by the watchdog hook");
+    wait_for("the hook counted", || {
+        let (_, m) = http_get(&http, "/metrics")?;
+        (metric(&m, "hbnode_hooks_total{result=\"ok\"}")? >= 1.0).then_some(())
+    });
+    mon.term();
+    assert!(mon.wait().success(), "{}", mon.stderr());
+}
+
+#[test]
+fn invalid_message_regex_is_a_startup_error() {
+    let out = Command::new(hbnode())
+        .args([
+            "monitor",
+            "--listen",
+            "text+udp://127.0.0.1:0",
+            "--http",
+            "off",
+            "--msg-regex",
+            "(?P<pid>unclosed",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--msg-regex") && err.contains("unclosed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tcp_json_clients_are_greeted_and_a_closed_or_junk_connection_is_down_at_once() {
+    let port = free_tcp_port();
+    let http = format!("127.0.0.1:{}", free_tcp_port());
+    // A minute's timeout: only the closed connection can make these nodes down in time.
+    let mut mon = monitor(
+        &format!("json+tcp://127.0.0.1:{port}"),
+        &http,
+        &["--timeout", "60s", "--greeting", "hello from hbnode"],
+    );
+    let port = port.to_string();
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["127.0.0.1", port.as_str(), "0.2"];
+        a.extend_from_slice(extra);
+        a
+    };
+    let mut a = Proc::python("tcp_json.py", &args(&[]));
+    let b = Proc::python("tcp_json.py", &args(&["--newline", "--id", "b"]));
+    let a_id = format!("127.0.0.1/{}", a.pid());
+    wait_for("a joined", || has(&mon, &a_id, "joined"));
+    let joined = wait_for("b joined", || has(&mon, "b", "joined"));
+    assert_eq!(joined["pid"].as_u64(), Some(u64::from(b.pid())));
+    assert_eq!(
+        a.lines().first().map(String::as_str),
+        Some("hello from hbnode")
+    );
+
+    a.kill();
+    let down = wait_for("a down", || has(&mon, &a_id, "down"));
+    assert_eq!(down["reason"], "connection closed");
+
+    let c = Proc::python("tcp_json.py", &args(&["--junk", "3", "--id", "c"]));
+    wait_for("c closed by the server", || {
+        c.lines()
+            .iter()
+            .any(|l| l == "closed by server")
+            .then_some(())
+    });
+    let down = wait_for("c down", || has(&mon, "c", "down"));
+    assert_eq!(down["reason"], "connection closed");
+    assert!(legacy_rejections(&http) >= 1.0);
+    assert!(has(&mon, "b", "down").is_none(), "b is unaffected");
+    let (status, body) = wait_for("/v1/nodes/b", || http_get(&http, "/v1/nodes/b"));
+    assert_eq!(status, 200, "{body}");
+    let b_node: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(b_node["state"], "alive", "{b_node}");
+    assert_eq!(b_node["labels"]["status"], "ok", "{b_node}");
+    drop(b);
+    mon.term();
+    assert!(mon.wait().success(), "{}", mon.stderr());
+}
+
+#[test]
+fn listeners_from_the_config_file_keep_their_own_detector_settings() {
+    let native = format!("127.0.0.1:{}", free_udp_port());
+    let pyhb = format!("127.0.0.1:{}", free_udp_port());
+    let http = format!("127.0.0.1:{}", free_tcp_port());
+    let dir = std::env::temp_dir().join(format!("hbnode-listeners-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("hbnode.toml");
+    // The monitor's own detector waits a minute; the PyHeartbeat listener's waits 1 s.
+    std::fs::write(
+        &config,
+        format!(
+            "[monitor]\nlisten = [\"udp://{native}\"]\ntimeout = \"60s\"\n\n\
+             [[monitor.listener]]\nurl = \"pyhb+udp://{pyhb}\"\ntimeout = \"1s\"\n"
+        ),
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    let mut mon = Proc::hbnode(&[
+        "monitor", "--config", &config, "--http", &http, "--events", "json",
+    ]);
+    wait_for("the monitor's /healthz", || {
+        http_get(&http, "/healthz").filter(|(s, _)| *s == 200)
+    });
+    let mut beater = Proc::hbnode(&["beat", "--to", &native, "--period", "200ms", "--id", "x"]);
+    let port = pyhb.rsplit(':').next().unwrap();
+    let mut client = Proc::python("pyheartbeat.py", &["127.0.0.1", port, "0.2"]);
+    wait_for("x joined", || has(&mon, "x", "joined"));
+    wait_for("127.0.0.1 joined", || has(&mon, "127.0.0.1", "joined"));
+    let (_, nodes) = wait_for("/v1/nodes", || http_get(&http, "/v1/nodes"));
+    assert!(
+        nodes.contains("\"x\"") && nodes.contains("127.0.0.1"),
+        "{nodes}"
+    );
+
+    client.kill();
+    beater.kill();
+    let down = wait_for("127.0.0.1 down after 1 s", || {
+        has(&mon, "127.0.0.1", "down")
+    });
+    assert!(down["silence_ms"].as_u64().unwrap() < 60_000, "{down}");
+    assert!(has(&mon, "x", "down").is_none(), "x has a minute");
+    let ids: Vec<u64> = mon
+        .json_lines()
+        .iter()
+        .filter_map(|e| e["event_id"].as_u64())
+        .collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "event ids unique and increasing: {ids:?}"
+    );
+    mon.term();
+    assert!(mon.wait().success(), "{}", mon.stderr());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tcp_connections_beyond_the_limit_are_closed_at_once_and_counted() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    use std::net::TcpStream;
+
+    let port = free_tcp_port();
+    let http = format!("127.0.0.1:{}", free_tcp_port());
+    let addr = format!("127.0.0.1:{port}");
+    let mut mon = monitor(
+        &format!("json+tcp://{addr}"),
+        &http,
+        &["--max-connections", "1"],
+    );
+    let first = TcpStream::connect(&addr).unwrap();
+    let mut greeting = String::new();
+    BufReader::new(&first).read_line(&mut greeting).unwrap();
+    assert_eq!(greeting, "Welcome to the server!\n");
+    let mut second = TcpStream::connect(&addr).unwrap();
+    second.set_read_timeout(Some(hb_tests::PATIENCE)).unwrap();
+    let mut rest = Vec::new();
+    let _ = second.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "no greeting for the refused connection");
+    let (_, m) = http_get(&http, "/metrics").unwrap();
+    assert_eq!(
+        metric(&m, "hbnode_tcp_connections_refused_total"),
+        Some(1.0)
+    );
+    drop(first);
+    mon.term();
+    assert!(mon.wait().success(), "{}", mon.stderr());
+}
