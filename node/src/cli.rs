@@ -376,16 +376,19 @@ pub(crate) const HOOK_EVENTS: [&str; 6] =
 
 /// Parses `--on EVENT=CMD`.
 pub(crate) fn parse_hook(s: &str) -> Result<HookSpec, String> {
-    let Some((event, command)) = s.split_once('=') else {
-        return Err(format!(
-            "`{s}` is not EVENT=CMD (e.g. 'down=kill -9 $HBNODE_PID')"
-        ));
-    };
+    hook_for(s, &HOOK_EVENTS, "an event", "down=kill -9 $HBNODE_PID")
+}
+
+/// Parses `EVENT=CMD` with EVENT `any` or one of `events`.
+fn hook_for(s: &str, events: &[&str], what: &str, example: &str) -> Result<HookSpec, String> {
+    let (event, command) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not EVENT=CMD (e.g. '{example}')"))?;
     let event = event.trim();
-    if event != "any" && !HOOK_EVENTS.contains(&event) {
+    if event != "any" && !events.contains(&event) {
         return Err(format!(
-            "`{event}` is not an event: use any, {}",
-            HOOK_EVENTS.join(", ")
+            "`{event}` is not {what}: use any, {}",
+            events.join(", ")
         ));
     }
     if command.trim().is_empty() {
@@ -461,23 +464,12 @@ pub(crate) const BEAT_HOOK_EVENTS: [&str; 2] = ["monitor_lost", "monitor_back"];
 
 /// Parses `hbnode beat --on EVENT=CMD`.
 pub(crate) fn parse_beat_hook(s: &str) -> Result<HookSpec, String> {
-    let (event, command) = s
-        .split_once('=')
-        .ok_or_else(|| format!("`{s}` is not EVENT=CMD (e.g. 'monitor_lost=logger lost')"))?;
-    let event = event.trim();
-    if event != "any" && !BEAT_HOOK_EVENTS.contains(&event) {
-        return Err(format!(
-            "`{event}` is not a beater event: use any, {}",
-            BEAT_HOOK_EVENTS.join(", ")
-        ));
-    }
-    if command.trim().is_empty() {
-        return Err(format!("`{s}` has an empty command"));
-    }
-    Ok(HookSpec {
-        event: event.to_owned(),
-        command: command.to_owned(),
-    })
+    hook_for(
+        s,
+        &BEAT_HOOK_EVENTS,
+        "a beater event",
+        "monitor_lost=logger lost",
+    )
 }
 
 /// Flags of `hbnode status`.

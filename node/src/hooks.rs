@@ -322,5 +322,14 @@ mod tests {
         assert!(crate::cli::parse_hook("dwn=echo").is_err());
         assert!(crate::cli::parse_hook("down=").is_err());
         assert!(crate::cli::parse_hook("down").is_err());
+        // The beater's hooks take the beater's events only.
+        assert!(crate::cli::parse_beat_hook("monitor_lost=logger lost").is_ok());
+        let e = crate::cli::parse_beat_hook("down=echo").unwrap_err();
+        assert!(
+            e.contains("not a beater event") && e.contains("monitor_back"),
+            "{e}"
+        );
+        let e = crate::cli::parse_hook("monitor_lost=echo").unwrap_err();
+        assert!(e.contains("not an event"), "{e}");
     }
 }
