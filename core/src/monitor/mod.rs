@@ -365,26 +365,10 @@ impl Monitor {
     /// departed nodes are left as they are (a later beat on a new connection brings it back).
     pub fn handle_disconnect(&mut self, now: Timestamp, node: &str) {
         let now = self.advance(now);
-        if let Some(slot) = self.nodes.find(node) {
-            let n = self.nodes.get_mut(slot);
-            if n.state == NodeState::Alive {
-                let value = self.cfg.detector.value(&n.det, n.last, n.period(), now);
-                let ev = Event {
-                    at: now,
-                    node: n.id.clone(),
-                    addr: n.addr,
-                    incarnation: n.incarnation,
-                    kind: EventKind::Down {
-                        silence: now - n.last,
-                        value,
-                        deadline: now,
-                        reason: DownReason::ConnectionClosed,
-                    },
-                };
-                self.set_state(slot, NodeState::Down, now);
-                self.events.push_back(ev);
-                self.arm(slot);
-            }
+        if let Some(slot) = self.nodes.find(node)
+            && self.nodes.get_mut(slot).state == NodeState::Alive
+        {
+            self.go_down(slot, now, now, DownReason::ConnectionClosed);
         }
         self.settle();
     }
@@ -517,24 +501,7 @@ impl Monitor {
         let n = self.nodes.get_mut(slot);
         n.scheduled = Timestamp::MAX;
         match n.state {
-            NodeState::Alive => {
-                let value = self.cfg.detector.value(&n.det, n.last, n.period(), now);
-                let ev = Event {
-                    at: now,
-                    node: n.id.clone(),
-                    addr: n.addr,
-                    incarnation: n.incarnation,
-                    kind: EventKind::Down {
-                        silence: now - n.last,
-                        value,
-                        deadline,
-                        reason: DownReason::Silence,
-                    },
-                };
-                self.set_state(slot, NodeState::Down, now);
-                self.events.push_back(ev);
-                self.arm(slot);
-            }
+            NodeState::Alive => self.go_down(slot, deadline, now, DownReason::Silence),
             NodeState::Down | NodeState::Left => {
                 let (addr, incarnation) = (n.addr, n.incarnation);
                 self.counts[n.state as usize] -= 1;
@@ -548,6 +515,28 @@ impl Monitor {
                 });
             }
         }
+    }
+
+    /// Declares the alive node in `slot` down at `now` (its detector crossed the line at
+    /// `deadline`) and arms its forget time.
+    fn go_down(&mut self, slot: u32, deadline: Timestamp, now: Timestamp, reason: DownReason) {
+        let n = self.nodes.get_mut(slot);
+        let value = self.cfg.detector.value(&n.det, n.last, n.period(), now);
+        let ev = Event {
+            at: now,
+            node: n.id.clone(),
+            addr: n.addr,
+            incarnation: n.incarnation,
+            kind: EventKind::Down {
+                silence: now - n.last,
+                value,
+                deadline,
+                reason,
+            },
+        };
+        self.set_state(slot, NodeState::Down, now);
+        self.events.push_back(ev);
+        self.arm(slot);
     }
 
     fn set_state(&mut self, slot: u32, state: NodeState, now: Timestamp) {
