@@ -79,48 +79,7 @@ impl Proc {
     /// Starts `hbnode` with `args` and extra environment variables `env`, capturing stdout
     /// lines and stderr.
     pub fn hbnode_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(hbnode())
-            .args(args)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn hbnode");
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().expect("stdout");
-        let lines = Arc::clone(&stdout);
-        thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                lines.lock().expect("lock").push(line);
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err = child.stderr.take().expect("stderr");
-        let text = Arc::clone(&stderr);
-        thread::spawn(move || {
-            // Chunk by chunk, so a running process's warnings can be waited for.
-            let mut buf = [0u8; 4096];
-            let mut pending = Vec::new();
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                pending.extend_from_slice(&buf[..n]);
-                let valid = match std::str::from_utf8(&pending) {
-                    Ok(s) => s.len(),
-                    Err(e) => e.valid_up_to(),
-                };
-                let s = String::from_utf8_lossy(&pending[..valid]).into_owned();
-                text.lock().expect("lock").push_str(&s);
-                pending.drain(..valid);
-            }
-        });
-        Self {
-            child,
-            stdout,
-            stderr,
-        }
+        Self::spawn(Command::new(hbnode()).args(args).envs(env.iter().copied()))
     }
 
     /// The process id.
@@ -168,7 +127,7 @@ impl Proc {
 }
 
 impl Proc {
-    /// Starts any command, capturing stdout lines and stderr like [`Proc::hbnode`].
+    /// Starts any command, capturing stdout lines (as they arrive) and stderr.
     pub fn spawn(cmd: &mut Command) -> Self {
         let mut child = cmd
             .stdin(Stdio::null())
@@ -188,9 +147,22 @@ impl Proc {
         let mut err = child.stderr.take().expect("stderr");
         let text = Arc::clone(&stderr);
         thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            text.lock().expect("lock").push_str(&s);
+            // Chunk by chunk, so a running process's warnings can be waited for.
+            let mut buf = [0u8; 4096];
+            let mut pending = Vec::new();
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                pending.extend_from_slice(&buf[..n]);
+                let valid = match std::str::from_utf8(&pending) {
+                    Ok(s) => s.len(),
+                    Err(e) => e.valid_up_to(),
+                };
+                let s = String::from_utf8_lossy(&pending[..valid]).into_owned();
+                text.lock().expect("lock").push_str(&s);
+                pending.drain(..valid);
+            }
         });
         Self {
             child,
