@@ -11,8 +11,8 @@
 //! # Run loop
 //!
 //! The API comes in four kinds: getters, `handle_*` inputs, a few mutators, and `poll_*`
-//! outputs. The invariant: **after every input, drain `poll_event` and `poll_transmit` until they
-//! return `None`, then sleep until `poll_timeout`** and call `handle_timeout` then.
+//! outputs. The invariant: **after every input, drain `poll_event`, `poll_transmit` (and
+//! `poll_sample`, if readings matter) until they return `None`, then sleep until `poll_timeout`** and call `handle_timeout` then.
 //!
 //! ```
 //! use std::time::Duration;
@@ -50,6 +50,7 @@
 //!   exact instant a silent node crosses its line.
 //! - [`Monitor`]: registry of nodes keyed by id (never by address), per-node sequence windows,
 //!   event-driven deadlines (a lazily corrected min-heap: no periodic sweep).
+//! - [`probe`]: sensor readings accepted from beats, drained with `Monitor::poll_sample`.
 //! - [`Beater`]: beat schedule with seeded jitter, acks, monitor loss and failover.
 //! - [`legacy`]: decoders for the protocols hbnode replaces (PyHeartbeat, Circus, TCP/JSON).
 //!
@@ -67,6 +68,7 @@ mod event;
 mod id;
 pub mod legacy;
 mod monitor;
+pub mod probe;
 mod reject;
 mod time;
 mod transmit;

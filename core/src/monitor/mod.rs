@@ -15,6 +15,7 @@ use crate::auth::Keyring;
 use crate::detector::{Arrival, ConfigError, Detector, DetectorConfig, DetectorState, Fixed};
 use crate::event::{DownReason, Event, EventKind};
 use crate::id::{self, NodeId};
+use crate::probe::Sample;
 use crate::reject::{Rejection, Rejections};
 use crate::time::{Timestamp, micros};
 use crate::transmit::Transmit;
@@ -52,6 +53,9 @@ pub struct MonitorConfig {
     /// deadline passed, each alive node's silence clock restarts at the resume instant (see
     /// [`Monitor::stalls`]). `None` disables the guard.
     pub stall_threshold: Option<Duration>,
+    /// Most [`Sample`]s queued between `poll_sample` drains; further readings are dropped and
+    /// counted ([`Monitor::samples_dropped`]). Zero discards readings without counting.
+    pub max_pending_samples: usize,
 }
 
 impl Default for MonitorConfig {
@@ -69,6 +73,7 @@ impl Default for MonitorConfig {
             hash_seed: 0,
             max_pending_acks: 4096,
             stall_threshold: Some(Duration::from_secs(1)),
+            max_pending_samples: 65_536,
         }
     }
 }
@@ -155,6 +160,8 @@ pub struct Monitor {
     deadlines: Deadlines,
     events: VecDeque<Event>,
     acks: VecDeque<PendingAck>,
+    samples: VecDeque<Sample>,
+    samples_dropped: u64,
     rejections: Rejections,
     now: Timestamp,
     beats_received: u64,
@@ -190,6 +197,8 @@ impl Monitor {
             deadlines: Deadlines::default(),
             events: VecDeque::new(),
             acks: VecDeque::new(),
+            samples: VecDeque::new(),
+            samples_dropped: 0,
             rejections: Rejections::default(),
             now,
             beats_received: 0,
@@ -236,6 +245,11 @@ impl Monitor {
     /// Acks dropped because the transmit queue was full.
     pub fn acks_dropped(&self) -> u64 {
         self.acks_dropped
+    }
+
+    /// Readings dropped because the sample queue was full (`max_pending_samples`).
+    pub fn samples_dropped(&self) -> u64 {
+        self.samples_dropped
     }
 
     /// Stalls of the monitor itself detected so far, and the length of the latest one (how
@@ -402,6 +416,11 @@ impl Monitor {
             }
         }
         None
+    }
+
+    /// The next sensor reading accepted from a fresh beat, if any (see [`crate::probe`]).
+    pub fn poll_sample(&mut self) -> Option<Sample> {
+        self.samples.pop_front()
     }
 
     /// The earliest instant at which some node's deadline falls, exactly; `None` when nothing
@@ -669,6 +688,7 @@ impl Monitor {
         n.beats += 1;
         self.beats_received += 1;
         self.set_state(slot, NodeState::Alive, now);
+        self.take_readings(now, slot, b);
         if let Some(kind) = event {
             let n = self.nodes.get(slot).expect("present");
             let ev = Event {
@@ -683,6 +703,27 @@ impl Monitor {
         self.arm(slot);
         if ack {
             self.queue_ack(from, b.node, b.seq);
+        }
+    }
+
+    /// Queues the readings of the fresh beat just accepted from the node in `slot`.
+    fn take_readings(&mut self, now: Timestamp, slot: u32, b: &Beat<'_>) {
+        if b.readings.is_empty() || self.cfg.max_pending_samples == 0 {
+            return;
+        }
+        let node = &self.nodes.get(slot).expect("present").id;
+        for r in b.readings.iter() {
+            if self.samples.len() >= self.cfg.max_pending_samples {
+                self.samples_dropped += 1;
+                continue;
+            }
+            self.samples.push_back(Sample {
+                at: now,
+                node: node.clone(),
+                probe: r.probe.into(),
+                value: r.value,
+                status: r.status,
+            });
         }
     }
 
@@ -736,6 +777,7 @@ impl Monitor {
             incarnation: b.incarnation,
             kind: EventKind::Joined,
         });
+        self.take_readings(now, slot, b);
         self.arm(slot);
         if ack {
             self.queue_ack(from, b.node, b.seq);

@@ -376,3 +376,79 @@ fn timer_slightly_late_is_not_a_stall() {
     let evs = events(&mut m);
     assert_eq!(evs.last().unwrap(), &(3 * S + 900_000, "a".into(), "down"));
 }
+
+fn beat_with_readings(node: &str, seq: u64, readings: &[wire::Reading<'_>]) -> Vec<u8> {
+    let msg = Message::Beat(Beat {
+        node,
+        incarnation: 1,
+        seq,
+        period_ms: 1000,
+        flags: BeatFlags(0),
+        sent_at_us: 0,
+        group: 0,
+        readings: wire::Readings::from_slice(readings),
+    });
+    let mut buf = [0; MAX_DATAGRAM];
+    let n = encode(&msg, None, &mut buf).unwrap();
+    buf[..n].to_vec()
+}
+
+#[test]
+fn readings_of_fresh_beats_become_samples_once() {
+    let mut m = monitor(3);
+    let rs = [
+        wire::Reading {
+            probe: "load1",
+            value: 0.5,
+            status: 0,
+        },
+        wire::Reading {
+            probe: "disk",
+            value: 93.0,
+            status: 2,
+        },
+    ];
+    let first = beat_with_readings("a", 1, &rs);
+    m.handle_datagram(t(0), addr(), &first);
+    // A duplicate (or replay) carries nothing new.
+    m.handle_datagram(t(10), addr(), &first);
+    m.handle_datagram(t(S), addr(), &beat_with_readings("a", 2, &rs[..1]));
+    let got: Vec<_> = std::iter::from_fn(|| m.poll_sample())
+        .map(|s| {
+            (
+                s.at.as_micros(),
+                s.node.to_string(),
+                s.probe.to_string(),
+                s.status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (0, "a".into(), "load1".into(), 0),
+            (0, "a".into(), "disk".into(), 2),
+            (S, "a".into(), "load1".into(), 0),
+        ]
+    );
+    assert_eq!(m.samples_dropped(), 0);
+}
+
+#[test]
+fn sample_queue_is_bounded_and_counts_drops() {
+    let cfg = MonitorConfig {
+        max_pending_samples: 1,
+        stall_threshold: None,
+        ..MonitorConfig::default()
+    };
+    let mut m = Monitor::new(cfg, t(0)).unwrap();
+    let r = wire::Reading {
+        probe: "p",
+        value: 1.0,
+        status: 0,
+    };
+    m.handle_datagram(t(0), addr(), &beat_with_readings("a", 1, &[r, r, r]));
+    assert!(m.poll_sample().is_some());
+    assert!(m.poll_sample().is_none());
+    assert_eq!(m.samples_dropped(), 2);
+}
