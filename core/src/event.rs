@@ -4,7 +4,10 @@ use core::fmt;
 use core::net::SocketAddr;
 use core::time::Duration;
 
+use compact_str::CompactString;
+
 use crate::id::NodeId;
+use crate::probe::ProbeStatus;
 use crate::time::Timestamp;
 
 /// A change in a node's liveness, drained with [`crate::Monitor::poll_event`].
@@ -56,6 +59,17 @@ pub enum EventKind {
     /// The node was down or gone for longer than `forget_after` and was dropped from the
     /// registry.
     Forgotten,
+    /// One of the node's probes changed state (after the configured hysteresis).
+    Probe {
+        /// The probe's name.
+        probe: CompactString,
+        /// Its new state.
+        status: ProbeStatus,
+        /// Its state before.
+        previous: ProbeStatus,
+        /// The reading that completed the change.
+        value: f64,
+    },
 }
 
 /// Why a node went down.
@@ -77,6 +91,12 @@ impl EventKind {
             Self::Restarted { .. } => "restarted",
             Self::Left => "left",
             Self::Forgotten => "forgotten",
+            Self::Probe { status, .. } => match status {
+                ProbeStatus::Ok => "probe_ok",
+                ProbeStatus::Warning => "probe_warning",
+                ProbeStatus::Error => "probe_error",
+                ProbeStatus::Unknown => "probe_unknown",
+            },
         }
     }
 }
@@ -106,6 +126,17 @@ impl fmt::Display for Event {
             EventKind::Restarted { previous, .. } => {
                 write!(f, ", incarnation {previous} -> {}", self.incarnation)
             }
+            EventKind::Probe {
+                probe,
+                status,
+                previous,
+                value,
+            } => write!(
+                f,
+                ": {probe} {} -> {} at {value}",
+                previous.as_str(),
+                status.as_str()
+            ),
             _ => Ok(()),
         }
     }

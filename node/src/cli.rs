@@ -370,13 +370,23 @@ pub(crate) struct HookSpec {
     pub(crate) command: String,
 }
 
-/// Event names `--on` accepts besides `any`.
-pub(crate) const HOOK_EVENTS: [&str; 6] =
-    ["joined", "down", "up", "restarted", "left", "forgotten"];
+/// Every monitor event name, as in the JSON event stream (and what `--on` accepts besides `any`).
+pub(crate) const EVENT_NAMES: [&str; 10] = [
+    "joined",
+    "down",
+    "up",
+    "restarted",
+    "left",
+    "forgotten",
+    "probe_ok",
+    "probe_warning",
+    "probe_error",
+    "probe_unknown",
+];
 
 /// Parses `--on EVENT=CMD`.
 pub(crate) fn parse_hook(s: &str) -> Result<HookSpec, String> {
-    hook_for(s, &HOOK_EVENTS, "an event", "down=kill -9 $HBNODE_PID")
+    hook_for(s, &EVENT_NAMES, "an event", "down=kill -9 $HBNODE_PID")
 }
 
 /// Parses `EVENT=CMD` with EVENT `any` or one of `events`.

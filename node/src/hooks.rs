@@ -7,7 +7,8 @@
 //!
 //! Each job runs `sh -c CMD` in its own process group with the event in its environment
 //! (`HBNODE_EVENT`, `HBNODE_NODE`, `HBNODE_ADDR`, `HBNODE_PID` when known, `HBNODE_SILENCE_MS`
-//! for `down`, `HBNODE_TIME`) and the event's JSON line on stdin. A command still running after
+//! for `down`, `HBNODE_PROBE`, `HBNODE_READING` and `HBNODE_PREVIOUS_STATE` for `probe_*`,
+//! `HBNODE_TIME`) and the event's JSON line on stdin. A command still running after
 //! `--hook-timeout` is killed with its whole process group. Every outcome is logged and counted.
 
 use std::io::Write as _;
@@ -178,6 +179,17 @@ pub(crate) fn env(r: &EventRecord) -> Vec<(&'static str, String)> {
     }
     if let Some(ms) = r.silence_ms {
         env.push(("HBNODE_SILENCE_MS", ms.to_string()));
+    }
+    if let Some(probe) = &r.probe {
+        env.push(("HBNODE_PROBE", probe.clone()));
+        let reading = r
+            .reading
+            .map_or_else(|| "NaN".to_owned(), |v| v.to_string());
+        env.push(("HBNODE_READING", reading));
+        env.push((
+            "HBNODE_PREVIOUS_STATE",
+            r.previous_state.unwrap_or("ok").to_owned(),
+        ));
     }
     env
 }

@@ -50,6 +50,15 @@ pub(crate) struct EventRecord {
     /// then also means it is up).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) was_down: Option<bool>,
+    /// `probe_*`: the probe's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) probe: Option<String>,
+    /// `probe_*`: the reading that completed the change (null if it was NaN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reading: Option<f64>,
+    /// `probe_*`: the probe's state before (`ok`, `warning`, `error`, `unknown`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) previous_state: Option<&'static str>,
     /// The node's process id, when a legacy listener reported one (Circus, TCP/JSON).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) pid: Option<u32>,
@@ -80,6 +89,9 @@ impl EventRecord {
             down_ms: None,
             previous_incarnation: None,
             was_down: None,
+            probe: None,
+            reading: None,
+            previous_state: None,
             at_us: ev.at.as_micros(),
             pid: None,
         };
@@ -104,6 +116,16 @@ impl EventRecord {
             EventKind::Restarted { previous, was_down } => {
                 r.previous_incarnation = Some(*previous);
                 r.was_down = Some(*was_down);
+            }
+            EventKind::Probe {
+                probe,
+                previous,
+                value,
+                ..
+            } => {
+                r.probe = Some(probe.to_string());
+                r.reading = value.is_finite().then_some(*value);
+                r.previous_state = Some(previous.as_str());
             }
             EventKind::Joined | EventKind::Left | EventKind::Forgotten => {}
         }
@@ -155,6 +177,14 @@ impl fmt::Display for EventRecord {
                     f.write_str(" (was down, now up)")?;
                 }
                 Ok(())
+            }
+            e if e.starts_with("probe_") => {
+                write!(f, ": {}", self.probe.as_deref().unwrap_or("?"))?;
+                match self.reading {
+                    Some(v) => write!(f, " = {v}")?,
+                    None => f.write_str(" = NaN")?,
+                }
+                write!(f, " (was {})", self.previous_state.unwrap_or("ok"))
             }
             _ => Ok(()),
         }

@@ -7,8 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::record::EventRecord;
 
 /// Event names, in counter order.
-pub(crate) const EVENT_NAMES: [&str; 6] =
-    ["joined", "down", "up", "restarted", "left", "forgotten"];
+pub(crate) use crate::cli::EVENT_NAMES;
 
 /// Sink names, in counter order. `reporter` counts event batches the Detector could not hand
 /// to a full Reporter mailbox.

@@ -490,7 +490,7 @@ impl<'a> Sim<'a> {
                     self.observing = self.proc == Proc::Up;
                     4
                 }
-                EventKind::Left | EventKind::Forgotten => {
+                EventKind::Left | EventKind::Forgotten | EventKind::Probe { .. } => {
                     self.fail(format!("unexpected {} event", e.kind.name()));
                     5
                 }

@@ -5,7 +5,9 @@ mod registry;
 
 use core::net::SocketAddr;
 use core::time::Duration;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+
+use compact_str::CompactString;
 
 use deadlines::{Deadlines, Entry};
 pub use registry::NodeState;
@@ -15,11 +17,15 @@ use crate::auth::Keyring;
 use crate::detector::{Arrival, ConfigError, Detector, DetectorConfig, DetectorState, Fixed};
 use crate::event::{DownReason, Event, EventKind};
 use crate::id::{self, NodeId};
-use crate::probe::Sample;
+use crate::probe::{ProbeConfig, ProbeState, ProbeStatus, Sample};
 use crate::reject::{Rejection, Rejections};
 use crate::time::{Timestamp, micros};
 use crate::transmit::Transmit;
 use crate::wire::{self, Ack, Beat, BeatFlags, Leave, Message};
+
+/// Most distinct probes tracked per node; readings of further probes are counted
+/// ([`Monitor::probes_refused`]) and still handed on as samples.
+pub const MAX_PROBES_PER_NODE: usize = 64;
 
 /// Width of the per-node window in which late (reordered) beats are still accepted.
 pub const REORDER_WINDOW: u64 = 64;
@@ -56,6 +62,8 @@ pub struct MonitorConfig {
     /// Most [`Sample`]s queued between `poll_sample` drains; further readings are dropped and
     /// counted ([`Monitor::samples_dropped`]). Zero discards readings without counting.
     pub max_pending_samples: usize,
+    /// Thresholds and hysteresis for sensor readings (see [`crate::probe`]).
+    pub probes: ProbeConfig,
 }
 
 impl Default for MonitorConfig {
@@ -74,6 +82,7 @@ impl Default for MonitorConfig {
             max_pending_acks: 4096,
             stall_threshold: Some(Duration::from_secs(1)),
             max_pending_samples: 65_536,
+            probes: ProbeConfig::default(),
         }
     }
 }
@@ -162,6 +171,8 @@ pub struct Monitor {
     acks: VecDeque<PendingAck>,
     samples: VecDeque<Sample>,
     samples_dropped: u64,
+    probes: BTreeMap<(NodeId, CompactString), ProbeState>,
+    probes_refused: u64,
     rejections: Rejections,
     now: Timestamp,
     beats_received: u64,
@@ -199,6 +210,8 @@ impl Monitor {
             acks: VecDeque::new(),
             samples: VecDeque::new(),
             samples_dropped: 0,
+            probes: BTreeMap::new(),
+            probes_refused: 0,
             rejections: Rejections::default(),
             now,
             beats_received: 0,
@@ -245,6 +258,28 @@ impl Monitor {
     /// Acks dropped because the transmit queue was full.
     pub fn acks_dropped(&self) -> u64 {
         self.acks_dropped
+    }
+
+    /// Readings of probes beyond [`MAX_PROBES_PER_NODE`] for their node (not judged).
+    pub fn probes_refused(&self) -> u64 {
+        self.probes_refused
+    }
+
+    /// Every tracked probe of `node`, by name.
+    pub fn probes(&self, node: &str) -> impl Iterator<Item = (&str, &ProbeState)> + '_ {
+        let node = NodeId::new(node).ok();
+        node.into_iter().flat_map(move |id| {
+            let lo = (id.clone(), CompactString::default());
+            self.probes
+                .range(lo..)
+                .take_while(move |((n, _), _)| *n == id)
+                .map(|((_, p), s)| (p.as_str(), s))
+        })
+    }
+
+    /// Every tracked probe of every node, ordered by node then probe.
+    pub fn all_probes(&self) -> impl Iterator<Item = (&NodeId, &str, &ProbeState)> + '_ {
+        self.probes.iter().map(|((n, p), s)| (n, p.as_str(), s))
     }
 
     /// Readings dropped because the sample queue was full (`max_pending_samples`).
@@ -525,6 +560,7 @@ impl Monitor {
                 let (addr, incarnation) = (n.addr, n.incarnation);
                 self.counts[n.state as usize] -= 1;
                 let node = self.nodes.remove(slot);
+                self.forget_probes(&node);
                 self.events.push_back(Event {
                     at: now,
                     node,
@@ -706,13 +742,18 @@ impl Monitor {
         }
     }
 
-    /// Queues the readings of the fresh beat just accepted from the node in `slot`.
+    /// Judges and queues the readings of the fresh beat just accepted from the node in `slot`.
     fn take_readings(&mut self, now: Timestamp, slot: u32, b: &Beat<'_>) {
-        if b.readings.is_empty() || self.cfg.max_pending_samples == 0 {
+        if b.readings.is_empty() {
             return;
         }
-        let node = &self.nodes.get(slot).expect("present").id;
+        let n = self.nodes.get(slot).expect("present");
+        let (node, addr, incarnation) = (n.id.clone(), n.addr, n.incarnation);
         for r in b.readings.iter() {
+            self.judge(now, &node, addr, incarnation, &r);
+            if self.cfg.max_pending_samples == 0 {
+                continue;
+            }
             if self.samples.len() >= self.cfg.max_pending_samples {
                 self.samples_dropped += 1;
                 continue;
@@ -724,6 +765,62 @@ impl Monitor {
                 value: r.value,
                 status: r.status,
             });
+        }
+    }
+
+    /// Updates the probe's state from one reading, with an event if the state changed.
+    fn judge(
+        &mut self,
+        now: Timestamp,
+        node: &NodeId,
+        addr: SocketAddr,
+        incarnation: u64,
+        r: &wire::Reading<'_>,
+    ) {
+        let key = (node.clone(), CompactString::from(r.probe));
+        if !self.probes.contains_key(&key) {
+            if self.probes(node.as_str()).count() >= MAX_PROBES_PER_NODE {
+                self.probes_refused += 1;
+                return;
+            }
+            self.probes.insert(key.clone(), ProbeState::new(now));
+        }
+        let rule = self.cfg.probes.rule(node.as_str(), r.probe);
+        let status = match rule {
+            Some(rule) => rule.evaluate(r.value),
+            None if r.value.is_nan() => ProbeStatus::Unknown,
+            None => ProbeStatus::from_code(r.status),
+        };
+        let hysteresis = rule
+            .and_then(|r| r.hysteresis)
+            .unwrap_or(self.cfg.probes.hysteresis);
+        let state = self.probes.get_mut(&key).expect("inserted above");
+        if let Some(previous) = state.observe(now, r.value, status, hysteresis) {
+            self.events.push_back(Event {
+                at: now,
+                node: node.clone(),
+                addr,
+                incarnation,
+                kind: EventKind::Probe {
+                    probe: key.1,
+                    status,
+                    previous,
+                    value: r.value,
+                },
+            });
+        }
+    }
+
+    fn forget_probes(&mut self, node: &NodeId) {
+        let lo = (node.clone(), CompactString::default());
+        let gone: Vec<_> = self
+            .probes
+            .range(lo..)
+            .take_while(|((n, _), _)| n == node)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in gone {
+            self.probes.remove(&k);
         }
     }
 
