@@ -61,6 +61,13 @@ pub(crate) enum Command {
     Beat(BeatArgs),
     /// Print the nodes a running monitor knows, from its HTTP API.
     Status(StatusArgs),
+    /// Check one node (and its probes) for Nagios or Icinga: one status line, perfdata, exit code.
+    ///
+    /// Exit codes follow the Nagios plugin guidelines: 0 OK, 1 WARNING, 2 CRITICAL (the node is
+    /// down, or a probe is in error), 3 UNKNOWN (no such node or probe, or the monitor cannot be
+    /// asked). A node that left on purpose is WARNING. Without `--probe` the worst of the node
+    /// and all its probes counts. Example: `hbnode check --node web-1 --probe load1`.
+    Check(CheckArgs),
     /// Run a monitor and a few beaters on loopback, break some of them, and summarise.
     Demo(DemoArgs),
     /// Choose a timeout: the smallest that meets a false-alarm target, by theory and simulation.
@@ -87,6 +94,31 @@ pub(crate) enum Command {
     /// owner can read (`hbnode keygen > hb.keys && chmod 600 hb.keys`) and give that file to
     /// every beater and monitor with `--key-file`.
     Keygen(KeygenArgs),
+}
+
+/// Flags of `hbnode check`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// The node to check.
+    #[arg(long, value_name = "ID")]
+    pub(crate) node: String,
+
+    /// Check only this probe (its state decides; a down node is still CRITICAL).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) probe: Option<String>,
+
+    /// The monitor's HTTP address.
+    #[arg(
+        long,
+        env = "HBNODE_HTTP",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:43280"
+    )]
+    pub(crate) http: String,
+
+    /// Give up (UNKNOWN) if the monitor does not answer within this long.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub(crate) timeout: Duration,
 }
 
 /// Flags of `hbnode completions`.
@@ -298,6 +330,31 @@ pub(crate) struct MonitorArgs {
     /// the config file: `[[monitor.listener]]` tables with `url` and these keys.
     #[arg(long, env = "HBNODE_LISTENER", value_name = "SPEC", value_parser = crate::listener::spec::parse_listener)]
     pub(crate) listener: Vec<crate::listener::spec::ListenerSpec>,
+
+    /// Warning and error ranges for a sensor probe, as 'PROBE key=value …' (repeatable).
+    ///
+    /// Keys: warning, error (or critical) — Nagios ranges: `10` alerts outside 0..10, `10:`
+    /// below 10, `~:10` above 10, `10:20` outside 10..20, `@10:20` inside it —, nodes (an id
+    /// or glob; default every node), hysteresis. PROBE may be a glob (`disk.*`). For each node
+    /// and probe the most specific rule wins (exact id, then glob, then default; first listed
+    /// among equals). Probes with no rule take the sender's status (a plugin's exit code).
+    /// E.g. `--threshold 'load1 warning=4 error=8' --threshold 'load1 error=32 nodes=db-*'`.
+    /// In the config file: `[[monitor.threshold]]` tables with `probe` and these keys.
+    #[arg(long, env = "HBNODE_THRESHOLD", value_name = "SPEC", value_parser = parse_threshold)]
+    pub(crate) threshold: Vec<hb_core::probe::ProbeRule>,
+
+    /// Consecutive readings that must agree before a probe changes state (1 = at once).
+    ///
+    /// A `probe_warning`, `probe_error`, `probe_ok` or `probe_unknown` event marks each change.
+    /// A rule's own `hysteresis=` key overrides this for its probes.
+    #[arg(long, env = "HBNODE_PROBE_HYSTERESIS", value_name = "N", default_value = "3",
+        value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) probe_hysteresis: u32,
+}
+
+/// Parses `--threshold 'PROBE key=value …'`.
+fn parse_threshold(s: &str) -> Result<hb_core::probe::ProbeRule, String> {
+    s.parse().map_err(|e| format!("`{s}`: {e}"))
 }
 
 /// Checks that `url` is a plain `http://` URL with a host.

@@ -127,10 +127,16 @@ fn push_flag(
         toml::Value::Boolean(false) => {}
         toml::Value::Array(items) => {
             for item in items {
-                // `[[monitor.listener]]` tables: see crate::listener::spec.
+                // `[[monitor.listener]]` and `[[monitor.threshold]]` tables.
                 let v = match item {
-                    toml::Value::Table(t) => crate::listener::spec::table_to_spec(t)
-                        .with_context(|| format!("`{display}`"))?,
+                    toml::Value::Table(t) => {
+                        let head = match key {
+                            "listener" => "url",
+                            "threshold" => "probe",
+                            _ => bail!("`{display}`: expected strings, not tables"),
+                        };
+                        table_to_words(t, &format!("[[monitor.{key}]]"), head)?
+                    }
                     other => scalar(other)?,
                 };
                 out.push(format!("{flag}={v}").into());
@@ -139,6 +145,32 @@ fn push_flag(
         v => out.push(format!("{flag}={}", scalar(v)?).into()),
     }
     Ok(())
+}
+
+/// A `[[section]]` table as one 'HEAD key=value …' flag value: `head` names the key whose value
+/// comes first; every other value must be one word.
+fn table_to_words(t: &toml::Table, section: &str, head: &str) -> anyhow::Result<String> {
+    let first = t
+        .get(head)
+        .and_then(toml::Value::as_str)
+        .with_context(|| format!("a {section} table needs {head} = \"…\""))?;
+    let mut out = first.to_owned();
+    for (k, v) in t {
+        if k == head {
+            continue;
+        }
+        let v = match v {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            other => bail!("{section} {k}: expected a string or number, found {other}"),
+        };
+        if v.split_whitespace().count() != 1 {
+            bail!("{section} {k}: `{v}` must be one word");
+        }
+        out.push_str(&format!(" {k}={v}"));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -221,6 +253,42 @@ mod tests {
         assert_eq!(m.timeout, Some(Duration::from_secs(3)), "command line wins");
         assert_eq!(m.events, EventFormat::Json, "file fills in");
         assert_eq!(m.listen.len(), 2);
+    }
+
+    #[test]
+    fn listener_and_threshold_tables_become_flag_values() {
+        let path = config(
+            "tables.toml",
+            "[[monitor.listener]]\nurl = \"text+udp://127.0.0.1:1664\"\ntimeout = \"3s\"\n\
+             [[monitor.threshold]]\nprobe = \"load1\"\nwarning = 4\nerror = \"8\"\n\
+             [[monitor.threshold]]\nprobe = \"disk.*\"\nerror = \"@0:10\"\nnodes = \"db-*\"\n",
+        );
+        let m = monitor(parse(&["monitor", "--config", &path]).expect("parses"));
+        assert_eq!(m.listener.len(), 1);
+        assert_eq!(m.threshold.len(), 2);
+        assert!(m.threshold[1].nodes.matches("db-3"));
+        assert!(!m.threshold[1].nodes.matches("web-3"));
+        for (text, why) in [
+            ("[[monitor.threshold]]\nwarning = 4\n", "needs probe"),
+            (
+                "[[monitor.threshold]]\nprobe = \"x\"\nwarn = 4\n",
+                "unknown key `warn`",
+            ),
+            (
+                "[[monitor.threshold]]\nprobe = \"x\"\nerror = \"a b\"\n",
+                "one word",
+            ),
+            ("[[monitor.listener]]\ntimeout = \"3s\"\n", "needs url"),
+            ("[[monitor.webhook]]\nurl = \"x\"\n", "not tables"),
+        ] {
+            let bad = config("bad-table.toml", text);
+            let err = match parse(&["monitor", "--config", &bad]) {
+                Err(ParseError::Config(e)) => format!("{e:#}"),
+                Err(ParseError::Clap(e)) => e.to_string(),
+                Ok(_) => panic!("accepted {text:?}"),
+            };
+            assert!(err.contains(why), "{text:?}: {err}");
+        }
     }
 
     #[test]

@@ -242,6 +242,7 @@ pub(crate) fn run(nodes: u16) -> anyhow::Result<ExitCode> {
             alertmanager: crate::alertmanager::AlertmanagerSettings::default(),
             webhooks: Vec::new(),
             extra: Vec::new(),
+            probes: hb_core::probe::ProbeConfig::default(),
         };
         let events = Rc::new(RefCell::new(Vec::new()));
         let collector = Collector::new(Rc::clone(&events)).start();

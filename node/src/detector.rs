@@ -103,6 +103,30 @@ pub(crate) struct NodeView {
     /// Legacy nodes: `status` and the other fields of their latest TCP/JSON beat (bounded).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub(crate) labels: std::collections::BTreeMap<String, String>,
+    /// Sensor probes, by name (see `--threshold`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) probes: Vec<ProbeView>,
+}
+
+/// One sensor probe of one node, as the HTTP API, `/metrics` and `hbnode check` show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ProbeView {
+    /// Probe name.
+    pub(crate) name: String,
+    /// `ok`, `warning`, `error` or `unknown` (after hysteresis).
+    pub(crate) state: String,
+    /// When it entered that state (RFC 3339).
+    pub(crate) state_since: String,
+    /// Latest value (null if it was NaN).
+    pub(crate) value: Option<f64>,
+    /// Wall-clock time of the latest reading (RFC 3339).
+    pub(crate) last_reading: String,
+    /// The warning range in force (Nagios syntax), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) warning: Option<String>,
+    /// The error range in force, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
 }
 
 /// Everything the metrics endpoint needs, taken in one Detector turn.
@@ -118,6 +142,8 @@ pub(crate) struct Snapshot {
     pub(crate) states: Vec<(&'static str, usize)>,
     /// Acks the core dropped because its queue was full.
     pub(crate) core_acks_dropped: u64,
+    /// Readings of probes beyond the per-node limit.
+    pub(crate) probes_refused: u64,
     /// Stalls of the monitor itself detected, and the length of the latest.
     pub(crate) stalls: (u64, Duration),
     /// The registry's capacity (`--max-nodes`).
@@ -326,7 +352,27 @@ impl Detector {
             duplicates: n.duplicates,
             reordered: n.reordered,
             labels: self.legacy.labels(n.id),
+            probes: self.probe_views(n.id.as_str()),
         }
+    }
+
+    fn probe_views(&self, node: &str) -> Vec<ProbeView> {
+        let probes = &self.monitor.config().probes;
+        self.monitor
+            .probes(node)
+            .map(|(name, p)| {
+                let rule = probes.rule(node, name);
+                ProbeView {
+                    name: name.to_owned(),
+                    state: p.status.as_str().to_owned(),
+                    state_since: self.clock.rfc3339(p.since),
+                    value: p.value.is_finite().then_some(p.value),
+                    last_reading: self.clock.rfc3339(p.last_at),
+                    warning: rule.and_then(|r| r.warning).map(|r| r.to_string()),
+                    error: rule.and_then(|r| r.error).map(|r| r.to_string()),
+                }
+            })
+            .collect()
     }
 }
 
@@ -375,6 +421,7 @@ impl Detector {
                 .map(|s| (s.as_str(), self.monitor.count(*s)))
                 .collect(),
             core_acks_dropped: self.monitor.acks_dropped(),
+            probes_refused: self.monitor.probes_refused(),
             stalls: self.monitor.stalls(),
             max_nodes: self.monitor.config().max_nodes,
         }
@@ -393,6 +440,7 @@ impl Snapshot {
             *n += m;
         }
         self.core_acks_dropped += other.core_acks_dropped;
+        self.probes_refused += other.probes_refused;
         // Each Detector guards its own loop; they share one thread, so a stall shows in all.
         self.stalls = self.stalls.max(other.stalls);
         self.max_nodes += other.max_nodes;

@@ -9,6 +9,15 @@ use anyhow::{Context as _, bail};
 
 /// GETs `path` from `host:port`; returns the body of a 200 response.
 pub(crate) fn get(addr: &str, path: &str, timeout: Duration) -> anyhow::Result<String> {
+    let (status, body) = get_any(addr, path, timeout)?;
+    if status != 200 {
+        bail!("GET {path} on {addr} answered {status}: {}", body.trim());
+    }
+    Ok(body)
+}
+
+/// GETs `path` from `host:port`; returns the status and body of any HTTP response.
+pub(crate) fn get_any(addr: &str, path: &str, timeout: Duration) -> anyhow::Result<(u16, String)> {
     let sock = addr
         .to_socket_addrs()
         .with_context(|| format!("`{addr}` is not HOST:PORT"))?
@@ -35,8 +44,5 @@ pub(crate) fn get(addr: &str, path: &str, timeout: Duration) -> anyhow::Result<S
         .nth(1)
         .and_then(|s| s.parse::<u16>().ok())
         .context("the response has no HTTP status")?;
-    if status != 200 {
-        bail!("GET {path} on {sock} answered {status}: {}", body.trim());
-    }
-    Ok(body.to_owned())
+    Ok((status, body.to_owned()))
 }

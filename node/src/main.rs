@@ -9,6 +9,7 @@ mod batch;
 mod beat;
 mod beat_hooks;
 mod beater;
+mod check;
 mod cli;
 mod clock;
 mod config;
@@ -70,6 +71,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Monitor(a) => monitor::run(monitor::MonitorSettings::from_args(a)?),
         Command::Beat(a) => beat::run(beat::BeatSettings::from_args(a)?),
         Command::Status(a) => status::run(&a),
+        Command::Check(a) => Ok(check::run(&a)),
         Command::Demo(a) => demo::run(a.nodes),
         Command::Plan(a) => {
             hb_sim::cli::run_plan(&a, &|| {})?;

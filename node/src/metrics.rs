@@ -41,6 +41,38 @@ pub(crate) fn render(snap: &Snapshot, stats: &Stats) -> String {
         up.get_or_create(&labels).set(i64::from(n.state == "alive"));
         last.get_or_create(&labels).set(n.last_seen_unix);
     }
+    let probe_value = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+    let probe_state = Family::<Labels, Gauge>::default();
+    for n in &snap.nodes {
+        for p in &n.probes {
+            let labels = vec![("node", n.id.clone()), ("probe", p.name.clone())];
+            probe_value
+                .get_or_create(&labels)
+                .set(p.value.unwrap_or(f64::NAN));
+            let code = match p.state.as_str() {
+                "ok" => 0,
+                "warning" => 1,
+                "error" => 2,
+                _ => 3,
+            };
+            probe_state.get_or_create(&labels).set(code);
+        }
+    }
+    reg.register(
+        "probe_value",
+        "Latest sensor reading of the node's probe",
+        probe_value,
+    );
+    reg.register(
+        "probe_state",
+        "State of the node's probe: 0 ok, 1 warning, 2 error, 3 unknown (after hysteresis)",
+        probe_state,
+    );
+    reg.register(
+        "probe_readings_refused",
+        "Readings of probes beyond the per-node limit of 64, not judged",
+        counter(snap.probes_refused),
+    );
     reg.register(
         "node_up",
         "Whether the node is alive (1) or down or gone (0)",
@@ -183,6 +215,15 @@ mod tests {
             duplicates: 0,
             reordered: 0,
             labels: Default::default(),
+            probes: vec![crate::detector::ProbeView {
+                name: "load1".into(),
+                state: "warning".into(),
+                state_since: String::new(),
+                value: Some(5.5),
+                last_reading: String::new(),
+                warning: Some("4".into()),
+                error: None,
+            }],
         };
         let snap = Snapshot {
             nodes: vec![node],
@@ -190,6 +231,7 @@ mod tests {
             rejections: vec![("bad_magic", 2), ("duplicate", 0)],
             states: vec![("alive", 0), ("down", 1), ("left", 0)],
             core_acks_dropped: 0,
+            probes_refused: 7,
             stalls: (2, std::time::Duration::from_millis(1500)),
             max_nodes: 10,
         };
@@ -204,6 +246,9 @@ mod tests {
             "hbnode_monitor_stalls_total 2",
             "hbnode_monitor_last_stall_seconds 1.5",
             "hbnode_registry_max_nodes 10",
+            "hbnode_probe_value{node=\"web-1\",probe=\"load1\"} 5.5",
+            "hbnode_probe_state{node=\"web-1\",probe=\"load1\"} 1",
+            "hbnode_probe_readings_refused_total 7",
             "# TYPE hbnode_build info",
             "# EOF",
         ] {

@@ -9,6 +9,7 @@ use actix::prelude::*;
 use actix_web::dev::ServerHandle;
 use anyhow::{Context as _, bail};
 use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
+use hb_core::probe::ProbeConfig;
 use hb_core::{Keyring, Monitor, MonitorConfig};
 
 use crate::alertmanager::{self, AlertmanagerSettings};
@@ -64,6 +65,8 @@ pub(crate) struct MonitorSettings {
     pub(crate) keyring: Keyring,
     /// Most nodes held; further new ids are refused and counted.
     pub(crate) max_nodes: usize,
+    /// Thresholds and hysteresis for sensor readings.
+    pub(crate) probes: ProbeConfig,
 }
 
 /// A listener of either kind.
@@ -221,9 +224,14 @@ impl MonitorSettings {
             labels: a.alertmanager_label,
             monitor: id.clone(),
         };
+        let probes = ProbeConfig {
+            rules: a.threshold,
+            hysteresis: a.probe_hysteresis,
+        };
         Ok(Self {
             keyring,
             max_nodes,
+            probes,
             extra,
             legacy,
             hooks,
@@ -262,16 +270,18 @@ pub(crate) fn start(
     clock: Clock,
     collector: Option<Recipient<Published>>,
 ) -> anyhow::Result<RunningMonitor> {
-    let cfg = MonitorConfig {
+    let core_config = |detector| MonitorConfig {
         id: s.id.clone(),
-        detector: s.detector,
+        detector,
         forget_after: s.forget_after,
         hash_seed: random_u64(),
         keyring: s.keyring.clone(),
         max_nodes: s.max_nodes,
+        probes: s.probes.clone(),
         ..MonitorConfig::default()
     };
-    let monitor = Monitor::new(cfg, clock.now()).context("invalid monitor settings")?;
+    let monitor =
+        Monitor::new(core_config(s.detector), clock.now()).context("invalid monitor settings")?;
     let stats = Arc::new(Stats::default());
     let mut sinks = vec![Sink::start(SinkKind::Log).context("cannot start the log sink")?];
     if let Some(format) = s.events {
@@ -295,16 +305,8 @@ pub(crate) fn start(
     let event_ids = (!s.extra.is_empty()).then(|| Arc::new(AtomicU64::new(0)));
     let mut extra_detectors = Vec::new();
     for (d, listens) in &s.extra {
-        let cfg = MonitorConfig {
-            id: s.id.clone(),
-            detector: *d,
-            forget_after: s.forget_after,
-            hash_seed: random_u64(),
-            keyring: s.keyring.clone(),
-            max_nodes: s.max_nodes,
-            ..MonitorConfig::default()
-        };
-        let m = Monitor::new(cfg, clock.now()).context("invalid listener detector settings")?;
+        let m = Monitor::new(core_config(*d), clock.now())
+            .context("invalid listener detector settings")?;
         let addr = Detector::new(m, clock, reporter.clone().recipient(), Arc::clone(&stats))
             .with_event_ids(event_ids.clone())
             .start();

@@ -227,3 +227,48 @@ pub fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
+
+/// `hbnode monitor` on fresh loopback ports (UDP listener, HTTP API), JSON events on stdout,
+/// ready once `/healthz` answers.
+pub struct TestMonitor {
+    /// The process.
+    pub proc: Proc,
+    /// Its UDP listen address (`127.0.0.1:PORT`).
+    pub udp: String,
+    /// Its HTTP address.
+    pub http: String,
+}
+
+impl TestMonitor {
+    /// Starts `hbnode monitor --listen udp://… --http … --events json` plus `extra` flags.
+    pub fn start(extra: &[&str]) -> Self {
+        let udp = format!("127.0.0.1:{}", free_udp_port());
+        let http = format!("127.0.0.1:{}", free_tcp_port());
+        let listen = format!("udp://{udp}");
+        let mut args = vec![
+            "monitor", "--listen", &listen, "--http", &http, "--events", "json",
+        ];
+        args.extend_from_slice(extra);
+        let proc = Proc::hbnode(&args);
+        wait_for("the monitor's /healthz", || {
+            http_get(&http, "/healthz").filter(|(s, _)| *s == 200)
+        });
+        Self { proc, udp, http }
+    }
+
+    /// The sample `name` in `/metrics` (0 if absent).
+    pub fn metric(&self, name: &str) -> f64 {
+        http_get(&self.http, "/metrics")
+            .and_then(|(_, m)| metric(&m, name))
+            .unwrap_or(0.0)
+    }
+
+    /// The JSON events printed so far about `node`.
+    pub fn events_for(&self, node: &str) -> Vec<Value> {
+        self.proc
+            .json_lines()
+            .into_iter()
+            .filter(|e| e["node"] == node)
+            .collect()
+    }
+}

@@ -20,7 +20,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
 
 use crate::cli::{DetectorKind, ListenUrl, parse_duration, parse_listen};
@@ -125,31 +125,6 @@ pub(crate) fn parse_listener(s: &str) -> Result<ListenerSpec, String> {
     Ok(ListenerSpec { url, detector: d })
 }
 
-/// Renders a config file `[[monitor.listener]]` table as a `--listener` value.
-pub(crate) fn table_to_spec(t: &toml::Table) -> anyhow::Result<String> {
-    let url = t
-        .get("url")
-        .and_then(toml::Value::as_str)
-        .context("a [[monitor.listener]] table needs url = \"SCHEME://HOST:PORT\"")?;
-    let mut out = url.to_owned();
-    for (k, v) in t {
-        if k == "url" {
-            continue;
-        }
-        let v = match v {
-            toml::Value::String(s) => s.clone(),
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::Float(f) => f.to_string(),
-            other => bail!("[[monitor.listener]] {k}: expected a string or number, found {other}"),
-        };
-        if v.split_whitespace().count() != 1 {
-            bail!("[[monitor.listener]] {k}: `{v}` must be one word");
-        }
-        out.push_str(&format!(" {k}={v}"));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,17 +155,5 @@ mod tests {
         assert!(parse_listener("udp://127.0.0.1:1 detector=nope").is_err());
         assert!(parse_listener("tcp://127.0.0.1:1").is_err());
         assert!(parse_listener("").is_err());
-    }
-
-    #[test]
-    fn config_table_becomes_a_listener_value() {
-        let t: toml::Table = "url = \"text+udp://127.0.0.1:1664\"\ntimeout = \"3s\"\n"
-            .parse()
-            .unwrap();
-        let spec = table_to_spec(&t).unwrap();
-        assert_eq!(spec, "text+udp://127.0.0.1:1664 timeout=3s");
-        assert!(parse_listener(&spec).is_ok());
-        let no_url: toml::Table = "timeout = \"3s\"\n".parse().unwrap();
-        assert!(table_to_spec(&no_url).is_err());
     }
 }
