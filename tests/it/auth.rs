@@ -7,8 +7,7 @@ use std::process::Command;
 
 use hb_core::wire::{self, Beat, BeatFlags, Message, Readings};
 use hb_core::{Key, parse_key_file};
-use hb_tests::{Proc, free_tcp_port, free_udp_port, hbnode, http_get, metric, wait_for};
-use serde_json::Value;
+use hb_tests::{Proc, TestMonitor, hbnode, wait_for};
 
 /// A new key from `hbnode keygen --key-id id`.
 fn keygen(id: u32) -> String {
@@ -35,55 +34,16 @@ fn key_file(name: &str, lines: &[&str]) -> PathBuf {
     p
 }
 
-struct Monitor {
-    proc: Proc,
-    udp: String,
-    http: String,
-}
-
-fn monitor(extra: &[&str]) -> Monitor {
-    let udp = format!("127.0.0.1:{}", free_udp_port());
-    let http = format!("127.0.0.1:{}", free_tcp_port());
-    let listen = format!("udp://{udp}");
-    let mut args = vec![
-        "monitor",
-        "--listen",
-        &listen,
-        "--http",
-        &http,
-        "--timeout",
-        "1s",
-        "--events",
-        "json",
-    ];
+fn monitor(extra: &[&str]) -> TestMonitor {
+    let mut args = vec!["--timeout", "1s"];
     args.extend_from_slice(extra);
-    let proc = Proc::hbnode(&args);
-    wait_for("the monitor's /healthz", || {
-        http_get(&http, "/healthz").filter(|(s, _)| *s == 200)
-    });
-    Monitor { proc, udp, http }
+    TestMonitor::start(&args)
 }
 
-impl Monitor {
-    fn metric(&self, name: &str) -> f64 {
-        http_get(&self.http, "/metrics")
-            .and_then(|(_, m)| metric(&m, name))
-            .unwrap_or(0.0)
-    }
-
-    fn rejected(&self, reason: &str) -> f64 {
-        self.metric(&format!(
-            "hbnode_datagrams_rejected_total{{reason=\"{reason}\"}}"
-        ))
-    }
-
-    fn events_for(&self, node: &str) -> Vec<Value> {
-        self.proc
-            .json_lines()
-            .into_iter()
-            .filter(|e| e["node"] == node)
-            .collect()
-    }
+fn rejected(mon: &TestMonitor, reason: &str) -> f64 {
+    mon.metric(&format!(
+        "hbnode_datagrams_rejected_total{{reason=\"{reason}\"}}"
+    ))
 }
 
 fn beater(id: &str, to: &str, extra: &[&str]) -> Proc {
@@ -130,7 +90,7 @@ fn keyed_beater_is_accepted_and_its_acks_verify() {
         (mon.metric("hbnode_acks_sent_total") >= 20.0).then_some(())
     });
     for r in ["unauthenticated", "unknown_key", "bad_mac"] {
-        assert_eq!(mon.rejected(r), 0.0, "{r}");
+        assert_eq!(rejected(&mon, r), 0.0, "{r}");
     }
     // 20 acks at 100 ms cover two ack timeouts: unverifiable acks would have been noticed.
     assert!(
@@ -171,9 +131,9 @@ fn unkeyed_and_wrongly_keyed_beats_are_refused_and_counted_with_require_auth() {
         &["--key-file", wrong_secret.to_str().expect("utf-8")],
     );
     wait_for("each refusal counted at least 5 times", || {
-        (mon_strict.rejected("unauthenticated") >= 5.0
-            && mon_strict.rejected("unknown_key") >= 5.0
-            && mon_strict.rejected("bad_mac") >= 5.0)
+        (rejected(&mon_strict, "unauthenticated") >= 5.0
+            && rejected(&mon_strict, "unknown_key") >= 5.0
+            && rejected(&mon_strict, "bad_mac") >= 5.0)
             .then_some(())
     });
     for n in ["unkeyed", "unknown", "forged"] {
@@ -193,7 +153,7 @@ fn unkeyed_and_wrongly_keyed_beats_are_refused_and_counted_with_require_auth() {
             .find(|e| e["event"] == "joined")
     });
     wait_for("the spoofed beat counted", || {
-        (mon.rejected("unknown_key") >= 1.0).then_some(())
+        (rejected(&mon, "unknown_key") >= 1.0).then_some(())
     });
     assert!(mon.events_for("spoof").is_empty());
 }

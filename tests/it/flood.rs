@@ -18,27 +18,25 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use hb_core::wire::{self, Beat, BeatFlags, Message, Readings};
-use hb_tests::{Proc, free_tcp_port, free_udp_port, http_get, metric, wait_for};
+use hb_tests::{Proc, TestMonitor, http_get, metric, wait_for};
 
-struct Mon {
-    proc: Proc,
-    udp: String,
-    http: String,
-}
+struct Mon(TestMonitor);
 
 fn monitor(extra: &[&str]) -> Mon {
-    let udp = format!("127.0.0.1:{}", free_udp_port());
-    let http = format!("127.0.0.1:{}", free_tcp_port());
-    let listen = format!("udp://{udp}");
-    let mut args = vec![
-        "monitor", "--listen", &listen, "--http", &http, "--events", "json",
-    ];
-    args.extend_from_slice(extra);
-    let proc = Proc::hbnode(&args);
-    wait_for("the monitor's /healthz", || {
-        http_get(&http, "/healthz").filter(|(s, _)| *s == 200)
-    });
-    Mon { proc, udp, http }
+    Mon(TestMonitor::start(extra))
+}
+
+impl std::ops::Deref for Mon {
+    type Target = TestMonitor;
+    fn deref(&self) -> &TestMonitor {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Mon {
+    fn deref_mut(&mut self) -> &mut TestMonitor {
+        &mut self.0
+    }
 }
 
 impl Mon {

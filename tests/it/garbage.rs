@@ -2,19 +2,12 @@
 
 use std::net::UdpSocket;
 
-use hb_tests::{Proc, free_tcp_port, free_udp_port, http_get, metric, wait_for};
+use hb_tests::{TestMonitor, http_get, metric, wait_for};
 
 #[test]
 fn garbage_datagrams_are_counted_as_rejections_and_the_monitor_keeps_running() {
-    let udp = format!("127.0.0.1:{}", free_udp_port());
-    let http = format!("127.0.0.1:{}", free_tcp_port());
-    let listen = format!("udp://{udp}");
-    let mut mon = Proc::hbnode(&[
-        "monitor", "--listen", &listen, "--http", &http, "--events", "json",
-    ]);
-    wait_for("the monitor's /healthz", || {
-        http_get(&http, "/healthz").filter(|(s, _)| *s == 200)
-    });
+    let mut mon = TestMonitor::start(&[]);
+    let (udp, http) = (mon.udp.clone(), mon.http.clone());
     let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
     s.send_to(b"hello, monitor", &udp).expect("send");
     s.send_to(b"HB", &udp).expect("send");
@@ -39,7 +32,7 @@ fn garbage_datagrams_are_counted_as_rejections_and_the_monitor_keeps_running() {
     assert_eq!(reason("too_short"), Some(1.0));
     assert_eq!(reason("unsupported_version"), Some(1.0));
     assert_eq!(reason("too_large"), Some(1.0));
-    assert!(mon.json_lines().is_empty());
-    mon.term();
-    assert!(mon.wait().success());
+    assert!(mon.proc.json_lines().is_empty());
+    mon.proc.term();
+    assert!(mon.proc.wait().success());
 }

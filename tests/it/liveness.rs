@@ -6,9 +6,7 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use hb_tests::{
-    Proc, event_names, free_tcp_port, free_udp_port, hbnode, http_get, metric, wait_for,
-};
+use hb_tests::{Proc, TestMonitor, event_names, hbnode, http_get, metric, wait_for};
 use serde_json::Value;
 
 fn beater(id: &str, udp: &str) -> Proc {
@@ -30,23 +28,9 @@ fn count(mon: &Proc, node: &str, event: &str) -> usize {
 
 #[test]
 fn crash_restart_and_graceful_stop_are_reported_and_agree_across_outputs() {
-    let udp = format!("127.0.0.1:{}", free_udp_port());
-    let http = format!("127.0.0.1:{}", free_tcp_port());
-    let listen = format!("udp://{udp}");
-    let mut mon = Proc::hbnode(&[
-        "monitor",
-        "--listen",
-        &listen,
-        "--http",
-        &http,
-        "--timeout",
-        "1s",
-        "--events",
-        "json",
-    ]);
-    wait_for("the monitor's /healthz", || {
-        http_get(&http, "/healthz").filter(|(s, _)| *s == 200)
-    });
+    let mut tm = TestMonitor::start(&["--timeout", "1s"]);
+    let (udp, http) = (tm.udp.clone(), tm.http.clone());
+    let mon = &mut tm.proc;
 
     let mut a = beater("a", &udp);
     let b = beater("b", &udp);

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use hb_core::wire::{self, Message};
 use hb_core::{Keyring, parse_key_file};
-use hb_tests::{Proc, free_tcp_port, free_udp_port, http_get, metric, wait_for};
+use hb_tests::{Proc, TestMonitor, http_get, metric, wait_for};
 use serde_json::Value;
 
 /// Forwards datagrams from beaters to `to`, keeping a copy of each, until `stop` is set.
@@ -56,26 +56,9 @@ fn replayed_captured_beats_do_not_revive_a_dead_node_and_are_counted() {
     std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let keys = keys.to_str().expect("utf-8");
 
-    let udp = format!("127.0.0.1:{}", free_udp_port());
-    let http = format!("127.0.0.1:{}", free_tcp_port());
-    let listen = format!("udp://{udp}");
-    let mon = Proc::hbnode(&[
-        "monitor",
-        "--listen",
-        &listen,
-        "--http",
-        &http,
-        "--timeout",
-        "1s",
-        "--events",
-        "json",
-        "--key-file",
-        keys,
-        "--require-auth",
-    ]);
-    wait_for("the monitor's /healthz", || {
-        http_get(&http, "/healthz").filter(|(s, _)| *s == 200)
-    });
+    let mut tm = TestMonitor::start(&["--timeout", "1s", "--key-file", keys, "--require-auth"]);
+    let (udp, http) = (tm.udp.clone(), tm.http.clone());
+    let mon = &mut tm.proc;
     let rejected = |r: &str| {
         http_get(&http, "/metrics")
             .and_then(|(_, m)| {

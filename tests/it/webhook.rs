@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use hb_tests::{Proc, free_tcp_port, free_udp_port, http_get, metric, wait_for};
+use hb_tests::{Proc, TestMonitor, http_get, metric, wait_for};
 use serde_json::Value;
 
 /// A webhook receiver on loopback that answers the first request 500 and the rest 200, and
@@ -51,24 +51,10 @@ fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
 #[test]
 fn webhook_receives_each_event_as_json_and_a_failed_post_is_retried() {
     let (hook, bodies) = receiver();
-    let udp = format!("127.0.0.1:{}", free_udp_port());
-    let http = format!("127.0.0.1:{}", free_tcp_port());
-    let listen = format!("udp://{udp}");
     let url = format!("http://{hook}/events");
-    let mut mon = Proc::hbnode(&[
-        "monitor",
-        "--listen",
-        &listen,
-        "--http",
-        &http,
-        "--timeout",
-        "1s",
-        "--webhook",
-        &url,
-    ]);
-    wait_for("the monitor's /healthz", || {
-        http_get(&http, "/healthz").filter(|(s, _)| *s == 200)
-    });
+    let mut tm = TestMonitor::start(&["--timeout", "1s", "--webhook", &url]);
+    let (udp, http) = (tm.udp.clone(), tm.http.clone());
+    let mon = &mut tm.proc;
     let mut b = Proc::hbnode(&["beat", "--to", &udp, "--period", "200ms", "--id", "w"]);
     let posted = |event: &str| {
         bodies
