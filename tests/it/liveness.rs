@@ -36,19 +36,19 @@ fn crash_restart_and_graceful_stop_are_reported_and_agree_across_outputs() {
     let b = beater("b", &udp);
     let _c = beater("c", &udp);
     for n in ["a", "b", "c"] {
-        wait_for(&format!("{n} joined"), || has(&mon, n, "joined"));
+        wait_for(&format!("{n} joined"), || has(mon, n, "joined"));
     }
 
     // kill -9 a: exactly one down, for a only.
     a.kill();
-    let down = wait_for("a down", || has(&mon, "a", "down"));
+    let down = wait_for("a down", || has(mon, "a", "down"));
     assert_eq!(down["reason"], "silence");
     assert!(down["silence_ms"].as_u64().unwrap() >= 1000, "{down}");
     let first_incarnation = down["incarnation"].as_u64().unwrap();
 
     // Start a again: a new incarnation, reported as restarted (was down).
     let _a2 = beater("a", &udp);
-    let restarted = wait_for("a restarted", || has(&mon, "a", "restarted"));
+    let restarted = wait_for("a restarted", || has(mon, "a", "restarted"));
     assert_eq!(
         restarted["previous_incarnation"].as_u64(),
         Some(first_incarnation)
@@ -58,7 +58,7 @@ fn crash_restart_and_graceful_stop_are_reported_and_agree_across_outputs() {
 
     // SIGTERM b: left, exit 0.
     b.term();
-    wait_for("b left", || has(&mon, "b", "left"));
+    wait_for("b left", || has(mon, "b", "left"));
     let mut b = b;
     assert!(
         b.wait().success(),
@@ -69,9 +69,9 @@ fn crash_restart_and_graceful_stop_are_reported_and_agree_across_outputs() {
     // Longer than the timeout, so a wrongful down would have shown.
     thread::sleep(Duration::from_millis(2500));
     let events = event_names(&mon.json_lines());
-    assert_eq!(count(&mon, "a", "down"), 1, "{events:?}");
-    assert_eq!(count(&mon, "b", "down"), 0, "{events:?}");
-    assert_eq!(count(&mon, "c", "down"), 0, "{events:?}");
+    assert_eq!(count(mon, "a", "down"), 1, "{events:?}");
+    assert_eq!(count(mon, "b", "down"), 0, "{events:?}");
+    assert_eq!(count(mon, "c", "down"), 0, "{events:?}");
     let a_events: Vec<&str> = events
         .iter()
         .filter(|(n, _)| n == "a")
