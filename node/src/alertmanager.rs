@@ -12,7 +12,12 @@
 //! Every `--alertmanager-resend` (default 60 s) all firing alerts are sent again with a fresh
 //! `endsAt`, so they stay active while the node is down and expire by themselves if this monitor
 //! dies. When the node comes back (`up`, `restarted`), leaves or is forgotten, its alert is sent
-//! once more with `endsAt` = now: resolved. Retries and failure counting: [`crate::http_post`].
+//! once more with `endsAt` = now: resolved.
+//!
+//! A probe in warning or error fires `alertname="HbnodeProbe"` with labels `node`, `probe` and
+//! `severity` (`warning` or `critical`), resolved by `probe_ok`/`probe_unknown`, by a change of
+//! severity (which fires the other one), or when the node leaves or is forgotten. Retries and
+//! failure counting: [`crate::http_post`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,8 +31,11 @@ use crate::record::EventRecord;
 use crate::sink::Sink;
 use crate::stats::{ALERTMANAGER_SINK, PostAction, Stats};
 
-/// The `alertname` label of every alert.
+/// The `alertname` label of a node-down alert.
 pub(crate) const ALERT_NAME: &str = "HbnodeNodeDown";
+
+/// The `alertname` label of a probe alert (labels `probe` and `severity` added).
+pub(crate) const PROBE_ALERT_NAME: &str = "HbnodeProbe";
 
 /// Events waiting for the Alertmanager runtime before further ones are dropped.
 const QUEUE: usize = 4096;
@@ -51,6 +59,9 @@ pub(crate) struct AlertmanagerSettings {
 /// One firing alert.
 #[derive(Clone, Debug, PartialEq)]
 struct Firing {
+    alertname: &'static str,
+    /// Labels besides `alertname`, `node` and the static ones (`probe`, `severity`).
+    labels: Map<String, Value>,
     starts_at: String,
     annotations: Map<String, Value>,
 }
@@ -59,7 +70,8 @@ struct Firing {
 #[derive(Debug)]
 struct Alerts {
     settings: AlertmanagerSettings,
-    firing: BTreeMap<String, Firing>,
+    /// By (node, probe); the empty probe is the node-down alert.
+    firing: BTreeMap<(String, String), Firing>,
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -69,8 +81,9 @@ fn rfc3339(t: SystemTime) -> String {
 impl Alerts {
     fn alert(&self, node: &str, f: &Firing, ends_at: SystemTime) -> Value {
         let mut labels = Map::new();
-        labels.insert("alertname".into(), ALERT_NAME.into());
+        labels.insert("alertname".into(), f.alertname.into());
         labels.insert("node".into(), node.into());
+        labels.extend(f.labels.clone());
         for (k, v) in &self.settings.labels {
             labels.insert(k.clone(), v.clone().into());
         }
@@ -103,21 +116,74 @@ impl Alerts {
                     annotations.insert("pid".into(), pid.to_string().into());
                 }
                 let f = Firing {
+                    alertname: ALERT_NAME,
+                    labels: Map::new(),
                     starts_at: r.time.clone(),
                     annotations,
                 };
-                let a = self.alert(&r.node, &f, now + 4 * self.settings.resend);
-                self.firing.insert(r.node.clone(), f);
-                vec![a]
+                self.fire((r.node.clone(), String::new()), f, now)
             }
-            "up" | "restarted" | "left" | "forgotten" | "joined" => {
-                match self.firing.remove(&r.node) {
-                    Some(f) => vec![self.alert(&r.node, &f, now)],
-                    None => Vec::new(),
-                }
+            "up" | "restarted" | "joined" => self.resolve(&r.node, Some(""), now),
+            // Gone on purpose or forgotten: nothing of the node should stay firing.
+            "left" | "forgotten" => self.resolve(&r.node, None, now),
+            "probe_warning" | "probe_error" => {
+                let probe = r.probe.clone().unwrap_or_default();
+                let severity = if r.event == "probe_error" {
+                    "critical"
+                } else {
+                    "warning"
+                };
+                let mut labels = Map::new();
+                labels.insert("probe".into(), probe.clone().into());
+                labels.insert("severity".into(), severity.into());
+                let mut annotations = Map::new();
+                annotations.insert("monitor".into(), self.settings.monitor.clone().into());
+                let reading = r
+                    .reading
+                    .map_or_else(|| "NaN".to_owned(), |v| v.to_string());
+                annotations.insert(
+                    "summary".into(),
+                    format!("{probe} on {} is {reading} ({severity})", r.node).into(),
+                );
+                annotations.insert("reading".into(), reading.into());
+                // A warning that became an error (or back) is a different alert: resolve the old.
+                let mut out = self.resolve(&r.node, Some(&probe), now);
+                let f = Firing {
+                    alertname: PROBE_ALERT_NAME,
+                    labels,
+                    starts_at: r.time.clone(),
+                    annotations,
+                };
+                out.extend(self.fire((r.node.clone(), probe), f, now));
+                out
+            }
+            "probe_ok" | "probe_unknown" => {
+                let probe = r.probe.clone().unwrap_or_default();
+                self.resolve(&r.node, Some(&probe), now)
             }
             _ => Vec::new(),
         }
+    }
+
+    /// Records `f` as firing under `key` and returns its first POST.
+    fn fire(&mut self, key: (String, String), f: Firing, now: SystemTime) -> Vec<Value> {
+        let a = self.alert(&key.0, &f, now + 4 * self.settings.resend);
+        self.firing.insert(key, f);
+        vec![a]
+    }
+
+    /// Resolves `node`'s alert for `probe` (`""`: the node-down alert; `None`: every alert of
+    /// the node).
+    fn resolve(&mut self, node: &str, probe: Option<&str>, now: SystemTime) -> Vec<Value> {
+        let keys: Vec<(String, String)> = self
+            .firing
+            .keys()
+            .filter(|(n, p)| n == node && probe.is_none_or(|want| p == want))
+            .cloned()
+            .collect();
+        keys.into_iter()
+            .filter_map(|k| self.firing.remove(&k).map(|f| self.alert(&k.0, &f, now)))
+            .collect()
     }
 
     /// Every firing alert with a fresh `endsAt`.
@@ -125,7 +191,7 @@ impl Alerts {
         let ends = now + 4 * self.settings.resend;
         self.firing
             .iter()
-            .map(|(n, f)| self.alert(n, f, ends))
+            .map(|((n, _), f)| self.alert(n, f, ends))
             .collect()
     }
 }
@@ -249,6 +315,51 @@ mod tests {
         assert_eq!(resolved[0]["startsAt"], f["startsAt"]);
         assert!(a.resend(later).is_empty());
         assert!(a.on_event(&record(EventKind::Joined), later).is_empty());
+    }
+
+    #[test]
+    fn probe_alerts_fire_by_severity_and_resolve_on_ok_or_leave() {
+        let mut a = alerts();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let probe = |status, previous| {
+            record(EventKind::Probe {
+                probe: "load1".into(),
+                status,
+                previous,
+                value: 9.5,
+            })
+        };
+        use hb_core::probe::ProbeStatus::{Error, Ok, Warning};
+        let fired = a.on_event(&probe(Warning, Ok), now);
+        assert_eq!(
+            fired[0]["labels"],
+            json!({"alertname": "HbnodeProbe", "node": "web-1", "probe": "load1",
+                   "severity": "warning", "team": "infra"})
+        );
+        assert_eq!(
+            fired[0]["annotations"]["summary"],
+            "load1 on web-1 is 9.5 (warning)"
+        );
+        // warning → error: the warning alert resolves, a critical one fires.
+        let out = a.on_event(&probe(Error, Warning), now);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0]["labels"]["severity"], "warning");
+        assert_eq!(out[0]["endsAt"], rfc3339(now));
+        assert_eq!(out[1]["labels"]["severity"], "critical");
+        // The node going down adds its own alert; coming up resolves only that one.
+        a.on_event(&down(), now);
+        assert_eq!(a.resend(now).len(), 2);
+        let up = record(EventKind::Up {
+            down_for: Duration::ZERO,
+        });
+        assert_eq!(a.on_event(&up, now).len(), 1);
+        assert_eq!(a.resend(now).len(), 1);
+        // Leaving resolves everything of the node.
+        assert_eq!(a.on_event(&record(EventKind::Left), now).len(), 1);
+        assert!(a.resend(now).is_empty());
+        a.on_event(&probe(Error, Ok), now);
+        assert_eq!(a.on_event(&probe(Ok, Error), now).len(), 1);
+        assert!(a.resend(now).is_empty());
     }
 
     #[test]

@@ -307,7 +307,9 @@ pub(crate) struct MonitorArgs {
     ///
     /// A down node fires `alertname="HbnodeNodeDown"` with a `node` label (and any
     /// `--alertmanager-label`s), re-sent every `--alertmanager-resend` while down and resolved
-    /// when it returns. The monitor's id is an annotation, so monitors deduplicate.
+    /// when it returns. A probe in warning or error fires `alertname="HbnodeProbe"` with
+    /// `node`, `probe` and `severity` (warning, critical) labels, resolved when it is ok again.
+    /// The monitor's id is an annotation, so monitors deduplicate.
     #[arg(long, env = "HBNODE_ALERTMANAGER", value_name = "URL", value_delimiter = ',', value_parser = parse_http_url)]
     pub(crate) alertmanager: Vec<String>,
 
