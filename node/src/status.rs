@@ -23,6 +23,21 @@ pub(crate) fn run(a: &StatusArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The PROBES cell: `-` without probes, `N ok`, or the probes that are not ok.
+fn probes(n: &NodeView) -> String {
+    let bad: Vec<String> = n
+        .probes
+        .iter()
+        .filter(|p| p.state != "ok")
+        .map(|p| format!("{} {}", p.name, p.state))
+        .collect();
+    match (n.probes.len(), bad.is_empty()) {
+        (0, _) => "-".into(),
+        (k, true) => format!("{k} ok"),
+        (_, false) => bad.join(", "),
+    }
+}
+
 /// Formats the node table.
 pub(crate) fn table(nodes: &[NodeView]) -> String {
     let header = [
@@ -33,8 +48,9 @@ pub(crate) fn table(nodes: &[NodeView]) -> String {
         "SILENCE",
         "LOSS",
         "VALUE",
+        "PROBES",
     ];
-    let rows: Vec<[String; 7]> = nodes
+    let rows: Vec<[String; 8]> = nodes
         .iter()
         .map(|n| {
             [
@@ -46,6 +62,7 @@ pub(crate) fn table(nodes: &[NodeView]) -> String {
                 format!("{:.1}%", n.loss * 100.0),
                 n.value
                     .map_or_else(|| "-".into(), |v| format!("{v:.3}/{:.3}", n.threshold)),
+                probes(n),
             ]
         })
         .collect();

@@ -113,6 +113,24 @@ fn thresholds_drive_probe_events_metrics_and_nagios_checks() {
     assert_eq!(code, 0);
     let (code, line, _) = check(&mon.http, &["--node", "web-1", "--probe", "nope"]);
     assert_eq!(code, 3, "{line}");
+    let out = Command::new(hbnode())
+        .args(["status", "--http", &mon.http])
+        .output()
+        .expect("run hbnode status");
+    let table = String::from_utf8(out.stdout).expect("utf-8");
+    let row = |id: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        table.lines().next().unwrap_or_default().ends_with("PROBES"),
+        "{table}"
+    );
+    assert!(row("web-1").ends_with("load1 error"), "{table}");
+    assert!(row("db-1").ends_with("2 ok"), "{table}");
     let (code, line, _) = check(&mon.http, &["--node", "nobody"]);
     assert_eq!(code, 3);
     assert!(line.contains("not known"), "{line}");
