@@ -305,6 +305,7 @@ pub(crate) struct DetectorArgs {
     #[arg(
         long = "detector",
         env = "HBNODE_DETECTOR",
+        value_name = "DETECTOR",
         value_enum,
         default_value = "fixed"
     )]
