@@ -9,7 +9,7 @@
 
 use std::process::Command;
 
-use hb_tests::{Proc, hbnode, wait_for};
+use hb_tests::{Proc, free_tcp_port, hbnode, http_get, metric, wait_for};
 use serde_json::Value;
 
 fn has(p: &Proc, node: &str, event: &str) -> bool {
@@ -56,7 +56,7 @@ fn listed(prefix: &[&str], args: &[&str], want: &[&str]) -> Option<Vec<String>> 
 #[test]
 fn peers_on_one_host_see_each_other_and_report_a_killed_one_down_and_a_stopped_one_left() {
     let group = format!("hb-e2e-host-{}", std::process::id());
-    let peer = |id: &str| {
+    let peer = |id: &str, http: &str| {
         Proc::hbnode(&[
             "peer",
             "--group",
@@ -72,14 +72,15 @@ fn peers_on_one_host_see_each_other_and_report_a_killed_one_down_and_a_stopped_o
             "--iface",
             "lo",
             "--http",
-            "off",
+            http,
             "--events",
             "json",
         ])
     };
-    let mut a = peer("a");
-    let b = peer("b");
-    let c = peer("c");
+    let http = format!("127.0.0.1:{}", free_tcp_port());
+    let mut a = peer("a", "off");
+    let b = peer("b", &http);
+    let c = peer("c", "off");
     for (p, others) in [(&a, ["b", "c"]), (&b, ["a", "c"]), (&c, ["a", "b"])] {
         for o in others {
             wait_for(&format!("{o} joined"), || has(p, o, "joined").then_some(()));
@@ -95,6 +96,23 @@ fn peers_on_one_host_see_each_other_and_report_a_killed_one_down_and_a_stopped_o
         )
     });
     assert_eq!(ids, ["a", "b", "c"]);
+    // b's HTTP API is the monitor's: the other two members, not b itself.
+    let (status, body) = http_get(&http, "/v1/nodes").expect("b's HTTP API");
+    assert_eq!(status, 200);
+    let nodes: Value = serde_json::from_str(&body).expect("JSON");
+    let mut in_api: Vec<&str> = nodes
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(|n| n["id"].as_str())
+        .collect();
+    in_api.sort_unstable();
+    assert_eq!(in_api, ["a", "c"], "{body}");
+    let (_, metrics) = http_get(&http, "/metrics").expect("metrics");
+    for reason in ["id_conflict", "wrong_group", "unexpected_kind"] {
+        let name = format!("hbnode_datagrams_rejected_total{{reason=\"{reason}\"}}");
+        assert_eq!(metric(&metrics, &name), Some(0.0), "{name}");
+    }
     // Another group's name on the same host finds nobody, and says so with exit status 1.
     let other = format!("{group}-other");
     assert_eq!(
