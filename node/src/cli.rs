@@ -71,9 +71,10 @@ pub(crate) enum Command {
     Peer(PeerArgs),
     /// List the members of a peer group that answer an identify request.
     ///
-    /// Sends one identify request to the group and prints every member that answers within
-    /// `--wait` (id, address, incarnation, uptime). Exit status 0 if at least one member
-    /// answered, 1 if none did, 2 on bad flags.
+    /// Sends an identify request to the group (twice, against the loss of one) and prints every
+    /// member that answers within `--wait` (id, address, incarnation, uptime). Exit status: 0 if
+    /// at least one member answered; 1 if none did, or on an error (said on stderr); 2 on bad
+    /// flags.
     Peers(PeersArgs),
     /// Run a monitor and a few beaters on loopback, break some of them, and summarise.
     Demo(DemoArgs),
