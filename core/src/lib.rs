@@ -52,6 +52,7 @@
 //!   event-driven deadlines (a lazily corrected min-heap: no periodic sweep).
 //! - [`probe`]: sensor readings accepted from beats, drained with `Monitor::poll_sample`.
 //! - [`Beater`]: beat schedule with seeded jitter, acks, monitor loss and failover.
+//! - [`group`]: peer groups: a name's multicast address, port and wire hash.
 //! - [`legacy`]: decoders for the protocols hbnode replaces (PyHeartbeat, Circus, TCP/JSON).
 //!
 //! # Panics, errors and unwraps
@@ -65,6 +66,7 @@ mod auth;
 mod beater;
 pub mod detector;
 mod event;
+pub mod group;
 mod id;
 pub mod legacy;
 mod monitor;
@@ -80,7 +82,7 @@ pub use event::{DownReason, Event, EventKind};
 pub use id::{IdError, MAX_ID_LEN, NodeId};
 pub use monitor::{
     MAX_PROBES_PER_NODE, Monitor, MonitorConfig, MonitorConfigError, NodeInfo, NodeState,
-    REORDER_WINDOW,
+    PeerIdentity, REORDER_WINDOW,
 };
 pub use reject::{Rejection, Rejections};
 pub use time::Timestamp;

@@ -46,11 +46,14 @@ pub enum Rejection {
     RegistryFull,
     /// An unparseable line or frame on a legacy listener.
     BadLegacyFormat,
+    /// Peer mode: a beat or leave carrying this member's own id from another process (two
+    /// members of a group share an id).
+    IdConflict,
 }
 
 impl Rejection {
     /// Every reason, in counter order.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 20] = [
         Self::TooShort,
         Self::TooLarge,
         Self::BadMagic,
@@ -70,6 +73,7 @@ impl Rejection {
         Self::UnknownNode,
         Self::RegistryFull,
         Self::BadLegacyFormat,
+        Self::IdConflict,
     ];
 
     /// The stable snake_case name used as the `reason` label in metrics.
@@ -94,6 +98,7 @@ impl Rejection {
             Self::UnknownNode => "unknown_node",
             Self::RegistryFull => "registry_full",
             Self::BadLegacyFormat => "bad_legacy_format",
+            Self::IdConflict => "id_conflict",
         }
     }
 }

@@ -4,9 +4,9 @@
 //! offset  size  field
 //! 0       2     magic "HB"
 //! 2       1     version (1)
-//! 3       1     kind: 1 beat, 2 ack, 3 leave
+//! 3       1     kind: 1 beat, 2 ack, 3 leave, 4 identify, 5 member
 //! 4       1     flags: bit 0 = authenticated (trailer present); other bits must be 0
-//! 5       n     body: postcard 1.x encoding of Beat / Ack / Leave
+//! 5       n     body: postcard 1.x encoding of Beat / Ack / Leave / Identify / Member
 //! 5+n     4     key id, u32 little-endian        } only when authenticated
 //! 9+n     16    BLAKE3 keyed MAC of bytes 0..9+n } only when authenticated
 //! ```
@@ -50,6 +50,10 @@ pub enum Kind {
     Ack = 2,
     /// A graceful goodbye.
     Leave = 3,
+    /// Peer mode: "every member of this group, say who you are".
+    Identify = 4,
+    /// Peer mode: a member's answer to an identify request.
+    Member = 5,
 }
 
 /// Flags carried by a beat.
@@ -256,6 +260,33 @@ pub struct Leave<'a> {
     pub group: u32,
 }
 
+/// Peer mode: asks every member of a group to answer with a [`Member`] (`hbnode peers`).
+///
+/// Sent to the group's multicast address; each member answers to the sender's address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identify {
+    /// The group hash, as in [`Beat::group`]; members of other groups do not answer.
+    pub group: u32,
+    /// Echoed in the answers, so the asker takes only answers to this request.
+    pub nonce: u64,
+}
+
+/// Peer mode: one member's answer to an [`Identify`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member<'a> {
+    /// The group hash.
+    pub group: u32,
+    /// The member's node id.
+    #[serde(borrow)]
+    pub node: &'a str,
+    /// The member's incarnation.
+    pub incarnation: u64,
+    /// How long the member has been running, in ms.
+    pub uptime_ms: u64,
+    /// The request's nonce.
+    pub nonce: u64,
+}
+
 /// Any message.
 ///
 /// Lives on the stack for one datagram and is never stored in bulk, so the size of the beat
@@ -269,6 +300,10 @@ pub enum Message<'a> {
     Ack(Ack<'a>),
     /// See [`Leave`].
     Leave(Leave<'a>),
+    /// See [`Identify`].
+    Identify(Identify),
+    /// See [`Member`].
+    Member(Member<'a>),
 }
 
 impl Message<'_> {
@@ -278,6 +313,8 @@ impl Message<'_> {
             Self::Beat(_) => Kind::Beat,
             Self::Ack(_) => Kind::Ack,
             Self::Leave(_) => Kind::Leave,
+            Self::Identify(_) => Kind::Identify,
+            Self::Member(_) => Kind::Member,
         }
     }
 }
@@ -363,6 +400,8 @@ pub fn encode(msg: &Message<'_>, key: Option<&Key>, buf: &mut [u8]) -> Result<us
         Message::Beat(m) => postcard::to_slice(m, body).map(|s| s.len()),
         Message::Ack(m) => postcard::to_slice(m, body).map(|s| s.len()),
         Message::Leave(m) => postcard::to_slice(m, body).map(|s| s.len()),
+        Message::Identify(m) => postcard::to_slice(m, body).map(|s| s.len()),
+        Message::Member(m) => postcard::to_slice(m, body).map(|s| s.len()),
     }
     .map_err(|_| EncodeError::TooLarge)?;
     let mut len = HEADER_LEN + body_len;
@@ -422,6 +461,8 @@ pub fn decode<'a>(bytes: &'a [u8], keys: &Keyring) -> Result<Datagram<'a>, Decod
         k if k == Kind::Beat as u8 => Message::Beat(beat_of(body)?),
         k if k == Kind::Ack as u8 => Message::Ack(body_of(body)?),
         k if k == Kind::Leave as u8 => Message::Leave(body_of(body)?),
+        k if k == Kind::Identify as u8 => Message::Identify(body_of(body)?),
+        k if k == Kind::Member as u8 => Message::Member(body_of(body)?),
         k => return Err(DecodeError::UnknownKind(k)),
     };
     validate(&message)?;
@@ -486,6 +527,8 @@ fn validate(msg: &Message<'_>) -> Result<(), DecodeError> {
             }
         }
         Message::Leave(l) => node_id(l.node)?,
+        Message::Identify(_) => {}
+        Message::Member(m) => node_id(m.node)?,
     }
     Ok(())
 }
@@ -550,6 +593,103 @@ mod tests {
             group: 3,
         });
         assert_eq!(enc(&leave, None), [0x48, 0x42, 1, 3, 0, 1, b'n', 1, 2, 3]);
+    }
+
+    #[test]
+    fn golden_identify_and_member_bytes() {
+        let identify = Message::Identify(Identify {
+            group: 0x0102_0304,
+            nonce: 300,
+        });
+        assert_eq!(
+            enc(&identify, None),
+            [0x48, 0x42, 1, 4, 0, 0x84, 0x86, 0x88, 0x08, 0xac, 0x02]
+        );
+        let member = Message::Member(Member {
+            group: 3,
+            node: "n",
+            incarnation: 1,
+            uptime_ms: 1500,
+            nonce: 7,
+        });
+        assert_eq!(
+            enc(&member, None),
+            [0x48, 0x42, 1, 5, 0, 3, 1, b'n', 1, 0xdc, 0x0b, 7]
+        );
+    }
+
+    #[test]
+    fn identify_and_member_round_trip_signed_and_refuse_tampering() {
+        let key = Key::new(5, [9; 32]);
+        let ring = Keyring::new(vec![key.clone()], true);
+        for msg in [
+            Message::Identify(Identify {
+                group: 77,
+                nonce: u64::MAX,
+            }),
+            Message::Member(Member {
+                group: 77,
+                node: "peer-1",
+                incarnation: 1_700_000_000_000_000,
+                uptime_ms: 42,
+                nonce: 9,
+            }),
+        ] {
+            let signed = enc(&msg, Some(&key));
+            assert_eq!(
+                decode(&signed, &ring).unwrap(),
+                Datagram {
+                    message: msg.clone(),
+                    key_id: Some(5)
+                }
+            );
+            for i in 0..signed.len() {
+                let mut bad = signed.clone();
+                bad[i] ^= 0x10;
+                assert!(
+                    decode(&bad, &ring).is_err(),
+                    "byte {i} flipped still decodes"
+                );
+            }
+            assert_eq!(
+                decode(&enc(&msg, None), &ring),
+                Err(DecodeError::Unauthenticated)
+            );
+            let mut long = enc(&msg, None);
+            long.push(0);
+            assert_eq!(
+                decode(&long, &Keyring::open()),
+                Err(DecodeError::TrailingBytes(1))
+            );
+        }
+        let mut buf = [0; MAX_DATAGRAM];
+        let bad = Message::Member(Member {
+            group: 1,
+            node: "",
+            incarnation: 1,
+            uptime_ms: 0,
+            nonce: 0,
+        });
+        assert_eq!(
+            encode(&bad, None, &mut buf),
+            Err(EncodeError::InvalidField("node id"))
+        );
+        // A member answer whose id holds a newline, hand-made.
+        let mut b = enc(
+            &Message::Member(Member {
+                group: 1,
+                node: "ab",
+                incarnation: 1,
+                uptime_ms: 0,
+                nonce: 0,
+            }),
+            None,
+        );
+        b[8] = b'\n';
+        assert_eq!(
+            decode(&b, &Keyring::open()),
+            Err(DecodeError::InvalidField("node id"))
+        );
     }
 
     #[test]

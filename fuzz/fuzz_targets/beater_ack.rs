@@ -28,6 +28,9 @@ fuzz_target!(|data: &[u8]| {
         b.handle_timeout(now);
         b.handle_datagram(now, mon, chunk);
         while b.poll_event().is_some() {}
-        while b.poll_transmit(&mut [0; hb_core::wire::MAX_DATAGRAM]).is_some() {}
+        while b
+            .poll_transmit(&mut [0; hb_core::wire::MAX_DATAGRAM])
+            .is_some()
+        {}
     }
 });

@@ -32,7 +32,13 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
         drop(f);
-        for sub in [&["monitor"][..], &["beat", "--to", "127.0.0.1:1"], &["status"]] {
+        for sub in [
+            &["monitor"][..],
+            &["beat", "--to", "127.0.0.1:1"],
+            &["status"],
+            &["peer", "--group", "g"],
+            &["peers", "--group", "g"],
+        ] {
             let mut argv: Vec<OsString> = vec!["hbnode".into()];
             argv.extend(sub.iter().map(OsString::from));
             argv.push("--config".into());

@@ -23,8 +23,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub(crate) struct Cli {
     /// Read flag values from this TOML file.
     ///
-    /// Top-level keys set global flags (`log-format`); a `[monitor]`, `[beat]`, `[status]` or
-    /// `[demo]` table sets that subcommand's flags, keyed by their long names (`timeout = "2s"`,
+    /// Top-level keys set global flags (`log-format`); a `[monitor]`, `[beat]`, `[peer]`,
+    /// `[status]` or `[demo]` table sets that subcommand's flags, keyed by their long names (`timeout = "2s"`,
     /// `listen = ["udp://0.0.0.0:43278"]`). Unknown keys are an error. `[[monitor.listener]]`
     /// tables add listeners with their own detector settings (see `--listener`).
     #[arg(long, global = true, env = "HBNODE_CONFIG", value_name = "FILE")]
@@ -68,6 +68,21 @@ pub(crate) enum Command {
     /// asked). A node that left on purpose is WARNING. Without `--probe` the worst of the node
     /// and all its probes counts. Example: `hbnode check --node web-1 --probe load1`.
     Check(CheckArgs),
+    /// Join a multicast peer group: beat to it and watch every other member (no monitor).
+    ///
+    /// Every peer started with the same `--group` finds the others with no other setting: it
+    /// beats to the group's multicast address and runs a monitor over every other member,
+    /// printing the same events and serving the same HTTP API as `monitor`. On SIGINT/SIGTERM
+    /// it says goodbye, so the others report it `left`, not `down`. Example:
+    /// `hbnode peer --group prod --period 1s --timeout 3s`.
+    Peer(PeerArgs),
+    /// List the members of a peer group that answer an identify request.
+    ///
+    /// Sends an identify request to the group (twice, against the loss of one) and prints every
+    /// member that answers within `--wait` (id, address, incarnation, uptime). Exit status: 0 if
+    /// at least one member answered; 1 if none did, or on an error (said on stderr); 2 on bad
+    /// flags.
+    Peers(PeersArgs),
     /// Run a monitor and a few beaters on loopback, break some of them, and summarise.
     Demo(DemoArgs),
     /// Choose a timeout: the smallest that meets a false-alarm target, by theory and simulation.
@@ -158,28 +173,9 @@ pub(crate) struct MonitorArgs {
     )]
     pub(crate) listen: Vec<ListenUrl>,
 
-    /// The failure detector applied to every node.
-    ///
-    /// fixed: down after `--timeout` of silence. phi: φ-accrual (`--phi-threshold`,
-    /// `--acceptable-pause`). chen: expected arrival plus `--chen-margin`.
-    #[arg(long, env = "HBNODE_DETECTOR", value_enum, default_value = "fixed")]
-    pub(crate) detector: DetectorKind,
-
-    /// Silence after which a node is down (fixed detector) [default: 5s].
-    #[arg(long, env = "HBNODE_TIMEOUT", value_name = "DUR", value_parser = parse_duration)]
-    pub(crate) timeout: Option<Duration>,
-
-    /// φ at which a node is down (phi detector; 0 < F ≤ 100) [default: 8].
-    #[arg(long, env = "HBNODE_PHI_THRESHOLD", value_name = "F")]
-    pub(crate) phi_threshold: Option<f64>,
-
-    /// Silence tolerated on top of the mean interval (phi detector) [default: 0s].
-    #[arg(long, env = "HBNODE_ACCEPTABLE_PAUSE", value_name = "DUR", value_parser = parse_duration)]
-    pub(crate) acceptable_pause: Option<Duration>,
-
-    /// Safety margin after the expected arrival (chen detector) [default: 500ms].
-    #[arg(long, env = "HBNODE_CHEN_MARGIN", value_name = "DUR", value_parser = parse_duration)]
-    pub(crate) chen_margin: Option<Duration>,
+    /// The failure detector and its settings.
+    #[command(flatten)]
+    pub(crate) detector: DetectorArgs,
 
     /// Address of the HTTP API (/metrics, /v1/nodes, /v1/events, /healthz), or `off`.
     #[arg(
@@ -357,6 +353,135 @@ pub(crate) struct MonitorArgs {
 /// Parses `--threshold 'PROBE key=value …'`.
 fn parse_threshold(s: &str) -> Result<hb_core::probe::ProbeRule, String> {
     s.parse().map_err(|e| format!("`{s}`: {e}"))
+}
+
+/// The detector flags `monitor` and `peer` share.
+#[derive(Clone, Copy, Debug, Args)]
+pub(crate) struct DetectorArgs {
+    /// The failure detector applied to every node.
+    ///
+    /// fixed: down after `--timeout` of silence. phi: φ-accrual (`--phi-threshold`,
+    /// `--acceptable-pause`). chen: expected arrival plus `--chen-margin`.
+    #[arg(
+        long = "detector",
+        env = "HBNODE_DETECTOR",
+        value_name = "DETECTOR",
+        value_enum,
+        default_value = "fixed"
+    )]
+    pub(crate) kind: DetectorKind,
+
+    /// Silence after which a node is down (fixed detector) [default: 5s].
+    #[arg(long, env = "HBNODE_TIMEOUT", value_name = "DUR", value_parser = parse_duration)]
+    pub(crate) timeout: Option<Duration>,
+
+    /// φ at which a node is down (phi detector; 0 < F ≤ 100) [default: 8].
+    #[arg(long, env = "HBNODE_PHI_THRESHOLD", value_name = "F")]
+    pub(crate) phi_threshold: Option<f64>,
+
+    /// Silence tolerated on top of the mean interval (phi detector) [default: 0s].
+    #[arg(long, env = "HBNODE_ACCEPTABLE_PAUSE", value_name = "DUR", value_parser = parse_duration)]
+    pub(crate) acceptable_pause: Option<Duration>,
+
+    /// Safety margin after the expected arrival (chen detector) [default: 500ms].
+    #[arg(long, env = "HBNODE_CHEN_MARGIN", value_name = "DUR", value_parser = parse_duration)]
+    pub(crate) chen_margin: Option<Duration>,
+}
+
+/// Flags of `hbnode peer`.
+#[derive(Debug, Args)]
+pub(crate) struct PeerArgs {
+    /// The group to join: every peer started with the same NAME finds the others.
+    ///
+    /// The multicast address (in 239.255.0.0/16), the UDP port (24000–31999) and the hash every
+    /// beat carries are derived from NAME alone and printed at start; two groups that share an
+    /// address or port never mix. 1–64 bytes, case-sensitive.
+    #[arg(long, env = "HBNODE_GROUP", value_name = "NAME", required = true)]
+    pub(crate) group: String,
+
+    /// This peer's id (default: the hostname). Every member needs its own.
+    #[arg(long, env = "HBNODE_ID", value_name = "NAME")]
+    pub(crate) id: Option<String>,
+
+    /// Time between beats.
+    #[arg(long, env = "HBNODE_PERIOD", value_name = "DUR", default_value = "1s", value_parser = parse_duration)]
+    pub(crate) period: Duration,
+
+    /// Random spread of each interval, in percent of the period (0–50).
+    #[arg(long, env = "HBNODE_JITTER", value_name = "PCT", default_value = "5", value_parser = parse_percent)]
+    pub(crate) jitter: f64,
+
+    /// The failure detector applied to every other member, and its settings.
+    #[command(flatten)]
+    pub(crate) detector: DetectorArgs,
+
+    /// Multicast time-to-live: 1 keeps beats on this network segment, 0 on this host; more
+    /// crosses that many multicast routers.
+    #[arg(long, env = "HBNODE_TTL", value_name = "N", default_value = "1",
+        value_parser = clap::value_parser!(u32).range(0..=255))]
+    pub(crate) ttl: u32,
+
+    /// The network interface to join the group on and send from: a name (`eth0`) or one of
+    /// its IPv4 addresses (default: the one the routing table picks for 239.255.0.0/16).
+    #[arg(long, env = "HBNODE_IFACE", value_name = "IF")]
+    pub(crate) iface: Option<String>,
+
+    /// Event format on stdout: text for people, json for programs (one object per line).
+    #[arg(long, env = "HBNODE_EVENTS", value_enum, default_value = "text")]
+    pub(crate) events: EventFormat,
+
+    /// Address of the HTTP API (the same as `monitor`'s), or `off`. Several peers on one host
+    /// need one address each, or `off`.
+    #[arg(
+        long,
+        env = "HBNODE_HTTP",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:43280"
+    )]
+    pub(crate) http: HttpAddr,
+
+    /// Drop a member that has been down or gone this long (default: never).
+    #[arg(long, env = "HBNODE_FORGET_AFTER", value_name = "DUR", value_parser = parse_duration)]
+    pub(crate) forget_after: Option<Duration>,
+
+    /// Keys, one `hbk1:` line each (see `hbnode keygen`): with a key file only key holders
+    /// count.
+    ///
+    /// Beats and answers to `hbnode peers` are signed with the first key; beats, leaves and
+    /// identify requests without a valid MAC under one of the keys are refused and counted. A
+    /// file readable by every user is refused.
+    #[arg(long, env = "HBNODE_KEY_FILE", value_name = "FILE")]
+    pub(crate) key_file: Option<PathBuf>,
+}
+
+/// Flags of `hbnode peers`.
+#[derive(Debug, Args)]
+pub(crate) struct PeersArgs {
+    /// The group to ask (as `hbnode peer --group`).
+    #[arg(long, env = "HBNODE_GROUP", value_name = "NAME", required = true)]
+    pub(crate) group: String,
+
+    /// How long to collect answers.
+    #[arg(long, env = "HBNODE_WAIT", value_name = "DUR", default_value = "500ms", value_parser = parse_duration)]
+    pub(crate) wait: Duration,
+
+    /// Multicast time-to-live of the request (as `hbnode peer --ttl`).
+    #[arg(long, env = "HBNODE_TTL", value_name = "N", default_value = "1",
+        value_parser = clap::value_parser!(u32).range(0..=255))]
+    pub(crate) ttl: u32,
+
+    /// The interface to send the request from (as `hbnode peer --iface`).
+    #[arg(long, env = "HBNODE_IFACE", value_name = "IF")]
+    pub(crate) iface: Option<String>,
+
+    /// Keys (as `hbnode peer --key-file`): the request is signed with the first, and only
+    /// answers signed with one of them are listed.
+    #[arg(long, env = "HBNODE_KEY_FILE", value_name = "FILE")]
+    pub(crate) key_file: Option<PathBuf>,
+
+    /// Print the members as a JSON array instead of a table.
+    #[arg(long, env = "HBNODE_JSON")]
+    pub(crate) json: bool,
 }
 
 /// Checks that `url` is a plain `http://` URL with a host.

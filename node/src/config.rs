@@ -72,9 +72,17 @@ fn file_args(path: &Path, matches: &ArgMatches) -> anyhow::Result<Vec<OsString>>
                     .with_context(|| format!("in config file {}", path.display()))?;
                 }
             } else if root.find_subcommand(key).is_none() {
+                let sections: Vec<_> = root
+                    .get_subcommands()
+                    .filter(|c| {
+                        !c.is_hide_set() && c.get_arguments().any(|a| a.get_long().is_some())
+                    })
+                    .map(|c| format!("[{}]", c.get_name()))
+                    .collect();
                 bail!(
-                    "config file {}: unknown section [{key}]; sections are [monitor], [beat], [status] and [demo]",
-                    path.display()
+                    "config file {}: unknown section [{key}]; sections are {}",
+                    path.display(),
+                    sections.join(", ")
                 );
             }
         } else {
@@ -209,10 +217,10 @@ mod tests {
             [crate::cli::parse_listen("udp://0.0.0.0:43278").unwrap()]
         );
         assert_eq!(m.http.0, Some("127.0.0.1:43280".parse().unwrap()));
-        assert_eq!(m.detector, DetectorKind::Fixed);
+        assert_eq!(m.detector.kind, DetectorKind::Fixed);
         assert_eq!(m.events, EventFormat::Text);
         assert_eq!(m.recv_buffer, 8 << 20);
-        assert_eq!(m.timeout, None);
+        assert_eq!(m.detector.timeout, None);
     }
 
     #[test]
@@ -250,7 +258,11 @@ mod tests {
         let cli = parse(&["monitor", "--config", &path, "--timeout", "3s"]).expect("parses");
         assert_eq!(cli.log_format, LogFormat::Json);
         let m = monitor(cli);
-        assert_eq!(m.timeout, Some(Duration::from_secs(3)), "command line wins");
+        assert_eq!(
+            m.detector.timeout,
+            Some(Duration::from_secs(3)),
+            "command line wins"
+        );
         assert_eq!(m.events, EventFormat::Json, "file fills in");
         assert_eq!(m.listen.len(), 2);
     }

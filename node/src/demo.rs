@@ -243,6 +243,8 @@ pub(crate) fn run(nodes: u16) -> anyhow::Result<ExitCode> {
             webhooks: Vec::new(),
             extra: Vec::new(),
             probes: hb_core::probe::ProbeConfig::default(),
+            group: 0,
+            peer: None,
         };
         let events = Rc::new(RefCell::new(Vec::new()));
         let collector = Collector::new(Rc::clone(&events)).start();

@@ -2,7 +2,7 @@
 //!
 //! Receiver → Detector → Reporter actix actors around the sans-IO `hb_core::Monitor`, a
 //! Beater actor around `hb_core::Beater`, an HTTP API, and the CLI. Parsing (`cli`, `config`)
-//! is kept apart from doing (`monitor`, `beat`, `status`, `demo`).
+//! is kept apart from doing (`monitor`, `beat`, `peer`, `peers`, `status`, `demo`).
 
 mod alertmanager;
 mod batch;
@@ -24,8 +24,11 @@ mod listener;
 mod logging;
 mod metrics;
 mod monitor;
+mod multicast;
 mod notify;
 mod page;
+mod peer;
+mod peers;
 mod receiver;
 mod record;
 mod reporter;
@@ -72,6 +75,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Beat(a) => beat::run(beat::BeatSettings::from_args(a)?),
         Command::Status(a) => status::run(&a),
         Command::Check(a) => Ok(check::run(&a)),
+        Command::Peer(a) => peer::run(peer::PeerSettings::from_args(a)?),
+        Command::Peers(a) => peers::run(&a),
         Command::Demo(a) => demo::run(a.nodes),
         Command::Plan(a) => {
             hb_sim::cli::run_plan(&a, &|| {})?;

@@ -10,10 +10,10 @@ use actix_web::dev::ServerHandle;
 use anyhow::{Context as _, bail};
 use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
 use hb_core::probe::ProbeConfig;
-use hb_core::{Keyring, Monitor, MonitorConfig};
+use hb_core::{Keyring, Monitor, MonitorConfig, PeerIdentity};
 
 use crate::alertmanager::{self, AlertmanagerSettings};
-use crate::cli::{DetectorKind, EventFormat, ListenKind, ListenUrl, MonitorArgs};
+use crate::cli::{DetectorArgs, DetectorKind, EventFormat, ListenKind, ListenUrl, MonitorArgs};
 use crate::clock::Clock;
 use crate::detector::Detector;
 use crate::hooks::{self, HookSettings};
@@ -67,6 +67,11 @@ pub(crate) struct MonitorSettings {
     pub(crate) max_nodes: usize,
     /// Thresholds and hysteresis for sensor readings.
     pub(crate) probes: ProbeConfig,
+    /// Peer group hash (0 outside peer mode): beats of other groups are refused.
+    pub(crate) group: u32,
+    /// Peer mode: who this process is in its group (its own beats are ignored, identify
+    /// requests answered).
+    pub(crate) peer: Option<PeerIdentity>,
 }
 
 /// A listener of either kind.
@@ -134,44 +139,50 @@ pub(crate) fn random_u64() -> u64 {
     RandomState::new().hash_one(std::process::id())
 }
 
+/// The detector `--detector` and its settings describe; settings of another kind are an error.
+pub(crate) fn detector_config(a: &DetectorArgs) -> anyhow::Result<DetectorConfig> {
+    let only = |set: bool, flag: &str, kind: &str| -> anyhow::Result<()> {
+        if set {
+            bail!("{flag} applies to --detector {kind} only");
+        }
+        Ok(())
+    };
+    let detector = match a.kind {
+        DetectorKind::Fixed => {
+            only(a.phi_threshold.is_some(), "--phi-threshold", "phi")?;
+            only(a.acceptable_pause.is_some(), "--acceptable-pause", "phi")?;
+            only(a.chen_margin.is_some(), "--chen-margin", "chen")?;
+            DetectorConfig::Fixed(Fixed {
+                timeout: a.timeout.unwrap_or(Duration::from_secs(5)),
+            })
+        }
+        DetectorKind::Phi => {
+            only(a.timeout.is_some(), "--timeout", "fixed")?;
+            only(a.chen_margin.is_some(), "--chen-margin", "chen")?;
+            DetectorConfig::Phi(Phi::new(
+                a.phi_threshold.unwrap_or(8.0),
+                a.acceptable_pause.unwrap_or(Duration::ZERO),
+                Duration::from_millis(100),
+            ))
+        }
+        DetectorKind::Chen => {
+            only(a.timeout.is_some(), "--timeout", "fixed")?;
+            only(a.phi_threshold.is_some(), "--phi-threshold", "phi")?;
+            only(a.acceptable_pause.is_some(), "--acceptable-pause", "phi")?;
+            DetectorConfig::Chen(Chen {
+                margin: a.chen_margin.unwrap_or(Duration::from_millis(500)),
+                ..Chen::default()
+            })
+        }
+    };
+    detector.validate().context("invalid detector settings")?;
+    Ok(detector)
+}
+
 impl MonitorSettings {
     /// Validates the arguments.
     pub(crate) fn from_args(a: MonitorArgs) -> anyhow::Result<Self> {
-        let only = |set: bool, flag: &str, kind: &str| -> anyhow::Result<()> {
-            if set {
-                bail!("{flag} applies to --detector {kind} only");
-            }
-            Ok(())
-        };
-        let detector = match a.detector {
-            DetectorKind::Fixed => {
-                only(a.phi_threshold.is_some(), "--phi-threshold", "phi")?;
-                only(a.acceptable_pause.is_some(), "--acceptable-pause", "phi")?;
-                only(a.chen_margin.is_some(), "--chen-margin", "chen")?;
-                DetectorConfig::Fixed(Fixed {
-                    timeout: a.timeout.unwrap_or(Duration::from_secs(5)),
-                })
-            }
-            DetectorKind::Phi => {
-                only(a.timeout.is_some(), "--timeout", "fixed")?;
-                only(a.chen_margin.is_some(), "--chen-margin", "chen")?;
-                DetectorConfig::Phi(Phi::new(
-                    a.phi_threshold.unwrap_or(8.0),
-                    a.acceptable_pause.unwrap_or(Duration::ZERO),
-                    Duration::from_millis(100),
-                ))
-            }
-            DetectorKind::Chen => {
-                only(a.timeout.is_some(), "--timeout", "fixed")?;
-                only(a.phi_threshold.is_some(), "--phi-threshold", "phi")?;
-                only(a.acceptable_pause.is_some(), "--acceptable-pause", "phi")?;
-                DetectorConfig::Chen(Chen {
-                    margin: a.chen_margin.unwrap_or(Duration::from_millis(500)),
-                    ..Chen::default()
-                })
-            }
-        };
-        detector.validate().context("invalid detector settings")?;
+        let detector = detector_config(&a.detector)?;
         let mut listen = Vec::new();
         let mut legacy = Vec::new();
         let mut text: Option<Arc<TextFormat>> = None;
@@ -182,11 +193,11 @@ impl MonitorSettings {
             }
         }
         let base = DetectorFlags {
-            kind: Some(a.detector),
-            timeout: a.timeout,
-            phi_threshold: a.phi_threshold,
-            acceptable_pause: a.acceptable_pause,
-            chen_margin: a.chen_margin,
+            kind: Some(a.detector.kind),
+            timeout: a.detector.timeout,
+            phi_threshold: a.detector.phi_threshold,
+            acceptable_pause: a.detector.acceptable_pause,
+            chen_margin: a.detector.chen_margin,
         };
         let mut extra: Vec<(DetectorConfig, Vec<Listen>)> = Vec::new();
         for spec in &a.listener {
@@ -245,6 +256,8 @@ impl MonitorSettings {
             recv_buffer: a.recv_buffer,
             record: a.record,
             id,
+            group: 0,
+            peer: None,
         })
     }
 }
@@ -270,6 +283,17 @@ pub(crate) fn start(
     clock: Clock,
     collector: Option<Recipient<Published>>,
 ) -> anyhow::Result<RunningMonitor> {
+    start_with(s, clock, collector, Vec::new())
+}
+
+/// As [`start`], with Receivers also on `bound`, sockets the caller set up (peer mode's
+/// multicast socket).
+pub(crate) fn start_with(
+    s: &MonitorSettings,
+    clock: Clock,
+    collector: Option<Recipient<Published>>,
+    bound: Vec<Udp>,
+) -> anyhow::Result<RunningMonitor> {
     let core_config = |detector| MonitorConfig {
         id: s.id.clone(),
         detector,
@@ -278,6 +302,8 @@ pub(crate) fn start(
         keyring: s.keyring.clone(),
         max_nodes: s.max_nodes,
         probes: s.probes.clone(),
+        group: s.group,
+        peer: s.peer.clone(),
         ..MonitorConfig::default()
     };
     let monitor =
@@ -332,6 +358,10 @@ pub(crate) fn start(
         let receiver = Receiver::new(bound.socket, detector.clone(), clock, Arc::clone(&stats));
         receivers.push(receiver.start());
         tracing::info!(addr = %local, "listening for beats");
+    }
+    for socket in bound {
+        listening.push(socket.local_addr()?);
+        receivers.push(Receiver::new(socket, detector.clone(), clock, Arc::clone(&stats)).start());
     }
     let mut legacy_tasks = Vec::new();
     for l in &s.legacy {

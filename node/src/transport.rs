@@ -80,12 +80,20 @@ pub(crate) fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> anyhow::Result<B
         .bind(&addr.into())
         .with_context(|| format!("cannot bind UDP {addr}"))?;
     let granted = socket.recv_buffer_size().unwrap_or(0);
-    let tx = socket.try_clone().context("cannot clone the UDP socket")?;
-    let rx = UdpSocket::from_std(socket.into()).context("cannot register the UDP socket")?;
     Ok(BoundUdp {
-        socket: Udp { rx, tx: tx.into() },
+        socket: Udp::from_socket(socket)?,
         recv_buffer: granted,
     })
+}
+
+impl Udp {
+    /// Wraps a bound socket (made non-blocking here). Must run inside a tokio runtime.
+    pub(crate) fn from_socket(socket: Socket) -> anyhow::Result<Self> {
+        socket.set_nonblocking(true)?;
+        let tx = socket.try_clone().context("cannot clone the UDP socket")?;
+        let rx = UdpSocket::from_std(socket.into()).context("cannot register the UDP socket")?;
+        Ok(Self { rx, tx: tx.into() })
+    }
 }
 
 #[cfg(test)]

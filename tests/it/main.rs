@@ -9,6 +9,7 @@ mod garbage;
 mod legacy;
 mod liveness;
 mod page;
+mod peer;
 mod probes;
 mod record;
 mod replay;

@@ -39,7 +39,7 @@ fn sent(b: &mut Beater) -> Vec<(SocketAddr, &'static str, u64)> {
         out.push(match d.message {
             Message::Beat(m) => (tx.to, "beat", m.seq),
             Message::Leave(m) => (tx.to, "leave", m.seq),
-            Message::Ack(_) => unreachable!(),
+            Message::Ack(_) | Message::Identify(_) | Message::Member(_) => unreachable!(),
         });
     }
     out

@@ -21,7 +21,7 @@ use crate::probe::{ProbeConfig, ProbeState, ProbeStatus, Sample};
 use crate::reject::{Rejection, Rejections};
 use crate::time::{Timestamp, micros};
 use crate::transmit::Transmit;
-use crate::wire::{self, Ack, Beat, BeatFlags, Leave, Message};
+use crate::wire::{self, Ack, Beat, BeatFlags, Identify, Leave, Member, Message};
 
 /// Most distinct probes tracked per node; readings of further probes are counted
 /// ([`Monitor::probes_refused`]) and still handed on as samples.
@@ -46,12 +46,16 @@ pub struct MonitorConfig {
     pub keyring: Keyring,
     /// Peer group hash; beats for another group are refused (0 outside peer mode).
     pub group: u32,
+    /// Peer mode: this monitor is also a member of its group. Its own beats (looped back by
+    /// multicast) are ignored, and identify requests are answered with a [`wire::Member`].
+    pub peer: Option<PeerIdentity>,
     /// Period assumed for senders that advertise none (legacy protocols).
     pub default_period: Duration,
     /// Seed of the registry's hash function. Real hosts pass a random value; the simulator a
     /// seeded one.
     pub hash_seed: u64,
-    /// Most acks queued between `poll_transmit` drains; further acks are dropped and counted.
+    /// Most acks (and member answers) queued between `poll_transmit` drains; further ones are
+    /// dropped and counted.
     pub max_pending_acks: usize,
     /// Local-pause guard: if an input arrives more than this long after the deadline
     /// [`Monitor::poll_timeout`] named, the monitor itself was stalled (stopped process, blocked
@@ -77,6 +81,7 @@ impl Default for MonitorConfig {
             max_nodes: 1 << 20,
             keyring: Keyring::open(),
             group: 0,
+            peer: None,
             default_period: Duration::from_secs(5),
             hash_seed: 0,
             max_pending_acks: 4096,
@@ -85,6 +90,15 @@ impl Default for MonitorConfig {
             probes: ProbeConfig::default(),
         }
     }
+}
+
+/// Who this monitor is as a member of a peer group (see [`MonitorConfig::peer`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerIdentity {
+    /// The member's node id, the one its own beats carry.
+    pub id: NodeId,
+    /// The incarnation its own beats carry.
+    pub incarnation: u64,
 }
 
 /// Why a [`MonitorConfig`] is unusable.
@@ -145,11 +159,17 @@ impl NodeInfo<'_> {
     }
 }
 
+/// A datagram waiting for `poll_transmit`.
 #[derive(Clone, Debug)]
-struct PendingAck {
-    to: SocketAddr,
-    node: NodeId,
-    seq: u64,
+enum Pending {
+    /// An ack of `node`'s beat `seq`.
+    Ack {
+        to: SocketAddr,
+        node: NodeId,
+        seq: u64,
+    },
+    /// A member answer to the identify request with `nonce`.
+    Member { to: SocketAddr, nonce: u64 },
 }
 
 /// The monitor state machine.
@@ -168,7 +188,7 @@ pub struct Monitor {
     nodes: Registry,
     deadlines: Deadlines,
     events: VecDeque<Event>,
-    acks: VecDeque<PendingAck>,
+    acks: VecDeque<Pending>,
     samples: VecDeque<Sample>,
     samples_dropped: u64,
     probes: BTreeMap<(NodeId, CompactString), ProbeState>,
@@ -182,6 +202,8 @@ pub struct Monitor {
     rearm_at: Timestamp,
     stalls: u64,
     last_stall: Duration,
+    /// When the monitor was created (member answers report the uptime since).
+    started: Timestamp,
 }
 
 impl Monitor {
@@ -220,6 +242,7 @@ impl Monitor {
             rearm_at: Timestamp::ZERO,
             stalls: 0,
             last_stall: Duration::ZERO,
+            started: now,
         })
     }
 
@@ -255,7 +278,7 @@ impl Monitor {
         &self.rejections
     }
 
-    /// Acks dropped because the transmit queue was full.
+    /// Acks and member answers dropped because the transmit queue was full.
     pub fn acks_dropped(&self) -> u64 {
         self.acks_dropped
     }
@@ -386,7 +409,10 @@ impl Monitor {
             Ok(d) => match d.message {
                 Message::Beat(b) => self.on_beat(now, from, &b),
                 Message::Leave(l) => self.on_leave(now, &l),
-                Message::Ack(_) => self.rejections.add(Rejection::UnexpectedKind),
+                Message::Identify(i) => self.on_identify(from, &i),
+                Message::Ack(_) | Message::Member(_) => {
+                    self.rejections.add(Rejection::UnexpectedKind);
+                }
             },
         }
         self.settle();
@@ -435,19 +461,38 @@ impl Monitor {
         self.events.pop_front()
     }
 
-    /// The next datagram to send (an ack), written into `buf` (give it
-    /// [`wire::MAX_DATAGRAM`] bytes).
+    /// The next datagram to send (an ack, or a member answer in peer mode), written into `buf`
+    /// (give it [`wire::MAX_DATAGRAM`] bytes).
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
-        while let Some(a) = self.acks.pop_front() {
-            let ack = Message::Ack(Ack {
-                node: a.node.as_str(),
-                seq: a.seq,
-                monitor: &self.cfg.id,
-                schedule: None,
-                redirect: None,
-            });
-            if let Ok(len) = wire::encode(&ack, self.cfg.keyring.signing_key(), buf) {
-                return Some(Transmit { to: a.to, len });
+        while let Some(p) = self.acks.pop_front() {
+            let (to, msg) = match &p {
+                Pending::Ack { to, node, seq } => (
+                    *to,
+                    Message::Ack(Ack {
+                        node: node.as_str(),
+                        seq: *seq,
+                        monitor: &self.cfg.id,
+                        schedule: None,
+                        redirect: None,
+                    }),
+                ),
+                Pending::Member { to, nonce } => {
+                    let Some(me) = &self.cfg.peer else { continue };
+                    (
+                        *to,
+                        Message::Member(Member {
+                            group: self.cfg.group,
+                            node: me.id.as_str(),
+                            incarnation: me.incarnation,
+                            uptime_ms: u64::try_from((self.now - self.started).as_millis())
+                                .unwrap_or(u64::MAX),
+                            nonce: *nonce,
+                        }),
+                    )
+                }
+            };
+            if let Ok(len) = wire::encode(&msg, self.cfg.keyring.signing_key(), buf) {
+                return Some(Transmit { to, len });
             }
         }
         None
@@ -613,19 +658,54 @@ impl Monitor {
         u32::try_from(us).unwrap_or(u32::MAX)
     }
 
-    fn queue_ack(&mut self, to: SocketAddr, node: &str, seq: u64) {
+    fn queue(&mut self, p: Pending) {
         if self.acks.len() >= self.cfg.max_pending_acks {
             self.acks_dropped += 1;
             return;
         }
+        self.acks.push_back(p);
+    }
+
+    fn queue_ack(&mut self, to: SocketAddr, node: &str, seq: u64) {
         if let Ok(node) = NodeId::new(node) {
-            self.acks.push_back(PendingAck { to, node, seq });
+            self.queue(Pending::Ack { to, node, seq });
+        }
+    }
+
+    /// Peer mode: whether a beat or leave from `node` (of `incarnation`) is this member's own,
+    /// looped back, and so to be ignored. Another incarnation under our id is a second process
+    /// using the same id: refused and counted, so the clash shows in the metrics.
+    fn is_own(&mut self, node: &str, incarnation: u64) -> bool {
+        match &self.cfg.peer {
+            Some(me) if me.id.as_str() == node => {
+                if me.incarnation != incarnation {
+                    self.rejections.add(Rejection::IdConflict);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn on_identify(&mut self, from: SocketAddr, i: &Identify) {
+        if self.cfg.peer.is_none() {
+            self.rejections.add(Rejection::UnexpectedKind);
+        } else if i.group != self.cfg.group {
+            self.rejections.add(Rejection::WrongGroup);
+        } else {
+            self.queue(Pending::Member {
+                to: from,
+                nonce: i.nonce,
+            });
         }
     }
 
     fn on_beat(&mut self, now: Timestamp, from: SocketAddr, b: &Beat<'_>) {
         if b.group != self.cfg.group {
             self.rejections.add(Rejection::WrongGroup);
+            return;
+        }
+        if self.is_own(b.node, b.incarnation) {
             return;
         }
         if b.flags.has(BeatFlags::LEAVING) {
@@ -884,6 +964,9 @@ impl Monitor {
     fn on_leave(&mut self, now: Timestamp, l: &Leave<'_>) {
         if l.group != self.cfg.group {
             self.rejections.add(Rejection::WrongGroup);
+            return;
+        }
+        if self.is_own(l.node, l.incarnation) {
             return;
         }
         let Some(slot) = self.nodes.find(l.node) else {
