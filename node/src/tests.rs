@@ -257,6 +257,7 @@ fn wall_clock_jumps_change_no_detection_instant() {
                     flags: BeatFlags(0),
                     sent_at_us,
                     group: 0,
+                    schedule_version: 0,
                     readings: Readings::EMPTY,
                 });
                 let n = wire::encode(&beat, None, &mut buf).expect("encode");

@@ -17,6 +17,7 @@ use crate::event::{DownReason, Event, EventKind};
 use crate::id::{self, NodeId};
 use crate::probe::Sample;
 use crate::reject::{Rejection, Rejections};
+use crate::schedule::{self, ScheduleRule};
 use crate::time::{Timestamp, micros};
 use crate::transmit::Transmit;
 use crate::wire::{self, Ack, Beat, BeatFlags, Leave, Message};
@@ -56,6 +57,9 @@ pub struct MonitorConfig {
     /// Most [`Sample`]s queued between `poll_sample` drains; further readings are dropped and
     /// counted ([`Monitor::samples_dropped`]). Zero discards readings without counting.
     pub max_pending_samples: usize,
+    /// Central schedules (see [`crate::schedule`]): the first rule matching a node sets the
+    /// period and sensors sent in its acks, and may redirect it to another monitor.
+    pub schedules: Vec<ScheduleRule>,
 }
 
 impl Default for MonitorConfig {
@@ -74,6 +78,7 @@ impl Default for MonitorConfig {
             max_pending_acks: 4096,
             stall_threshold: Some(Duration::from_secs(1)),
             max_pending_samples: 65_536,
+            schedules: Vec::new(),
         }
     }
 }
@@ -90,6 +95,12 @@ pub enum MonitorConfigError {
     /// `max_nodes` is zero or above 2³².
     #[error("max nodes must be between 1 and 4294967295")]
     MaxNodes,
+    /// A schedule rule is out of bounds (see [`ScheduleRule::validate`]).
+    #[error("schedule rule {rule} is out of bounds")]
+    Schedule {
+        /// Its index in `schedules`.
+        rule: usize,
+    },
 }
 
 /// A snapshot of one node, for status pages and metrics.
@@ -141,6 +152,8 @@ struct PendingAck {
     to: SocketAddr,
     node: NodeId,
     seq: u64,
+    /// The schedule version the beat said it runs.
+    have: u32,
 }
 
 /// The monitor state machine.
@@ -171,6 +184,8 @@ pub struct Monitor {
     rearm_at: Timestamp,
     stalls: u64,
     last_stall: Duration,
+    /// `schedule_versions[i]` is `cfg.schedules[i].version()`.
+    schedule_versions: Vec<u32>,
 }
 
 impl Monitor {
@@ -190,8 +205,13 @@ impl Monitor {
         if cfg.max_nodes == 0 || u32::try_from(cfg.max_nodes).is_err() {
             return Err(MonitorConfigError::MaxNodes);
         }
+        if let Some(rule) = cfg.schedules.iter().position(|r| r.validate().is_err()) {
+            return Err(MonitorConfigError::Schedule { rule });
+        }
+        let schedule_versions = cfg.schedules.iter().map(ScheduleRule::version).collect();
         let cap = nodes.min(cfg.max_nodes);
         Ok(Self {
+            schedule_versions,
             nodes: Registry::with_capacity(cfg.hash_seed, cap),
             cfg,
             deadlines: Deadlines::default(),
@@ -404,12 +424,29 @@ impl Monitor {
     /// [`wire::MAX_DATAGRAM`] bytes).
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         while let Some(a) = self.acks.pop_front() {
+            let (schedule, redirect) =
+                match schedule::first_match(&self.cfg.schedules, a.node.as_str()) {
+                    Some((i, rule)) => {
+                        let version = self.schedule_versions[i];
+                        let schedule = (version != a.have).then(|| rule.wire(version));
+                        (schedule, rule.redirect.as_deref())
+                    }
+                    // No rule: a node still on an old schedule goes back to its own settings.
+                    None => {
+                        let reset = wire::Schedule {
+                            version: 0,
+                            period_ms: 0,
+                            sensors: None,
+                        };
+                        ((a.have != 0).then_some(reset), None)
+                    }
+                };
             let ack = Message::Ack(Ack {
                 node: a.node.as_str(),
                 seq: a.seq,
                 monitor: &self.cfg.id,
-                schedule: None,
-                redirect: None,
+                schedule,
+                redirect,
             });
             if let Ok(len) = wire::encode(&ack, self.cfg.keyring.signing_key(), buf) {
                 return Some(Transmit { to: a.to, len });
@@ -577,13 +614,18 @@ impl Monitor {
         u32::try_from(us).unwrap_or(u32::MAX)
     }
 
-    fn queue_ack(&mut self, to: SocketAddr, node: &str, seq: u64) {
+    fn queue_ack(&mut self, to: SocketAddr, node: &str, seq: u64, have: u32) {
         if self.acks.len() >= self.cfg.max_pending_acks {
             self.acks_dropped += 1;
             return;
         }
         if let Ok(node) = NodeId::new(node) {
-            self.acks.push_back(PendingAck { to, node, seq });
+            self.acks.push_back(PendingAck {
+                to,
+                node,
+                seq,
+                have,
+            });
         }
     }
 
@@ -643,7 +685,7 @@ impl Monitor {
                     n.reordered = n.reordered.saturating_add(1);
                     n.lost = n.lost.saturating_sub(1);
                     if ack {
-                        self.queue_ack(from, b.node, b.seq);
+                        self.queue_ack(from, b.node, b.seq, b.schedule_version);
                     }
                     return;
                 }
@@ -651,7 +693,7 @@ impl Monitor {
                     n.duplicates = n.duplicates.saturating_add(1);
                     self.rejections.add(Rejection::Duplicate);
                     if ack {
-                        self.queue_ack(from, b.node, b.seq);
+                        self.queue_ack(from, b.node, b.seq, b.schedule_version);
                     }
                     return;
                 }
@@ -702,7 +744,7 @@ impl Monitor {
         }
         self.arm(slot);
         if ack {
-            self.queue_ack(from, b.node, b.seq);
+            self.queue_ack(from, b.node, b.seq, b.schedule_version);
         }
     }
 
@@ -780,7 +822,7 @@ impl Monitor {
         self.take_readings(now, slot, b);
         self.arm(slot);
         if ack {
-            self.queue_ack(from, b.node, b.seq);
+            self.queue_ack(from, b.node, b.seq, b.schedule_version);
         }
     }
 
