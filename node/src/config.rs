@@ -127,10 +127,17 @@ fn push_flag(
         toml::Value::Boolean(false) => {}
         toml::Value::Array(items) => {
             for item in items {
-                // `[[monitor.listener]]` tables: see crate::listener::spec.
+                // `[[monitor.listener]]` tables (crate::listener::spec) and
+                // `[[monitor.schedule]]` tables (crate::schedule).
                 let v = match item {
-                    toml::Value::Table(t) => crate::listener::spec::table_to_spec(t)
-                        .with_context(|| format!("`{display}`"))?,
+                    toml::Value::Table(t) if key == "listener" => {
+                        crate::listener::spec::table_to_spec(t)
+                            .with_context(|| format!("`{display}`"))?
+                    }
+                    toml::Value::Table(t) if key == "schedule" => {
+                        crate::schedule::table_to_spec(t).with_context(|| format!("`{display}`"))?
+                    }
+                    toml::Value::Table(_) => bail!("`{display}`: tables are not allowed here"),
                     other => scalar(other)?,
                 };
                 out.push(format!("{flag}={v}").into());

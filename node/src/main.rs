@@ -28,6 +28,8 @@ mod page;
 mod receiver;
 mod record;
 mod reporter;
+mod schedule;
+mod sensors;
 mod sink;
 mod stats;
 mod status;

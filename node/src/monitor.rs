@@ -64,6 +64,8 @@ pub(crate) struct MonitorSettings {
     pub(crate) keyring: Keyring,
     /// Most nodes held; further new ids are refused and counted.
     pub(crate) max_nodes: usize,
+    /// Central schedules, redirects resolved to IP:PORT.
+    pub(crate) schedules: Vec<hb_core::schedule::ScheduleRule>,
 }
 
 /// A listener of either kind.
@@ -214,6 +216,25 @@ impl MonitorSettings {
             None => Keyring::open(),
         };
         let max_nodes = usize::try_from(a.max_nodes).unwrap_or(usize::MAX);
+        let mut schedules = a.schedule;
+        for rule in &mut schedules {
+            if let Some(to) = &rule.redirect {
+                use std::net::ToSocketAddrs as _;
+                let addr = to
+                    .to_socket_addrs()
+                    .with_context(|| {
+                        format!("--schedule {}: redirect {to} is not HOST:PORT", rule.nodes)
+                    })?
+                    .next()
+                    .with_context(|| {
+                        format!(
+                            "--schedule {}: redirect {to} resolves to no address",
+                            rule.nodes
+                        )
+                    })?;
+                rule.redirect = Some(addr.to_string());
+            }
+        }
         let id = a.id.unwrap_or_else(hostname);
         let alertmanager = AlertmanagerSettings {
             urls: a.alertmanager,
@@ -222,6 +243,7 @@ impl MonitorSettings {
             monitor: id.clone(),
         };
         Ok(Self {
+            schedules,
             keyring,
             max_nodes,
             extra,
@@ -269,6 +291,7 @@ pub(crate) fn start(
         hash_seed: random_u64(),
         keyring: s.keyring.clone(),
         max_nodes: s.max_nodes,
+        schedules: s.schedules.clone(),
         ..MonitorConfig::default()
     };
     let monitor = Monitor::new(cfg, clock.now()).context("invalid monitor settings")?;
@@ -302,6 +325,7 @@ pub(crate) fn start(
             hash_seed: random_u64(),
             keyring: s.keyring.clone(),
             max_nodes: s.max_nodes,
+            schedules: s.schedules.clone(),
             ..MonitorConfig::default()
         };
         let m = Monitor::new(cfg, clock.now()).context("invalid listener detector settings")?;

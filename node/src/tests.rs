@@ -94,6 +94,8 @@ impl World {
             hooks: Vec::new(),
             hook_timeout: Duration::from_secs(30),
             events: None,
+            sensors: Vec::new(),
+            sensor_timeout: Duration::from_secs(10),
         };
         let mut cfg = settings.beater_config(&self.clock);
         cfg.incarnation = incarnation;
