@@ -11,6 +11,7 @@ mod liveness;
 mod page;
 mod record;
 mod replay;
+mod sensors;
 mod systemd;
 mod units;
 mod webhook;
