@@ -193,3 +193,83 @@ pub(crate) fn describe(list: &[SensorInterval]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::*;
+
+    type Batches = Rc<RefCell<Vec<Vec<String>>>>;
+
+    /// Records each batch's probe names.
+    struct Collect(Batches);
+
+    impl Actor for Collect {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<PushReadings> for Collect {
+        type Result = ();
+        fn handle(&mut self, PushReadings(r): PushReadings, _: &mut Self::Context) {
+            self.0
+                .borrow_mut()
+                .push(r.into_iter().map(|r| r.probe).collect());
+        }
+    }
+
+    fn every(sensor: &str, secs: u64) -> SensorInterval {
+        SensorInterval {
+            sensor: sensor.into(),
+            every: Duration::from_secs(secs),
+        }
+    }
+
+    /// The first probe of each batch recorded since the last call.
+    fn firsts(b: &Batches) -> Vec<String> {
+        b.borrow_mut().drain(..).map(|x| x[0].clone()).collect()
+    }
+
+    #[test]
+    fn sensors_run_every_interval_and_follow_the_monitors_schedule() {
+        let sys = System::with_tokio_rt(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .start_paused(true)
+                .build()
+                .expect("runtime")
+        });
+        sys.block_on(async {
+            let batches = Batches::default();
+            let out = Collect(Rc::clone(&batches)).start();
+            let local = vec![spec::parse_sensor("load@1s").unwrap()];
+            let s = Sensors::new(local, Duration::from_secs(10), out.recipient()).start();
+            let step = |ms| tokio::time::sleep(Duration::from_millis(ms));
+            step(2500).await;
+            assert_eq!(firsts(&batches), ["load1"; 3], "at 0, 1 and 2 s");
+            // The monitor's schedule: a built-in the flags did not name, and an unknown one.
+            s.send(SetSchedule(Some(vec![
+                every("memory", 2),
+                every("nope", 1),
+            ])))
+            .await
+            .unwrap();
+            step(4100).await;
+            assert_eq!(
+                firsts(&batches),
+                ["mem_used_bytes"; 3],
+                "at 2.5, 4.5 and 6.5 s"
+            );
+            s.send(SetSchedule(Some(Vec::new()))).await.unwrap();
+            step(5000).await;
+            assert!(
+                firsts(&batches).is_empty(),
+                "an empty schedule runs nothing"
+            );
+            s.send(SetSchedule(None)).await.unwrap();
+            step(1500).await;
+            assert_eq!(firsts(&batches), ["load1"; 2], "back to the flags");
+        });
+    }
+}
