@@ -23,8 +23,8 @@ use crate::time::{Timestamp, micros};
 use crate::transmit::Transmit;
 use crate::wire::{self, Ack, Beat, BeatFlags, Leave, MAX_READINGS, Message, Readings};
 
-/// Without an ack timeout (fire and forget), one beat in this long still asks for an ack, so a
-/// monitor's schedule or redirect reaches the node.
+/// hbnode's [`BeaterConfig::schedule_poll`]: without an ack timeout, one beat in this long
+/// still asks for an ack, so a monitor's schedule or redirect reaches the node.
 pub const SCHEDULE_POLL: Duration = Duration::from_secs(10);
 /// How long a redirect target has to answer when there is no ack timeout (with one, it has
 /// the ack timeout).
@@ -55,6 +55,9 @@ pub struct BeaterConfig {
     pub failover: bool,
     /// Ask for acks; a monitor silent this long is lost. `None`: fire and forget.
     pub ack_timeout: Option<Duration>,
+    /// Without `ack_timeout`, still ask for an ack on one beat in this long, so monitors'
+    /// schedules and redirects arrive (hbnode: [`SCHEDULE_POLL`]). `None`: never.
+    pub schedule_poll: Option<Duration>,
     /// Signing key (the first) and keys accepted on acks.
     pub keyring: Keyring,
     /// Peer group hash (0 outside peer mode).
@@ -511,7 +514,10 @@ impl Beater {
         self.beats_sent += 1;
         let sent_at = self.cfg.unix_offset_us.saturating_add(now.as_micros());
         let poll = self.cfg.ack_timeout.is_none()
-            && self.last_poll.is_none_or(|at| now >= at + SCHEDULE_POLL);
+            && self
+                .cfg
+                .schedule_poll
+                .is_some_and(|p| self.last_poll.is_none_or(|at| now >= at + p));
         if poll {
             self.last_poll = Some(now);
         }

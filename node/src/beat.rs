@@ -119,6 +119,7 @@ impl BeatSettings {
             monitors: self.monitors.clone(),
             failover: self.failover,
             ack_timeout: self.ack_timeout,
+            schedule_poll: Some(hb_core::SCHEDULE_POLL),
             keyring: self.keyring.clone(),
             group: 0,
             unix_offset_us: clock.unix_offset_us(),

@@ -24,6 +24,7 @@ fn cfg(monitors: usize, failover: bool, ack: Option<u64>) -> BeaterConfig {
         monitors: (0..monitors as u16).map(mon).collect(),
         failover,
         ack_timeout: ack.map(Duration::from_secs),
+        schedule_poll: Some(SCHEDULE_POLL),
         keyring: Keyring::open(),
         group: 0,
         unix_offset_us: 1_000_000_000,
@@ -456,6 +457,16 @@ fn fire_and_forget_still_asks_for_an_ack_every_schedule_poll() {
         }
     }
     assert_eq!(asked, [0, 10, 20]);
+    let mut c = cfg(1, false, None);
+    c.schedule_poll = None;
+    let mut quiet = Beater::new(c, t(0)).unwrap();
+    for s in 0..=20 {
+        quiet.handle_timeout(t(s * S));
+        assert!(
+            !sent_beats(&mut quiet).0[0].ack,
+            "no polling when schedule_poll is None"
+        );
+    }
     // Its acks still carry schedules, and no ack deadline is armed.
     ack_with(
         &mut b,

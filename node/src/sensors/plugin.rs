@@ -66,10 +66,12 @@ pub(crate) async fn run(argv: &[String], timeout: Duration) -> Outcome {
         }
         Ok((Err(e), _)) => Outcome::NotStarted(e.to_string()),
         Err(_) => {
-            // The whole group: `sh -c` would leave its children holding our pipe.
-            if let Some(pid) = pid {
+            // The whole group: `sh -c` would leave its children holding our pipe. The `--`
+            // matters: procps kill(1) reads a bare `-PID` as an option (`kill -KILL -10` sent
+            // SIGKILL to every process, pid -1).
+            if let Some(pid) = pid.filter(|p| *p > 1) {
                 let _ = tokio::process::Command::new("kill")
-                    .args(["-KILL", &format!("-{pid}")])
+                    .args(["-KILL", "--", &format!("-{pid}")])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status()
