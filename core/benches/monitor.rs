@@ -43,6 +43,7 @@ impl Fleet {
                 flags: BeatFlags::default(),
                 sent_at_us: 0,
                 group: 0,
+                schedule_version: 0,
                 readings: Default::default(),
             });
             len = wire::encode(&msg, None, &mut buf).unwrap();

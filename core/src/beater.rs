@@ -1,8 +1,16 @@
-//! The beater: when to send the next beat, to which monitors, and whether they still answer.
+//! The beater: when to send the next beat, to which monitors, and whether they still answer;
+//! the sensor readings beats carry; the schedule and redirects monitors send back.
+
+mod readings;
 
 use core::net::SocketAddr;
 use core::time::Duration;
 use std::collections::VecDeque;
+use std::sync::Arc;
+
+use compact_str::CompactString;
+pub use readings::{MAX_PENDING_READINGS, ReadingError};
+use readings::{OwnedReading, Pending};
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -10,9 +18,20 @@ use rand_chacha::ChaCha8Rng;
 use crate::auth::Keyring;
 use crate::id::NodeId;
 use crate::reject::{Rejection, Rejections};
+use crate::schedule::SensorInterval;
 use crate::time::{Timestamp, micros};
 use crate::transmit::Transmit;
-use crate::wire::{self, Beat, BeatFlags, Leave, Message};
+use crate::wire::{self, Ack, Beat, BeatFlags, Leave, MAX_READINGS, Message, Readings};
+
+/// hbnode's [`BeaterConfig::schedule_poll`]: without an ack timeout, one beat in this long
+/// still asks for an ack, so a monitor's schedule or redirect reaches the node.
+pub const SCHEDULE_POLL: Duration = Duration::from_secs(10);
+/// How long a redirect target has to answer when there is no ack timeout (with one, it has
+/// the ack timeout).
+pub const REDIRECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// After a redirect target failed to answer, the same redirect is not tried again for this
+/// long.
+pub const REDIRECT_RETRY: Duration = Duration::from_secs(60);
 
 /// How a [`Beater`] behaves.
 #[derive(Clone, Debug)]
@@ -36,6 +55,9 @@ pub struct BeaterConfig {
     pub failover: bool,
     /// Ask for acks; a monitor silent this long is lost. `None`: fire and forget.
     pub ack_timeout: Option<Duration>,
+    /// Without `ack_timeout`, still ask for an ack on one beat in this long, so monitors'
+    /// schedules and redirects arrive (hbnode: [`SCHEDULE_POLL`]). `None`: never.
+    pub schedule_poll: Option<Duration>,
     /// Signing key (the first) and keys accepted on acks.
     pub keyring: Keyring,
     /// Peer group hash (0 outside peer mode).
@@ -65,6 +87,45 @@ pub enum BeaterEvent {
         /// The monitor.
         monitor: SocketAddr,
     },
+    /// A monitor's ack carried a schedule version this beater did not run; it now does.
+    ScheduleAdopted {
+        /// The id of the monitor that sent it.
+        monitor: CompactString,
+        /// That monitor's address.
+        addr: SocketAddr,
+        /// The new version (0: back to the node's own settings).
+        version: u32,
+        /// The beat period before.
+        previous_period: Duration,
+        /// The beat period now.
+        period: Duration,
+        /// The sensors to run and how often (`None`: the node's own).
+        sensors: Option<Vec<SensorInterval>>,
+    },
+    /// A monitor asked to move to another; beats now also go there, asking for acks.
+    RedirectStarted {
+        /// The monitor that asked.
+        from: SocketAddr,
+        /// Where to.
+        to: SocketAddr,
+    },
+    /// The redirect target answered: it replaces `from`, which was sent a Leave.
+    Redirected {
+        /// The monitor left.
+        from: SocketAddr,
+        /// Its replacement.
+        to: SocketAddr,
+    },
+    /// The redirect target did not answer in time: the beater stays with `from` (and sends
+    /// `to` a Leave in case its acks, not its beats, were lost).
+    RedirectFailed {
+        /// The monitor kept.
+        from: SocketAddr,
+        /// The silent target.
+        to: SocketAddr,
+        /// How long it was given.
+        waited: Duration,
+    },
 }
 
 /// A monitor as the beater sees it.
@@ -86,10 +147,25 @@ struct Target {
     since: Timestamp,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Out {
-    Beat { seq: u64, sent_at: u64 },
-    Leave { seq: u64 },
+    Beat {
+        seq: u64,
+        sent_at: u64,
+        ack: bool,
+        readings: Arc<[OwnedReading]>,
+    },
+    Leave {
+        seq: u64,
+    },
+}
+
+/// A redirect in progress: beats go to `to` too until it answers or `since + timeout`.
+#[derive(Clone, Copy, Debug)]
+struct Redirect {
+    from: SocketAddr,
+    to: SocketAddr,
+    since: Timestamp,
 }
 
 /// The beater state machine. Same run loop as [`crate::Monitor`]: after every input drain
@@ -109,6 +185,15 @@ pub struct Beater {
     beats_sent: u64,
     acks: u64,
     rejections: Rejections,
+    readings: Pending,
+    /// The beat period in force: the configured one, or a monitor schedule's.
+    period: Duration,
+    schedule_version: u32,
+    /// When a beat last asked for an ack in fire-and-forget mode.
+    last_poll: Option<Timestamp>,
+    redirect: Option<Redirect>,
+    /// The latest redirect target that did not answer, and when it gave up.
+    failed_redirect: Option<(SocketAddr, Timestamp)>,
 }
 
 /// Why a [`BeaterConfig`] is unusable.
@@ -159,6 +244,12 @@ impl Beater {
             .collect();
         Ok(Self {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            period: cfg.period,
+            readings: Pending::default(),
+            schedule_version: 0,
+            last_poll: None,
+            redirect: None,
+            failed_redirect: None,
             cfg,
             seq: 0,
             next_beat: now,
@@ -210,6 +301,47 @@ impl Beater {
         self.stopped
     }
 
+    /// The beat period in force (the configured one, or the adopted schedule's).
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// The version of the monitor schedule in force (0: none).
+    pub fn schedule_version(&self) -> u32 {
+        self.schedule_version
+    }
+
+    /// Readings waiting for a beat.
+    pub fn pending_readings(&self) -> usize {
+        self.readings.len()
+    }
+
+    /// Readings dropped because more than [`MAX_PENDING_READINGS`] waited.
+    pub fn readings_dropped(&self) -> u64 {
+        self.readings.dropped()
+    }
+
+    /// The redirect target being tried, if any.
+    pub fn redirecting_to(&self) -> Option<SocketAddr> {
+        self.redirect.map(|r| r.to)
+    }
+
+    // ---- mutators ----
+
+    /// Queues a sensor reading for the next beats. Each beat carries up to
+    /// [`wire::MAX_READINGS`] waiting readings, oldest first (always within
+    /// [`wire::MAX_DATAGRAM`]); the rest wait for the following beats. A newer reading of a
+    /// probe still waiting replaces the older one; beyond [`MAX_PENDING_READINGS`] the oldest
+    /// waiting reading is dropped and counted ([`Self::readings_dropped`]).
+    pub fn push_reading(
+        &mut self,
+        probe: &str,
+        value: f64,
+        status: u8,
+    ) -> Result<(), ReadingError> {
+        self.readings.push(probe, value, status)
+    }
+
     // ---- inputs ----
 
     /// Time passed: queues a beat if one is due and checks monitors' ack deadlines.
@@ -218,6 +350,7 @@ impl Beater {
             return;
         }
         self.check_acks(now);
+        self.check_redirect(now);
         if now >= self.next_beat {
             self.beat(now);
             let mut next = self.next_beat + self.interval();
@@ -242,8 +375,25 @@ impl Beater {
         if ack.node != self.cfg.id.as_str() || ack.seq > self.seq {
             return self.rejections.add(Rejection::InvalidField);
         }
-        let Some(i) = self.targets.iter().position(|t| t.addr == from) else {
+        if self.stopped {
+            return;
+        }
+        if self.redirect.is_some_and(|r| r.to == from) {
+            self.acks += 1;
+            self.finish_redirect(now);
+        } else if !self.on_ack_from_target(now, from) {
             return self.rejections.add(Rejection::UnknownNode);
+        }
+        self.adopt_schedule(now, from, &ack);
+        if let Some(to) = ack.redirect {
+            self.start_redirect(now, from, to);
+        }
+    }
+
+    /// An ack from `from`: if it is one of our monitors, records it and returns true.
+    fn on_ack_from_target(&mut self, now: Timestamp, from: SocketAddr) -> bool {
+        let Some(i) = self.targets.iter().position(|t| t.addr == from) else {
+            return false;
         };
         self.acks += 1;
         let t = &mut self.targets[i];
@@ -262,6 +412,7 @@ impl Beater {
                 self.events.push_back(BeaterEvent::Active { monitor: from });
             }
         }
+        true
     }
 
     /// Graceful shutdown: queues a [`Leave`] to every monitor and stops beating.
@@ -274,6 +425,9 @@ impl Beater {
         for t in &self.targets {
             self.out.push_back((t.addr, Out::Leave { seq: self.seq }));
         }
+        if let Some(r) = self.redirect.take() {
+            self.out.push_back((r.to, Out::Leave { seq: self.seq }));
+        }
     }
 
     // ---- outputs ----
@@ -281,25 +435,31 @@ impl Beater {
     /// The next datagram to send, written into `buf` (give it [`wire::MAX_DATAGRAM`] bytes).
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         while let Some((to, out)) = self.out.pop_front() {
-            let msg = match out {
-                Out::Beat { seq, sent_at } => Message::Beat(Beat {
-                    node: self.cfg.id.as_str(),
-                    incarnation: self.cfg.incarnation,
+            let wire_readings: Vec<wire::Reading<'_>>;
+            let msg = match &out {
+                Out::Beat {
                     seq,
-                    period_ms: u32::try_from(self.cfg.period.as_millis()).unwrap_or(u32::MAX),
-                    flags: BeatFlags(if self.cfg.ack_timeout.is_some() {
-                        BeatFlags::ACK_WANTED
-                    } else {
-                        0
-                    }),
-                    sent_at_us: sent_at,
-                    group: self.cfg.group,
-                    readings: Default::default(),
-                }),
+                    sent_at,
+                    ack,
+                    readings,
+                } => {
+                    wire_readings = readings.iter().map(OwnedReading::as_wire).collect();
+                    Message::Beat(Beat {
+                        node: self.cfg.id.as_str(),
+                        incarnation: self.cfg.incarnation,
+                        seq: *seq,
+                        period_ms: u32::try_from(self.period.as_millis()).unwrap_or(u32::MAX),
+                        flags: BeatFlags(if *ack { BeatFlags::ACK_WANTED } else { 0 }),
+                        sent_at_us: *sent_at,
+                        group: self.cfg.group,
+                        schedule_version: self.schedule_version,
+                        readings: Readings::from_slice(&wire_readings),
+                    })
+                }
                 Out::Leave { seq } => Message::Leave(Leave {
                     node: self.cfg.id.as_str(),
                     incarnation: self.cfg.incarnation,
-                    seq,
+                    seq: *seq,
                     group: self.cfg.group,
                 }),
             };
@@ -315,7 +475,8 @@ impl Beater {
         self.events.pop_front()
     }
 
-    /// When [`Self::handle_timeout`] must next be called: the next beat or ack deadline.
+    /// When [`Self::handle_timeout`] must next be called: the next beat, ack or redirect
+    /// deadline.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         if self.stopped {
             return None;
@@ -327,7 +488,13 @@ impl Beater {
                 .map(|t| t.since + timeout)
                 .min()
         });
-        Some(acks.map_or(self.next_beat, |a| a.min(self.next_beat)))
+        let redirect = self.redirect.map(|r| r.since + self.redirect_timeout());
+        Some(
+            [acks, redirect]
+                .into_iter()
+                .flatten()
+                .fold(self.next_beat, Timestamp::min),
+        )
     }
 
     // ---- internals ----
@@ -335,10 +502,10 @@ impl Beater {
     fn interval(&mut self) -> Duration {
         let j = self.cfg.jitter;
         if j == 0.0 {
-            return self.cfg.period;
+            return self.period;
         }
         let u: f64 = self.rng.random_range(-j..=j);
-        let us = micros(self.cfg.period) as f64 * (1.0 + u);
+        let us = micros(self.period) as f64 * (1.0 + u);
         Duration::from_micros(us.round() as u64)
     }
 
@@ -346,9 +513,19 @@ impl Beater {
         self.seq += 1;
         self.beats_sent += 1;
         let sent_at = self.cfg.unix_offset_us.saturating_add(now.as_micros());
+        let poll = self.cfg.ack_timeout.is_none()
+            && self
+                .cfg
+                .schedule_poll
+                .is_some_and(|p| self.last_poll.is_none_or(|at| now >= at + p));
+        if poll {
+            self.last_poll = Some(now);
+        }
         let out = Out::Beat {
             seq: self.seq,
             sent_at,
+            ack: self.cfg.ack_timeout.is_some() || poll,
+            readings: self.readings.take(MAX_READINGS).into(),
         };
         let all_lost = self.targets.iter().all(|t| t.status == MonitorStatus::Lost);
         for (i, t) in self.targets.iter().enumerate() {
@@ -357,9 +534,129 @@ impl Beater {
                 || i == self.active
                 || (i < self.active && t.status == MonitorStatus::Lost);
             if send {
-                self.out.push_back((t.addr, out));
+                self.out.push_back((t.addr, out.clone()));
             }
         }
+        if let Some(r) = self.redirect
+            && let Out::Beat {
+                seq,
+                sent_at,
+                readings,
+                ..
+            } = out
+        {
+            // The trial beat always asks for an ack: the answer is what the switch waits for.
+            let trial = Out::Beat {
+                seq,
+                sent_at,
+                ack: true,
+                readings,
+            };
+            self.out.push_back((r.to, trial));
+        }
+    }
+
+    fn redirect_timeout(&self) -> Duration {
+        self.cfg.ack_timeout.unwrap_or(REDIRECT_TIMEOUT)
+    }
+
+    /// Adopts the schedule an ack from `from` carries, if its version is new.
+    fn adopt_schedule(&mut self, now: Timestamp, from: SocketAddr, ack: &Ack<'_>) {
+        let Some(s) = &ack.schedule else {
+            return;
+        };
+        if s.version == self.schedule_version {
+            return;
+        }
+        let previous_period = self.period;
+        self.period = if s.period_ms == 0 {
+            self.cfg.period
+        } else {
+            Duration::from_millis(u64::from(s.period_ms))
+        };
+        self.schedule_version = s.version;
+        // A shorter period takes effect now, not after the longer interval already armed.
+        self.next_beat = self.next_beat.min(now + self.period);
+        let sensors = s.sensors.as_ref().map(|list| {
+            list.iter()
+                .map(|e| SensorInterval {
+                    sensor: e.sensor.into(),
+                    every: Duration::from_millis(u64::from(e.every_ms)),
+                })
+                .collect()
+        });
+        self.events.push_back(BeaterEvent::ScheduleAdopted {
+            monitor: ack.monitor.into(),
+            addr: from,
+            version: s.version,
+            previous_period,
+            period: self.period,
+            sensors,
+        });
+    }
+
+    /// `from` asks us to move to `to`: start beating there too, unless that is pointless or
+    /// already under way.
+    fn start_redirect(&mut self, now: Timestamp, from: SocketAddr, to: &str) {
+        let Ok(to) = to.parse::<SocketAddr>() else {
+            return self.rejections.add(Rejection::InvalidField);
+        };
+        if self.redirect.is_some() || self.targets.iter().any(|t| t.addr == to) {
+            return;
+        }
+        if self
+            .failed_redirect
+            .is_some_and(|(addr, at)| addr == to && now < at + REDIRECT_RETRY)
+        {
+            return;
+        }
+        self.redirect = Some(Redirect {
+            from,
+            to,
+            since: now,
+        });
+        self.events
+            .push_back(BeaterEvent::RedirectStarted { from, to });
+    }
+
+    /// The redirect target answered: it takes the place of the monitor that sent us there,
+    /// which gets a Leave (sequence number of the next beat, which it will never see).
+    fn finish_redirect(&mut self, now: Timestamp) {
+        let Some(r) = self.redirect.take() else {
+            return;
+        };
+        let Some(t) = self.targets.iter_mut().find(|t| t.addr == r.from) else {
+            return;
+        };
+        t.addr = r.to;
+        t.since = now;
+        if t.status == MonitorStatus::Lost {
+            t.status = MonitorStatus::Healthy;
+        }
+        self.out
+            .push_back((r.from, Out::Leave { seq: self.seq + 1 }));
+        self.events.push_back(BeaterEvent::Redirected {
+            from: r.from,
+            to: r.to,
+        });
+    }
+
+    fn check_redirect(&mut self, now: Timestamp) {
+        let Some(r) = self.redirect else {
+            return;
+        };
+        let waited = now - r.since;
+        if waited < self.redirect_timeout() {
+            return;
+        }
+        self.redirect = None;
+        self.failed_redirect = Some((r.to, now));
+        self.out.push_back((r.to, Out::Leave { seq: self.seq + 1 }));
+        self.events.push_back(BeaterEvent::RedirectFailed {
+            from: r.from,
+            to: r.to,
+            waited,
+        });
     }
 
     fn check_acks(&mut self, now: Timestamp) {

@@ -27,7 +27,7 @@
 //! let mut monitor = Monitor::new(cfg, Timestamp::ZERO).unwrap();
 //! let beat = Message::Beat(Beat {
 //!     node: "web-1", incarnation: 1, seq: 1, period_ms: 1000, flags: BeatFlags::default(),
-//!     sent_at_us: 0, group: 0, readings: Default::default(),
+//!     sent_at_us: 0, group: 0, schedule_version: 0, readings: Default::default(),
 //! });
 //! let mut buf = [0u8; wire::MAX_DATAGRAM];
 //! let n = wire::encode(&beat, None, &mut buf).unwrap();
@@ -53,6 +53,9 @@
 //! - [`probe`]: sensor readings accepted from beats, drained with `Monitor::poll_sample`.
 //! - [`Beater`]: beat schedule with seeded jitter, acks, monitor loss and failover.
 //! - [`group`]: peer groups: a name's multicast address, port and wire hash.
+//! - [`Beater`]: beat schedule with seeded jitter, acks, monitor loss and failover; readings
+//!   riding on beats; schedules and redirects from monitors.
+//! - [`schedule`]: central schedule rules (per node id or glob, [`NodeMatch`]).
 //! - [`legacy`]: decoders for the protocols hbnode replaces (PyHeartbeat, Circus, TCP/JSON).
 //!
 //! # Panics, errors and unwraps
@@ -66,19 +69,25 @@ mod auth;
 mod beater;
 pub mod detector;
 mod event;
+mod glob;
 pub mod group;
 mod id;
 pub mod legacy;
 mod monitor;
 pub mod probe;
 mod reject;
+pub mod schedule;
 mod time;
 mod transmit;
 pub mod wire;
 
 pub use auth::{KEY_LEN, Key, KeyFileError, KeyParseError, Keyring, TAG_LEN, parse_key_file};
-pub use beater::{Beater, BeaterConfig, BeaterConfigError, BeaterEvent, MonitorStatus};
+pub use beater::{
+    Beater, BeaterConfig, BeaterConfigError, BeaterEvent, MAX_PENDING_READINGS, MonitorStatus,
+    REDIRECT_RETRY, REDIRECT_TIMEOUT, ReadingError, SCHEDULE_POLL,
+};
 pub use event::{DownReason, Event, EventKind};
+pub use glob::{NodeMatch, NodeMatchError};
 pub use id::{IdError, MAX_ID_LEN, NodeId};
 pub use monitor::{
     MAX_PROBES_PER_NODE, Monitor, MonitorConfig, MonitorConfigError, NodeInfo, NodeState,

@@ -6,6 +6,7 @@
 
 use compact_str::CompactString;
 
+use crate::glob::NodeMatch;
 use crate::id::NodeId;
 use crate::time::Timestamp;
 
@@ -180,53 +181,13 @@ impl ProbeStatus {
     }
 }
 
-/// Which nodes a rule applies to: every node, an exact id, or a glob (`*`, `?`).
-#[derive(Clone, Debug)]
-pub enum NodeMatch {
-    /// Every node (a per-probe default).
-    Any,
-    /// One node.
-    Exact(CompactString),
-    /// Nodes whose id matches the glob.
-    Glob(wildmatch::WildMatch, CompactString),
-}
-
-impl NodeMatch {
-    /// `None` or `"*"` → [`NodeMatch::Any`]; text with `*` or `?` → a glob; else an exact id.
-    pub fn new(pattern: Option<&str>) -> Self {
-        match pattern {
-            None | Some("*") => Self::Any,
-            Some(p) if p.contains(['*', '?']) => Self::Glob(wildmatch::WildMatch::new(p), p.into()),
-            Some(p) => Self::Exact(p.into()),
-        }
-    }
-
-    /// Whether `node` is covered.
-    pub fn matches(&self, node: &str) -> bool {
-        match self {
-            Self::Any => true,
-            Self::Exact(id) => id == node,
-            Self::Glob(g, _) => g.matches(node),
-        }
-    }
-
-    /// More specific matches win: exact id 2, glob 1, any 0.
-    fn specificity(&self) -> u8 {
-        match self {
-            Self::Any => 0,
-            Self::Glob(..) => 1,
-            Self::Exact(_) => 2,
-        }
-    }
-}
-
 /// Warning and error ranges for one probe (or probe glob), for some nodes.
 #[derive(Clone, Debug)]
 pub struct ProbeRule {
     /// The probe name, or a glob of names (`disk.*`).
     pub probe: NodeMatch,
-    /// The nodes it applies to.
-    pub nodes: NodeMatch,
+    /// The nodes it applies to (an id or glob; `None`: every node).
+    pub nodes: Option<NodeMatch>,
     /// Alert range for `warning`.
     pub warning: Option<Range>,
     /// Alert range for `error`.
@@ -236,6 +197,20 @@ pub struct ProbeRule {
 }
 
 impl ProbeRule {
+    /// More specific rules win: an exact node id 2, a node glob 1, every node 0.
+    fn specificity(&self) -> u8 {
+        match &self.nodes {
+            None => 0,
+            Some(m) if m.is_glob() => 1,
+            Some(_) => 2,
+        }
+    }
+
+    /// Whether the rule covers `probe` on `node`.
+    fn covers(&self, node: &str, probe: &str) -> bool {
+        self.probe.matches(probe) && self.nodes.as_ref().is_none_or(|m| m.matches(node))
+    }
+
     /// The state `value` puts the probe in under this rule.
     pub fn evaluate(&self, value: f64) -> ProbeStatus {
         if value.is_nan() {
@@ -273,6 +248,9 @@ pub enum RuleError {
     /// Hysteresis not a whole number from 1 to 1000.
     #[error("hysteresis `{0}` is not a whole number from 1 to 1000")]
     Hysteresis(String),
+    /// A bad `nodes=` pattern.
+    #[error("nodes: {0}")]
+    Nodes(crate::glob::NodeMatchError),
     /// Neither range given.
     #[error("a threshold needs warning=RANGE, error=RANGE or both")]
     NoRange,
@@ -291,8 +269,8 @@ impl core::str::FromStr for ProbeRule {
             return Err(RuleError::NoProbe);
         }
         let mut rule = Self {
-            probe: NodeMatch::new(Some(probe)),
-            nodes: NodeMatch::Any,
+            probe: NodeMatch::new(probe).map_err(|_| RuleError::NoProbe)?,
+            nodes: None,
             warning: None,
             error: None,
             hysteresis: None,
@@ -315,7 +293,7 @@ impl core::str::FromStr for ProbeRule {
                         .map_err(|err| RuleError::Range { key: "error", err })?;
                     rule.error = Some(r);
                 }
-                "nodes" => rule.nodes = NodeMatch::new(Some(v)),
+                "nodes" => rule.nodes = Some(NodeMatch::new(v).map_err(RuleError::Nodes)?),
                 "hysteresis" => match v.parse::<u32>() {
                     Ok(n @ 1..=1000) => rule.hysteresis = Some(n),
                     _ => return Err(RuleError::Hysteresis(v.to_string())),
@@ -358,10 +336,7 @@ impl ProbeConfig {
     pub fn rule(&self, node: &str, probe: &str) -> Option<&ProbeRule> {
         let mut best: Option<&ProbeRule> = None;
         for r in &self.rules {
-            if r.nodes.matches(node)
-                && r.probe.matches(probe)
-                && best.is_none_or(|b| r.nodes.specificity() > b.nodes.specificity())
-            {
+            if r.covers(node, probe) && best.is_none_or(|b| r.specificity() > b.specificity()) {
                 best = Some(r);
             }
         }

@@ -37,6 +37,14 @@ pub const MAX_READINGS: usize = 16;
 pub const MAX_PROBE_LEN: usize = 32;
 /// Longest redirect address in an ack, in bytes.
 pub const MAX_REDIRECT_LEN: usize = 128;
+/// Most sensors a [`Schedule`] names.
+pub const MAX_SCHEDULED_SENSORS: usize = 16;
+/// Longest sensor name in a [`Schedule`], in bytes.
+pub const MAX_SENSOR_NAME_LEN: usize = 32;
+/// Shortest beat period a [`Schedule`] may set, in milliseconds.
+pub const MIN_SCHEDULE_PERIOD_MS: u32 = 10;
+/// Shortest sensor interval a [`Schedule`] may set, in milliseconds.
+pub const MIN_SENSOR_EVERY_MS: u32 = 100;
 
 const FLAG_AUTH: u8 = 0x01;
 
@@ -93,6 +101,9 @@ pub struct Beat<'a> {
     pub sent_at_us: u64,
     /// Hash of the peer group name (0 outside peer mode); other groups' beats are refused.
     pub group: u32,
+    /// Version of the monitor-driven [`Schedule`] the sender runs (0: none, its own settings).
+    /// A monitor whose rule for the node has another version sends it in the ack.
+    pub schedule_version: u32,
     /// Sensor readings riding on this beat.
     pub readings: Readings<'a>,
 }
@@ -108,6 +119,7 @@ struct BeatHeader<'a> {
     flags: BeatFlags,
     sent_at_us: u64,
     group: u32,
+    schedule_version: u32,
 }
 
 /// The sensor readings of a beat: at most [`MAX_READINGS`].
@@ -231,19 +243,56 @@ pub struct Ack<'a> {
     pub seq: u64,
     /// The acknowledging monitor's id.
     pub monitor: &'a str,
-    /// A schedule the monitor asks the node to adopt.
-    pub schedule: Option<Schedule>,
+    /// A schedule the monitor asks the node to adopt (sent when the beat's
+    /// [`Beat::schedule_version`] differs from the monitor's).
+    #[serde(borrow)]
+    pub schedule: Option<Schedule<'a>>,
     /// Another monitor address the node should move to.
     pub redirect: Option<&'a str>,
 }
 
-/// A monitor-driven beat schedule, versioned so the beater adopts each version once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Schedule {
-    /// Grows each time the monitor's configuration for this node changes.
+/// A monitor-driven schedule: the beat period and which sensors run how often. Versioned, so
+/// the beater adopts each version once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule<'a> {
+    /// Changes whenever the monitor's rule for this node changes (hbnode: a hash of the rule,
+    /// so it is the same across monitor restarts). 0: no rule; the node uses its own settings.
     pub version: u32,
-    /// The beat period to use, in milliseconds.
+    /// The beat period to use, in milliseconds (0: the node's own; otherwise at least
+    /// [`MIN_SCHEDULE_PERIOD_MS`]).
     pub period_ms: u32,
+    /// The sensors to run and how often (`None`: the node's own; at most
+    /// [`MAX_SCHEDULED_SENSORS`]).
+    #[serde(borrow)]
+    pub sensors: Option<heapless::Vec<SensorEvery<'a>, MAX_SCHEDULED_SENSORS>>,
+}
+
+/// One sensor of a [`Schedule`]: run `sensor` every `every_ms` milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensorEvery<'a> {
+    /// The sensor's name on the node (`load`, `memory`, `processes`, or a `cmd:` sensor's
+    /// name; 1–[`MAX_SENSOR_NAME_LEN`] bytes).
+    pub sensor: &'a str,
+    /// Its interval, in milliseconds (at least [`MIN_SENSOR_EVERY_MS`]).
+    pub every_ms: u32,
+}
+
+impl Schedule<'_> {
+    /// Checks the bounds a decoder enforces.
+    fn validate(&self) -> Result<(), DecodeError> {
+        if self.period_ms != 0 && self.period_ms < MIN_SCHEDULE_PERIOD_MS {
+            return Err(DecodeError::InvalidField("schedule period"));
+        }
+        for s in self.sensors.iter().flatten() {
+            if s.sensor.is_empty() || s.sensor.len() > MAX_SENSOR_NAME_LEN {
+                return Err(DecodeError::InvalidField("scheduled sensor name"));
+            }
+            if s.every_ms < MIN_SENSOR_EVERY_MS {
+                return Err(DecodeError::InvalidField("scheduled sensor interval"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A graceful goodbye: the node is stopping on purpose and should not be reported down.
@@ -484,6 +533,7 @@ fn beat_of(body: &[u8]) -> Result<Beat<'_>, DecodeError> {
         flags: h.flags,
         sent_at_us: h.sent_at_us,
         group: h.group,
+        schedule_version: h.schedule_version,
         readings,
     })
 }
@@ -525,6 +575,9 @@ fn validate(msg: &Message<'_>) -> Result<(), DecodeError> {
             {
                 return Err(DecodeError::InvalidField("redirect address"));
             }
+            if let Some(s) = &a.schedule {
+                s.validate()?;
+            }
         }
         Message::Leave(l) => node_id(l.node)?,
         Message::Identify(_) => {}
@@ -546,6 +599,7 @@ mod tests {
             flags: BeatFlags(BeatFlags::ACK_WANTED),
             sent_at_us: 1_700_000_000_123_456,
             group: 0,
+            schedule_version: 0,
             readings: Readings::EMPTY,
         }
     }
@@ -564,7 +618,7 @@ mod tests {
         assert_eq!(
             hex,
             "4842010100057765622d318080f9c0c1c482032ae80701c0c480c1c1c48203\
-             0000"
+             000000"
         );
     }
 
@@ -577,15 +631,39 @@ mod tests {
             schedule: Some(Schedule {
                 version: 2,
                 period_ms: 500,
+                sensors: None,
             }),
             redirect: None,
         });
         assert_eq!(
             enc(&ack, None),
             [
-                0x48, 0x42, 1, 2, 0, 1, b'n', 0xac, 0x02, 2, b'm', b'1', 1, 2, 0xf4, 0x03, 0
+                0x48, 0x42, 1, 2, 0, 1, b'n', 0xac, 0x02, 2, b'm', b'1', 1, 2, 0xf4, 0x03, 0, 0
             ]
         );
+        let mut sensors = heapless::Vec::new();
+        sensors
+            .push(SensorEvery {
+                sensor: "load",
+                every_ms: 10_000,
+            })
+            .unwrap();
+        let ack = Message::Ack(Ack {
+            node: "n",
+            seq: 1,
+            monitor: "m",
+            schedule: Some(Schedule {
+                version: 7,
+                period_ms: 0,
+                sensors: Some(sensors),
+            }),
+            redirect: Some("10.0.0.2:43278"),
+        });
+        let mut want = vec![0x48, 0x42, 1, 2, 0, 1, b'n', 1, 1, b'm', 1, 7, 0, 1, 1, 4];
+        want.extend_from_slice(b"load");
+        want.extend_from_slice(&[0x90, 0x4e, 1, 14]);
+        want.extend_from_slice(b"10.0.0.2:43278");
+        assert_eq!(enc(&ack, None), want);
         let leave = Message::Leave(Leave {
             node: "n",
             incarnation: 1,
@@ -784,6 +862,51 @@ mod tests {
         cut.pop();
         cut.extend_from_slice(&[1, 1, b'p', 0, 0]);
         assert_eq!(decode(&cut, &Keyring::open()), Err(DecodeError::Malformed));
+    }
+
+    #[test]
+    fn schedules_are_bounded_and_validated() {
+        let ack = |period_ms, sensor, every_ms| {
+            let mut sensors = heapless::Vec::new();
+            sensors.push(SensorEvery { sensor, every_ms }).unwrap();
+            Message::Ack(Ack {
+                node: "n",
+                seq: 1,
+                monitor: "m",
+                schedule: Some(Schedule {
+                    version: 1,
+                    period_ms,
+                    sensors: Some(sensors),
+                }),
+                redirect: None,
+            })
+        };
+        let ok = enc(&ack(1000, "load", 10_000), None);
+        assert!(decode(&ok, &Keyring::open()).is_ok());
+        let mut buf = [0; MAX_DATAGRAM];
+        for (msg, why) in [
+            (ack(5, "load", 10_000), "schedule period"),
+            (ack(1000, "", 10_000), "scheduled sensor name"),
+            (ack(1000, "x", 50), "scheduled sensor interval"),
+        ] {
+            assert_eq!(
+                encode(&msg, None, &mut buf),
+                Err(EncodeError::InvalidField(why))
+            );
+        }
+        // Hand-made: the period byte says 5 ms; and a list claiming 17 sensors.
+        let mut short = ok.clone();
+        let at = short.iter().position(|&b| b == 0xe8).unwrap();
+        short.splice(at..at + 2, [5]);
+        assert_eq!(
+            decode(&short, &Keyring::open()),
+            Err(DecodeError::InvalidField("schedule period"))
+        );
+        let mut many = ok.clone();
+        let count_at = many.iter().position(|&b| b == b'l').unwrap() - 2;
+        assert_eq!(many[count_at], 1);
+        many[count_at] = 17;
+        assert_eq!(decode(&many, &Keyring::open()), Err(DecodeError::Malformed));
     }
 
     #[test]

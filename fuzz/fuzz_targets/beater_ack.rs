@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
         monitors: vec![mon],
         failover: false,
         ack_timeout: Some(Duration::from_secs(3)),
+        schedule_poll: None,
         keyring: Keyring::open(),
         group: 0,
         unix_offset_us: 0,

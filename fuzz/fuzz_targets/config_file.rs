@@ -12,6 +12,13 @@ mod spec;
 mod listener {
     pub(crate) use super::spec;
 }
+#[path = "../../node/src/schedule.rs"]
+mod schedule;
+#[path = "../../node/src/sensors/spec.rs"]
+mod sensor_spec;
+mod sensors {
+    pub(crate) use super::sensor_spec as spec;
+}
 
 use std::ffi::OsString;
 use std::io::Write as _;

@@ -12,6 +12,8 @@ use crate::beater::{BeaterActor, Leave};
 use crate::cli::BeatArgs;
 use crate::clock::Clock;
 use crate::monitor::{hostname, random_u64, shutdown_signal};
+use crate::sensors::Sensors;
+use crate::sensors::spec::SensorSpec;
 use crate::transport::bind_udp;
 
 /// What `hbnode beat` runs with.
@@ -37,6 +39,10 @@ pub(crate) struct BeatSettings {
     pub(crate) hook_timeout: Duration,
     /// Where monitor_lost / monitor_back events are printed, if anywhere.
     pub(crate) events: Option<crate::cli::EventFormat>,
+    /// `--sensor`s.
+    pub(crate) sensors: Vec<SensorSpec>,
+    /// `--sensor-timeout`.
+    pub(crate) sensor_timeout: Duration,
 }
 
 impl BeatSettings {
@@ -77,7 +83,17 @@ impl BeatSettings {
             Some(path) => crate::keys::load(path, true)?,
             None => Keyring::open(),
         };
+        for (i, s) in a.sensor.iter().enumerate() {
+            if a.sensor[..i].iter().any(|o| o.name == s.name) {
+                bail!("--sensor: two sensors are named `{}`", s.name);
+            }
+        }
+        if a.sensor_timeout.is_zero() {
+            bail!("--sensor-timeout must be greater than zero");
+        }
         Ok(Self {
+            sensors: a.sensor,
+            sensor_timeout: a.sensor_timeout,
             keyring,
             failover: a.failover,
             hooks: a.on,
@@ -103,6 +119,7 @@ impl BeatSettings {
             monitors: self.monitors.clone(),
             failover: self.failover,
             ack_timeout: self.ack_timeout,
+            schedule_poll: Some(hb_core::SCHEDULE_POLL),
             keyring: self.keyring.clone(),
             group: 0,
             unix_offset_us: clock.unix_offset_us(),
@@ -128,11 +145,16 @@ pub(crate) fn run(s: BeatSettings) -> anyhow::Result<ExitCode> {
         let beater = Beater::new(cfg, clock.now()).context("invalid beat settings")?;
         let socket = bind_udp(local_any(&s.monitors), 0)?.socket;
         let hooks = crate::beat_hooks::BeatHooks::start(&s)?;
-        let actor = BeaterActor::new(beater, socket, clock)
-            .with_hooks(hooks)
-            .start();
+        let (local, timeout) = (s.sensors.clone(), s.sensor_timeout);
+        let actor = BeaterActor::create(move |ctx| {
+            let sensors = Sensors::new(local, timeout, ctx.address().recipient()).start();
+            BeaterActor::new(beater, socket, clock)
+                .with_hooks(hooks)
+                .with_sensors(sensors.recipient())
+        });
         tracing::info!(id = %s.id, incarnation, period = %humantime::format_duration(s.period),
-            monitors = ?s.monitors, "beating");
+            monitors = ?s.monitors, sensors = ?s.sensors.iter().map(|x| &x.name).collect::<Vec<_>>(),
+            "beating");
         let sig = shutdown_signal().await?;
         tracing::info!(signal = sig, "leaving");
         actor

@@ -81,7 +81,11 @@ impl BeatHooks {
                 ("monitor_lost", monitor, Some(silence))
             }
             BeaterEvent::MonitorBack { monitor } => ("monitor_back", monitor, None),
-            BeaterEvent::Active { .. } => return,
+            BeaterEvent::Active { .. }
+            | BeaterEvent::ScheduleAdopted { .. }
+            | BeaterEvent::RedirectStarted { .. }
+            | BeaterEvent::Redirected { .. }
+            | BeaterEvent::RedirectFailed { .. } => return,
         };
         let time = clock.rfc3339(clock.now());
         let silence_ms = silence.map(|s| u64::try_from(s.as_millis()).unwrap_or(u64::MAX));

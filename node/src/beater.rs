@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use crate::beat_hooks::BeatHooks;
 use crate::clock::Clock;
+use crate::sensors::{self, PushReadings, SetSchedule};
 use crate::transport::Transport;
 
 /// A datagram for the beater (an ack, normally).
@@ -52,6 +53,8 @@ pub(crate) struct BeaterActor<T: Transport> {
     cut: bool,
     send_errors: u64,
     hooks: Option<BeatHooks>,
+    sensors: Option<Recipient<SetSchedule>>,
+    readings_refused: u64,
 }
 
 impl<T: Transport> BeaterActor<T> {
@@ -66,7 +69,15 @@ impl<T: Transport> BeaterActor<T> {
             cut: false,
             send_errors: 0,
             hooks: None,
+            sensors: None,
+            readings_refused: 0,
         }
+    }
+
+    /// Also tells the Sensors actor the sensor schedules monitors send.
+    pub(crate) fn with_sensors(mut self, sensors: Recipient<SetSchedule>) -> Self {
+        self.sensors = Some(sensors);
+        self
     }
 
     /// Also runs `--on` hooks on monitor loss and return.
@@ -103,6 +114,41 @@ impl<T: Transport> BeaterActor<T> {
                 BeaterEvent::Active { monitor } => {
                     tracing::info!(%monitor, "beating to monitor");
                 }
+                BeaterEvent::ScheduleAdopted {
+                    monitor,
+                    addr,
+                    version,
+                    previous_period,
+                    period,
+                    sensors,
+                } => {
+                    let what = match &sensors {
+                        Some(list) => sensors::describe(list),
+                        None => "sensors as configured".into(),
+                    };
+                    tracing::info!(
+                        "schedule v{version} from monitor {monitor} ({addr}): period {} → {}; {what}",
+                        humantime::format_duration(previous_period),
+                        humantime::format_duration(period),
+                    );
+                    if let Some(s) = &self.sensors
+                        && s.try_send(SetSchedule(sensors)).is_err()
+                    {
+                        tracing::warn!(
+                            "the sensors did not take the new schedule (busy or stopped)"
+                        );
+                    }
+                }
+                BeaterEvent::RedirectStarted { from, to } => tracing::info!(
+                    %from, %to, "monitor redirects this node; beating to both until the new one answers"
+                ),
+                BeaterEvent::Redirected { from, to } => tracing::info!(
+                    %from, %to, "redirected: the new monitor answered; left the old one"
+                ),
+                BeaterEvent::RedirectFailed { from, to, waited } => tracing::warn!(
+                    %from, %to, waited = %humantime::format_duration(waited),
+                    "redirect target did not answer; staying with the current monitor"
+                ),
             }
         }
         if let Some(h) = self.timer.take() {
@@ -161,6 +207,22 @@ impl<T: Transport> Handler<Incoming> for BeaterActor<T> {
     fn handle(&mut self, m: Incoming, ctx: &mut Self::Context) {
         self.beater.handle_datagram(m.at, m.from, &m.bytes);
         self.drain(ctx);
+    }
+}
+
+impl<T: Transport> Handler<PushReadings> for BeaterActor<T> {
+    type Result = ();
+
+    fn handle(&mut self, PushReadings(readings): PushReadings, _: &mut Self::Context) {
+        for r in readings {
+            if let Err(e) = self.beater.push_reading(&r.probe, r.value, r.status) {
+                self.readings_refused += 1;
+                if self.readings_refused.is_power_of_two() {
+                    tracing::warn!(probe = %r.probe, error = %e, refused = self.readings_refused,
+                        "sensor reading refused");
+                }
+            }
+        }
     }
 }
 

@@ -26,7 +26,8 @@ pub(crate) struct Cli {
     /// Top-level keys set global flags (`log-format`); a `[monitor]`, `[beat]`, `[peer]`,
     /// `[status]` or `[demo]` table sets that subcommand's flags, keyed by their long names (`timeout = "2s"`,
     /// `listen = ["udp://0.0.0.0:43278"]`). Unknown keys are an error. `[[monitor.listener]]`
-    /// tables add listeners with their own detector settings (see `--listener`).
+    /// tables add listeners with their own detector settings (see `--listener`);
+    /// `[[monitor.schedule]]` tables add central schedules (see `--schedule`).
     #[arg(long, global = true, env = "HBNODE_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 
@@ -348,6 +349,17 @@ pub(crate) struct MonitorArgs {
     #[arg(long, env = "HBNODE_PROBE_HYSTERESIS", value_name = "N", default_value = "3",
         value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub(crate) probe_hysteresis: u32,
+
+    /// A central schedule for nodes matching a glob, as 'NODES key=value …' (repeatable;
+    /// the first matching rule wins).
+    ///
+    /// Keys: period (the beat period), sensors (NAME@DUR,… the sensors to run and how
+    /// often), redirect (HOST:PORT of another monitor, resolved at start). Acks carry the
+    /// schedule until the node runs it, so the beater needs acks (`--ack-timeout`; without,
+    /// it asks every 10s). E.g. `--schedule 'web-* period=2s sensors=load@10s,memory@1m'`. In
+    /// the config file: `[[monitor.schedule]]` tables with `nodes` and these keys.
+    #[arg(long, env = "HBNODE_SCHEDULE", value_name = "SPEC", value_parser = crate::schedule::parse_schedule)]
+    pub(crate) schedule: Vec<crate::schedule::ScheduleSpec>,
 }
 
 /// Parses `--threshold 'PROBE key=value …'`.
@@ -651,6 +663,23 @@ pub(crate) struct BeatArgs {
     /// only logged). Needs `--ack-timeout`.
     #[arg(long, env = "HBNODE_BEAT_EVENTS", value_enum)]
     pub(crate) events: Option<EventFormat>,
+
+    /// A sensor whose readings ride on beats: load, memory, processes or
+    /// 'cmd:NAME=PLUGIN ARGS' (repeatable; `NAME@DUR` sets its interval, default 10s).
+    ///
+    /// Built-ins read /proc: `load` (load1, load5, load15), `processes` (procs_running,
+    /// procs_total), `memory` (mem_used_bytes, mem_free_bytes, mem_used_pct, swap_used_pct).
+    /// `cmd:` runs a Nagios-compatible plugin without a shell (arguments split like a shell
+    /// would; write `sh -c '…'` for one): probe NAME is its exit code (0–3), NAME.LABEL each
+    /// performance data value. A monitor's `--schedule` may change which run and how often.
+    /// See docs/guides/sensors.md.
+    #[arg(long, env = "HBNODE_SENSOR", value_name = "SPEC", value_parser = crate::sensors::spec::parse_sensor)]
+    pub(crate) sensor: Vec<crate::sensors::spec::SensorSpec>,
+
+    /// Kill a `cmd:` sensor's plugin still running after this long (its status is then 3,
+    /// unknown).
+    #[arg(long, env = "HBNODE_SENSOR_TIMEOUT", value_name = "DUR", default_value = "10s", value_parser = parse_duration)]
+    pub(crate) sensor_timeout: Duration,
 }
 
 /// Event names `hbnode beat --on` accepts besides `any`.

@@ -135,12 +135,18 @@ fn push_flag(
         toml::Value::Boolean(false) => {}
         toml::Value::Array(items) => {
             for item in items {
-                // `[[monitor.listener]]` and `[[monitor.threshold]]` tables.
+                // `[[monitor.listener]]`, `[[monitor.threshold]]` and `[[monitor.schedule]]` tables.
                 let v = match item {
                     toml::Value::Table(t) => {
                         let head = match key {
                             "listener" => "url",
                             "threshold" => "probe",
+                            "schedule" => {
+                                out.push(
+                                    format!("{flag}={}", crate::schedule::table_to_spec(t)?).into(),
+                                );
+                                continue;
+                            }
                             _ => bail!("`{display}`: expected strings, not tables"),
                         };
                         table_to_words(t, &format!("[[monitor.{key}]]"), head)?
@@ -278,8 +284,8 @@ mod tests {
         let m = monitor(parse(&["monitor", "--config", &path]).expect("parses"));
         assert_eq!(m.listener.len(), 1);
         assert_eq!(m.threshold.len(), 2);
-        assert!(m.threshold[1].nodes.matches("db-3"));
-        assert!(!m.threshold[1].nodes.matches("web-3"));
+        assert!(m.threshold[1].nodes.as_ref().unwrap().matches("db-3"));
+        assert!(!m.threshold[1].nodes.as_ref().unwrap().matches("web-3"));
         for (text, why) in [
             ("[[monitor.threshold]]\nwarning = 4\n", "needs probe"),
             (
@@ -347,6 +353,46 @@ mod tests {
             other => panic!("not beat: {other:?}"),
         }
         parse(&["status", "--config", path]).expect("status parses");
+    }
+
+    #[test]
+    fn schedule_tables_and_sensor_arrays_come_from_the_config_file() {
+        let path = config(
+            "schedule.toml",
+            "[monitor]\n[[monitor.schedule]]\nnodes = \"web-*\"\nperiod = \"2s\"\nsensors = [\"load@10s\"]\n\
+             [[monitor.schedule]]\nnodes = \"*\"\nredirect = \"127.0.0.1:9\"\n\
+             [beat]\nto = [\"127.0.0.1:9\"]\nsensor = [\"load\", \"cmd:c@1m=check -w 1\"]\n",
+        );
+        let m = monitor(parse(&["monitor", "--config", &path]).expect("monitor parses"));
+        assert_eq!(m.schedule.len(), 2);
+        assert!(m.schedule[0].nodes.matches("web-1"));
+        assert_eq!(m.schedule[0].period, Some(Duration::from_secs(2)));
+        assert_eq!(m.schedule[1].redirect.as_deref(), Some("127.0.0.1:9"));
+        let settings = crate::monitor::MonitorSettings::from_args(m).expect("valid");
+        assert_eq!(settings.schedules.len(), 2);
+        match parse(&["beat", "--config", &path])
+            .expect("beat parses")
+            .command
+        {
+            Command::Beat(b) => {
+                let names: Vec<_> = b.sensor.iter().map(|s| s.name.as_str()).collect();
+                assert_eq!(names, ["load", "c"]);
+            }
+            other => panic!("not beat: {other:?}"),
+        }
+        let bad = config(
+            "badschedule.toml",
+            "[[monitor.schedule]]\nperiod = \"2s\"\n",
+        );
+        assert!(matches!(
+            parse(&["monitor", "--config", &bad]),
+            Err(ParseError::Config(e)) if format!("{e:#}").contains("nodes")
+        ));
+        let table_elsewhere = config("badtable.toml", "[[monitor.listen]]\nurl = \"x\"\n");
+        assert!(matches!(
+            parse(&["monitor", "--config", &table_elsewhere]),
+            Err(ParseError::Config(_))
+        ));
     }
 
     #[test]

@@ -85,6 +85,8 @@ impl Demo {
             hooks: Vec::new(),
             hook_timeout: Duration::from_secs(30),
             events: None,
+            sensors: Vec::new(),
+            sensor_timeout: Duration::from_secs(10),
         };
         let mut cfg = settings.beater_config(&self.clock);
         cfg.incarnation = unix_now_us();
@@ -245,6 +247,7 @@ pub(crate) fn run(nodes: u16) -> anyhow::Result<ExitCode> {
             probes: hb_core::probe::ProbeConfig::default(),
             group: 0,
             peer: None,
+            schedules: Vec::new(),
         };
         let events = Rc::new(RefCell::new(Vec::new()));
         let collector = Collector::new(Rc::clone(&events)).start();

@@ -539,6 +539,7 @@ impl Handler<LegacyIngest> for Detector {
                         flags: wire::BeatFlags::default(),
                         sent_at_us: 0,
                         group,
+                        schedule_version: 0,
                         readings: wire::Readings::default(),
                     };
                     self.monitor.handle_beat(at, from, &b);

@@ -32,6 +32,8 @@ mod peers;
 mod receiver;
 mod record;
 mod reporter;
+mod schedule;
+mod sensors;
 mod sink;
 mod stats;
 mod status;

@@ -72,6 +72,8 @@ pub(crate) struct MonitorSettings {
     /// Peer mode: who this process is in its group (its own beats are ignored, identify
     /// requests answered).
     pub(crate) peer: Option<PeerIdentity>,
+    /// Central schedules, redirects resolved to IP:PORT.
+    pub(crate) schedules: Vec<hb_core::schedule::ScheduleRule>,
 }
 
 /// A listener of either kind.
@@ -228,6 +230,25 @@ impl MonitorSettings {
             None => Keyring::open(),
         };
         let max_nodes = usize::try_from(a.max_nodes).unwrap_or(usize::MAX);
+        let mut schedules = a.schedule;
+        for rule in &mut schedules {
+            if let Some(to) = &rule.redirect {
+                use std::net::ToSocketAddrs as _;
+                let addr = to
+                    .to_socket_addrs()
+                    .with_context(|| {
+                        format!("--schedule {}: redirect {to} is not HOST:PORT", rule.nodes)
+                    })?
+                    .next()
+                    .with_context(|| {
+                        format!(
+                            "--schedule {}: redirect {to} resolves to no address",
+                            rule.nodes
+                        )
+                    })?;
+                rule.redirect = Some(addr.to_string());
+            }
+        }
         let id = a.id.unwrap_or_else(hostname);
         let alertmanager = AlertmanagerSettings {
             urls: a.alertmanager,
@@ -240,6 +261,7 @@ impl MonitorSettings {
             hysteresis: a.probe_hysteresis,
         };
         Ok(Self {
+            schedules,
             keyring,
             max_nodes,
             probes,
@@ -304,6 +326,7 @@ pub(crate) fn start_with(
         probes: s.probes.clone(),
         group: s.group,
         peer: s.peer.clone(),
+        schedules: s.schedules.clone(),
         ..MonitorConfig::default()
     };
     let monitor =

@@ -71,6 +71,7 @@ impl PeerSettings {
             keyring: keyring.clone(),
             max_nodes: 1 << 20,
             probes: hb_core::probe::ProbeConfig::default(),
+            schedules: Vec::new(),
             group: group.hash(),
             // Set at start, when the incarnation is known.
             peer: None,
@@ -86,6 +87,8 @@ impl PeerSettings {
             hooks: Vec::new(),
             hook_timeout: std::time::Duration::ZERO,
             events: None,
+            sensors: Vec::new(),
+            sensor_timeout: std::time::Duration::ZERO,
         };
         Ok(Self {
             group,
@@ -103,6 +106,8 @@ pub(crate) fn run(mut s: PeerSettings) -> anyhow::Result<ExitCode> {
         let clock = Clock::new();
         let mut cfg = s.beat.beater_config(&clock);
         cfg.group = s.group.hash();
+        // Nobody acks a multicast beat: never ask (peers would count the acks as rejections).
+        cfg.schedule_poll = None;
         s.monitor.peer = Some(PeerIdentity {
             id: cfg.id.clone(),
             incarnation: cfg.incarnation,

@@ -94,6 +94,8 @@ impl World {
             hooks: Vec::new(),
             hook_timeout: Duration::from_secs(30),
             events: None,
+            sensors: Vec::new(),
+            sensor_timeout: Duration::from_secs(10),
         };
         let mut cfg = settings.beater_config(&self.clock);
         cfg.incarnation = incarnation;
@@ -257,6 +259,7 @@ fn wall_clock_jumps_change_no_detection_instant() {
                     flags: BeatFlags(0),
                     sent_at_us,
                     group: 0,
+                    schedule_version: 0,
                     readings: Readings::EMPTY,
                 });
                 let n = wire::encode(&beat, None, &mut buf).expect("encode");

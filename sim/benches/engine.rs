@@ -38,6 +38,7 @@ fn engine(c: &mut Criterion) {
                     flags: hb_core::wire::BeatFlags::default(),
                     sent_at_us: seq * 1_000_000,
                     group: 0,
+                    schedule_version: 0,
                     readings: Default::default(),
                 });
                 let n = hb_core::wire::encode(&msg, None, &mut buf).unwrap();

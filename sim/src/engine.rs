@@ -319,6 +319,7 @@ impl<'a> Sim<'a> {
             monitors: vec![MONITOR_ADDR],
             failover: false,
             ack_timeout: None,
+            schedule_poll: None,
             keyring: Keyring::open(),
             group: 0,
             unix_offset_us: 0,

@@ -349,6 +349,7 @@ pub fn replay(
             flags: BeatFlags::default(),
             sent_at_us: 0,
             group: 0,
+            schedule_version: 0,
             readings: Default::default(),
         };
         // Drive every deadline before the arrival on time, as hbnode's timer would (a late

@@ -62,6 +62,7 @@ fn beat(node: &str, seq: u64, key: Option<&Key>) -> Vec<u8> {
         flags: BeatFlags(0),
         sent_at_us: 0,
         group: 0,
+        schedule_version: 0,
         readings: Readings::EMPTY,
     });
     let mut buf = vec![0; wire::MAX_DATAGRAM];

@@ -80,6 +80,7 @@ fn beat(buf: &mut [u8], node: &str, incarnation: u64, seq: u64) -> usize {
         flags: BeatFlags(0),
         sent_at_us: 0,
         group: 0,
+        schedule_version: 0,
         readings: Readings::EMPTY,
     });
     wire::encode(&msg, None, buf).expect("encode")

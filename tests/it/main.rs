@@ -13,6 +13,7 @@ mod peer;
 mod probes;
 mod record;
 mod replay;
+mod sensors;
 mod systemd;
 mod units;
 mod webhook;

@@ -30,6 +30,7 @@ fn send(sock: &UdpSocket, to: &str, node: &str, seq: u64, load: f64) {
         sent_at_us: 0,
         group: 0,
         readings: Readings::from_slice(&readings),
+        schedule_version: 0,
     });
     let mut buf = vec![0; wire::MAX_DATAGRAM];
     let n = wire::encode(&msg, None, &mut buf).expect("encode");

@@ -293,6 +293,7 @@ fn run_one(bin: &PathBuf, m: usize, o: &Opts) -> anyhow::Result<Outcome> {
                             flags: BeatFlags::default(),
                             sent_at_us: 0,
                             group: 0,
+                            schedule_version: 0,
                             readings: Default::default(),
                         });
                         let n = wire::encode(&msg, None, &mut buf)?;

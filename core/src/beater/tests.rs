@@ -24,6 +24,7 @@ fn cfg(monitors: usize, failover: bool, ack: Option<u64>) -> BeaterConfig {
         monitors: (0..monitors as u16).map(mon).collect(),
         failover,
         ack_timeout: ack.map(Duration::from_secs),
+        schedule_poll: Some(SCHEDULE_POLL),
         keyring: Keyring::open(),
         group: 0,
         unix_offset_us: 1_000_000_000,
@@ -46,16 +47,88 @@ fn sent(b: &mut Beater) -> Vec<(SocketAddr, &'static str, u64)> {
 }
 
 fn ack(b: &mut Beater, now: u64, from: SocketAddr, seq: u64) {
+    ack_with(b, now, from, seq, None, None);
+}
+
+fn ack_with(
+    b: &mut Beater,
+    now: u64,
+    from: SocketAddr,
+    seq: u64,
+    schedule: Option<wire::Schedule<'_>>,
+    redirect: Option<&str>,
+) {
     let msg = Message::Ack(Ack {
         node: "node-a",
         seq,
         monitor: "m",
-        schedule: None,
-        redirect: None,
+        schedule,
+        redirect,
     });
     let mut buf = [0; MAX_DATAGRAM];
     let n = wire::encode(&msg, None, &mut buf).unwrap();
     b.handle_datagram(t(now), from, &buf[..n]);
+}
+
+/// A beat as sent: destination, seq, whether it asks for an ack, its schedule version and
+/// period, and its readings.
+#[derive(Debug, PartialEq)]
+struct SentBeat {
+    to: SocketAddr,
+    seq: u64,
+    ack: bool,
+    schedule_version: u32,
+    period_ms: u32,
+    readings: Vec<(String, f64, u8)>,
+}
+
+/// Drains transmits; beats in detail, leaves as (destination, seq).
+fn sent_beats(b: &mut Beater) -> (Vec<SentBeat>, Vec<(SocketAddr, u64)>) {
+    let (mut beats, mut leaves) = (Vec::new(), Vec::new());
+    let mut buf = [0; MAX_DATAGRAM];
+    while let Some(tx) = b.poll_transmit(&mut buf) {
+        match wire::decode(&buf[..tx.len], &Keyring::open())
+            .unwrap()
+            .message
+        {
+            Message::Beat(m) => beats.push(SentBeat {
+                to: tx.to,
+                seq: m.seq,
+                ack: m.flags.has(BeatFlags::ACK_WANTED),
+                schedule_version: m.schedule_version,
+                period_ms: m.period_ms,
+                readings: m
+                    .readings
+                    .iter()
+                    .map(|r| (r.probe.to_owned(), r.value, r.status))
+                    .collect(),
+            }),
+            Message::Leave(m) => leaves.push((tx.to, m.seq)),
+            other => unreachable!("a beater sent {other:?}"),
+        }
+    }
+    (beats, leaves)
+}
+
+fn events(b: &mut Beater) -> Vec<BeaterEvent> {
+    std::iter::from_fn(|| b.poll_event()).collect()
+}
+
+fn schedule(
+    version: u32,
+    period_ms: u32,
+    sensors: &[(&'static str, u32)],
+) -> wire::Schedule<'static> {
+    wire::Schedule {
+        version,
+        period_ms,
+        sensors: (!sensors.is_empty()).then(|| {
+            sensors
+                .iter()
+                .map(|&(sensor, every_ms)| wire::SensorEvery { sensor, every_ms })
+                .collect()
+        }),
+    }
 }
 
 #[test]
@@ -218,4 +291,291 @@ fn bad_configs_are_refused() {
         Beater::new(c, t(0)).unwrap_err(),
         BeaterConfigError::FailoverWithoutAcks
     );
+}
+
+#[test]
+fn readings_spread_across_beats_oldest_first_and_newer_replace_unsent() {
+    let mut b = Beater::new(cfg(1, false, None), t(0)).unwrap();
+    for i in 0..20 {
+        b.push_reading(&format!("p{i}"), f64::from(i), 0).unwrap();
+    }
+    b.push_reading("p3", 33.0, 1).unwrap(); // replaces the waiting p3, keeps its turn
+    assert_eq!(b.pending_readings(), 20);
+    b.handle_timeout(t(0));
+    let (beats, _) = sent_beats(&mut b);
+    let first = &beats[0].readings;
+    assert_eq!(first.len(), MAX_READINGS);
+    assert_eq!(first[0], ("p0".into(), 0.0, 0));
+    assert_eq!(first[3], ("p3".into(), 33.0, 1));
+    assert_eq!(first[15].0, "p15");
+    b.handle_timeout(t(S));
+    let (beats, _) = sent_beats(&mut b);
+    let rest: Vec<_> = beats[0].readings.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(rest, ["p16", "p17", "p18", "p19"]);
+    b.handle_timeout(t(2 * S));
+    assert!(sent_beats(&mut b).0[0].readings.is_empty());
+    assert_eq!(b.readings_dropped(), 0);
+}
+
+#[test]
+fn readings_go_to_every_monitor_a_beat_goes_to() {
+    let mut b = Beater::new(cfg(2, false, None), t(0)).unwrap();
+    b.push_reading("load1", 0.5, 0).unwrap();
+    b.handle_timeout(t(0));
+    let (beats, _) = sent_beats(&mut b);
+    assert_eq!(beats.len(), 2);
+    assert!(
+        beats
+            .iter()
+            .all(|x| x.readings == [("load1".into(), 0.5, 0)])
+    );
+}
+
+#[test]
+fn pending_readings_are_bounded_and_drops_counted() {
+    let mut b = Beater::new(cfg(1, false, None), t(0)).unwrap();
+    let extra = 44;
+    for i in 0..MAX_PENDING_READINGS + extra {
+        b.push_reading(&format!("p{i}"), 1.0, 0).unwrap();
+    }
+    assert_eq!(b.pending_readings(), MAX_PENDING_READINGS);
+    assert_eq!(b.readings_dropped(), extra as u64);
+    b.handle_timeout(t(0));
+    assert_eq!(sent_beats(&mut b).0[0].readings[0].0, format!("p{extra}"));
+}
+
+#[test]
+fn bad_readings_are_refused() {
+    let mut b = Beater::new(cfg(1, false, None), t(0)).unwrap();
+    assert_eq!(b.push_reading("", 1.0, 0), Err(ReadingError::ProbeName));
+    assert_eq!(
+        b.push_reading(&"x".repeat(33), 1.0, 0),
+        Err(ReadingError::ProbeName)
+    );
+    assert_eq!(b.push_reading("p", 1.0, 4), Err(ReadingError::Status));
+    assert_eq!(b.pending_readings(), 0);
+}
+
+/// The largest beat (64-byte id, 16 readings with 32-byte probe names, signed) fits a
+/// datagram, so a beat never has to leave readings behind for size.
+#[test]
+fn a_full_beat_fits_a_datagram() {
+    let mut c = cfg(1, false, Some(3));
+    c.id = NodeId::new(&"n".repeat(64)).unwrap();
+    let key = Key::new(u32::MAX, [1; 32]);
+    c.keyring = Keyring::new(vec![key], true);
+    c.incarnation = u64::MAX;
+    c.unix_offset_us = u64::MAX / 2;
+    let mut b = Beater::new(c.clone(), t(0)).unwrap();
+    for i in 0..MAX_READINGS {
+        b.push_reading(&format!("{i:x<32}"), f64::MAX, 3).unwrap();
+    }
+    b.handle_timeout(t(u64::MAX / 4));
+    let mut buf = [0; MAX_DATAGRAM];
+    let tx = b.poll_transmit(&mut buf).expect("the beat encodes");
+    let d = wire::decode(&buf[..tx.len], &c.keyring).unwrap();
+    let Message::Beat(beat) = d.message else {
+        panic!("not a beat")
+    };
+    assert_eq!(beat.readings.len(), MAX_READINGS);
+    assert!(tx.len < 900, "{} bytes", tx.len);
+}
+
+#[test]
+fn a_schedule_is_adopted_once_per_version_and_version_zero_restores_own_settings() {
+    let mut b = Beater::new(cfg(1, false, Some(10)), t(0)).unwrap();
+    b.handle_timeout(t(0));
+    let (beats, _) = sent_beats(&mut b);
+    assert_eq!((beats[0].schedule_version, beats[0].period_ms), (0, 1000));
+    ack_with(
+        &mut b,
+        10,
+        mon(0),
+        1,
+        Some(schedule(5, 2000, &[("load", 10_000)])),
+        None,
+    );
+    assert_eq!(
+        events(&mut b),
+        [BeaterEvent::ScheduleAdopted {
+            monitor: "m".into(),
+            addr: mon(0),
+            version: 5,
+            previous_period: Duration::from_secs(1),
+            period: Duration::from_secs(2),
+            sensors: Some(vec![SensorInterval {
+                sensor: "load".into(),
+                every: Duration::from_secs(10),
+            }]),
+        }]
+    );
+    // The same version again changes nothing.
+    ack_with(
+        &mut b,
+        20,
+        mon(0),
+        1,
+        Some(schedule(5, 2000, &[("load", 10_000)])),
+        None,
+    );
+    assert!(events(&mut b).is_empty());
+    // The beat already armed at 1 s stays; the next interval is the new period.
+    b.handle_timeout(t(S));
+    let (beats, _) = sent_beats(&mut b);
+    assert_eq!((beats[0].schedule_version, beats[0].period_ms), (5, 2000));
+    assert_eq!(b.poll_timeout(), Some(t(3 * S)));
+    ack_with(&mut b, 3 * S, mon(0), 2, Some(schedule(0, 0, &[])), None);
+    let ev = events(&mut b);
+    assert!(matches!(
+        &ev[..],
+        [BeaterEvent::ScheduleAdopted { version: 0, period, sensors: None, .. }]
+            if *period == Duration::from_secs(1)
+    ));
+    assert_eq!(b.period(), Duration::from_secs(1));
+    assert_eq!(b.schedule_version(), 0);
+}
+
+#[test]
+fn a_shorter_scheduled_period_takes_effect_at_once() {
+    let mut c = cfg(1, false, Some(100));
+    c.period = Duration::from_secs(30);
+    let mut b = Beater::new(c, t(0)).unwrap();
+    b.handle_timeout(t(0));
+    assert_eq!(b.poll_timeout(), Some(t(30 * S)));
+    ack_with(&mut b, S, mon(0), 1, Some(schedule(9, 2000, &[])), None);
+    assert_eq!(b.poll_timeout(), Some(t(3 * S)));
+}
+
+#[test]
+fn fire_and_forget_still_asks_for_an_ack_every_schedule_poll() {
+    let mut b = Beater::new(cfg(1, false, None), t(0)).unwrap();
+    let mut asked = Vec::new();
+    for s in 0..=20 {
+        b.handle_timeout(t(s * S));
+        if sent_beats(&mut b).0[0].ack {
+            asked.push(s);
+        }
+    }
+    assert_eq!(asked, [0, 10, 20]);
+    let mut c = cfg(1, false, None);
+    c.schedule_poll = None;
+    let mut quiet = Beater::new(c, t(0)).unwrap();
+    for s in 0..=20 {
+        quiet.handle_timeout(t(s * S));
+        assert!(
+            !sent_beats(&mut quiet).0[0].ack,
+            "no polling when schedule_poll is None"
+        );
+    }
+    // Its acks still carry schedules, and no ack deadline is armed.
+    ack_with(
+        &mut b,
+        20 * S + 5,
+        mon(0),
+        21,
+        Some(schedule(3, 500, &[])),
+        None,
+    );
+    assert_eq!(b.period(), Duration::from_millis(500));
+    assert_eq!(b.poll_timeout(), Some(t(20 * S + 5 + 500_000)));
+}
+
+#[test]
+fn a_redirect_switches_only_after_the_new_monitor_answers() {
+    let mut b = Beater::new(cfg(1, false, Some(3)), t(0)).unwrap();
+    b.handle_timeout(t(0));
+    sent_beats(&mut b);
+    let target = mon(7).to_string();
+    ack_with(&mut b, 10, mon(0), 1, None, Some(&target));
+    assert_eq!(
+        events(&mut b),
+        [BeaterEvent::RedirectStarted {
+            from: mon(0),
+            to: mon(7)
+        }]
+    );
+    assert_eq!(b.redirecting_to(), Some(mon(7)));
+    // Until it answers, beats go to both; the trial beat asks for an ack.
+    b.handle_timeout(t(S));
+    let (beats, _) = sent_beats(&mut b);
+    let to: Vec<_> = beats.iter().map(|x| (x.to, x.ack)).collect();
+    assert_eq!(to, [(mon(0), true), (mon(7), true)]);
+    // The old monitor repeating the redirect changes nothing.
+    ack_with(&mut b, S + 5, mon(0), 2, None, Some(&target));
+    assert!(events(&mut b).is_empty());
+    ack(&mut b, S + 10, mon(7), 2);
+    assert_eq!(
+        events(&mut b),
+        [BeaterEvent::Redirected {
+            from: mon(0),
+            to: mon(7)
+        }]
+    );
+    // The old monitor gets a Leave with a sequence number it has not seen.
+    let (beats, leaves) = sent_beats(&mut b);
+    assert!(beats.is_empty());
+    assert_eq!(leaves, [(mon(0), 3)]);
+    b.handle_timeout(t(2 * S));
+    let (beats, _) = sent_beats(&mut b);
+    assert_eq!(
+        beats.iter().map(|x| (x.to, x.seq)).collect::<Vec<_>>(),
+        [(mon(7), 3)]
+    );
+    assert_eq!(
+        b.monitors().collect::<Vec<_>>(),
+        [(mon(7), MonitorStatus::Healthy)]
+    );
+    // Acks from the old monitor are now foreign.
+    ack(&mut b, 2 * S + 1, mon(0), 3);
+    assert_eq!(b.rejections().get(Rejection::UnknownNode), 1);
+}
+
+#[test]
+fn a_silent_redirect_target_is_given_up_and_the_beater_stays() {
+    let mut b = Beater::new(cfg(1, false, Some(3)), t(0)).unwrap();
+    let target = mon(7).to_string();
+    for s in 0..=3 {
+        b.handle_timeout(t(s * S));
+        ack_with(&mut b, s * S + 1, mon(0), s + 1, None, Some(&target));
+    }
+    let ev = events(&mut b);
+    assert_eq!(
+        ev,
+        [BeaterEvent::RedirectStarted {
+            from: mon(0),
+            to: mon(7)
+        }]
+    );
+    b.handle_timeout(t(3 * S + 1));
+    assert_eq!(
+        events(&mut b),
+        [BeaterEvent::RedirectFailed {
+            from: mon(0),
+            to: mon(7),
+            waited: Duration::from_secs(3)
+        }]
+    );
+    let (_, leaves) = sent_beats(&mut b);
+    assert_eq!(leaves, [(mon(7), 5)]);
+    assert_eq!(b.redirecting_to(), None);
+    // Repeated redirects are not retried before REDIRECT_RETRY, then they are.
+    b.handle_timeout(t(4 * S));
+    ack_with(&mut b, 4 * S + 1, mon(0), 5, None, Some(&target));
+    assert!(events(&mut b).is_empty());
+    let (beats, _) = sent_beats(&mut b);
+    assert!(beats.iter().all(|x| x.to == mon(0)));
+    let later = 3 * S + 1 + micros(REDIRECT_RETRY);
+    ack_with(&mut b, later, mon(0), 5, None, Some(&target));
+    assert_eq!(events(&mut b).len(), 1);
+    assert_eq!(b.monitors().next(), Some((mon(0), MonitorStatus::Healthy)));
+}
+
+#[test]
+fn a_redirect_that_is_not_an_address_is_refused_and_counted() {
+    let mut b = Beater::new(cfg(1, false, Some(3)), t(0)).unwrap();
+    b.handle_timeout(t(0));
+    ack_with(&mut b, 10, mon(0), 1, None, Some("monitor-b.example:43278"));
+    assert_eq!(b.rejections().get(Rejection::InvalidField), 1);
+    assert!(events(&mut b).is_empty());
+    assert_eq!(b.redirecting_to(), None);
 }

@@ -19,6 +19,7 @@ use crate::event::{DownReason, Event, EventKind};
 use crate::id::{self, NodeId};
 use crate::probe::{ProbeConfig, ProbeState, ProbeStatus, Sample};
 use crate::reject::{Rejection, Rejections};
+use crate::schedule::{self, ScheduleRule};
 use crate::time::{Timestamp, micros};
 use crate::transmit::Transmit;
 use crate::wire::{self, Ack, Beat, BeatFlags, Identify, Leave, Member, Message};
@@ -68,6 +69,9 @@ pub struct MonitorConfig {
     pub max_pending_samples: usize,
     /// Thresholds and hysteresis for sensor readings (see [`crate::probe`]).
     pub probes: ProbeConfig,
+    /// Central schedules (see [`crate::schedule`]): the first rule matching a node sets the
+    /// period and sensors sent in its acks, and may redirect it to another monitor.
+    pub schedules: Vec<ScheduleRule>,
 }
 
 impl Default for MonitorConfig {
@@ -88,6 +92,7 @@ impl Default for MonitorConfig {
             stall_threshold: Some(Duration::from_secs(1)),
             max_pending_samples: 65_536,
             probes: ProbeConfig::default(),
+            schedules: Vec::new(),
         }
     }
 }
@@ -113,6 +118,12 @@ pub enum MonitorConfigError {
     /// `max_nodes` is zero or above 2³².
     #[error("max nodes must be between 1 and 4294967295")]
     MaxNodes,
+    /// A schedule rule is out of bounds (see [`ScheduleRule::validate`]).
+    #[error("schedule rule {rule} is out of bounds")]
+    Schedule {
+        /// Its index in `schedules`.
+        rule: usize,
+    },
 }
 
 /// A snapshot of one node, for status pages and metrics.
@@ -167,6 +178,8 @@ enum Pending {
         to: SocketAddr,
         node: NodeId,
         seq: u64,
+        /// The schedule version the beat said it runs.
+        have: u32,
     },
     /// A member answer to the identify request with `nonce`.
     Member { to: SocketAddr, nonce: u64 },
@@ -204,6 +217,8 @@ pub struct Monitor {
     last_stall: Duration,
     /// When the monitor was created (member answers report the uptime since).
     started: Timestamp,
+    /// `schedule_versions[i]` is `cfg.schedules[i].version()`.
+    schedule_versions: Vec<u32>,
 }
 
 impl Monitor {
@@ -223,8 +238,13 @@ impl Monitor {
         if cfg.max_nodes == 0 || u32::try_from(cfg.max_nodes).is_err() {
             return Err(MonitorConfigError::MaxNodes);
         }
+        if let Some(rule) = cfg.schedules.iter().position(|r| r.validate().is_err()) {
+            return Err(MonitorConfigError::Schedule { rule });
+        }
+        let schedule_versions = cfg.schedules.iter().map(ScheduleRule::version).collect();
         let cap = nodes.min(cfg.max_nodes);
         Ok(Self {
+            schedule_versions,
             nodes: Registry::with_capacity(cfg.hash_seed, cap),
             cfg,
             deadlines: Deadlines::default(),
@@ -466,16 +486,24 @@ impl Monitor {
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         while let Some(p) = self.acks.pop_front() {
             let (to, msg) = match &p {
-                Pending::Ack { to, node, seq } => (
-                    *to,
-                    Message::Ack(Ack {
-                        node: node.as_str(),
-                        seq: *seq,
-                        monitor: &self.cfg.id,
-                        schedule: None,
-                        redirect: None,
-                    }),
-                ),
+                Pending::Ack {
+                    to,
+                    node,
+                    seq,
+                    have,
+                } => {
+                    let (schedule, redirect) = self.schedule_for(node.as_str(), *have);
+                    (
+                        *to,
+                        Message::Ack(Ack {
+                            node: node.as_str(),
+                            seq: *seq,
+                            monitor: &self.cfg.id,
+                            schedule,
+                            redirect,
+                        }),
+                    )
+                }
                 Pending::Member { to, nonce } => {
                     let Some(me) = &self.cfg.peer else { continue };
                     (
@@ -658,6 +686,27 @@ impl Monitor {
         u32::try_from(us).unwrap_or(u32::MAX)
     }
 
+    /// The schedule (if `node`, running version `have`, needs another) and redirect its ack
+    /// carries: the first matching rule's, or, with no rule, a reset to the node's own settings
+    /// if it still runs an old schedule.
+    fn schedule_for(&self, node: &str, have: u32) -> (Option<wire::Schedule<'_>>, Option<&str>) {
+        match schedule::first_match(&self.cfg.schedules, node) {
+            Some((i, rule)) => {
+                let version = self.schedule_versions[i];
+                let schedule = (version != have).then(|| rule.wire(version));
+                (schedule, rule.redirect.as_deref())
+            }
+            None => {
+                let reset = wire::Schedule {
+                    version: 0,
+                    period_ms: 0,
+                    sensors: None,
+                };
+                ((have != 0).then_some(reset), None)
+            }
+        }
+    }
+
     fn queue(&mut self, p: Pending) {
         if self.acks.len() >= self.cfg.max_pending_acks {
             self.acks_dropped += 1;
@@ -666,9 +715,14 @@ impl Monitor {
         self.acks.push_back(p);
     }
 
-    fn queue_ack(&mut self, to: SocketAddr, node: &str, seq: u64) {
+    fn queue_ack(&mut self, to: SocketAddr, node: &str, seq: u64, have: u32) {
         if let Ok(node) = NodeId::new(node) {
-            self.queue(Pending::Ack { to, node, seq });
+            self.queue(Pending::Ack {
+                to,
+                node,
+                seq,
+                have,
+            });
         }
     }
 
@@ -759,7 +813,7 @@ impl Monitor {
                     n.reordered = n.reordered.saturating_add(1);
                     n.lost = n.lost.saturating_sub(1);
                     if ack {
-                        self.queue_ack(from, b.node, b.seq);
+                        self.queue_ack(from, b.node, b.seq, b.schedule_version);
                     }
                     return;
                 }
@@ -767,7 +821,7 @@ impl Monitor {
                     n.duplicates = n.duplicates.saturating_add(1);
                     self.rejections.add(Rejection::Duplicate);
                     if ack {
-                        self.queue_ack(from, b.node, b.seq);
+                        self.queue_ack(from, b.node, b.seq, b.schedule_version);
                     }
                     return;
                 }
@@ -818,7 +872,7 @@ impl Monitor {
         }
         self.arm(slot);
         if ack {
-            self.queue_ack(from, b.node, b.seq);
+            self.queue_ack(from, b.node, b.seq, b.schedule_version);
         }
     }
 
@@ -957,7 +1011,7 @@ impl Monitor {
         self.take_readings(now, slot, b);
         self.arm(slot);
         if ack {
-            self.queue_ack(from, b.node, b.seq);
+            self.queue_ack(from, b.node, b.seq, b.schedule_version);
         }
     }
 

@@ -230,6 +230,7 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                     flags: BeatFlags::default(),
                     sent_at_us: 0,
                     group: 0,
+                    schedule_version: 0,
                     readings: Default::default(),
                 };
                 m.handle_datagram(t, from, &encode(&Message::Beat(b)));

@@ -51,6 +51,7 @@ impl Pair {
                 monitors: vec![MONITOR.parse().unwrap()],
                 failover: false,
                 ack_timeout,
+                schedule_poll: None,
                 keyring: Keyring::open(),
                 group: 0,
                 unix_offset_us: 0,

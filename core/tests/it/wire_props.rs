@@ -2,6 +2,7 @@
 
 use hb_core::wire::{
     self, Ack, Beat, BeatFlags, Leave, MAX_DATAGRAM, Message, Reading, Readings, Schedule,
+    SensorEvery,
 };
 use hb_core::{Key, Keyring};
 use proptest::prelude::*;
@@ -10,7 +11,8 @@ fn id() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9._-]{1,64}"
 }
 
-/// (node, monitor, kind, incarnation, seq, period, flags, sent_at, group, readings, schedule, redirect)
+/// (node, monitor, kind, incarnation, seq, period, flags, sent_at, (group, schedule version),
+/// readings, schedule, redirect)
 type Fields = (
     String,
     String,
@@ -20,9 +22,9 @@ type Fields = (
     u32,
     u8,
     u64,
-    u32,
+    (u32, u32),
     Vec<(String, f64, u8)>,
-    Option<(u32, u32)>,
+    Option<(u32, u32, Option<Vec<(String, u32)>>)>,
     Option<String>,
 );
 
@@ -36,21 +38,25 @@ fn message() -> impl Strategy<Value = Fields> {
         any::<u32>(),
         0u8..4,
         any::<u64>(),
-        any::<u32>(),
+        (any::<u32>(), any::<u32>()),
         prop::collection::vec(("[a-z0-9]{1,32}", -1e9f64..1e9, 0u8..4), 0..=16),
-        prop::option::of((any::<u32>(), any::<u32>())),
+        prop::option::of((
+            any::<u32>(),
+            prop_oneof![Just(0u32), 10u32..],
+            prop::option::of(prop::collection::vec(("[a-z0-9.]{1,32}", 100u32..), 0..=16)),
+        )),
         prop::option::of("[a-z0-9.:]{1,60}"),
     )
 }
 
 proptest! {
     #[test]
-    fn valid_messages_round_trip((node, monitor, kind, inc, seq, period, flags, sent, group, readings, sched, redirect) in message(), signed in any::<bool>()) {
+    fn valid_messages_round_trip((node, monitor, kind, inc, seq, period, flags, sent, (group, sv), readings, sched, redirect) in message(), signed in any::<bool>()) {
         let rs: Vec<Reading<'_>> =
             readings.iter().map(|(p, v, s)| Reading { probe: p, value: *v, status: *s }).collect();
         let msg = match kind {
-            1 => Message::Beat(Beat { node: &node, incarnation: inc, seq, period_ms: period, flags: BeatFlags(flags), sent_at_us: sent, group, readings: Readings::from_slice(&rs) }),
-            2 => Message::Ack(Ack { node: &node, seq, monitor: &monitor, schedule: sched.map(|(version, period_ms)| Schedule { version, period_ms }), redirect: redirect.as_deref() }),
+            1 => Message::Beat(Beat { node: &node, incarnation: inc, seq, period_ms: period, flags: BeatFlags(flags), sent_at_us: sent, group, schedule_version: sv, readings: Readings::from_slice(&rs) }),
+            2 => Message::Ack(Ack { node: &node, seq, monitor: &monitor, schedule: sched.as_ref().map(|(version, period_ms, sensors)| Schedule { version: *version, period_ms: *period_ms, sensors: sensors.as_ref().map(|l| l.iter().map(|(s, ms)| SensorEvery { sensor: s, every_ms: *ms }).collect()) }), redirect: redirect.as_deref() }),
             _ => Message::Leave(Leave { node: &node, incarnation: inc, seq, group }),
         };
         let key = Key::new(3, [5; 32]);
@@ -72,7 +78,7 @@ proptest! {
     fn corrupted_datagrams_never_panic_and_never_verify(flip in 0usize..200, bit in 0u8..8, cut in 0usize..8) {
         let key = Key::new(1, [1; 32]);
         let ring = Keyring::new(vec![key.clone()], true);
-        let msg = Message::Beat(Beat { node: "node", incarnation: 1, seq: 2, period_ms: 1000, flags: BeatFlags(1), sent_at_us: 3, group: 0, readings: Default::default() });
+        let msg = Message::Beat(Beat { node: "node", incarnation: 1, seq: 2, period_ms: 1000, flags: BeatFlags(1), sent_at_us: 3, group: 0, schedule_version: 0, readings: Default::default() });
         let mut buf = [0u8; MAX_DATAGRAM];
         let n = wire::encode(&msg, Some(&key), &mut buf).unwrap();
         let mut bytes = buf[..n].to_vec();

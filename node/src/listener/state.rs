@@ -152,6 +152,7 @@ mod tests {
             flags: wire::BeatFlags::default(),
             sent_at_us: 0,
             group: 0,
+            schedule_version: 0,
             readings: Default::default(),
         };
         m.handle_beat(now, "127.0.0.1:1".parse().unwrap(), &w);

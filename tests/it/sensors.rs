@@ -1,0 +1,208 @@
+//! Issue 6, sensors and central schedules: `hbnode beat --sensor …` puts /proc and plugin
+//! readings on its beats; a monitor's `--schedule` rule changes a beater's period (the beater
+//! logs it) and redirects it to another monitor (it switches once that one answers, and
+//! leaves the first).
+
+use std::collections::BTreeMap;
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use hb_core::Keyring;
+use hb_core::wire::{self, Message};
+use hb_tests::{PATIENCE, Proc, free_tcp_port, free_udp_port, http_get, wait_for};
+use serde_json::Value;
+
+/// MemTotal from /proc/meminfo, in bytes.
+fn mem_total() -> f64 {
+    let text = std::fs::read_to_string("/proc/meminfo").expect("read /proc/meminfo");
+    let kib: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("MemTotal");
+    kib * 1024.0
+}
+
+#[test]
+fn beats_carry_proc_readings_and_a_plugins_exit_code_and_perfdata() {
+    let monitor = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    monitor
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let to = monitor.local_addr().expect("addr").to_string();
+    let _beater = Proc::hbnode(&[
+        "beat",
+        "--to",
+        &to,
+        "--id",
+        "sensing",
+        "--period",
+        "100ms",
+        "--sensor",
+        "load",
+        "--sensor",
+        "memory",
+        "--sensor",
+        r#"cmd:check=sh -c "echo OK\|t=5;1;2; exit 1""#,
+    ]);
+    let wanted = [
+        "load1",
+        "load15",
+        "mem_used_bytes",
+        "mem_free_bytes",
+        "mem_used_pct",
+        "check",
+        "check.t",
+    ];
+    let mut got: BTreeMap<String, (f64, u8)> = BTreeMap::new();
+    let deadline = Instant::now() + PATIENCE;
+    let mut buf = [0u8; 2048];
+    while !wanted.iter().all(|w| got.contains_key(*w)) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out; readings so far: {got:?}"
+        );
+        let Ok((n, _)) = monitor.recv_from(&mut buf) else {
+            continue;
+        };
+        let d = wire::decode(&buf[..n], &Keyring::open()).expect("a valid datagram");
+        let Message::Beat(b) = d.message else {
+            continue;
+        };
+        assert_eq!(b.node, "sensing");
+        assert!(b.readings.len() <= wire::MAX_READINGS);
+        for r in b.readings.iter() {
+            got.insert(r.probe.to_owned(), (r.value, r.status));
+        }
+    }
+    assert_eq!(got["check"], (1.0, 1), "the plugin's exit code");
+    assert_eq!(got["check.t"], (5.0, 1), "its perfdata, with its status");
+    let (load1, status) = got["load1"];
+    assert!(load1 >= 0.0 && status == 0, "load1 {load1} status {status}");
+    let (used, _) = got["mem_used_bytes"];
+    let (free, _) = got["mem_free_bytes"];
+    assert_eq!(used + free, mem_total(), "used + available = MemTotal");
+    let (pct, status) = got["mem_used_pct"];
+    assert!((0.0..=100.0).contains(&pct) && status == 0);
+    assert!((pct - used * 100.0 / mem_total()).abs() < 1e-6);
+}
+
+fn monitor(udp: &str, http: &str, extra: &[&str]) -> Proc {
+    let listen = format!("udp://{udp}");
+    let mut args = vec![
+        "monitor",
+        "--listen",
+        &listen,
+        "--http",
+        http,
+        "--timeout",
+        "3s",
+        "--events",
+        "json",
+        "--id",
+    ];
+    args.push(if extra.is_empty() { "m2" } else { "m1" });
+    args.extend_from_slice(extra);
+    let m = Proc::hbnode(&args);
+    wait_for("the monitor's /healthz", || {
+        http_get(http, "/healthz").filter(|(s, _)| *s == 200)
+    });
+    m
+}
+
+fn node_json(http: &str, id: &str) -> Option<Value> {
+    let (status, body) = http_get(http, &format!("/v1/nodes/{id}"))?;
+    (status == 200).then(|| serde_json::from_str(&body).expect("JSON"))
+}
+
+fn addrs() -> (String, String) {
+    (
+        format!("127.0.0.1:{}", free_udp_port()),
+        format!("127.0.0.1:{}", free_tcp_port()),
+    )
+}
+
+#[test]
+fn a_schedule_rule_sets_the_beaters_period_and_the_beater_logs_it() {
+    let (udp, http) = addrs();
+    let _m = monitor(
+        &udp,
+        &http,
+        &[
+            "--schedule",
+            "db-* period=5s",
+            "--schedule",
+            "sched-* period=300ms sensors=load@1s",
+        ],
+    );
+    let beater = Proc::hbnode_with_env(
+        &[
+            "beat",
+            "--to",
+            &udp,
+            "--id",
+            "sched-1",
+            "--period",
+            "100ms",
+            "--ack-timeout",
+            "2s",
+        ],
+        &[("RUST_LOG", "info")],
+    );
+    wait_for("the beater to log the adopted schedule", || {
+        let log = beater.stderr();
+        log.lines()
+            .find(|l| l.contains("schedule v") && l.contains("from monitor m1"))
+            .map(str::to_owned)
+    });
+    let log = beater.stderr();
+    assert!(
+        log.contains("period 100ms → 300ms; load every 1s"),
+        "the log says what changed:\n{log}"
+    );
+    assert_eq!(log.matches("schedule v").count(), 1, "adopted once:\n{log}");
+    wait_for("the monitor to see the new period", || {
+        node_json(&http, "sched-1").filter(|n| n["period_ms"] == 300)
+    });
+}
+
+#[test]
+fn a_redirected_node_moves_to_the_second_monitor_and_leaves_the_first() {
+    let (udp_a, http_a) = addrs();
+    let (udp_b, http_b) = addrs();
+    let b = monitor(&udp_b, &http_b, &[]);
+    let rule = format!("mover redirect={udp_b}");
+    let a = monitor(&udp_a, &http_a, &["--schedule", &rule]);
+    let beater = Proc::hbnode_with_env(
+        &[
+            "beat",
+            "--to",
+            &udp_a,
+            "--id",
+            "mover",
+            "--period",
+            "100ms",
+            "--ack-timeout",
+            "2s",
+        ],
+        &[("RUST_LOG", "info")],
+    );
+    let has = |m: &Proc, ev: &str| {
+        m.json_lines()
+            .iter()
+            .any(|e| e["node"] == "mover" && e["event"] == ev)
+            .then_some(())
+    };
+    wait_for("mover joined the second monitor", || has(&b, "joined"));
+    wait_for("mover left the first monitor", || has(&a, "left"));
+    assert!(has(&a, "joined").is_some());
+    assert!(has(&a, "down").is_none(), "left, not down");
+    wait_for("the beater to log the switch", || {
+        beater.stderr().contains("redirected").then_some(())
+    });
+    assert_eq!(node_json(&http_a, "mover").expect("known")["state"], "left");
+    wait_for("beats keep flowing to the second monitor", || {
+        node_json(&http_b, "mover")
+            .filter(|n| n["state"] == "alive" && n["beats"].as_u64() > Some(10))
+    });
+}
