@@ -79,7 +79,8 @@ pub use beater::{Beater, BeaterConfig, BeaterConfigError, BeaterEvent, MonitorSt
 pub use event::{DownReason, Event, EventKind};
 pub use id::{IdError, MAX_ID_LEN, NodeId};
 pub use monitor::{
-    Monitor, MonitorConfig, MonitorConfigError, NodeInfo, NodeState, REORDER_WINDOW,
+    Monitor, MonitorConfig, MonitorConfigError, NodeInfo, NodeState, REORDER_WINDOW, Restored,
+    RestoredNode,
 };
 pub use reject::{Rejection, Rejections};
 pub use time::Timestamp;
