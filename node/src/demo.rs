@@ -242,6 +242,8 @@ pub(crate) fn run(nodes: u16) -> anyhow::Result<ExitCode> {
             alertmanager: crate::alertmanager::AlertmanagerSettings::default(),
             webhooks: Vec::new(),
             extra: Vec::new(),
+            db: None,
+            retention: Duration::from_secs(3600),
         };
         let events = Rc::new(RefCell::new(Vec::new()));
         let collector = Collector::new(Rc::clone(&events)).start();

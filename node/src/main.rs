@@ -31,6 +31,7 @@ mod reporter;
 mod sink;
 mod stats;
 mod status;
+mod store;
 mod trace_recorder;
 mod transport;
 mod webhook;
@@ -70,6 +71,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Monitor(a) => monitor::run(monitor::MonitorSettings::from_args(a)?),
         Command::Beat(a) => beat::run(beat::BeatSettings::from_args(a)?),
         Command::Status(a) => status::run(&a),
+        Command::History(a) => store::commands::history(&a),
+        Command::Readings(a) => store::commands::readings(&a),
         Command::Demo(a) => demo::run(a.nodes),
         Command::Plan(a) => {
             hb_sim::cli::run_plan(&a, &|| {})?;

@@ -204,7 +204,7 @@ fn run_one(bin: &PathBuf, m: usize, o: &Opts) -> anyhow::Result<Outcome> {
             "--timeout",
             &humantime::format_duration(timeout).to_string(),
         ])
-        .args(["--events", "json", "--recv-buffer", "64MiB"])
+        .args(["--events", "json", "--recv-buffer", "64MiB", "--db", "none"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
