@@ -11,6 +11,7 @@ mod liveness;
 mod page;
 mod record;
 mod replay;
+mod store;
 mod systemd;
 mod units;
 mod webhook;
