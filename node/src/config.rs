@@ -73,7 +73,7 @@ fn file_args(path: &Path, matches: &ArgMatches) -> anyhow::Result<Vec<OsString>>
                 }
             } else if root.find_subcommand(key).is_none() {
                 bail!(
-                    "config file {}: unknown section [{key}]; sections are [monitor], [beat], [status] and [demo]",
+                    "config file {}: unknown section [{key}]; sections are [monitor], [beat], [status], [demo], [history] and [readings]",
                     path.display()
                 );
             }

@@ -116,8 +116,9 @@ async fn from_store<T: serde::Serialize + Send + 'static>(
     let since_ms = crate::store::ms_ago(since);
     match web::block(move || crate::store::query::with_db(&db, |c| f(c, since_ms))).await {
         Ok(Ok(rows)) => HttpResponse::Ok().json(rows),
-        Ok(Err(e)) => HttpResponse::InternalServerError()
-            .json(serde_json::json!({"error": format!("{e:#}")})),
+        Ok(Err(e)) => {
+            HttpResponse::InternalServerError().json(serde_json::json!({"error": format!("{e:#}")}))
+        }
         Err(_) => unavailable(),
     }
 }
@@ -125,9 +126,12 @@ async fn from_store<T: serde::Serialize + Send + 'static>(
 async fn history(state: web::Data<HttpState>, q: web::Query<StoreQuery>) -> HttpResponse {
     let q = q.into_inner();
     let node = q.node;
-    from_store(&state, q.since.as_deref(), Duration::from_secs(86_400), move |c, since| {
-        crate::store::query::history(c, node.as_deref(), since)
-    })
+    from_store(
+        &state,
+        q.since.as_deref(),
+        Duration::from_secs(86_400),
+        move |c, since| crate::store::query::history(c, node.as_deref(), since),
+    )
     .await
 }
 
@@ -141,9 +145,12 @@ async fn readings(
         return bad_request("give ?probe=NAME".into());
     };
     let node = id.into_inner();
-    from_store(&state, q.since.as_deref(), Duration::from_secs(3600), move |c, since| {
-        crate::store::query::readings(c, &node, &probe, since)
-    })
+    from_store(
+        &state,
+        q.since.as_deref(),
+        Duration::from_secs(3600),
+        move |c, since| crate::store::query::readings(c, &node, &probe, since),
+    )
     .await
 }
 

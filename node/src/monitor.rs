@@ -351,8 +351,7 @@ pub(crate) fn start(
             max_nodes: s.max_nodes,
             ..MonitorConfig::default()
         };
-        let mut m =
-            Monitor::new(cfg, clock.now()).context("invalid listener detector settings")?;
+        let mut m = Monitor::new(cfg, clock.now()).context("invalid listener detector settings")?;
         restore(&mut m, index, &stored);
         let addr = Detector::new(m, clock, reporter.clone().recipient(), Arc::clone(&stats))
             .with_event_ids(event_ids.clone())

@@ -23,8 +23,17 @@ fn monitor(db: &Path, udp: &str, http: &str) -> Proc {
     let listen = format!("udp://{udp}");
     let db = db.to_str().expect("utf-8 path");
     let mon = Proc::hbnode(&[
-        "monitor", "--listen", &listen, "--http", http, "--timeout", "1s", "--events", "json",
-        "--db", db,
+        "monitor",
+        "--listen",
+        &listen,
+        "--http",
+        http,
+        "--timeout",
+        "1s",
+        "--events",
+        "json",
+        "--db",
+        db,
     ]);
     wait_for("the monitor's /healthz", || {
         http_get(http, "/healthz").filter(|(s, _)| *s == 200)
@@ -85,7 +94,9 @@ fn node_killed_while_the_monitor_was_down_is_reported_down_after_restart() {
     let mut dies = beater("dies", &udp);
     let mut gone = beater("gone", &udp);
     for n in ["live", "dies", "gone"] {
-        wait_for(&format!("{n} joined"), || has(&mon, n, "joined").then_some(()));
+        wait_for(&format!("{n} joined"), || {
+            has(&mon, n, "joined").then_some(())
+        });
     }
     // "gone" goes down before the restart; wait until the store has it.
     gone.kill();
@@ -116,10 +127,16 @@ fn node_killed_while_the_monitor_was_down_is_reported_down_after_restart() {
     };
     assert_eq!(state("live").as_deref(), Some("alive"), "{body}");
     assert_eq!(state("dies").as_deref(), Some("down"), "{body}");
-    assert_eq!(state("gone").as_deref(), Some("down"), "restored as down: {body}");
+    assert_eq!(
+        state("gone").as_deref(),
+        Some("down"),
+        "restored as down: {body}"
+    );
     let events = mon.json_lines();
     assert!(
-        events.iter().all(|e| e["node"] != "live" && e["node"] != "gone"),
+        events
+            .iter()
+            .all(|e| e["node"] != "live" && e["node"] != "gone"),
         "no event for the live node nor for the one already down: {events:?}"
     );
     // The history spans both runs.
@@ -177,7 +194,9 @@ fn readings_round_trip_through_the_file_and_http_as_json_table_and_chart() {
     let mon = monitor(&db, &udp, &http);
     send_readings(&udp, "sensor-1", 1, 8);
     let read = |extra: &[&str]| -> Vec<Value> {
-        let mut args = vec!["readings", "--node", "sensor-1", "--probe", "load1", "--json"];
+        let mut args = vec![
+            "readings", "--node", "sensor-1", "--probe", "load1", "--json",
+        ];
         args.extend_from_slice(extra);
         run_ok(&args)
             .lines()
@@ -189,23 +208,48 @@ fn readings_round_trip_through_the_file_and_http_as_json_table_and_chart() {
     });
     let values: Vec<f64> = rows.iter().map(|r| r["value"].as_f64().unwrap()).collect();
     assert_eq!(values, [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]);
-    assert!(rows.iter().all(|r| r["status"] == 0 && r["node"] == "sensor-1"));
-    assert_eq!(read(&["--http", &http]), rows, "the HTTP API answers the same");
+    assert!(
+        rows.iter()
+            .all(|r| r["status"] == 0 && r["node"] == "sensor-1")
+    );
+    assert_eq!(
+        read(&["--http", &http]),
+        rows,
+        "the HTTP API answers the same"
+    );
 
-    let table = run_ok(&["readings", "--db", dbs, "--node", "sensor-1", "--probe", "disk"]);
+    let table = run_ok(&[
+        "readings", "--db", dbs, "--node", "sensor-1", "--probe", "disk",
+    ]);
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("TIME (UTC)"), "{table}");
     assert_eq!(lines.len(), 9, "{table}");
-    assert!(lines[1].contains("99") && lines[1].ends_with("critical"), "{table}");
-    assert!(lines[2].contains("98") && lines[2].ends_with("warning"), "{table}");
+    assert!(
+        lines[1].contains("99") && lines[1].ends_with("critical"),
+        "{table}"
+    );
+    assert!(
+        lines[2].contains("98") && lines[2].ends_with("warning"),
+        "{table}"
+    );
 
     let svg = dir.join("disk.svg");
     run_ok(&[
-        "readings", "--db", dbs, "--node", "sensor-1", "--probe", "disk", "--plot",
+        "readings",
+        "--db",
+        dbs,
+        "--node",
+        "sensor-1",
+        "--probe",
+        "disk",
+        "--plot",
         svg.to_str().unwrap(),
     ]);
     let text = std::fs::read_to_string(&svg).expect("the chart");
-    assert!(text.starts_with("<svg") && text.contains("time (UTC)"), "{text}");
+    assert!(
+        text.starts_with("<svg") && text.contains("time (UTC)"),
+        "{text}"
+    );
     assert_eq!(text.matches("<circle").count(), 8, "one point per reading");
 
     // The history of the same run, from the file and over HTTP.
@@ -216,7 +260,10 @@ fn readings_round_trip_through_the_file_and_http_as_json_table_and_chart() {
     assert_eq!(events[0]["record"]["node"], "sensor-1", "{body}");
     let metrics = http_get(&http, "/metrics").expect("metrics").1;
     assert!(
-        metric(&metrics, "hbnode_store_rows_written_total{table=\"readings\"}") >= Some(16.0),
+        metric(
+            &metrics,
+            "hbnode_store_rows_written_total{table=\"readings\"}"
+        ) >= Some(16.0),
         "{metrics}"
     );
     drop(mon);
@@ -262,8 +309,16 @@ fn corrupt_or_foreign_file_is_refused_with_a_clear_error_and_left_untouched() {
         assert_eq!(q.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&q.stderr).contains(says));
     }
-    assert_eq!(std::fs::read(&garbage).unwrap(), junk, "garbage left as it was");
-    assert_eq!(std::fs::read(&foreign).unwrap(), foreign_bytes, "foreign db left as it was");
+    assert_eq!(
+        std::fs::read(&garbage).unwrap(),
+        junk,
+        "garbage left as it was"
+    );
+    assert_eq!(
+        std::fs::read(&foreign).unwrap(),
+        foreign_bytes,
+        "foreign db left as it was"
+    );
 }
 
 #[test]
@@ -274,7 +329,14 @@ fn second_monitor_on_the_same_store_is_refused() {
     let http = format!("127.0.0.1:{}", free_tcp_port());
     let _first = monitor(&db, &udp, &http);
     let out = Command::new(hbnode())
-        .args(["monitor", "--listen", "udp://127.0.0.1:0", "--http", "off", "--db"])
+        .args([
+            "monitor",
+            "--listen",
+            "udp://127.0.0.1:0",
+            "--http",
+            "off",
+            "--db",
+        ])
         .arg(&db)
         .output()
         .expect("run hbnode");
@@ -307,7 +369,15 @@ exec "$@""#;
         .arg(hbnode())
         .args(["monitor", "--listen"])
         .arg(format!("udp://{udp}"))
-        .args(["--http", &http, "--timeout", "1s", "--events", "json", "--db"])
+        .args([
+            "--http",
+            &http,
+            "--timeout",
+            "1s",
+            "--events",
+            "json",
+            "--db",
+        ])
         .arg(mnt.join("hb.db"))
         .env("RUST_LOG", "error");
     let mut mon = Proc::spawn(&mut cmd);
@@ -339,7 +409,9 @@ exec "$@""#;
         "{m}"
     );
     wait_for("the error logged", || {
-        mon.stderr().contains("the store cannot write").then_some(())
+        mon.stderr()
+            .contains("the store cannot write")
+            .then_some(())
     });
     mon.kill();
 }

@@ -90,7 +90,7 @@ pub(crate) fn readings(a: &ReadingsArgs) -> anyhow::Result<ExitCode> {
                 };
                 Ok((rows, probes))
             })?;
-            if rows.is_empty() && !probes.iter().any(|p| *p == a.probe) {
+            if rows.is_empty() && !probes.contains(&a.probe) {
                 let known = if probes.is_empty() {
                     "none".to_owned()
                 } else {

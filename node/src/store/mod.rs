@@ -122,12 +122,7 @@ pub(crate) fn resolve(db: Option<&DbPath>) -> anyhow::Result<Option<PathBuf>> {
 
 /// Wall-clock ms since the Unix epoch.
 pub(crate) fn unix_ms(t: SystemTime) -> i64 {
-    i64::try_from(
-        t.duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis(),
-    )
-    .unwrap_or(i64::MAX)
+    i64::try_from(t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Wall-clock ms since the Unix epoch, `ago` before now.
@@ -223,7 +218,8 @@ pub(crate) fn open(path: &Path) -> anyhow::Result<Opened> {
         .with_context(|| format!("cannot switch the store {shown} to WAL"))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.busy_timeout(Duration::from_secs(1))?;
-    let nodes = load_nodes(&conn).with_context(|| format!("cannot read the registry in {shown}"))?;
+    let nodes =
+        load_nodes(&conn).with_context(|| format!("cannot read the registry in {shown}"))?;
     Ok(Opened {
         path: path.to_owned(),
         conn,

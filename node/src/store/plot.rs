@@ -18,10 +18,13 @@ fn color(status: u8) -> RGBColor {
     }
 }
 
-/// A time label: `HH:MM:SS` within a day, `MM-DD HH:MM` beyond.
+/// A time label: `HH:MM:SS.mmm` within a minute, `HH:MM:SS` within a day, `MM-DD HH:MM`
+/// beyond.
 fn label(ms: i64, span_ms: i64) -> String {
     let t = super::rfc3339(ms); // 2024-05-01T12:34:56.789Z
-    if span_ms <= 86_400_000 {
+    if span_ms < 60_000 {
+        t.get(11..23).unwrap_or(&t).to_owned()
+    } else if span_ms <= 86_400_000 {
         t.get(11..19).unwrap_or(&t).to_owned()
     } else {
         format!(
@@ -41,9 +44,11 @@ pub(crate) fn svg(path: &Path, node: &str, probe: &str, rows: &[ReadingRow]) -> 
     if x1 == x0 {
         x1 = x0 + 1000;
     }
-    let (mut y0, mut y1) = rows.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), r| {
-        (a.min(r.value), b.max(r.value))
-    });
+    let (mut y0, mut y1) = rows
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), r| {
+            (a.min(r.value), b.max(r.value))
+        });
     if !y0.is_finite() || !y1.is_finite() {
         bail!("the readings of `{probe}` are not finite numbers: nothing to plot");
     }

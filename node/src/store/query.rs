@@ -62,8 +62,7 @@ pub(crate) fn history(
             at_ms,
             node: r.get(1)?,
             event: r.get(2)?,
-            record: serde_json::from_str(&record)
-                .unwrap_or(serde_json::Value::String(record)),
+            record: serde_json::from_str(&record).unwrap_or(serde_json::Value::String(record)),
         })
     })?;
     rows.collect()
@@ -99,7 +98,8 @@ pub(crate) fn readings(
 
 /// The probes stored for `node` (for "no such probe" hints).
 pub(crate) fn probes(conn: &Connection, node: &str) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached("SELECT probe FROM series WHERE node = ?1 ORDER BY probe")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT probe FROM series WHERE node = ?1 ORDER BY probe")?;
     let rows = stmt.query_map([node], |r| r.get(0))?;
     rows.collect()
 }

@@ -73,8 +73,7 @@ pub(crate) struct StoreTx {
 impl StoreTx {
     /// Queues `row`; a full queue (a disk slower than ingest) drops it and counts the drop.
     pub(crate) fn offer(&self, row: Row) {
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(row)
-        {
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(row) {
             stats::inc(&self.stats.store_dropped);
         }
     }
