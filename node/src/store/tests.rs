@@ -64,13 +64,17 @@ fn registry_events_and_readings_round_trip_across_reopen() {
             status: 1,
         });
     }
-    w.flush();
+    drop(w); // writes out the queue and closes the file
     assert_eq!(
         stats.store_rows().collect::<Vec<_>>(),
         [("nodes", 3), ("events", 1), ("readings", 2)]
     );
-    drop(w);
-    drop(tx);
+    tx.offer(Row::Forget("late".into()));
+    assert_eq!(
+        stats.store_dropped.load(Ordering::Relaxed),
+        1,
+        "after close: dropped"
+    );
 
     let reopened = open(&path).unwrap();
     assert_eq!(
@@ -179,12 +183,10 @@ fn rows_past_the_retention_are_pruned_at_start() {
             status: 0,
         });
     }
-    w.flush();
     drop(w);
-    drop(tx);
     // The writer prunes when it starts, then every 10 minutes.
     let w = StoreWriter::start(open(&path).unwrap(), Duration::from_secs(3600), stats).unwrap();
-    w.flush();
+    drop(w);
     let c = open_read_only(&path).unwrap();
     let nodes: Vec<String> = query::history(&c, None, 0)
         .unwrap()

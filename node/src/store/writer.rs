@@ -59,8 +59,9 @@ pub(crate) enum Row {
     Nodes(Vec<NodeRow>),
     /// A node dropped from the registry (`forgotten`).
     Forget(String),
-    /// Replies once everything queued before it is committed (or failed).
-    Flush(std::sync::mpsc::Sender<()>),
+    /// Commits what is queued before it, then ends the writer (closing the file checkpoints
+    /// the write-ahead log into it).
+    Close,
 }
 
 /// The Detector's end of the queue: offers rows without ever waiting.
@@ -129,31 +130,39 @@ impl StoreWriter {
         self.tx.clone()
     }
 
-    /// Waits (at most a few seconds) until everything queued so far is written.
-    pub(crate) fn flush(&self) {
-        let (done, wait) = std::sync::mpsc::channel();
-        // A full queue: wait for room rather than drop the flush (shutdown only).
+    /// Queues a control row, waiting (at most a few seconds) for room: shutdown only.
+    fn send_waiting(&self, mut row: Row) -> bool {
         let deadline = Instant::now() + CLOSE_WAIT;
-        let mut row = Row::Flush(done);
         loop {
             match self.tx.tx.try_send(row) {
-                Ok(()) => break,
+                Ok(()) => return true,
                 Err(TrySendError::Full(r)) if Instant::now() < deadline => {
                     row = r;
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                Err(_) => return,
+                Err(_) => return false,
             }
         }
-        let _ = wait.recv_timeout(CLOSE_WAIT);
     }
 }
 
 impl Drop for StoreWriter {
+    /// Writes out the queue and closes the file (at most a few seconds); rows offered later
+    /// count as dropped.
     fn drop(&mut self) {
-        self.flush();
-        // The thread ends when every sender is gone; Detectors may outlive us, so do not join.
-        drop(self.thread.take());
+        let Some(t) = self.thread.take() else { return };
+        if !self.send_waiting(Row::Close) {
+            return;
+        }
+        let deadline = Instant::now() + CLOSE_WAIT;
+        while !t.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if t.is_finished() {
+            let _ = t.join();
+        } else {
+            tracing::warn!("the store's writer is stuck; exiting without it");
+        }
     }
 }
 
@@ -183,27 +192,26 @@ impl Writer {
                 Err(RecvTimeoutError::Disconnected) => return,
             }
             let fill_until = Instant::now() + BATCH_WAIT;
-            while batch.len() < BATCH_ROWS && !matches!(batch.last(), Some(Row::Flush(_))) {
+            while batch.len() < BATCH_ROWS && !matches!(batch.last(), Some(Row::Close)) {
                 match rx.recv_timeout(fill_until.saturating_duration_since(Instant::now())) {
                     Ok(r) => batch.push(r),
                     Err(_) => break,
                 }
             }
+            let closing = matches!(batch.last(), Some(Row::Close));
             self.commit(&mut batch);
+            if closing {
+                return;
+            }
         }
     }
 
-    /// Writes `batch` in one transaction (emptying it) and answers its flushes.
+    /// Writes `batch` in one transaction (emptying it).
     fn commit(&mut self, batch: &mut Vec<Row>) {
-        let mut flushes = Vec::new();
         let mut counts = [0u64; 3];
-        let rows = batch.iter().filter(|r| !matches!(r, Row::Flush(_))).count();
+        let rows = batch.iter().filter(|r| !matches!(r, Row::Close)).count();
         let result = self.write(batch, &mut counts);
-        for r in batch.drain(..) {
-            if let Row::Flush(done) = r {
-                flushes.push(done);
-            }
-        }
+        batch.clear();
         match result {
             Ok(()) => {
                 for (t, n) in StoreTable::ALL.into_iter().zip(counts) {
@@ -219,13 +227,10 @@ impl Writer {
                 self.error("write", &e);
             }
         }
-        for f in flushes {
-            let _ = f.send(());
-        }
     }
 
     fn write(&mut self, batch: &[Row], counts: &mut [u64; 3]) -> rusqlite::Result<()> {
-        if batch.iter().all(|r| matches!(r, Row::Flush(_))) {
+        if batch.iter().all(|r| matches!(r, Row::Close)) {
             return Ok(());
         }
         let tx = self.conn.transaction()?;
@@ -316,7 +321,7 @@ impl Writer {
                     Row::Forget(id) => {
                         forget.execute(params![id])?;
                     }
-                    Row::Flush(_) => {}
+                    Row::Close => {}
                 }
             }
         }
