@@ -32,6 +32,7 @@ mod sink;
 mod stats;
 mod status;
 mod store;
+mod table;
 mod trace_recorder;
 mod transport;
 mod webhook;

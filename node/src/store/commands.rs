@@ -171,7 +171,7 @@ pub(crate) fn history_table(rows: &[HistoryRow]) -> String {
             ]
         })
         .collect();
-    table(&header, &cells, "(no events in this period)")
+    crate::table::render(&header, &cells, "(no events in this period)")
 }
 
 /// Nagios status names.
@@ -199,36 +199,5 @@ pub(crate) fn readings_table(rows: &[ReadingRow]) -> String {
             ]
         })
         .collect();
-    table(&header, &cells, "(no readings in this period)")
-}
-
-fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]], empty: &str) -> String {
-    let mut widths = header.map(str::len);
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: &[&str]| {
-        let mut l = String::new();
-        for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == cells.len() {
-                l.push_str(c);
-            } else {
-                let _ = write!(l, "{c:<w$}  ");
-            }
-        }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(header);
-    for r in rows {
-        line(&r.each_ref().map(String::as_str));
-    }
-    if rows.is_empty() {
-        out.push_str(empty);
-        out.push('\n');
-    }
-    out
+    crate::table::render(&header, &cells, "(no readings in this period)")
 }
