@@ -215,10 +215,7 @@ impl Detector {
             if let Some((store, _)) = &self.store {
                 store.offer(Row::Reading {
                     at_ms: unix_ms(self.clock.wall(s.at)),
-                    node: s.node.to_string(),
-                    probe: s.probe.to_string(),
-                    value: s.value,
-                    status: s.status,
+                    sample: s,
                 });
             }
         }
@@ -334,9 +331,7 @@ impl Detector {
             if let Some((store, index)) = &self.store {
                 store.offer(Row::Event {
                     at_ms: unix_ms(self.clock.wall(ev.at)),
-                    node: r.node.clone(),
-                    event: r.event.to_owned(),
-                    record: r.to_json(),
+                    record: Box::new(r.clone()),
                 });
                 let row = match self.monitor.node(ev.node.as_str(), ev.at) {
                     Some(n) => Row::Node(self.node_row(&n, *index)),

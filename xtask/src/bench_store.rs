@@ -78,8 +78,10 @@ pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<Row>> {
                 r.slack_p99_us as f64 / 1e3,
             );
         }
-        let per_reading = bytes as f64 / on.readings_stored.max(1.0);
+        let readings_bytes = readings_bytes(&db)?;
+        let per_reading = readings_bytes as f64 / on.readings_stored.max(1.0);
         let per_day = per_reading * PROBES as f64 * 86_400.0 / opts.period.as_secs_f64();
+        let file_per_reading = bytes as f64 / on.readings_stored.max(1.0);
         rows.push(Row {
             name: format!(
                 "store: detection slack p50 / p99 with the store on, {m} nodes × {PROBES} probes every {} ({} false downs; {:.0} readings stored, {:.0} dropped)",
@@ -113,7 +115,7 @@ pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<Row>> {
         });
         rows.push(Row {
             name: format!(
-                "store: db growth per node per day, {PROBES} probes every {} ({bytes} B file / {:.0} readings = {per_reading:.1} B per reading, × {:.0} readings/day)",
+                "store: db growth per node per day, {PROBES} probes every {} (readings table and its series: {readings_bytes} B / {:.0} readings = {per_reading:.1} B per reading, × {:.0} readings/day; whole {bytes} B file incl. events and registry of this short run: {file_per_reading:.1} B per reading)",
                 humantime::format_duration(opts.period),
                 on.readings_stored,
                 PROBES as f64 * 86_400.0 / opts.period.as_secs_f64(),
@@ -126,4 +128,18 @@ pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<Row>> {
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(rows)
+}
+
+/// Bytes of the pages holding the readings and series tables (SQLite's `dbstat`).
+fn readings_bytes(db: &std::path::Path) -> anyhow::Result<u64> {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let n: i64 = c
+        .query_row(
+            "SELECT sum(pgsize) FROM dbstat WHERE name IN ('readings', 'series') \
+             OR name LIKE 'sqlite_autoindex_series%'",
+            [],
+            |r| r.get(0),
+        )
+        .context("SQLite's dbstat table is not available")?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }

@@ -20,6 +20,29 @@ fn temp(name: &str) -> PathBuf {
     p
 }
 
+fn event(node: &str, name: &'static str) -> Box<crate::record::EventRecord> {
+    let ev = hb_core::Event {
+        at: hb_core::Timestamp::ZERO,
+        node: NodeId::new(node).unwrap(),
+        addr: "10.0.0.1:4000".parse().unwrap(),
+        incarnation: 1,
+        kind: hb_core::EventKind::Joined,
+    };
+    let mut r = crate::record::EventRecord::new(&ev, 1, "fixed", &crate::clock::Clock::new());
+    r.event = name;
+    Box::new(r)
+}
+
+fn reading(node: &str, probe: &str, value: f64) -> hb_core::probe::Sample {
+    hb_core::probe::Sample {
+        at: hb_core::Timestamp::ZERO,
+        node: NodeId::new(node).unwrap(),
+        probe: probe.into(),
+        value,
+        status: 1,
+    }
+}
+
 fn node(id: &str, state: NodeState, seq: u64) -> NodeRow {
     NodeRow {
         id: id.into(),
@@ -51,17 +74,12 @@ fn registry_events_and_readings_round_trip_across_reopen() {
     tx.offer(Row::Forget("c".into()));
     tx.offer(Row::Event {
         at_ms: now,
-        node: "b".into(),
-        event: "probe_warning".into(),
-        record: r#"{"event":"probe_warning","node":"b","probe":"load1"}"#.into(),
+        record: event("b", "probe_warning"),
     });
     for (i, v) in [1.5, 2.5].into_iter().enumerate() {
         tx.offer(Row::Reading {
             at_ms: now + i as i64,
-            node: "a".into(),
-            probe: "load1".into(),
-            value: v,
-            status: 1,
+            sample: reading("a", "load1", v),
         });
     }
     drop(w); // writes out the queue and closes the file
@@ -92,7 +110,8 @@ fn registry_events_and_readings_round_trip_across_reopen() {
         h[0].event, "probe_warning",
         "new event kinds need no schema change"
     );
-    assert_eq!(h[0].record["probe"], "load1");
+    assert_eq!(h[0].record["event"], "probe_warning");
+    assert_eq!(h[0].record["detector"], "fixed", "the whole record is kept");
     let r = query::readings(&c, "a", "load1", now - 1).unwrap();
     assert_eq!(r.iter().map(|r| r.value).collect::<Vec<_>>(), [1.5, 2.5]);
     assert!(
@@ -171,16 +190,11 @@ fn rows_past_the_retention_are_pruned_at_start() {
     for (at_ms, node) in [(now - 7_200_000, "old"), (now, "new")] {
         tx.offer(Row::Event {
             at_ms,
-            node: node.into(),
-            event: "joined".into(),
-            record: "{}".into(),
+            record: event(node, "joined"),
         });
         tx.offer(Row::Reading {
             at_ms,
-            node: node.into(),
-            probe: "p".into(),
-            value: 1.0,
-            status: 0,
+            sample: reading(node, "p", 1.0),
         });
     }
     drop(w);

@@ -9,7 +9,12 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 
+use compact_str::CompactString;
+use hb_core::NodeId;
+use hb_core::probe::Sample;
+
 use super::{NodeRow, Opened, ms_ago};
+use crate::record::EventRecord;
 use crate::stats::{self, Stats, StoreTable};
 
 /// Rows queued before further ones are dropped and counted.
@@ -28,30 +33,21 @@ const CLOSE_WAIT: Duration = Duration::from_secs(3);
 /// One thing to write.
 #[derive(Debug)]
 pub(crate) enum Row {
-    /// An event of the history: its name and its JSON record (docs/events.md), stored as is so
-    /// new event kinds need no schema change.
+    /// An event of the history, stored as its name and its JSON record (docs/events.md), so
+    /// new event kinds need no schema change. Serialised on the writer thread, not the
+    /// Detector's.
     Event {
         /// Decision time, wall clock ms.
         at_ms: i64,
-        /// The node.
-        node: String,
-        /// The event's name.
-        event: String,
-        /// The event's JSON.
-        record: String,
+        /// The event.
+        record: Box<EventRecord>,
     },
-    /// One reading.
+    /// One reading (node and probe ids are inline strings: no allocation on the Detector).
     Reading {
         /// Receive time of its beat, wall clock ms.
         at_ms: i64,
-        /// The node.
-        node: String,
-        /// The probe.
-        probe: String,
-        /// The value.
-        value: f64,
-        /// Nagios status, 0–3.
-        status: u8,
+        /// The reading.
+        sample: Sample,
     },
     /// A node's registry entry, inserted or replaced.
     Node(NodeRow),
@@ -170,7 +166,7 @@ struct Writer {
     conn: Connection,
     stats: Arc<Stats>,
     /// (node, probe) → series id, for rows committed.
-    series: HashMap<(String, String), i64>,
+    series: HashMap<(NodeId, CompactString), i64>,
     retention: Duration,
     path: String,
     last_log: Option<Instant>,
@@ -267,23 +263,18 @@ impl Writer {
             };
             for r in batch {
                 match r {
-                    Row::Event {
-                        at_ms,
-                        node,
-                        event: name,
-                        record,
-                    } => {
-                        event.execute(params![at_ms, node, name, record])?;
+                    Row::Event { at_ms, record } => {
+                        event.execute(params![
+                            at_ms,
+                            record.node,
+                            record.event,
+                            record.to_json()
+                        ])?;
                         counts[StoreTable::Events as usize] += 1;
                     }
-                    Row::Reading {
-                        at_ms,
-                        node,
-                        probe,
-                        value,
-                        status,
-                    } => {
-                        let key = (node.clone(), probe.clone());
+                    Row::Reading { at_ms, sample } => {
+                        let (node, probe) = (sample.node.as_str(), sample.probe.as_str());
+                        let key = (sample.node.clone(), sample.probe.clone());
                         let id = match self.series.get(&key) {
                             Some(id) => *id,
                             None => {
@@ -305,7 +296,7 @@ impl Writer {
                                 id
                             }
                         };
-                        reading.execute(params![id, at_ms, value, status])?;
+                        reading.execute(params![id, at_ms, sample.value, sample.status])?;
                         counts[StoreTable::Readings as usize] += 1;
                     }
                     Row::Node(n) => {
