@@ -84,6 +84,14 @@ pub(crate) enum Command {
     /// at least one member answered; 1 if none did, or on an error (said on stderr); 2 on bad
     /// flags.
     Peers(PeersArgs),
+    /// Print the event history from the store (`--db`) or a running monitor (`--http`).
+    ///
+    /// Example: `hbnode history --node web-1 --since 6h`. Times are RFC 3339 UTC.
+    History(HistoryArgs),
+    /// Print, or chart as SVG, one probe's readings of one node from the store or a monitor.
+    ///
+    /// Example: `hbnode readings --node web-1 --probe load1 --since 2h --plot load.svg`.
+    Readings(ReadingsArgs),
     /// Run a monitor and a few beaters on loopback, break some of them, and summarise.
     Demo(DemoArgs),
     /// Choose a timeout: the smallest that meets a false-alarm target, by theory and simulation.
@@ -360,6 +368,21 @@ pub(crate) struct MonitorArgs {
     /// the config file: `[[monitor.schedule]]` tables with `nodes` and these keys.
     #[arg(long, env = "HBNODE_SCHEDULE", value_name = "SPEC", value_parser = crate::schedule::parse_schedule)]
     pub(crate) schedule: Vec<crate::schedule::ScheduleSpec>,
+
+    /// The SQLite store for the node registry, event history and readings, or `none`
+    /// [default: hbnode.db in $STATE_DIRECTORY, else in ~/.local/state/hbnode].
+    ///
+    /// On start the monitor reloads the registry from it: a node that was alive and stays
+    /// silent is reported down one detector bound after the start, nodes already down are not
+    /// announced again. Writes happen on their own thread in batched transactions: a slow or
+    /// failing disk drops and counts rows (hbnode_store_* metrics), never detections. A file
+    /// that is not an hbnode store is refused, never overwritten. See docs/guides/history.md.
+    #[arg(long, env = "HBNODE_DB", value_name = "PATH")]
+    pub(crate) db: Option<crate::store::DbPath>,
+
+    /// How long the store keeps events and readings (older ones are pruned every 10 minutes).
+    #[arg(long, env = "HBNODE_RETENTION", value_name = "DUR", default_value = "7d", value_parser = parse_retention)]
+    pub(crate) retention: Duration,
 }
 
 /// Parses `--threshold 'PROBE key=value …'`.
@@ -494,6 +517,71 @@ pub(crate) struct PeersArgs {
     /// Print the members as a JSON array instead of a table.
     #[arg(long, env = "HBNODE_JSON")]
     pub(crate) json: bool,
+}
+
+/// Parses `--retention` (at least a minute).
+pub(crate) fn parse_retention(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(60) {
+        return Err(format!("`{s}`: the retention must be at least 1m"));
+    }
+    Ok(d)
+}
+
+/// Flags of `hbnode history`.
+#[derive(Debug, Args)]
+pub(crate) struct HistoryArgs {
+    /// The store to read (default: the monitor's default store); conflicts with --http.
+    #[arg(long, env = "HBNODE_DB", value_name = "PATH")]
+    pub(crate) db: Option<crate::store::DbPath>,
+
+    /// Ask a running monitor's HTTP API (HOST:PORT) instead of reading a file.
+    #[arg(long, value_name = "ADDR", conflicts_with = "db")]
+    pub(crate) http: Option<String>,
+
+    /// Only this node's events.
+    #[arg(long, value_name = "ID")]
+    pub(crate) node: Option<String>,
+
+    /// How far back to look (e.g. 30m, 6h, 7d).
+    #[arg(long, value_name = "DUR", default_value = "24h", value_parser = parse_duration)]
+    pub(crate) since: Duration,
+
+    /// One JSON object per line (time, at_ms, node, event, record) instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Flags of `hbnode readings`.
+#[derive(Debug, Args)]
+pub(crate) struct ReadingsArgs {
+    /// The store to read (default: the monitor's default store); conflicts with --http.
+    #[arg(long, env = "HBNODE_DB", value_name = "PATH")]
+    pub(crate) db: Option<crate::store::DbPath>,
+
+    /// Ask a running monitor's HTTP API (HOST:PORT) instead of reading a file.
+    #[arg(long, value_name = "ADDR", conflicts_with = "db")]
+    pub(crate) http: Option<String>,
+
+    /// The node.
+    #[arg(long, value_name = "ID", required = true)]
+    pub(crate) node: String,
+
+    /// The probe (e.g. load1).
+    #[arg(long, value_name = "NAME", required = true)]
+    pub(crate) probe: String,
+
+    /// How far back to look (e.g. 30m, 6h, 7d).
+    #[arg(long, value_name = "DUR", default_value = "1h", value_parser = parse_duration)]
+    pub(crate) since: Duration,
+
+    /// One JSON object per line (time, at_ms, node, probe, value, status) instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// Also draw the readings as an SVG line chart to FILE (the table is then not printed).
+    #[arg(long, value_name = "FILE.svg")]
+    pub(crate) plot: Option<PathBuf>,
 }
 
 /// Checks that `url` is a plain `http://` URL with a host.

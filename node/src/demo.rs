@@ -224,9 +224,42 @@ impl Demo {
     }
 }
 
-/// Runs the demo with `nodes` beaters.
+/// Runs the demo with `nodes` beaters, on a temporary store it reads back at the end.
 pub(crate) fn run(nodes: u16) -> anyhow::Result<ExitCode> {
-    System::new().block_on(async move {
+    // The embedded store, in a temporary file deleted at the end.
+    let db = std::env::temp_dir().join(format!("hbnode-demo-{}.db", std::process::id()));
+    let result = System::new().block_on(demo(nodes, db.clone()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    result
+}
+
+/// Most history rows the demo prints at the end.
+const HISTORY_ROWS: usize = 20;
+
+/// Prints the newest events of the demo's store, read back from the file.
+fn print_history(db: &std::path::Path) -> anyhow::Result<()> {
+    let rows = crate::store::query::with_db(db, |c| crate::store::query::history(c, None, 0))?;
+    println!();
+    println!(
+        "history, read back from the embedded store {} ({} events{}); outside the demo: \
+         hbnode history --db PATH",
+        db.display(),
+        rows.len(),
+        if rows.len() > HISTORY_ROWS {
+            format!(", the last {HISTORY_ROWS} shown")
+        } else {
+            String::new()
+        }
+    );
+    let tail = &rows[rows.len().saturating_sub(HISTORY_ROWS)..];
+    print!("{}", crate::store::commands::history_table(tail));
+    Ok(())
+}
+
+async fn demo(nodes: u16, db: std::path::PathBuf) -> anyhow::Result<ExitCode> {
+    {
         let clock = Clock::new();
         let settings = MonitorSettings {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
@@ -248,6 +281,8 @@ pub(crate) fn run(nodes: u16) -> anyhow::Result<ExitCode> {
             group: 0,
             peer: None,
             schedules: Vec::new(),
+            db: Some(db.clone()),
+            retention: Duration::from_secs(3600),
         };
         let events = Rc::new(RefCell::new(Vec::new()));
         let collector = Collector::new(Rc::clone(&events)).start();
@@ -274,6 +309,7 @@ pub(crate) fn run(nodes: u16) -> anyhow::Result<ExitCode> {
         }
         running.shutdown().await;
         demo.summary(&events.borrow());
+        print_history(&db)?;
         Ok(ExitCode::SUCCESS)
-    })
+    }
 }

@@ -27,6 +27,8 @@ use crate::listener::{LegacyIngest, LegacyInput};
 use crate::record::EventRecord;
 use crate::reporter::Report;
 use crate::stats::{REPORTER_SINK, Stats};
+use crate::store::writer::{Row, StoreTx};
+use crate::store::{NodeRow, unix_ms};
 use crate::trace_recorder::TraceRecorder;
 
 /// Messages the Detector's mailbox holds (one batch per Receiver in flight, plus queries).
@@ -168,7 +170,21 @@ pub(crate) struct Detector {
     event_ids: Option<Arc<AtomicU64>>,
     /// The other Detectors, whose nodes and counters snapshots and lookups merge in.
     siblings: Vec<Addr<Self>>,
+    /// The store's queue, and this Detector's number in it (0 main, i the i-th `--listener`
+    /// detector group).
+    store: Option<(StoreTx, u32)>,
+    /// Where the next registry snapshot chunk starts.
+    snapshot_cursor: usize,
+    /// The core's `samples_dropped` already added to the shared counter.
+    samples_dropped: u64,
 }
+
+/// How often a chunk of the registry is written to the store (seq and last_seen; state
+/// changes are written at once, with their event).
+pub(crate) const SNAPSHOT_EVERY: Duration = Duration::from_secs(5);
+/// Most nodes per snapshot chunk: a registry of N nodes is refreshed every
+/// `max(1, N / SNAPSHOT_CHUNK) × SNAPSHOT_EVERY`.
+const SNAPSHOT_CHUNK: usize = 10_000;
 
 impl Detector {
     /// A detector around `monitor`, reading time from `clock`.
@@ -192,6 +208,72 @@ impl Detector {
             legacy: LegacyState::new(monitor_max_nodes),
             event_ids: None,
             siblings: Vec::new(),
+            store: None,
+            snapshot_cursor: 0,
+            samples_dropped: 0,
+        }
+    }
+
+    /// Writes events, readings and the registry to the store, as Detector number `index`.
+    pub(crate) fn with_store(mut self, store: Option<StoreTx>, index: u32) -> Self {
+        self.store = store.map(|s| (s, index));
+        self
+    }
+
+    /// A node's registry row.
+    fn node_row(&self, n: &NodeInfo<'_>, index: u32) -> NodeRow {
+        NodeRow {
+            id: n.id.to_string(),
+            detector: index,
+            addr: n.addr,
+            incarnation: n.incarnation,
+            seq: n.seq,
+            state: n.state,
+            state_since_ms: unix_ms(self.clock.wall(n.state_since)),
+            last_seen_ms: unix_ms(self.clock.wall(n.last_seen)),
+            period_ms: u64::try_from(n.period.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// Hands the readings of the beats just accepted to the store (or discards them).
+    fn drain_samples(&mut self) {
+        while let Some(s) = self.monitor.poll_sample() {
+            if let Some((store, _)) = &self.store {
+                store.offer(Row::Reading {
+                    at_ms: unix_ms(self.clock.wall(s.at)),
+                    sample: s,
+                });
+            }
+        }
+        let dropped = self.monitor.samples_dropped();
+        if dropped > self.samples_dropped {
+            self.stats.samples_dropped.fetch_add(
+                dropped - self.samples_dropped,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            self.samples_dropped = dropped;
+        }
+    }
+
+    /// Writes the next chunk of the registry (seq and last_seen move with every beat).
+    fn snapshot(&mut self) {
+        let Some(index) = self.store.as_ref().map(|(_, i)| *i) else {
+            return;
+        };
+        if self.snapshot_cursor >= self.monitor.len() {
+            self.snapshot_cursor = 0;
+        }
+        let now = self.clock.now();
+        let rows: Vec<NodeRow> = self
+            .monitor
+            .nodes(now)
+            .skip(self.snapshot_cursor)
+            .take(SNAPSHOT_CHUNK)
+            .map(|n| self.node_row(&n, index))
+            .collect();
+        self.snapshot_cursor += rows.len();
+        if let (Some((store, _)), false) = (&self.store, rows.is_empty()) {
+            store.offer(Row::Nodes(rows));
         }
     }
 
@@ -272,6 +354,17 @@ impl Detector {
             let id = self.next_id();
             let mut r = EventRecord::new(&ev, id, name, &self.clock);
             r.pid = self.legacy.pid(&ev.node);
+            if let Some((store, index)) = &self.store {
+                store.offer(Row::Event {
+                    at_ms: unix_ms(self.clock.wall(ev.at)),
+                    record: Box::new(r.clone()),
+                });
+                let row = match self.monitor.node(ev.node.as_str(), ev.at) {
+                    Some(n) => Row::Node(self.node_row(&n, *index)),
+                    None => Row::Forget(r.node.clone()),
+                };
+                store.offer(row);
+            }
             if ev.kind == hb_core::EventKind::Forgotten {
                 self.legacy.forget(&ev.node);
             }
@@ -381,6 +474,9 @@ impl Actor for Detector {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(DETECTOR_MAILBOX);
+        if self.store.is_some() {
+            ctx.run_interval(SNAPSHOT_EVERY, |act, _| act.snapshot());
+        }
         self.rearm(ctx);
     }
 }
@@ -395,6 +491,7 @@ impl Handler<Ingest> for Detector {
             self.monitor.handle_datagram(at, from, bytes);
         }
         self.drain_events();
+        self.drain_samples();
         self.drain_transmits(&reply);
         self.rearm(ctx);
         batch.clear();

@@ -1,5 +1,6 @@
 //! The HTTP API, on actix-web in the same actix System: `/metrics`, `/v1/nodes`,
-//! `/v1/nodes/{id}`, `/v1/events?since=N`, `/healthz`.
+//! `/v1/nodes/{id}`, `/v1/events?since=N`, `/healthz`, and from the store (`--db`)
+//! `/v1/history?node=&since=` and `/v1/nodes/{id}/readings?probe=&since=`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +22,8 @@ pub(crate) struct HttpState {
     pub(crate) detector: Addr<Detector>,
     /// Counters and recent events.
     pub(crate) stats: Arc<Stats>,
+    /// The store, if any (history and readings are read from it).
+    pub(crate) db: Option<std::path::PathBuf>,
 }
 
 /// How long a handler waits for the Detector before answering 503.
@@ -83,6 +86,74 @@ async fn events(state: web::Data<HttpState>, q: web::Query<Since>) -> HttpRespon
     HttpResponse::Ok().json(serde_json::json!({ "events": events, "last_event_id": last }))
 }
 
+/// `?node=&since=` of `/v1/history`, `?probe=&since=` of `/v1/nodes/{id}/readings`.
+#[derive(Debug, Deserialize)]
+struct StoreQuery {
+    node: Option<String>,
+    probe: Option<String>,
+    since: Option<String>,
+}
+
+fn bad_request(msg: String) -> HttpResponse {
+    HttpResponse::BadRequest().json(serde_json::json!({ "error": msg }))
+}
+
+/// Runs `f` on a read-only connection to the store in a blocking task (never in the Detector).
+async fn from_store<T: serde::Serialize + Send + 'static>(
+    state: &HttpState,
+    since: Option<&str>,
+    default_since: Duration,
+    f: impl FnOnce(&rusqlite::Connection, i64) -> rusqlite::Result<T> + Send + 'static,
+) -> HttpResponse {
+    let Some(db) = state.db.clone() else {
+        return HttpResponse::NotFound()
+            .json(serde_json::json!({"error": "this monitor keeps no store (--db none)"}));
+    };
+    let since = match since.map(crate::cli::parse_duration).transpose() {
+        Ok(d) => d.unwrap_or(default_since),
+        Err(e) => return bad_request(format!("since: {e}")),
+    };
+    let since_ms = crate::store::ms_ago(since);
+    match web::block(move || crate::store::query::with_db(&db, |c| f(c, since_ms))).await {
+        Ok(Ok(rows)) => HttpResponse::Ok().json(rows),
+        Ok(Err(e)) => {
+            HttpResponse::InternalServerError().json(serde_json::json!({"error": format!("{e:#}")}))
+        }
+        Err(_) => unavailable(),
+    }
+}
+
+async fn history(state: web::Data<HttpState>, q: web::Query<StoreQuery>) -> HttpResponse {
+    let q = q.into_inner();
+    let node = q.node;
+    from_store(
+        &state,
+        q.since.as_deref(),
+        Duration::from_secs(86_400),
+        move |c, since| crate::store::query::history(c, node.as_deref(), since),
+    )
+    .await
+}
+
+async fn readings(
+    state: web::Data<HttpState>,
+    id: web::Path<String>,
+    q: web::Query<StoreQuery>,
+) -> HttpResponse {
+    let q = q.into_inner();
+    let Some(probe) = q.probe else {
+        return bad_request("give ?probe=NAME".into());
+    };
+    let node = id.into_inner();
+    from_store(
+        &state,
+        q.since.as_deref(),
+        Duration::from_secs(3600),
+        move |c, since| crate::store::query::readings(c, &node, &probe, since),
+    )
+    .await
+}
+
 async fn healthz(state: web::Data<HttpState>) -> HttpResponse {
     match state
         .detector
@@ -107,6 +178,8 @@ pub(crate) fn start(
             .route("/metrics", web::get().to(metrics))
             .route("/v1/nodes", web::get().to(nodes))
             .route("/v1/nodes/{id}", web::get().to(node))
+            .route("/v1/nodes/{id}/readings", web::get().to(readings))
+            .route("/v1/history", web::get().to(history))
             .route("/v1/events", web::get().to(events))
             .route("/healthz", web::get().to(healthz))
             .route("/", web::get().to(crate::page::index))

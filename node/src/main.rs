@@ -37,6 +37,8 @@ mod sensors;
 mod sink;
 mod stats;
 mod status;
+mod store;
+mod table;
 mod trace_recorder;
 mod transport;
 mod webhook;
@@ -79,6 +81,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(a) => Ok(check::run(&a)),
         Command::Peer(a) => peer::run(peer::PeerSettings::from_args(a)?),
         Command::Peers(a) => peers::run(&a),
+        Command::History(a) => store::commands::history(&a),
+        Command::Readings(a) => store::commands::readings(&a),
         Command::Demo(a) => demo::run(a.nodes),
         Command::Plan(a) => {
             hb_sim::cli::run_plan(&a, &|| {})?;

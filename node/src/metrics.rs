@@ -178,6 +178,33 @@ pub(crate) fn render(snap: &Snapshot, stats: &Stats) -> String {
         ),
     );
     reg.register(
+        "store_rows_written",
+        "Rows committed to the store (--db), by table",
+        counters("table", stats.store_rows()),
+    );
+    reg.register(
+        "store_rows_dropped",
+        "Rows not stored, by reason: queue_full (the disk was slower than ingest) or error (their transaction failed)",
+        counters(
+            "reason",
+            [
+                ("queue_full", stats::get(&stats.store_dropped)),
+                ("error", stats::get(&stats.store_failed)),
+            ]
+            .into_iter(),
+        ),
+    );
+    reg.register(
+        "store_errors",
+        "Failed store operations (transactions, prunes): read-only or full disk, locked file",
+        counter(stats::get(&stats.store_errors)),
+    );
+    reg.register(
+        "readings_dropped",
+        "Readings the monitor had no room to queue for the store",
+        counter(stats::get(&stats.samples_dropped)),
+    );
+    reg.register(
         "build",
         "Build information",
         Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
@@ -249,6 +276,9 @@ mod tests {
             "hbnode_probe_value{node=\"web-1\",probe=\"load1\"} 5.5",
             "hbnode_probe_state{node=\"web-1\",probe=\"load1\"} 1",
             "hbnode_probe_readings_refused_total 7",
+            "hbnode_store_rows_written_total{table=\"readings\"} 0",
+            "hbnode_store_rows_dropped_total{reason=\"queue_full\"} 0",
+            "hbnode_store_errors_total 0",
             "# TYPE hbnode_build info",
             "# EOF",
         ] {

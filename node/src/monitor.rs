@@ -26,6 +26,7 @@ use crate::receiver::{Receiver, StopReceiver};
 use crate::reporter::{Flush, Published, Reporter};
 use crate::sink::{Sink, SinkKind};
 use crate::stats::Stats;
+use crate::store::writer::StoreWriter;
 use crate::trace_recorder::TraceRecorder;
 use crate::transport::{Transport as _, Udp, bind_udp};
 use crate::webhook;
@@ -74,6 +75,10 @@ pub(crate) struct MonitorSettings {
     pub(crate) peer: Option<PeerIdentity>,
     /// Central schedules, redirects resolved to IP:PORT.
     pub(crate) schedules: Vec<hb_core::schedule::ScheduleRule>,
+    /// The store (`--db`), if any.
+    pub(crate) db: Option<std::path::PathBuf>,
+    /// How long the store keeps events and readings.
+    pub(crate) retention: Duration,
 }
 
 /// A listener of either kind.
@@ -260,8 +265,11 @@ impl MonitorSettings {
             rules: a.threshold,
             hysteresis: a.probe_hysteresis,
         };
+        let db = crate::store::resolve(a.db.as_ref())?;
         Ok(Self {
             schedules,
+            db,
+            retention: a.retention,
             keyring,
             max_nodes,
             probes,
@@ -297,6 +305,7 @@ pub(crate) struct RunningMonitor {
     legacy_tasks: Vec<actix_rt::task::JoinHandle<()>>,
     /// The Detector (systemd's watchdog probes it).
     pub(crate) detector: Addr<Detector>,
+    store: Option<StoreWriter>,
 }
 
 /// Binds every socket and starts the actors on the current actix System.
@@ -329,9 +338,46 @@ pub(crate) fn start_with(
         schedules: s.schedules.clone(),
         ..MonitorConfig::default()
     };
-    let monitor =
+    let mut monitor =
         Monitor::new(core_config(s.detector), clock.now()).context("invalid monitor settings")?;
     let stats = Arc::new(Stats::default());
+    // The store first: a file that is not ours stops the start before any socket is bound.
+    let (store, mut stored) = match &s.db {
+        Some(path) => {
+            let mut opened = crate::store::open(path)?;
+            let nodes = std::mem::take(&mut opened.nodes);
+            tracing::info!(db = %path.display(), nodes = nodes.len(), "store opened");
+            let writer = StoreWriter::start(opened, s.retention, Arc::clone(&stats))
+                .context("cannot start the store's writer thread")?;
+            (Some(writer), nodes)
+        }
+        None => (None, Vec::new()),
+    };
+    // Stored nodes go back to the Detector that held them (its `--listener` group, by
+    // position); groups that no longer exist hand theirs to the main Detector.
+    for n in &mut stored {
+        if n.detector as usize > s.extra.len() {
+            n.detector = 0;
+        }
+    }
+    let restore = |m: &mut Monitor, index: u32, stored: &[crate::store::NodeRow]| {
+        let nodes = stored
+            .iter()
+            .filter(|n| n.detector == index)
+            .filter_map(crate::store::NodeRow::restored);
+        let r = m.restore(nodes, clock.now());
+        if r.restored + r.skipped > 0 {
+            tracing::info!(
+                restored = r.restored,
+                skipped = r.skipped,
+                alive = m.count(hb_core::NodeState::Alive),
+                "registry restored from the store: alive nodes silent for one detector bound \
+                 from now will be reported down"
+            );
+        }
+    };
+    restore(&mut monitor, 0, &stored);
+    let store_tx = store.as_ref().map(StoreWriter::sender);
     let mut sinks = vec![Sink::start(SinkKind::Log).context("cannot start the log sink")?];
     if let Some(format) = s.events {
         sinks.push(Sink::start(SinkKind::Stdout(format)).context("cannot start the stdout sink")?);
@@ -353,11 +399,14 @@ pub(crate) fn start_with(
     // `--listener`s with their own detector settings: one Detector each (listener::spec).
     let event_ids = (!s.extra.is_empty()).then(|| Arc::new(AtomicU64::new(0)));
     let mut extra_detectors = Vec::new();
-    for (d, listens) in &s.extra {
-        let m = Monitor::new(core_config(*d), clock.now())
+    for (i, (d, listens)) in s.extra.iter().enumerate() {
+        let index = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        let mut m = Monitor::new(core_config(*d), clock.now())
             .context("invalid listener detector settings")?;
+        restore(&mut m, index, &stored);
         let addr = Detector::new(m, clock, reporter.clone().recipient(), Arc::clone(&stats))
             .with_event_ids(event_ids.clone())
+            .with_store(store_tx.clone(), index)
             .start();
         extra_detectors.push((addr, listens.clone()));
     }
@@ -368,6 +417,7 @@ pub(crate) fn start_with(
         Arc::clone(&stats),
     )
     .with_recorder(recorder)
+    .with_store(store_tx, 0)
     .with_event_ids(event_ids)
     .with_siblings(extra_detectors.iter().map(|(d, _)| d.clone()).collect())
     .start();
@@ -407,6 +457,7 @@ pub(crate) fn start_with(
             let state = HttpState {
                 detector: detector.clone(),
                 stats,
+                db: s.db.clone(),
             };
             let (handle, bound) = http::start(addr, state)?;
             tracing::info!(addr = %bound, "HTTP API listening");
@@ -421,6 +472,7 @@ pub(crate) fn start_with(
         receivers,
         legacy_tasks,
         detector,
+        store,
     })
 }
 
@@ -459,6 +511,10 @@ impl RunningMonitor {
             t.abort();
         }
         let _ = self.reporter.send(Flush).await;
+        if let Some(store) = self.store {
+            // Blocking for at most a few seconds, at shutdown only.
+            let _ = actix_web::rt::task::spawn_blocking(move || drop(store)).await;
+        }
     }
 }
 

@@ -72,6 +72,9 @@ impl PeerSettings {
             max_nodes: 1 << 20,
             probes: hb_core::probe::ProbeConfig::default(),
             schedules: Vec::new(),
+            // A peer group is zero-configuration and in memory: no store.
+            db: None,
+            retention: std::time::Duration::from_secs(7 * 86_400),
             group: group.hash(),
             // Set at start, when the incarnation is known.
             peer: None,

@@ -68,6 +68,31 @@ pub(crate) enum HookResult {
     Dropped = 3,
 }
 
+/// The store's tables, in counter order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StoreTable {
+    /// The node registry.
+    Nodes = 0,
+    /// The event history.
+    Events = 1,
+    /// The readings time series.
+    Readings = 2,
+}
+
+impl StoreTable {
+    /// Every table, in counter order.
+    pub(crate) const ALL: [Self; 3] = [Self::Nodes, Self::Events, Self::Readings];
+
+    /// The table's name (a metric label).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Nodes => "nodes",
+            Self::Events => "events",
+            Self::Readings => "readings",
+        }
+    }
+}
+
 /// How many recent events `/v1/events` keeps.
 pub(crate) const RECENT_EVENTS: usize = 1024;
 
@@ -90,6 +115,15 @@ pub(crate) struct Stats {
     events: [AtomicU64; EVENT_NAMES.len()],
     sink_dropped: [AtomicU64; SINK_NAMES.len()],
     recent: Mutex<VecDeque<EventRecord>>,
+    store_written: [AtomicU64; 3],
+    /// Rows the store's queue had no room for.
+    pub(crate) store_dropped: AtomicU64,
+    /// Rows lost because their transaction failed.
+    pub(crate) store_failed: AtomicU64,
+    /// Failed store operations (transactions, prunes).
+    pub(crate) store_errors: AtomicU64,
+    /// Readings the core's sample queue dropped (not drained in time).
+    pub(crate) samples_dropped: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -160,6 +194,18 @@ impl Stats {
             .iter()
             .zip(&self.sink_dropped)
             .map(|(n, c)| (*n, get(c)))
+    }
+
+    /// Counts `n` rows committed to the store's `table`.
+    pub(crate) fn store_written(&self, table: StoreTable, n: u64) {
+        self.store_written[table as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Rows committed to the store, by table.
+    pub(crate) fn store_rows(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        StoreTable::ALL
+            .into_iter()
+            .map(|t| (t.name(), get(&self.store_written[t as usize])))
     }
 
     /// Recent events with `event_id > since`, oldest first.

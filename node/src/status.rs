@@ -1,6 +1,5 @@
 //! `hbnode status`: a table of the nodes a running monitor knows.
 
-use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -66,31 +65,5 @@ pub(crate) fn table(nodes: &[NodeView]) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: &[&str]| {
-        let mut l = String::new();
-        for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == cells.len() {
-                l.push_str(c);
-            } else {
-                let _ = write!(l, "{c:<w$}  ");
-            }
-        }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(&header);
-    for r in &rows {
-        line(&r.each_ref().map(String::as_str));
-    }
-    if nodes.is_empty() {
-        out.push_str("(no nodes yet)\n");
-    }
-    out
+    crate::table::render(&header, &rows, "(no nodes yet)")
 }

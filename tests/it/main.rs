@@ -14,6 +14,7 @@ mod probes;
 mod record;
 mod replay;
 mod sensors;
+mod store;
 mod systemd;
 mod units;
 mod webhook;

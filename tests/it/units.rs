@@ -37,6 +37,11 @@ fn units_are_hardened_and_the_monitor_is_notify_with_a_watchdog() {
     }
     let monitor = unit("hbnode-monitor.service");
     assert!(monitor.contains("Type=notify") && monitor.contains("WatchdogSec="));
+    // Issue 6: the store's default place ($STATE_DIRECTORY) is writable under the hardening.
+    assert!(
+        monitor.lines().any(|l| l == "StateDirectory=hbnode"),
+        "the monitor unit needs StateDirectory=hbnode for its store"
+    );
 }
 
 #[test]

@@ -78,8 +78,16 @@ impl Proc {
 
     /// Starts `hbnode` with `args` and extra environment variables `env`, capturing stdout
     /// lines and stderr.
+    ///
+    /// Monitors run without a store (`HBNODE_DB=none`) unless `args` give `--db` or `env`
+    /// sets `HBNODE_DB`: tests run in parallel and must not share the default store.
     pub fn hbnode_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
-        Self::spawn(Command::new(hbnode()).args(args).envs(env.iter().copied()))
+        Self::spawn(
+            Command::new(hbnode())
+                .env("HBNODE_DB", "none")
+                .args(args)
+                .envs(env.iter().copied()),
+        )
     }
 
     /// The process id.

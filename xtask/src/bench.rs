@@ -1,4 +1,4 @@
-//! `cargo xtask bench [core|ingest|sim]…` runs benchmarks and writes BENCHMARKS.md.
+//! `cargo xtask bench [core|ingest|sim|store]…` runs benchmarks and writes BENCHMARKS.md.
 //!
 //! Every row compares a figure with a baseline measured in the same run on the same machine, so
 //! the ratio means something even on a noisy shared host; absolute figures are for context.
@@ -19,7 +19,7 @@ pub(crate) struct Row {
 }
 
 pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
-    let all = ["core", "sim", "ingest"];
+    let all = ["core", "sim", "ingest", "store"];
     // Names first, then flags for the ingest benchmark (`bench ingest --nodes 10000`).
     let split = args
         .iter()
@@ -37,6 +37,7 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
             "core" => rows.extend(core()?),
             "sim" => rows.extend(sim()?),
             "ingest" => rows.extend(crate::bench_ingest::rows(flags)?),
+            "store" => rows.extend(crate::bench_store::rows(flags)?),
             other => bail!("unknown benchmark {other:?}; known: {}", all.join(", ")),
         }
     }

@@ -18,15 +18,36 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use hb_core::wire::{self, Beat, BeatFlags, Message};
+use hb_core::wire::{self, Beat, BeatFlags, Message, Reading, Readings};
 
-struct Opts {
-    nodes: Vec<usize>,
-    period: Duration,
-    window: Duration,
+pub(crate) struct Opts {
+    pub(crate) nodes: Vec<usize>,
+    pub(crate) period: Duration,
+    pub(crate) window: Duration,
 }
 
-fn parse(args: &[String]) -> anyhow::Result<Opts> {
+/// What the monitor stores, for `bench store`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StoreOpts<'a> {
+    /// `--db` (None: `--db none`).
+    pub(crate) db: Option<&'a std::path::Path>,
+    /// Readings per beat (probes per node).
+    pub(crate) probes: usize,
+}
+
+/// Probe names the load generator reports (as the built-in sensors would).
+const PROBES: [&str; 8] = [
+    "load1",
+    "load5",
+    "load15",
+    "mem_used_pct",
+    "swap_used_pct",
+    "procs_running",
+    "procs_total",
+    "disk_used_pct",
+];
+
+pub(crate) fn parse(args: &[String]) -> anyhow::Result<Opts> {
     let mut o = Opts {
         nodes: vec![10_000, 100_000],
         period: Duration::from_secs(1),
@@ -73,7 +94,15 @@ pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<crate::bench::Row>> {
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut rows = Vec::new();
     for &m in &opts.nodes {
-        let r = run_one(&bin, m, &opts)?;
+        let r = run_one(
+            &bin,
+            m,
+            &opts,
+            StoreOpts {
+                db: None,
+                probes: 0,
+            },
+        )?;
         let (sleep_p50_us, sleep_p99_us) = sleep_lateness();
         let ratio = r.monitor_us_per_beat / r.raw_us_per_datagram.max(1e-9);
         println!(
@@ -122,7 +151,7 @@ pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<crate::bench::Row>> {
     Ok(rows)
 }
 
-fn build_hbnode() -> anyhow::Result<PathBuf> {
+pub(crate) fn build_hbnode() -> anyhow::Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let ok = Command::new(cargo)
         .args(["build", "--release", "--quiet", "-p", "hb-node"])
@@ -138,16 +167,20 @@ fn build_hbnode() -> anyhow::Result<PathBuf> {
     Ok(target.join("release/hbnode"))
 }
 
-struct Outcome {
-    sent_per_s: f64,
-    raw_per_s: f64,
-    beats_per_s: f64,
-    monitor_us_per_beat: f64,
-    raw_us_per_datagram: f64,
-    false_downs: usize,
-    downs: usize,
-    slack_p50_us: u64,
-    slack_p99_us: u64,
+pub(crate) struct Outcome {
+    pub(crate) sent_per_s: f64,
+    pub(crate) raw_per_s: f64,
+    pub(crate) beats_per_s: f64,
+    pub(crate) monitor_us_per_beat: f64,
+    pub(crate) raw_us_per_datagram: f64,
+    pub(crate) false_downs: usize,
+    pub(crate) downs: usize,
+    pub(crate) slack_p50_us: u64,
+    pub(crate) slack_p99_us: u64,
+    /// Readings the store committed (`hbnode_store_rows_written_total{table="readings"}`).
+    pub(crate) readings_stored: f64,
+    /// Readings lost to a full store queue or failed writes.
+    pub(crate) store_dropped: f64,
 }
 
 /// Kills the child on drop.
@@ -187,7 +220,12 @@ fn metric(addr: &str, name: &str) -> anyhow::Result<f64> {
         .with_context(|| format!("no {name} in /metrics"))
 }
 
-fn run_one(bin: &PathBuf, m: usize, o: &Opts) -> anyhow::Result<Outcome> {
+pub(crate) fn run_one(
+    bin: &PathBuf,
+    m: usize,
+    o: &Opts,
+    store: StoreOpts<'_>,
+) -> anyhow::Result<Outcome> {
     let tck = clk_tck();
     let udp = UdpSocket::bind("127.0.0.1:0")?.local_addr()?;
     let http = TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
@@ -204,7 +242,12 @@ fn run_one(bin: &PathBuf, m: usize, o: &Opts) -> anyhow::Result<Outcome> {
             "--timeout",
             &humantime::format_duration(timeout).to_string(),
         ])
-        .args(["--events", "json", "--recv-buffer", "64MiB"])
+        .args(["--events", "json", "--recv-buffer", "64MiB", "--db"])
+        .arg(
+            store
+                .db
+                .map_or_else(|| "none".into(), |p| p.as_os_str().to_owned()),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -276,6 +319,7 @@ fn run_one(bin: &PathBuf, m: usize, o: &Opts) -> anyhow::Result<Outcome> {
                 .collect();
             let rate = ids.len() as f64 / o.period.as_secs_f64();
             let period_ms = u32::try_from(o.period.as_millis()).unwrap_or(u32::MAX);
+            let probes = store.probes.min(PROBES.len());
             thread::spawn(move || -> anyhow::Result<()> {
                 let s = UdpSocket::bind("127.0.0.1:0")?;
                 let k = ids.len().max(1) as u64;
@@ -285,16 +329,27 @@ fn run_one(bin: &PathBuf, m: usize, o: &Opts) -> anyhow::Result<Outcome> {
                 while sending.load(Ordering::Relaxed) {
                     let due = (start.elapsed().as_secs_f64() * rate) as u64;
                     while sent < due {
+                        let seq = sent / k + 1;
+                        let readings: Vec<Reading<'_>> = PROBES
+                            .iter()
+                            .take(probes)
+                            .enumerate()
+                            .map(|(i, p)| Reading {
+                                probe: p,
+                                value: (seq * 7 + i as u64) as f64 / 10.0,
+                                status: 0,
+                            })
+                            .collect();
                         let msg = Message::Beat(Beat {
                             node: &ids[(sent % k) as usize],
                             incarnation: 1,
-                            seq: sent / k + 1,
+                            seq,
                             period_ms,
                             flags: BeatFlags::default(),
                             sent_at_us: 0,
                             group: 0,
                             schedule_version: 0,
-                            readings: Default::default(),
+                            readings: Readings::from_slice(&readings),
                         });
                         let n = wire::encode(&msg, None, &mut buf)?;
                         let _ = s.send_to(&buf[..n], udp);
@@ -380,6 +435,23 @@ fn run_one(bin: &PathBuf, m: usize, o: &Opts) -> anyhow::Result<Outcome> {
     }
     let beats = (beats1 - beats0).max(1.0);
     let datagrams = (raw1 - raw0).max(1) as f64;
+    let readings_stored =
+        metric(&http, "hbnode_store_rows_written_total{table=\"readings\"}").unwrap_or(0.0);
+    let store_dropped = metric(
+        &http,
+        "hbnode_store_rows_dropped_total{reason=\"queue_full\"}",
+    )
+    .unwrap_or(0.0)
+        + metric(&http, "hbnode_store_rows_dropped_total{reason=\"error\"}").unwrap_or(0.0);
+    // SIGTERM: a clean shutdown checkpoints the store's write-ahead log into the file.
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut monitor = monitor;
+    while monitor.0.try_wait()?.is_none() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
     drop(monitor);
     Ok(Outcome {
         sent_per_s: (sent1 - sent0) as f64 / secs,
@@ -391,13 +463,15 @@ fn run_one(bin: &PathBuf, m: usize, o: &Opts) -> anyhow::Result<Outcome> {
         downs: slack.len(),
         slack_p50_us: pct(0.5),
         slack_p99_us: pct(0.99),
+        readings_stored,
+        store_dropped,
     })
 }
 
 /// How late a plain 1 ms `thread::sleep` wakes on this machine right now, p50 and p99 in µs
 /// over 1000 sleeps: the floor any timer-driven detector's slack sits on (the baseline of the
 /// slack row, measured in the same run).
-fn sleep_lateness() -> (u64, u64) {
+pub(crate) fn sleep_lateness() -> (u64, u64) {
     let mut late: Vec<u64> = (0..1000)
         .map(|_| {
             let asked = Duration::from_millis(1);

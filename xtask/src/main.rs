@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 mod bench;
 mod bench_ingest;
+mod bench_store;
 mod dist;
 mod fuzz;
 mod sim;

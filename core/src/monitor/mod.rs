@@ -2,6 +2,7 @@
 
 mod deadlines;
 mod registry;
+mod restore;
 
 use core::net::SocketAddr;
 use core::time::Duration;
@@ -12,6 +13,7 @@ use compact_str::CompactString;
 use deadlines::{Deadlines, Entry};
 pub use registry::NodeState;
 use registry::{Node, Registry};
+pub use restore::{Restored, RestoredNode};
 
 use crate::auth::Keyring;
 use crate::detector::{Arrival, ConfigError, Detector, DetectorConfig, DetectorState, Fixed};

@@ -1,0 +1,224 @@
+//! The store on real SQLite files in a temp directory.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use hb_core::NodeState;
+
+use super::writer::{Row, StoreTx, StoreWriter};
+use super::*;
+use crate::stats::Stats;
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hbnode-store-unit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
+    }
+    p
+}
+
+fn event(node: &str, name: &'static str) -> Box<crate::record::EventRecord> {
+    let ev = hb_core::Event {
+        at: hb_core::Timestamp::ZERO,
+        node: NodeId::new(node).unwrap(),
+        addr: "10.0.0.1:4000".parse().unwrap(),
+        incarnation: 1,
+        kind: hb_core::EventKind::Joined,
+    };
+    let mut r = crate::record::EventRecord::new(&ev, 1, "fixed", &crate::clock::Clock::new());
+    r.event = name;
+    Box::new(r)
+}
+
+fn reading(node: &str, probe: &str, value: f64) -> hb_core::probe::Sample {
+    hb_core::probe::Sample {
+        at: hb_core::Timestamp::ZERO,
+        node: NodeId::new(node).unwrap(),
+        probe: probe.into(),
+        value,
+        status: 1,
+    }
+}
+
+fn node(id: &str, state: NodeState, seq: u64) -> NodeRow {
+    NodeRow {
+        id: id.into(),
+        detector: 1,
+        addr: "10.0.0.1:4000".parse().unwrap(),
+        incarnation: u64::MAX - 1,
+        seq,
+        state,
+        state_since_ms: 1_700_000_000_000,
+        last_seen_ms: 1_700_000_001_000,
+        period_ms: 1000,
+    }
+}
+
+#[test]
+fn registry_events_and_readings_round_trip_across_reopen() {
+    let path = temp("roundtrip.db");
+    let stats = Arc::new(Stats::default());
+    let opened = open(&path).unwrap();
+    assert!(opened.nodes.is_empty());
+    let w = StoreWriter::start(opened, Duration::from_secs(3600), Arc::clone(&stats)).unwrap();
+    let tx = w.sender();
+    let now = ms_ago(Duration::ZERO);
+    tx.offer(Row::Node(node("a", NodeState::Alive, 5)));
+    tx.offer(Row::Nodes(vec![
+        node("b", NodeState::Down, 9),
+        node("c", NodeState::Left, 1),
+    ]));
+    tx.offer(Row::Forget("c".into()));
+    tx.offer(Row::Event {
+        at_ms: now,
+        record: event("b", "probe_warning"),
+    });
+    for (i, v) in [1.5, 2.5].into_iter().enumerate() {
+        tx.offer(Row::Reading {
+            at_ms: now + i as i64,
+            sample: reading("a", "load1", v),
+        });
+    }
+    drop(w); // writes out the queue and closes the file
+    assert_eq!(
+        stats.store_rows().collect::<Vec<_>>(),
+        [("nodes", 3), ("events", 1), ("readings", 2)]
+    );
+    tx.offer(Row::Forget("late".into()));
+    assert_eq!(
+        stats.store_dropped.load(Ordering::Relaxed),
+        1,
+        "after close: dropped"
+    );
+
+    let reopened = open(&path).unwrap();
+    assert_eq!(
+        reopened.nodes,
+        [
+            node("a", NodeState::Alive, 5),
+            node("b", NodeState::Down, 9)
+        ],
+        "incarnation and seq survive bit for bit; forgotten nodes are gone"
+    );
+    let c = open_read_only(&path).unwrap();
+    let h = query::history(&c, Some("b"), now - 1).unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(
+        h[0].event, "probe_warning",
+        "new event kinds need no schema change"
+    );
+    assert_eq!(h[0].record["event"], "probe_warning");
+    assert_eq!(h[0].record["detector"], "fixed", "the whole record is kept");
+    let r = query::readings(&c, "a", "load1", now - 1).unwrap();
+    assert_eq!(r.iter().map(|r| r.value).collect::<Vec<_>>(), [1.5, 2.5]);
+    assert!(
+        query::readings(&c, "a", "load1", now + 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(query::probes(&c, "a").unwrap(), ["load1"]);
+}
+
+#[test]
+fn migrations_stamp_the_file_and_reopening_is_idempotent() {
+    let path = temp("migrate.db");
+    drop(open(&path).unwrap());
+    drop(open(&path).unwrap());
+    let c = Connection::open(&path).unwrap();
+    let app: i32 = c
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .unwrap();
+    let version: i64 = c
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    let mode: String = c
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        (app, version, mode.as_str()),
+        (APPLICATION_ID, MIGRATIONS.len() as i64, "wal")
+    );
+}
+
+#[test]
+fn newer_schema_and_foreign_databases_are_refused() {
+    let path = temp("newer.db");
+    drop(open(&path).unwrap());
+    {
+        let c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let e = format!("{:#}", open(&path).unwrap_err());
+    assert!(e.contains("newer hbnode"), "{e}");
+    let foreign = temp("foreign.db");
+    {
+        let c = Connection::open(&foreign).unwrap();
+        c.execute_batch("CREATE TABLE t (x)").unwrap();
+    }
+    let e = format!("{:#}", open(&foreign).unwrap_err());
+    assert!(e.contains("another program"), "{e}");
+    let e = format!("{:#}", open_read_only(&temp("missing.db")).unwrap_err());
+    assert!(e.contains("no store at"), "{e}");
+}
+
+#[test]
+fn full_queue_drops_and_counts_without_waiting() {
+    let stats = Arc::new(Stats::default());
+    let (tx, rx) = StoreTx::test_pair(2, Arc::clone(&stats));
+    for _ in 0..5 {
+        tx.offer(Row::Forget("x".into()));
+    }
+    assert_eq!(stats.store_dropped.load(Ordering::Relaxed), 3);
+    assert_eq!(rx.try_iter().count(), 2);
+}
+
+#[test]
+fn rows_past_the_retention_are_pruned_at_start() {
+    let path = temp("prune.db");
+    let stats = Arc::new(Stats::default());
+    let w = StoreWriter::start(
+        open(&path).unwrap(),
+        Duration::from_secs(3600),
+        Arc::clone(&stats),
+    )
+    .unwrap();
+    let tx = w.sender();
+    let now = ms_ago(Duration::ZERO);
+    for (at_ms, node) in [(now - 7_200_000, "old"), (now, "new")] {
+        tx.offer(Row::Event {
+            at_ms,
+            record: event(node, "joined"),
+        });
+        tx.offer(Row::Reading {
+            at_ms,
+            sample: reading(node, "p", 1.0),
+        });
+    }
+    drop(w);
+    // The writer prunes when it starts, then every 10 minutes.
+    let w = StoreWriter::start(open(&path).unwrap(), Duration::from_secs(3600), stats).unwrap();
+    drop(w);
+    let c = open_read_only(&path).unwrap();
+    let nodes: Vec<String> = query::history(&c, None, 0)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.node)
+        .collect();
+    assert_eq!(nodes, ["new"]);
+    assert!(query::readings(&c, "old", "p", 0).unwrap().is_empty());
+    assert_eq!(query::readings(&c, "new", "p", 0).unwrap().len(), 1);
+}
+
+#[test]
+fn db_flag_parses_none_and_paths() {
+    assert_eq!("none".parse::<DbPath>(), Ok(DbPath::Off));
+    assert_eq!(
+        "/var/lib/hbnode/x.db".parse::<DbPath>(),
+        Ok(DbPath::File("/var/lib/hbnode/x.db".into()))
+    );
+    assert!("".parse::<DbPath>().is_err());
+    assert_eq!(resolve(Some(&DbPath::Off)).unwrap(), None);
+}
