@@ -175,9 +175,12 @@ impl Demo {
             humantime::format_duration(TIMEOUT),
             humantime::format_duration(PERIOD),
         );
+        // The liveness kinds always; probe kinds only if some occurred (the demo has no sensors).
         let counts: Vec<String> = crate::stats::EVENT_NAMES
             .iter()
-            .map(|k| format!("{k} {}", events.iter().filter(|e| e.event == *k).count()))
+            .map(|k| (k, events.iter().filter(|e| e.event == *k).count()))
+            .filter(|(k, n)| *n > 0 || !k.starts_with("probe_"))
+            .map(|(k, n)| format!("{k} {n}"))
             .collect();
         println!("  events: {}", counts.join(", "));
         println!("  detections (delay from the fault; the bound is timeout + one period):");
