@@ -378,7 +378,7 @@ pub(crate) struct MonitorArgs {
     /// failing disk drops and counts rows (hbnode_store_* metrics), never detections. A file
     /// that is not an hbnode store is refused, never overwritten. See docs/guides/history.md.
     #[arg(long, env = "HBNODE_DB", value_name = "PATH")]
-    pub(crate) db: Option<crate::store::DbPath>,
+    pub(crate) db: Option<DbPath>,
 
     /// How long the store keeps events and readings (older ones are pruned every 10 minutes).
     #[arg(long, env = "HBNODE_RETENTION", value_name = "DUR", default_value = "7d", value_parser = parse_retention)]
@@ -528,12 +528,32 @@ pub(crate) fn parse_retention(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// `--db`: a path, or `none`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum DbPath {
+    /// `--db none`: no store.
+    Off,
+    /// This file.
+    File(PathBuf),
+}
+
+impl FromStr for DbPath {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "" => Err("`--db` needs a path or `none`".into()),
+            "none" => Ok(Self::Off),
+            p => Ok(Self::File(PathBuf::from(p))),
+        }
+    }
+}
+
 /// Flags of `hbnode history`.
 #[derive(Debug, Args)]
 pub(crate) struct HistoryArgs {
     /// The store to read (default: the monitor's default store); conflicts with --http.
     #[arg(long, env = "HBNODE_DB", value_name = "PATH")]
-    pub(crate) db: Option<crate::store::DbPath>,
+    pub(crate) db: Option<DbPath>,
 
     /// Ask a running monitor's HTTP API (HOST:PORT) instead of reading a file.
     #[arg(long, value_name = "ADDR", conflicts_with = "db")]
@@ -557,7 +577,7 @@ pub(crate) struct HistoryArgs {
 pub(crate) struct ReadingsArgs {
     /// The store to read (default: the monitor's default store); conflicts with --http.
     #[arg(long, env = "HBNODE_DB", value_name = "PATH")]
-    pub(crate) db: Option<crate::store::DbPath>,
+    pub(crate) db: Option<DbPath>,
 
     /// Ask a running monitor's HTTP API (HOST:PORT) instead of reading a file.
     #[arg(long, value_name = "ADDR", conflicts_with = "db")]

@@ -70,25 +70,7 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;",
 ];
 
-/// `--db`: a path, or `none`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum DbPath {
-    /// `--db none`: no store.
-    Off,
-    /// This file.
-    File(PathBuf),
-}
-
-impl std::str::FromStr for DbPath {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "" => Err("`--db` needs a path or `none`".into()),
-            "none" => Ok(Self::Off),
-            p => Ok(Self::File(PathBuf::from(p))),
-        }
-    }
-}
+pub(crate) use crate::cli::DbPath;
 
 /// The default store: `hbnode.db` in `$STATE_DIRECTORY` (systemd's `StateDirectory=`), else in
 /// the user's state directory (`$XDG_STATE_HOME/hbnode`, `~/.local/state/hbnode`).
