@@ -798,15 +798,7 @@ impl Monitor {
             n.seq = b.seq;
             n.window = 0;
             n.period_us = period_us;
-            n.det = DetectorState::default();
-            let arrival = Arrival {
-                at: now,
-                prev: None,
-                seq_advance: 1,
-                period: n.period(),
-                resumed: false,
-            };
-            self.cfg.detector.observe(&mut n.det, &arrival);
+            n.det = first_arrival(&self.cfg.detector, now, n.period());
         } else {
             // Same incarnation: the sequence number decides.
             let advance = match sequence(n, b.seq) {
@@ -969,18 +961,8 @@ impl Monitor {
             self.rejections.add(Rejection::InvalidField);
             return;
         };
-        let mut det = DetectorState::default();
         let period = Duration::from_micros(u64::from(period_us));
-        self.cfg.detector.observe(
-            &mut det,
-            &Arrival {
-                at: now,
-                prev: None,
-                seq_advance: 1,
-                period,
-                resumed: false,
-            },
-        );
+        let det = first_arrival(&self.cfg.detector, now, period);
         let slot = self.nodes.insert(Node {
             id: id.clone(),
             addr: from,
@@ -1115,6 +1097,20 @@ fn sequence(n: &mut Node, seq: u64) -> Seq {
     }
     n.window |= bit;
     Seq::Reordered
+}
+
+/// A node's detector state after its first beat (of an incarnation, or after a restore) at `at`.
+fn first_arrival(detector: &DetectorConfig, at: Timestamp, period: Duration) -> DetectorState {
+    let mut det = DetectorState::default();
+    let arrival = Arrival {
+        at,
+        prev: None,
+        seq_advance: 1,
+        period,
+        resumed: false,
+    };
+    detector.observe(&mut det, &arrival);
+    det
 }
 
 #[cfg(test)]

@@ -4,8 +4,7 @@
 use core::net::SocketAddr;
 use core::time::Duration;
 
-use super::{Monitor, Node, NodeState, deadline_after};
-use crate::detector::{Arrival, Detector as _, DetectorState};
+use super::{Monitor, Node, NodeState, deadline_after, first_arrival};
 use crate::id::NodeId;
 use crate::time::Timestamp;
 
@@ -68,17 +67,7 @@ impl Monitor {
                 u32::try_from(r.period.as_micros()).unwrap_or(u32::MAX)
             };
             let period = Duration::from_micros(u64::from(period_us));
-            let mut det = DetectorState::default();
-            self.cfg.detector.observe(
-                &mut det,
-                &Arrival {
-                    at: now,
-                    prev: None,
-                    seq_advance: 1,
-                    period,
-                    resumed: false,
-                },
-            );
+            let det = first_arrival(&self.cfg.detector, now, period);
             let slot = self.nodes.insert(Node {
                 id: r.id,
                 addr: r.addr,
