@@ -539,16 +539,8 @@ pub(crate) fn run(s: MonitorSettings) -> anyhow::Result<ExitCode> {
             );
         }
         let running = start(&s, clock, None)?;
-        let watchdog = sd_notify::watchdog_enabled();
-        let systemd = actix_rt::spawn(crate::notify::run(
-            running.detector.clone().recipient(),
-            watchdog,
-            crate::notify::systemd(),
-        ));
-        let sig = shutdown_signal().await?;
+        let sig = crate::notify::serve_until_signal(running.detector.clone().recipient()).await?;
         tracing::info!(signal = sig, "shutting down");
-        systemd.abort();
-        crate::notify::stopping(&mut crate::notify::systemd(), sig);
         running.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })

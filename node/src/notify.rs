@@ -87,6 +87,21 @@ pub(crate) async fn run(
     }
 }
 
+/// Serves systemd (readiness, status, watchdog gated on `detector`) until SIGINT or SIGTERM,
+/// then says `STOPPING=1`; returns the signal's name. What `monitor` and `peer` run between
+/// start and shutdown.
+pub(crate) async fn serve_until_signal(
+    detector: Recipient<GetSnapshot>,
+) -> anyhow::Result<&'static str> {
+    let task = actix_rt::spawn(run(detector, sd_notify::watchdog_enabled(), systemd()));
+    let sig = crate::monitor::shutdown_signal().await;
+    task.abort();
+    if let Ok(sig) = sig {
+        stopping(&mut systemd(), sig);
+    }
+    sig
+}
+
 /// Sends `STOPPING=1` with a status saying why.
 pub(crate) fn stopping(send: &mut Notify, why: &str) {
     let status = format!("stopping ({why})");

@@ -16,7 +16,7 @@ use crate::beat::BeatSettings;
 use crate::beater::{BeaterActor, Leave};
 use crate::cli::PeerArgs;
 use crate::clock::Clock;
-use crate::monitor::{self, MonitorSettings, hostname, shutdown_signal};
+use crate::monitor::{self, MonitorSettings, hostname};
 use crate::multicast;
 use crate::transport::Udp;
 
@@ -146,16 +146,8 @@ pub(crate) fn run(mut s: PeerSettings) -> anyhow::Result<ExitCode> {
                 .map(|(_, a)| format!(", HTTP on {a}"))
                 .unwrap_or_default()
         );
-        let watchdog = sd_notify::watchdog_enabled();
-        let systemd = actix_rt::spawn(crate::notify::run(
-            running.detector.clone().recipient(),
-            watchdog,
-            crate::notify::systemd(),
-        ));
-        let sig = shutdown_signal().await?;
+        let sig = crate::notify::serve_until_signal(running.detector.clone().recipient()).await?;
         tracing::info!(signal = sig, "leaving the group");
-        systemd.abort();
-        crate::notify::stopping(&mut crate::notify::systemd(), sig);
         actor
             .send(Leave)
             .await
