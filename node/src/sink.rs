@@ -114,13 +114,7 @@ impl Sink {
         let Some(t) = self.thread.take() else {
             return;
         };
-        let deadline = Instant::now() + CLOSE_WAIT;
-        while !t.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if t.is_finished() {
-            let _ = t.join();
-        } else {
+        if !join_within(t, CLOSE_WAIT) {
             tracing::warn!(
                 sink = self.index,
                 "an event sink is stuck; exiting without it"
@@ -133,6 +127,20 @@ impl Drop for Sink {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// Joins `t` if it finishes within `wait`; a thread still running then is abandoned (never
+/// waited on forever). Returns whether it finished.
+pub(crate) fn join_within(t: JoinHandle<()>, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    while !t.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let done = t.is_finished();
+    if done {
+        let _ = t.join();
+    }
+    done
 }
 
 #[cfg(test)]

@@ -150,13 +150,7 @@ impl Drop for StoreWriter {
         if !self.send_waiting(Row::Close) {
             return;
         }
-        let deadline = Instant::now() + CLOSE_WAIT;
-        while !t.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if t.is_finished() {
-            let _ = t.join();
-        } else {
+        if !crate::sink::join_within(t, CLOSE_WAIT) {
             tracing::warn!("the store's writer is stuck; exiting without it");
         }
     }
