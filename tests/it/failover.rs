@@ -2,25 +2,10 @@
 //! to the first healthy monitor only, runs the hook when it stops acking, fails over to the
 //! next, and returns to the primary when it answers again.
 
-use hb_tests::{Proc, free_tcp_port, free_udp_port, http_get, wait_for};
+use hb_tests::{Proc, TestMonitor, free_tcp_port, free_udp_port, wait_for};
 
 fn monitor(udp: &str, http: &str) -> Proc {
-    let listen = format!("udp://{udp}");
-    let m = Proc::hbnode(&[
-        "monitor",
-        "--listen",
-        &listen,
-        "--http",
-        http,
-        "--timeout",
-        "1s",
-        "--events",
-        "json",
-    ]);
-    wait_for("the monitor's /healthz", || {
-        http_get(http, "/healthz").filter(|(s, _)| *s == 200)
-    });
-    m
+    TestMonitor::start_on(udp, http, &["--timeout", "1s"]).proc
 }
 
 fn has(m: &Proc, ev: &str) -> Option<()> {

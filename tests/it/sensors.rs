@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use hb_core::Keyring;
 use hb_core::wire::{self, Message};
-use hb_tests::{PATIENCE, Proc, free_tcp_port, free_udp_port, http_get, wait_for};
+use hb_tests::{PATIENCE, Proc, TestMonitor, free_tcp_port, free_udp_port, http_get, wait_for};
 use serde_json::Value;
 
 /// MemTotal from /proc/meminfo, in bytes.
@@ -88,26 +88,10 @@ fn beats_carry_proc_readings_and_a_plugins_exit_code_and_perfdata() {
 }
 
 fn monitor(udp: &str, http: &str, extra: &[&str]) -> Proc {
-    let listen = format!("udp://{udp}");
-    let mut args = vec![
-        "monitor",
-        "--listen",
-        &listen,
-        "--http",
-        http,
-        "--timeout",
-        "3s",
-        "--events",
-        "json",
-        "--id",
-    ];
-    args.push(if extra.is_empty() { "m2" } else { "m1" });
+    let id = if extra.is_empty() { "m2" } else { "m1" };
+    let mut args = vec!["--timeout", "3s", "--id", id];
     args.extend_from_slice(extra);
-    let m = Proc::hbnode(&args);
-    wait_for("the monitor's /healthz", || {
-        http_get(http, "/healthz").filter(|(s, _)| *s == 200)
-    });
-    m
+    TestMonitor::start_on(udp, http, &args).proc
 }
 
 fn node_json(http: &str, id: &str) -> Option<Value> {

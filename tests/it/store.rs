@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use hb_core::wire::{self, Beat, BeatFlags, Message, Reading, Readings};
-use hb_tests::{Proc, free_tcp_port, free_udp_port, hbnode, http_get, metric, wait_for};
+use hb_tests::{
+    Proc, TestMonitor, free_tcp_port, free_udp_port, hbnode, http_get, metric, wait_for,
+};
 use serde_json::Value;
 
 /// A fresh directory under the system temp dir.
@@ -20,25 +22,8 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn monitor(db: &Path, udp: &str, http: &str) -> Proc {
-    let listen = format!("udp://{udp}");
     let db = db.to_str().expect("utf-8 path");
-    let mon = Proc::hbnode(&[
-        "monitor",
-        "--listen",
-        &listen,
-        "--http",
-        http,
-        "--timeout",
-        "1s",
-        "--events",
-        "json",
-        "--db",
-        db,
-    ]);
-    wait_for("the monitor's /healthz", || {
-        http_get(http, "/healthz").filter(|(s, _)| *s == 200)
-    });
-    mon
+    TestMonitor::start_on(udp, http, &["--timeout", "1s", "--db", db]).proc
 }
 
 fn beater(id: &str, udp: &str) -> Proc {

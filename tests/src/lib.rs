@@ -252,16 +252,25 @@ impl TestMonitor {
     pub fn start(extra: &[&str]) -> Self {
         let udp = format!("127.0.0.1:{}", free_udp_port());
         let http = format!("127.0.0.1:{}", free_tcp_port());
+        Self::start_on(&udp, &http, extra)
+    }
+
+    /// As [`TestMonitor::start`], on given addresses (to restart a monitor where it was).
+    pub fn start_on(udp: &str, http: &str, extra: &[&str]) -> Self {
         let listen = format!("udp://{udp}");
         let mut args = vec![
-            "monitor", "--listen", &listen, "--http", &http, "--events", "json",
+            "monitor", "--listen", &listen, "--http", http, "--events", "json",
         ];
         args.extend_from_slice(extra);
         let proc = Proc::hbnode(&args);
         wait_for("the monitor's /healthz", || {
-            http_get(&http, "/healthz").filter(|(s, _)| *s == 200)
+            http_get(http, "/healthz").filter(|(s, _)| *s == 200)
         });
-        Self { proc, udp, http }
+        Self {
+            proc,
+            udp: udp.to_owned(),
+            http: http.to_owned(),
+        }
     }
 
     /// The sample `name` in `/metrics` (0 if absent).
