@@ -423,16 +423,44 @@ pub(crate) struct DetectorArgs {
     pub(crate) chen_margin: Option<Duration>,
 }
 
-/// Flags of `hbnode peer`.
+/// The group flags `peer` and `peers` share.
 #[derive(Debug, Args)]
-pub(crate) struct PeerArgs {
-    /// The group to join: every peer started with the same NAME finds the others.
+pub(crate) struct GroupArgs {
+    /// The group: every peer started with the same NAME finds the others.
     ///
     /// The multicast address (in 239.255.0.0/16), the UDP port (24000–31999) and the hash every
     /// beat carries are derived from NAME alone and printed at start; two groups that share an
     /// address or port never mix. 1–64 bytes, case-sensitive.
     #[arg(long, env = "HBNODE_GROUP", value_name = "NAME", required = true)]
     pub(crate) group: String,
+
+    /// Multicast time-to-live: 1 keeps traffic on this network segment, 0 on this host; more
+    /// crosses that many multicast routers.
+    #[arg(long, env = "HBNODE_TTL", value_name = "N", default_value = "1",
+        value_parser = clap::value_parser!(u32).range(0..=255))]
+    pub(crate) ttl: u32,
+
+    /// The network interface to join the group on and send from: a name (`eth0`) or one of
+    /// its IPv4 addresses (default: the one the routing table picks for 239.255.0.0/16).
+    #[arg(long, env = "HBNODE_IFACE", value_name = "IF")]
+    pub(crate) iface: Option<String>,
+
+    /// Keys, one `hbk1:` line each (see `hbnode keygen`): with a key file only key holders
+    /// count.
+    ///
+    /// Beats, identify requests and answers are signed with the first key; those without a
+    /// valid MAC under one of the keys are refused and counted (`peers` lists only signed
+    /// answers). A file readable by every user is refused.
+    #[arg(long, env = "HBNODE_KEY_FILE", value_name = "FILE")]
+    pub(crate) key_file: Option<PathBuf>,
+}
+
+/// Flags of `hbnode peer`.
+#[derive(Debug, Args)]
+pub(crate) struct PeerArgs {
+    /// The group, and how to reach it.
+    #[command(flatten)]
+    pub(crate) net: GroupArgs,
 
     /// This peer's id (default: the hostname). Every member needs its own.
     #[arg(long, env = "HBNODE_ID", value_name = "NAME")]
@@ -449,17 +477,6 @@ pub(crate) struct PeerArgs {
     /// The failure detector applied to every other member, and its settings.
     #[command(flatten)]
     pub(crate) detector: DetectorArgs,
-
-    /// Multicast time-to-live: 1 keeps beats on this network segment, 0 on this host; more
-    /// crosses that many multicast routers.
-    #[arg(long, env = "HBNODE_TTL", value_name = "N", default_value = "1",
-        value_parser = clap::value_parser!(u32).range(0..=255))]
-    pub(crate) ttl: u32,
-
-    /// The network interface to join the group on and send from: a name (`eth0`) or one of
-    /// its IPv4 addresses (default: the one the routing table picks for 239.255.0.0/16).
-    #[arg(long, env = "HBNODE_IFACE", value_name = "IF")]
-    pub(crate) iface: Option<String>,
 
     /// Event format on stdout: text for people, json for programs (one object per line).
     #[arg(long, env = "HBNODE_EVENTS", value_enum, default_value = "text")]
@@ -478,41 +495,18 @@ pub(crate) struct PeerArgs {
     /// Drop a member that has been down or gone this long (default: never).
     #[arg(long, env = "HBNODE_FORGET_AFTER", value_name = "DUR", value_parser = parse_duration)]
     pub(crate) forget_after: Option<Duration>,
-
-    /// Keys, one `hbk1:` line each (see `hbnode keygen`): with a key file only key holders
-    /// count.
-    ///
-    /// Beats and answers to `hbnode peers` are signed with the first key; beats, leaves and
-    /// identify requests without a valid MAC under one of the keys are refused and counted. A
-    /// file readable by every user is refused.
-    #[arg(long, env = "HBNODE_KEY_FILE", value_name = "FILE")]
-    pub(crate) key_file: Option<PathBuf>,
 }
 
 /// Flags of `hbnode peers`.
 #[derive(Debug, Args)]
 pub(crate) struct PeersArgs {
-    /// The group to ask (as `hbnode peer --group`).
-    #[arg(long, env = "HBNODE_GROUP", value_name = "NAME", required = true)]
-    pub(crate) group: String,
+    /// The group to ask, and how to reach it.
+    #[command(flatten)]
+    pub(crate) net: GroupArgs,
 
     /// How long to collect answers.
     #[arg(long, env = "HBNODE_WAIT", value_name = "DUR", default_value = "500ms", value_parser = parse_duration)]
     pub(crate) wait: Duration,
-
-    /// Multicast time-to-live of the request (as `hbnode peer --ttl`).
-    #[arg(long, env = "HBNODE_TTL", value_name = "N", default_value = "1",
-        value_parser = clap::value_parser!(u32).range(0..=255))]
-    pub(crate) ttl: u32,
-
-    /// The interface to send the request from (as `hbnode peer --iface`).
-    #[arg(long, env = "HBNODE_IFACE", value_name = "IF")]
-    pub(crate) iface: Option<String>,
-
-    /// Keys (as `hbnode peer --key-file`): the request is signed with the first, and only
-    /// answers signed with one of them are listed.
-    #[arg(long, env = "HBNODE_KEY_FILE", value_name = "FILE")]
-    pub(crate) key_file: Option<PathBuf>,
 
     /// Print the members as a JSON array instead of a table.
     #[arg(long, env = "HBNODE_JSON")]

@@ -4,8 +4,39 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use anyhow::{Context as _, bail};
+use hb_core::Keyring;
 use hb_core::group::Group;
 use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::cli::GroupArgs;
+
+/// The shared group flags, checked: the group, the interface's address (if given) and the keys.
+/// With keys, only key holders count: unsigned beats, requests and answers are refused.
+pub(crate) struct GroupFlags {
+    /// The group NAME's derived address, port and hash.
+    pub(crate) group: Group,
+    /// `--iface`, resolved to an address.
+    pub(crate) iface: Option<Ipv4Addr>,
+    /// `--key-file`'s keys (open without one).
+    pub(crate) keyring: Keyring,
+}
+
+impl GroupFlags {
+    /// Checks `a` (the interface name is looked up, the key file read).
+    pub(crate) fn new(a: &GroupArgs) -> anyhow::Result<Self> {
+        let group = Group::new(&a.group).with_context(|| format!("--group `{}`", a.group))?;
+        let iface = a.iface.as_deref().map(resolve_iface).transpose()?;
+        let keyring = match &a.key_file {
+            Some(path) => crate::keys::load(path, true)?,
+            None => Keyring::open(),
+        };
+        Ok(Self {
+            group,
+            iface,
+            keyring,
+        })
+    }
+}
 
 /// `--iface`: an IPv4 address, or the name of an interface with one (its first).
 pub(crate) fn resolve_iface(iface: &str) -> anyhow::Result<Ipv4Addr> {

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use actix::prelude::*;
 use anyhow::{Context as _, bail};
 use hb_core::group::Group;
-use hb_core::{Beater, Keyring, NodeId, PeerIdentity};
+use hb_core::{Beater, NodeId, PeerIdentity};
 
 use crate::beat::BeatSettings;
 use crate::beater::{BeaterActor, Leave};
@@ -38,22 +38,16 @@ pub(crate) struct PeerSettings {
 impl PeerSettings {
     /// Validates the arguments (the interface name is looked up here).
     pub(crate) fn from_args(a: PeerArgs) -> anyhow::Result<Self> {
-        let group = Group::new(&a.group).with_context(|| format!("--group `{}`", a.group))?;
-        let iface = a
-            .iface
-            .as_deref()
-            .map(multicast::resolve_iface)
-            .transpose()?;
+        let multicast::GroupFlags {
+            group,
+            iface,
+            keyring,
+        } = multicast::GroupFlags::new(&a.net)?;
         if a.period.is_zero() {
             bail!("--period must be greater than zero");
         }
         let id = a.id.unwrap_or_else(hostname);
         let id = NodeId::new(&id).with_context(|| format!("--id `{id}` is not a valid node id"))?;
-        // With keys, only key holders count: unsigned beats and requests are refused.
-        let keyring = match &a.key_file {
-            Some(path) => crate::keys::load(path, true)?,
-            None => Keyring::open(),
-        };
         let monitor = MonitorSettings {
             listen: Vec::new(),
             detector: monitor::detector_config(&a.detector)?,
@@ -95,7 +89,7 @@ impl PeerSettings {
         };
         Ok(Self {
             group,
-            ttl: a.ttl,
+            ttl: a.net.ttl,
             iface,
             monitor,
             beat,

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use hb_core::group::Group;
 use hb_core::wire::{self, Identify, Message};
 use hb_core::{Keyring, Rejection};
 use serde::Serialize;
@@ -75,17 +74,12 @@ impl Answers {
 
 /// Runs `hbnode peers`: exit 0 if any member answered, 1 if none.
 pub(crate) fn run(a: &PeersArgs) -> anyhow::Result<ExitCode> {
-    let group = Group::new(&a.group).with_context(|| format!("--group `{}`", a.group))?;
-    let iface = a
-        .iface
-        .as_deref()
-        .map(multicast::resolve_iface)
-        .transpose()?;
-    let keys = match &a.key_file {
-        Some(path) => crate::keys::load(path, true)?,
-        None => Keyring::open(),
-    };
-    let socket: UdpSocket = multicast::sender_socket(a.ttl, iface)?.into();
+    let multicast::GroupFlags {
+        group,
+        iface,
+        keyring: keys,
+    } = multicast::GroupFlags::new(&a.net)?;
+    let socket: UdpSocket = multicast::sender_socket(a.net.ttl, iface)?.into();
     let nonce = random_u64();
     let mut buf = [0u8; wire::MAX_DATAGRAM];
     let n = wire::encode(
