@@ -27,7 +27,8 @@ pub(crate) struct Cli {
     /// `[status]` or `[demo]` table sets that subcommand's flags, keyed by their long names (`timeout = "2s"`,
     /// `listen = ["udp://0.0.0.0:43278"]`). Unknown keys are an error. `[[monitor.listener]]`
     /// tables add listeners with their own detector settings (see `--listener`);
-    /// `[[monitor.schedule]]` tables add central schedules (see `--schedule`).
+    /// `[[monitor.schedule]]` tables add central schedules (see `--schedule`);
+    /// `[[monitor.threshold]]` tables add probe thresholds (see `--threshold`).
     #[arg(long, global = true, env = "HBNODE_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
 
