@@ -141,12 +141,7 @@ fn push_flag(
                         let head = match key {
                             "listener" => "url",
                             "threshold" => "probe",
-                            "schedule" => {
-                                out.push(
-                                    format!("{flag}={}", crate::schedule::table_to_spec(t)?).into(),
-                                );
-                                continue;
-                            }
+                            "schedule" => "nodes",
                             _ => bail!("`{display}`: expected strings, not tables"),
                         };
                         table_to_words(t, &format!("[[monitor.{key}]]"), head)?
@@ -162,7 +157,7 @@ fn push_flag(
 }
 
 /// A `[[section]]` table as one 'HEAD key=value …' flag value: `head` names the key whose value
-/// comes first; every other value must be one word.
+/// comes first; every other value must be one word (a list becomes one comma-separated word).
 fn table_to_words(t: &toml::Table, section: &str, head: &str) -> anyhow::Result<String> {
     let first = t
         .get(head)
@@ -173,11 +168,22 @@ fn table_to_words(t: &toml::Table, section: &str, head: &str) -> anyhow::Result<
         if k == head {
             continue;
         }
+        let word = |v: &toml::Value| -> anyhow::Result<String> {
+            Ok(match v {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                other => bail!("{section} {k}: expected a string or number, found {other}"),
+            })
+        };
         let v = match v {
-            toml::Value::String(s) => s.clone(),
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::Float(f) => f.to_string(),
-            other => bail!("{section} {k}: expected a string or number, found {other}"),
+            // A list (`sensors = ["load@10s", "memory@1m"]`) is one comma-separated word.
+            toml::Value::Array(items) => items
+                .iter()
+                .map(word)
+                .collect::<anyhow::Result<Vec<_>>>()?
+                .join(","),
+            v => word(v)?,
         };
         if v.split_whitespace().count() != 1 {
             bail!("{section} {k}: `{v}` must be one word");
@@ -279,11 +285,13 @@ mod tests {
             "tables.toml",
             "[[monitor.listener]]\nurl = \"text+udp://127.0.0.1:1664\"\ntimeout = \"3s\"\n\
              [[monitor.threshold]]\nprobe = \"load1\"\nwarning = 4\nerror = \"8\"\n\
-             [[monitor.threshold]]\nprobe = \"disk.*\"\nerror = \"@0:10\"\nnodes = \"db-*\"\n",
+             [[monitor.threshold]]\nprobe = \"disk.*\"\nerror = \"@0:10\"\nnodes = \"db-*\"\n\
+             [[monitor.schedule]]\nnodes = \"web-*\"\nperiod = \"2s\"\nsensors = [\"load@10s\", \"memory@1m\"]\n",
         );
         let m = monitor(parse(&["monitor", "--config", &path]).expect("parses"));
         assert_eq!(m.listener.len(), 1);
         assert_eq!(m.threshold.len(), 2);
+        assert_eq!(m.schedule.len(), 1);
         assert!(m.threshold[1].nodes.as_ref().unwrap().matches("db-3"));
         assert!(!m.threshold[1].nodes.as_ref().unwrap().matches("web-3"));
         for (text, why) in [
@@ -297,6 +305,15 @@ mod tests {
                 "one word",
             ),
             ("[[monitor.listener]]\ntimeout = \"3s\"\n", "needs url"),
+            ("[[monitor.schedule]]\nperiod = \"3s\"\n", "needs nodes"),
+            (
+                "[[monitor.schedule]]\nnodes = \"a\"\nperiod = \"1 s\"\n",
+                "one word",
+            ),
+            (
+                "[[monitor.schedule]]\nnodes = \"a\"\nsensors = [1, {}]\n",
+                "expected a string",
+            ),
             ("[[monitor.webhook]]\nurl = \"x\"\n", "not tables"),
         ] {
             let bad = config("bad-table.toml", text);

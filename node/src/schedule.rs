@@ -15,7 +15,6 @@
 //! Detector's `hb_core::Monitor` applies the rules (see `hb_core::schedule`): acks carry the
 //! rule's schedule until the beat says the node runs its version, and its redirect always.
 
-use anyhow::{Context as _, bail};
 use hb_core::NodeMatch;
 use hb_core::schedule::{ScheduleRule, SensorInterval};
 
@@ -79,40 +78,6 @@ pub(crate) fn parse_schedule(s: &str) -> Result<ScheduleSpec, String> {
     Ok(rule)
 }
 
-/// Renders a config file `[[monitor.schedule]]` table as a `--schedule` value (`sensors` may
-/// be an array of strings).
-pub(crate) fn table_to_spec(t: &toml::Table) -> anyhow::Result<String> {
-    let nodes = t
-        .get("nodes")
-        .and_then(toml::Value::as_str)
-        .context("a [[monitor.schedule]] table needs nodes = \"PATTERN\" (e.g. \"web-*\")")?;
-    let mut out = nodes.to_owned();
-    for (k, v) in t {
-        if k == "nodes" {
-            continue;
-        }
-        let v = match v {
-            toml::Value::String(s) => s.clone(),
-            toml::Value::Array(items) => {
-                let mut words = Vec::new();
-                for i in items {
-                    match i.as_str() {
-                        Some(s) => words.push(s.to_owned()),
-                        None => bail!("[[monitor.schedule]] {k}: expected strings, found {i}"),
-                    }
-                }
-                words.join(",")
-            }
-            other => bail!("[[monitor.schedule]] {k}: expected a string, found {other}"),
-        };
-        if v.split_whitespace().count() > 1 || v.contains(',') && k != "sensors" {
-            bail!("[[monitor.schedule]] {k}: `{v}` must be one word");
-        }
-        out.push_str(&format!(" {k}={v}"));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -149,20 +114,5 @@ mod tests {
         ] {
             assert!(parse_schedule(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn config_table_becomes_a_schedule_value() {
-        let t: toml::Table =
-            "nodes = \"web-*\"\nperiod = \"2s\"\nsensors = [\"load@10s\", \"memory@1m\"]\n"
-                .parse()
-                .unwrap();
-        let spec = table_to_spec(&t).unwrap();
-        assert_eq!(spec, "web-* period=2s sensors=load@10s,memory@1m");
-        assert!(parse_schedule(&spec).is_ok());
-        let no_nodes: toml::Table = "period = \"3s\"\n".parse().unwrap();
-        assert!(table_to_spec(&no_nodes).is_err());
-        let two_words: toml::Table = "nodes = \"a\"\nperiod = \"1 s\"\n".parse().unwrap();
-        assert!(table_to_spec(&two_words).is_err());
     }
 }
