@@ -1,23 +1,13 @@
 //! Untrusted `--config` TOML files through hbnode's real CLI and config parser (the node's
-//! `cli.rs` and `config.rs`, compiled in as modules: hb-node is a binary, not a library).
+//! `cli/` folder, compiled in as modules: hb-node is a binary, not a library).
 #![no_main]
 #![allow(dead_code, unreachable_pub)]
 
-#[path = "../../node/src/cli.rs"]
+#[path = "../../node/src/cli/mod.rs"]
 mod cli;
-#[path = "../../node/src/config.rs"]
-mod config;
-#[path = "../../node/src/listener/spec.rs"]
-mod spec;
-mod listener {
-    pub(crate) use super::spec;
-}
-#[path = "../../node/src/schedule.rs"]
-mod schedule;
-#[path = "../../node/src/sensors/spec.rs"]
-mod sensor_spec;
 mod sensors {
-    pub(crate) use super::sensor_spec as spec;
+    #[path = "../../../node/src/sensors/spec.rs"]
+    pub(crate) mod spec;
 }
 
 use std::ffi::OsString;
@@ -51,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
             argv.push("--config".into());
             argv.push(path.into());
             // Errors are fine; a panic is a bug.
-            let _ = config::parse_from(argv);
+            let _ = cli::config::parse_from(argv);
         }
     });
 });

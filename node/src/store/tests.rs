@@ -8,7 +8,7 @@ use hb_core::NodeState;
 
 use super::writer::{Row, StoreTx, StoreWriter};
 use super::*;
-use crate::stats::Stats;
+use crate::runtime::stats::Stats;
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("hbnode-store-unit-{}", std::process::id()));
@@ -20,7 +20,7 @@ fn temp(name: &str) -> PathBuf {
     p
 }
 
-fn event(node: &str, name: &'static str) -> Box<crate::record::EventRecord> {
+fn event(node: &str, name: &'static str) -> Box<crate::runtime::record::EventRecord> {
     let ev = hb_core::Event {
         at: hb_core::Timestamp::ZERO,
         node: NodeId::new(node).unwrap(),
@@ -28,7 +28,12 @@ fn event(node: &str, name: &'static str) -> Box<crate::record::EventRecord> {
         incarnation: 1,
         kind: hb_core::EventKind::Joined,
     };
-    let mut r = crate::record::EventRecord::new(&ev, 1, "fixed", &crate::clock::Clock::new());
+    let mut r = crate::runtime::record::EventRecord::new(
+        &ev,
+        1,
+        "fixed",
+        &crate::runtime::clock::Clock::new(),
+    );
     r.event = name;
     Box::new(r)
 }

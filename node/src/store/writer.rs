@@ -14,8 +14,8 @@ use hb_core::NodeId;
 use hb_core::probe::Sample;
 
 use super::{NodeRow, Opened, ms_ago};
-use crate::record::EventRecord;
-use crate::stats::{self, Stats, StoreTable};
+use crate::runtime::record::EventRecord;
+use crate::runtime::stats::{self, Stats, StoreTable};
 
 /// Rows queued before further ones are dropped and counted.
 pub(crate) const STORE_QUEUE: usize = 65_536;
@@ -150,7 +150,7 @@ impl Drop for StoreWriter {
         if !self.send_waiting(Row::Close) {
             return;
         }
-        if !crate::sink::join_within(t, CLOSE_WAIT) {
+        if !crate::sinks::join_within(t, CLOSE_WAIT) {
             tracing::warn!("the store's writer is stuck; exiting without it");
         }
     }

@@ -1,0 +1,165 @@
+//! The `json+tcp://` listener: the TCP/JSON heartbeat.
+//!
+//! Each connection is greeted with one line, then sends JSON objects back to back or
+//! newline-delimited. A closed or reset connection means the nodes it carried are down at once
+//! (reason `connection closed`); junk, a wrong field type or more than
+//! [`DEFAULT_MAX_BUFFER`] bytes without a complete object closes that connection only, counted
+//! as a `bad_legacy_format` rejection. Connections beyond `--max-connections` are closed at
+//! once and counted.
+
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+use hb_core::NodeId;
+use hb_core::legacy::{DEFAULT_MAX_BUFFER, JsonStream};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::{LegacyIngest, LegacyInput};
+use crate::runtime::clock::Clock;
+use crate::runtime::detector::Detector;
+use crate::runtime::stats::{Stats, inc};
+
+/// Most distinct node ids one connection may carry (normally one); further ids still beat but
+/// are not marked down when the connection closes.
+pub(crate) const MAX_NODES_PER_CONNECTION: usize = 64;
+
+/// How long writing the greeting may take before the connection is dropped.
+const GREETING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Settings of one `json+tcp://` listener.
+#[derive(Clone, Debug)]
+pub(crate) struct TcpSettings {
+    /// The greeting line, without its newline.
+    pub(crate) greeting: String,
+    /// Most simultaneous connections.
+    pub(crate) max_connections: usize,
+}
+
+/// Accepts connections on `listener` until the task is aborted.
+pub(crate) async fn run(
+    listener: TcpListener,
+    settings: TcpSettings,
+    detector: Addr<Detector>,
+    clock: Clock,
+    stats: Arc<Stats>,
+) {
+    let active = Rc::new(Cell::new(0usize));
+    let greeting: Rc<[u8]> = format!("{}\n", settings.greeting).into_bytes().into();
+    let mut next_conn = 0u64;
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                inc(&stats.recv_errors);
+                tracing::debug!(error = %e, "accept error");
+                actix_rt::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if active.get() >= settings.max_connections {
+            inc(&stats.tcp_refused);
+            tracing::warn!(%peer, limit = settings.max_connections,
+                "too many TCP heartbeat connections; closing this one (raise --max-connections)");
+            drop(stream);
+            continue;
+        }
+        next_conn += 1;
+        active.set(active.get() + 1);
+        let active = Rc::clone(&active);
+        let fut = connection(
+            stream,
+            peer,
+            next_conn,
+            Rc::clone(&greeting),
+            detector.clone(),
+            clock,
+        );
+        actix_rt::spawn(async move {
+            fut.await;
+            active.set(active.get() - 1);
+        });
+    }
+}
+
+/// Serves one connection; reports its close to the Detector.
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    conn: u64,
+    greeting: Rc<[u8]>,
+    detector: Addr<Detector>,
+    clock: Clock,
+) {
+    tracing::debug!(%peer, conn, "TCP heartbeat connection");
+    let mut nodes: Vec<NodeId> = Vec::new();
+    match tokio::time::timeout(GREETING_TIMEOUT, stream.write_all(&greeting)).await {
+        Ok(Ok(())) => serve(&mut stream, peer, conn, &mut nodes, &detector, &clock).await,
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "cannot greet"),
+        Err(_) => tracing::debug!(%peer, "greeting timed out"),
+    }
+    let closed = LegacyInput::Closed {
+        at: clock.now(),
+        conn,
+        nodes,
+    };
+    let _ = detector.send(LegacyIngest(vec![closed])).await;
+    tracing::debug!(%peer, conn, "TCP heartbeat connection closed");
+}
+
+/// Reads beats until the peer closes, resets or sends something that is not a beat.
+async fn serve(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    conn: u64,
+    nodes: &mut Vec<NodeId>,
+    detector: &Addr<Detector>,
+    clock: &Clock,
+) {
+    let mut decoder = JsonStream::new(peer, DEFAULT_MAX_BUFFER);
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "TCP heartbeat connection lost");
+                return;
+            }
+        };
+        let at = clock.now();
+        decoder.handle_bytes(&buf[..n]);
+        let mut items = Vec::new();
+        let mut failed = false;
+        while let Some(r) = decoder.poll_beat() {
+            match r {
+                Ok(beat) => {
+                    if !nodes.contains(&beat.node) && nodes.len() < MAX_NODES_PER_CONNECTION {
+                        nodes.push(beat.node.clone());
+                    }
+                    items.push(LegacyInput::Beat {
+                        at,
+                        from: peer,
+                        beat,
+                        conn: Some(conn),
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "bad TCP heartbeat; closing the connection");
+                    items.push(LegacyInput::Rejected);
+                    failed = true;
+                }
+            }
+        }
+        if !items.is_empty() && detector.send(LegacyIngest(items)).await.is_err() {
+            return;
+        }
+        if failed {
+            return;
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! systemd integration for `hbnode monitor` under `Type=notify`.
+//!
+//! - `READY=1` once every socket is bound and the actors run;
+//! - `STATUS=` a one-line summary ("3 nodes: 2 alive, 1 down, 0 left"), refreshed every tick;
+//! - `WATCHDOG=1` every half of `WATCHDOG_USEC`, *only* when the Detector answered a snapshot
+//!   request within that tick. A stuck Detector (or a starved actix runtime) therefore stops
+//!   the pings and systemd restarts the service (`WatchdogSec=` in the unit);
+//! - `STOPPING=1` when shutdown begins.
+//!
+//! Without `NOTIFY_SOCKET` every message is a no-op (sd-notify checks the variable), so the same
+//! binary runs under any supervisor.
+
+use std::time::Duration;
+
+use actix::Recipient;
+use sd_notify::NotifyState;
+
+use crate::runtime::detector::{GetSnapshot, Snapshot};
+
+/// How often the status line is refreshed when systemd has no watchdog configured.
+const STATUS_EVERY: Duration = Duration::from_secs(5);
+
+/// Where notifications go: systemd's socket in production, a recorder in tests.
+pub(crate) type Notify = Box<dyn FnMut(&[NotifyState<'_>])>;
+
+/// Sends to `$NOTIFY_SOCKET`; a failure is logged, never fatal.
+pub(crate) fn systemd() -> Notify {
+    Box::new(|states| {
+        if let Err(e) = sd_notify::notify(states) {
+            tracing::warn!(error = %e, "cannot notify systemd (NOTIFY_SOCKET)");
+        }
+    })
+}
+
+/// The one-line summary sent as `STATUS=`.
+pub(crate) fn summary(snap: &Snapshot) -> String {
+    let count = |s: &str| {
+        snap.states
+            .iter()
+            .find(|(n, _)| *n == s)
+            .map_or(0, |(_, c)| *c)
+    };
+    format!(
+        "{} nodes: {} alive, {} down, {} left",
+        snap.nodes.len(),
+        count("alive"),
+        count("down"),
+        count("left")
+    )
+}
+
+/// Sends `READY=1` and a first status, then every tick (half the watchdog interval, or
+/// [`STATUS_EVERY`]) asks the Detector for a snapshot; when it answers within the tick, sends
+/// `STATUS=` and, if `watchdog` is set, `WATCHDOG=1`. Runs until dropped.
+pub(crate) async fn run(
+    detector: Recipient<GetSnapshot>,
+    watchdog: Option<Duration>,
+    mut send: Notify,
+) {
+    let tick = watchdog.map_or(STATUS_EVERY, |w| (w / 2).max(Duration::from_millis(1)));
+    let first = detector.send(GetSnapshot).timeout(tick).await.ok();
+    let status = first
+        .as_ref()
+        .map_or_else(|| "starting".to_owned(), summary);
+    send(&[NotifyState::Ready, NotifyState::Status(&status)]);
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        match detector.send(GetSnapshot).timeout(tick).await {
+            Ok(snap) => {
+                let status = summary(&snap);
+                if watchdog.is_some() {
+                    send(&[NotifyState::Watchdog, NotifyState::Status(&status)]);
+                } else {
+                    send(&[NotifyState::Status(&status)]);
+                }
+            }
+            Err(e) => {
+                tracing::error!(
+                    error = %e,
+                    "the Detector did not answer within {tick:?}; withholding the watchdog ping"
+                );
+            }
+        }
+    }
+}
+
+/// Serves systemd (readiness, status, watchdog gated on `detector`) until SIGINT or SIGTERM,
+/// then says `STOPPING=1`; returns the signal's name. What `monitor` and `peer` run between
+/// start and shutdown.
+pub(crate) async fn serve_until_signal(
+    detector: Recipient<GetSnapshot>,
+) -> anyhow::Result<&'static str> {
+    let task = actix_rt::spawn(run(detector, sd_notify::watchdog_enabled(), systemd()));
+    let sig = crate::commands::monitor::shutdown_signal().await;
+    task.abort();
+    if let Ok(sig) = sig {
+        stopping(&mut systemd(), sig);
+    }
+    sig
+}
+
+/// Sends `STOPPING=1` with a status saying why.
+pub(crate) fn stopping(send: &mut Notify, why: &str) {
+    let status = format!("stopping ({why})");
+    send(&[NotifyState::Stopping, NotifyState::Status(&status)]);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use actix::prelude::*;
+
+    use super::*;
+
+    /// A stand-in Detector that answers until told to hang (then never answers again).
+    struct FakeDetector {
+        stuck: Rc<RefCell<bool>>,
+    }
+
+    impl Actor for FakeDetector {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<GetSnapshot> for FakeDetector {
+        type Result = ResponseActFuture<Self, Snapshot>;
+
+        fn handle(&mut self, _: GetSnapshot, _: &mut Self::Context) -> Self::Result {
+            let stuck = *self.stuck.borrow();
+            Box::pin(
+                async move {
+                    if stuck {
+                        std::future::pending::<()>().await;
+                    }
+                    Snapshot {
+                        states: vec![("alive", 2), ("down", 1), ("left", 0)],
+                        nodes: Vec::new(),
+                        ..Snapshot::default()
+                    }
+                }
+                .into_actor(self),
+            )
+        }
+    }
+
+    fn recorder() -> (Notify, Rc<RefCell<Vec<String>>>) {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = Rc::clone(&log);
+        let send: Notify = Box::new(move |states| {
+            let msg: Vec<String> = states.iter().map(ToString::to_string).collect();
+            l.borrow_mut().push(msg.join("\n"));
+        });
+        (send, log)
+    }
+
+    fn pings(log: &[String]) -> usize {
+        log.iter().filter(|m| m.contains("WATCHDOG=1")).count()
+    }
+
+    #[test]
+    fn watchdog_pings_only_while_the_detector_answers() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        System::with_tokio_rt(|| rt).block_on(async {
+            let stuck = Rc::new(RefCell::new(false));
+            let det = FakeDetector {
+                stuck: Rc::clone(&stuck),
+            }
+            .start();
+            let (send, log) = recorder();
+            let task = actix_rt::spawn(run(det.recipient(), Some(Duration::from_secs(2)), send));
+            tokio::time::sleep(Duration::from_millis(5500)).await;
+            let healthy = pings(&log.borrow());
+            assert!(
+                log.borrow()[0].starts_with("READY=1\nSTATUS="),
+                "{:?}",
+                log.borrow()
+            );
+            assert!(
+                healthy >= 4,
+                "a ping per second while healthy: {:?}",
+                log.borrow()
+            );
+            assert!(
+                log.borrow()
+                    .iter()
+                    .any(|m| m.contains("STATUS=0 nodes: 2 alive, 1 down, 0 left"))
+            );
+
+            *stuck.borrow_mut() = true;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let at_hang = pings(&log.borrow());
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            assert_eq!(
+                pings(&log.borrow()),
+                at_hang,
+                "a stuck Detector must stop the pings"
+            );
+            task.abort();
+        });
+    }
+
+    #[test]
+    fn stopping_says_stopping() {
+        let (mut send, log) = recorder();
+        stopping(&mut send, "SIGTERM");
+        assert_eq!(log.borrow()[0], "STOPPING=1\nSTATUS=stopping (SIGTERM)");
+    }
+}

@@ -1,0 +1,250 @@
+//! Events as the world sees them: an owned, serialisable record with wall-clock time.
+//!
+//! The JSON form is the stable schema documented in `docs/events.md`.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use hb_core::{Event, EventKind};
+use serde::Serialize;
+
+use crate::runtime::clock::Clock;
+
+/// One monitor event, ready for every sink. Field order is the JSON field order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct EventRecord {
+    /// RFC 3339 UTC with milliseconds: when the monitor decided (display only).
+    pub(crate) time: String,
+    /// `joined`, `down`, `up`, `restarted`, `left` or `forgotten`.
+    pub(crate) event: &'static str,
+    /// The node's id.
+    pub(crate) node: String,
+    /// The node's last known address.
+    pub(crate) addr: SocketAddr,
+    /// The node's incarnation (the new one, for `restarted`).
+    pub(crate) incarnation: u64,
+    /// This process's event number, counting from 1 (what `/v1/events?since=` takes).
+    pub(crate) event_id: u64,
+    /// The detector in use (`fixed`, `phi`, `chen`).
+    pub(crate) detector: &'static str,
+    /// `down`: silence since the node's last fresh beat, in ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) silence_ms: Option<u64>,
+    /// `down`: the detector's value when it decided (fixed: seconds of silence; phi: φ;
+    /// chen: seconds past the expected arrival).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) value: Option<f64>,
+    /// `down`: why (`silence`, `connection closed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reason: Option<&'static str>,
+    /// `down`: how late the report came after the detector's exact deadline, in µs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) slack_us: Option<u64>,
+    /// `up`: how long the node had been down, in ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) down_ms: Option<u64>,
+    /// `restarted`: the incarnation before the restart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) previous_incarnation: Option<u64>,
+    /// `restarted`: whether the node was down when the new incarnation appeared (the event
+    /// then also means it is up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) was_down: Option<bool>,
+    /// `probe_*`: the probe's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) probe: Option<String>,
+    /// `probe_*`: the reading that completed the change (null if it was NaN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reading: Option<f64>,
+    /// `probe_*`: the probe's state before (`ok`, `warning`, `error`, `unknown`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) previous_state: Option<&'static str>,
+    /// The node's process id, when a legacy listener reported one (Circus, TCP/JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) pid: Option<u32>,
+    /// The monotonic decision time (µs since process start); not serialised.
+    #[serde(skip)]
+    pub(crate) at_us: u64,
+}
+
+fn ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl EventRecord {
+    /// Builds the record of `ev`, numbered `event_id`.
+    pub(crate) fn new(ev: &Event, event_id: u64, detector: &'static str, clock: &Clock) -> Self {
+        let mut r = Self {
+            time: clock.rfc3339(ev.at),
+            event: ev.kind.name(),
+            node: ev.node.to_string(),
+            addr: ev.addr,
+            incarnation: ev.incarnation,
+            event_id,
+            detector,
+            silence_ms: None,
+            value: None,
+            reason: None,
+            slack_us: None,
+            down_ms: None,
+            previous_incarnation: None,
+            was_down: None,
+            probe: None,
+            reading: None,
+            previous_state: None,
+            at_us: ev.at.as_micros(),
+            pid: None,
+        };
+        match &ev.kind {
+            EventKind::Down {
+                silence,
+                value,
+                deadline,
+                reason,
+            } => {
+                r.silence_ms = Some(ms(*silence));
+                r.value = value.is_finite().then_some(*value);
+                r.reason = Some(reason.as_str());
+                r.slack_us = Some(
+                    (ev.at - *deadline)
+                        .as_micros()
+                        .try_into()
+                        .unwrap_or(u64::MAX),
+                );
+            }
+            EventKind::Up { down_for } => r.down_ms = Some(ms(*down_for)),
+            EventKind::Restarted { previous, was_down } => {
+                r.previous_incarnation = Some(*previous);
+                r.was_down = Some(*was_down);
+            }
+            EventKind::Probe {
+                probe,
+                previous,
+                value,
+                ..
+            } => {
+                r.probe = Some(probe.to_string());
+                r.reading = value.is_finite().then_some(*value);
+                r.previous_state = Some(previous.as_str());
+            }
+            EventKind::Joined | EventKind::Left | EventKind::Forgotten => {}
+        }
+        r
+    }
+
+    /// The record as one JSON line (no newline).
+    pub(crate) fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+/// The human form: `TIME  EVENT  NODE (ADDR) details`.
+impl fmt::Display for EventRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}  {:<9}  {} ({})",
+            self.time, self.event, self.node, self.addr
+        )?;
+        match self.event {
+            "down" => {
+                write!(
+                    f,
+                    " after {:.3}s of silence",
+                    self.silence_ms.unwrap_or(0) as f64 / 1000.0
+                )?;
+                if let Some(v) = self.value {
+                    write!(f, ", {} value {v:.3}", self.detector)?;
+                }
+                if let Some(r) = self.reason.filter(|r| *r != "silence") {
+                    write!(f, " ({r})")?;
+                }
+                Ok(())
+            }
+            "up" => write!(
+                f,
+                " after {:.3}s down",
+                self.down_ms.unwrap_or(0) as f64 / 1000.0
+            ),
+            "restarted" => {
+                write!(
+                    f,
+                    ", incarnation {} -> {}",
+                    self.previous_incarnation.unwrap_or(0),
+                    self.incarnation
+                )?;
+                if self.was_down == Some(true) {
+                    f.write_str(" (was down, now up)")?;
+                }
+                Ok(())
+            }
+            e if e.starts_with("probe_") => {
+                write!(f, ": {}", self.probe.as_deref().unwrap_or("?"))?;
+                match self.reading {
+                    Some(v) => write!(f, " = {v}")?,
+                    None => f.write_str(" = NaN")?,
+                }
+                write!(f, " (was {})", self.previous_state.unwrap_or("ok"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use hb_core::{DownReason, NodeId, Timestamp};
+
+    use super::*;
+
+    #[test]
+    fn down_event_json_has_the_documented_fields_in_order() {
+        let clock = Clock::new();
+        let ev = Event {
+            at: Timestamp::from_micros(3_000_250),
+            node: NodeId::new("web-1").unwrap(),
+            addr: "10.0.0.7:5000".parse().unwrap(),
+            incarnation: 42,
+            kind: EventKind::Down {
+                silence: Duration::from_millis(3000),
+                value: 3.00025,
+                deadline: Timestamp::from_micros(3_000_000),
+                reason: DownReason::Silence,
+            },
+        };
+        let json = EventRecord::new(&ev, 7, "fixed", &clock).to_json();
+        let time = clock.rfc3339(ev.at);
+        assert_eq!(
+            json,
+            format!(
+                "{{\"time\":\"{time}\",\"event\":\"down\",\"node\":\"web-1\",\"addr\":\"10.0.0.7:5000\",\
+                 \"incarnation\":42,\"event_id\":7,\"detector\":\"fixed\",\"silence_ms\":3000,\
+                 \"value\":3.00025,\"reason\":\"silence\",\"slack_us\":250}}"
+            )
+        );
+        assert!(time.ends_with('Z') && time.len() == 24, "{time}");
+    }
+
+    #[test]
+    fn restarted_event_carries_the_previous_incarnation() {
+        let clock = Clock::new();
+        let ev = Event {
+            at: Timestamp::ZERO,
+            node: NodeId::new("a").unwrap(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            incarnation: 2,
+            kind: EventKind::Restarted {
+                previous: 1,
+                was_down: false,
+            },
+        };
+        let r = EventRecord::new(&ev, 1, "phi", &clock);
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(v["previous_incarnation"], 1);
+        assert_eq!(v["was_down"], false);
+        assert!(v.get("silence_ms").is_none());
+        assert!(r.to_string().contains("incarnation 1 -> 2"));
+    }
+}

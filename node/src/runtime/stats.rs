@@ -1,0 +1,220 @@
+//! Counters shared by the actors and read by the HTTP API, plus the recent-events ring.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::runtime::record::EventRecord;
+
+/// Event names, in counter order.
+pub(crate) use crate::cli::EVENT_NAMES;
+
+/// Sink names, in counter order. `reporter` counts event batches the Detector could not hand
+/// to a full Reporter mailbox.
+pub(crate) const SINK_NAMES: [&str; 7] = [
+    "stdout",
+    "log",
+    "collector",
+    "reporter",
+    "hooks",
+    "alertmanager",
+    "webhook",
+];
+
+/// Index of the Reporter's mailbox in [`SINK_NAMES`].
+pub(crate) const REPORTER_SINK: usize = 3;
+
+/// Index of the exec-hook runner in [`SINK_NAMES`].
+pub(crate) const HOOKS_SINK: usize = 4;
+
+/// Index of the Alertmanager action in [`SINK_NAMES`].
+pub(crate) const ALERTMANAGER_SINK: usize = 5;
+
+/// Index of the webhook action in [`SINK_NAMES`].
+pub(crate) const WEBHOOK_SINK: usize = 6;
+
+/// An action that POSTs over HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PostAction {
+    /// `--alertmanager`.
+    Alertmanager = 0,
+    /// `--webhook`.
+    Webhook = 1,
+}
+
+impl PostAction {
+    /// The action's name in logs.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Alertmanager => "alertmanager",
+            Self::Webhook => "webhook",
+        }
+    }
+}
+
+/// Outcomes of hook runs, in counter order.
+pub(crate) const HOOK_RESULTS: [&str; 4] = ["ok", "failed", "timeout", "dropped"];
+
+/// How a hook run ended (index into [`HOOK_RESULTS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HookResult {
+    /// Exit status 0.
+    Ok = 0,
+    /// Non-zero exit, killed by a signal, or could not start.
+    Failed = 1,
+    /// Still running at `--hook-timeout`; killed.
+    TimedOut = 2,
+    /// The hook queue was full; not run.
+    Dropped = 3,
+}
+
+/// The store's tables, in counter order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StoreTable {
+    /// The node registry.
+    Nodes = 0,
+    /// The event history.
+    Events = 1,
+    /// The readings time series.
+    Readings = 2,
+}
+
+impl StoreTable {
+    /// Every table, in counter order.
+    pub(crate) const ALL: [Self; 3] = [Self::Nodes, Self::Events, Self::Readings];
+
+    /// The table's name (a metric label).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Nodes => "nodes",
+            Self::Events => "events",
+            Self::Readings => "readings",
+        }
+    }
+}
+
+/// How many recent events `/v1/events` keeps.
+pub(crate) const RECENT_EVENTS: usize = 1024;
+
+/// Process-wide counters. Relaxed atomics: each is an independent tally.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    /// Datagrams read from sockets.
+    pub(crate) datagrams: AtomicU64,
+    /// Socket receive errors.
+    pub(crate) recv_errors: AtomicU64,
+    /// Acks sent.
+    pub(crate) acks_sent: AtomicU64,
+    /// Acks not sent: the Receiver's mailbox was full or the socket refused them.
+    pub(crate) acks_dropped: AtomicU64,
+    /// TCP heartbeat connections closed at once because a listener was at its limit.
+    pub(crate) tcp_refused: AtomicU64,
+    hooks: [AtomicU64; HOOK_RESULTS.len()],
+    /// POSTs by action, then ok (0) / failed (1).
+    posts: [[AtomicU64; 2]; 2],
+    events: [AtomicU64; EVENT_NAMES.len()],
+    sink_dropped: [AtomicU64; SINK_NAMES.len()],
+    recent: Mutex<VecDeque<EventRecord>>,
+    store_written: [AtomicU64; 3],
+    /// Rows the store's queue had no room for.
+    pub(crate) store_dropped: AtomicU64,
+    /// Rows lost because their transaction failed.
+    pub(crate) store_failed: AtomicU64,
+    /// Failed store operations (transactions, prunes).
+    pub(crate) store_errors: AtomicU64,
+    /// Readings the core's sample queue dropped (not drained in time).
+    pub(crate) samples_dropped: AtomicU64,
+}
+
+/// Adds one to a counter.
+pub(crate) fn inc(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Reads a counter.
+pub(crate) fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+impl Stats {
+    /// Counts and remembers one event.
+    pub(crate) fn record(&self, r: &EventRecord) {
+        if let Some(i) = EVENT_NAMES.iter().position(|n| *n == r.event) {
+            inc(&self.events[i]);
+        }
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() == RECENT_EVENTS {
+            recent.pop_front();
+        }
+        recent.push_back(r.clone());
+    }
+
+    /// Counts one hook outcome.
+    pub(crate) fn hook(&self, r: HookResult) {
+        inc(&self.hooks[r as usize]);
+    }
+
+    /// Hook runs, by outcome.
+    pub(crate) fn hook_counts(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        HOOK_RESULTS
+            .iter()
+            .zip(&self.hooks)
+            .map(|(n, c)| (*n, get(c)))
+    }
+
+    /// Counts one POST outcome (after its retries).
+    pub(crate) fn post(&self, action: PostAction, ok: bool) {
+        inc(&self.posts[action as usize][usize::from(!ok)]);
+    }
+
+    /// POSTs of `action`, as (ok, failed).
+    pub(crate) fn posts(&self, action: PostAction) -> [(&'static str, u64); 2] {
+        let c = &self.posts[action as usize];
+        [("ok", get(&c[0])), ("failed", get(&c[1]))]
+    }
+
+    /// Counts an event a sink had no room for.
+    pub(crate) fn sink_dropped(&self, sink: usize) {
+        if let Some(c) = self.sink_dropped.get(sink) {
+            inc(c);
+        }
+    }
+
+    /// Events reported, by name.
+    pub(crate) fn events(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        EVENT_NAMES
+            .iter()
+            .zip(&self.events)
+            .map(|(n, c)| (*n, get(c)))
+    }
+
+    /// Events dropped, by sink.
+    pub(crate) fn sink_drops(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        SINK_NAMES
+            .iter()
+            .zip(&self.sink_dropped)
+            .map(|(n, c)| (*n, get(c)))
+    }
+
+    /// Counts `n` rows committed to the store's `table`.
+    pub(crate) fn store_written(&self, table: StoreTable, n: u64) {
+        self.store_written[table as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Rows committed to the store, by table.
+    pub(crate) fn store_rows(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        StoreTable::ALL
+            .into_iter()
+            .map(|t| (t.name(), get(&self.store_written[t as usize])))
+    }
+
+    /// Recent events with `event_id > since`, oldest first.
+    pub(crate) fn recent_since(&self, since: u64) -> Vec<EventRecord> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent
+            .iter()
+            .filter(|r| r.event_id > since)
+            .cloned()
+            .collect()
+    }
+}

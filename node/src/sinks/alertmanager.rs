@@ -1,0 +1,373 @@
+//! The Alertmanager action (`--alertmanager URL`, repeatable; every URL gets every alert, as
+//! Alertmanager's high-availability docs require).
+//!
+//! A `down` node fires an alert, POSTed to `URL/api/v2/alerts` at once:
+//!
+//! - labels: `alertname="HbnodeNodeDown"`, `node`, plus the static `--alertmanager-label`s.
+//!   The monitor's own identity is **not** a label but an annotation, so two monitors watching
+//!   the same nodes produce one alert (Alertmanager deduplicates by labels);
+//! - annotations: `monitor` (its `--id`), `summary`, `reason`, `addr`, and `pid` when known;
+//! - `startsAt` = the event's time, `endsAt` = now + 4 × `--alertmanager-resend`.
+//!
+//! Every `--alertmanager-resend` (default 60 s) all firing alerts are sent again with a fresh
+//! `endsAt`, so they stay active while the node is down and expire by themselves if this monitor
+//! dies. When the node comes back (`up`, `restarted`), leaves or is forgotten, its alert is sent
+//! once more with `endsAt` = now: resolved.
+//!
+//! A probe in warning or error fires `alertname="HbnodeProbe"` with labels `node`, `probe` and
+//! `severity` (`warning` or `critical`), resolved by `probe_ok`/`probe_unknown`, by a change of
+//! severity (which fires the other one), or when the node leaves or is forgotten. Retries and
+//! failure counting: [`crate::sinks::http_post`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use crate::runtime::record::EventRecord;
+use crate::runtime::stats::{ALERTMANAGER_SINK, PostAction, Stats};
+use crate::sinks::Sink;
+use crate::sinks::http_post::{Target, spawn_runtime};
+
+/// The `alertname` label of a node-down alert.
+pub(crate) const ALERT_NAME: &str = "HbnodeNodeDown";
+
+/// The `alertname` label of a probe alert (labels `probe` and `severity` added).
+pub(crate) const PROBE_ALERT_NAME: &str = "HbnodeProbe";
+
+/// Events waiting for the Alertmanager runtime before further ones are dropped.
+const QUEUE: usize = 4096;
+
+/// Most alerts per POST (a resend of many firing alerts is split).
+const MAX_ALERTS_PER_POST: usize = 1000;
+
+/// What the Alertmanager action runs with.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AlertmanagerSettings {
+    /// Base URLs (`http://HOST:PORT`); `/api/v2/alerts` is appended.
+    pub(crate) urls: Vec<String>,
+    /// Resend interval while down.
+    pub(crate) resend: Duration,
+    /// Static labels added to every alert.
+    pub(crate) labels: Vec<(String, String)>,
+    /// This monitor's id (an annotation).
+    pub(crate) monitor: String,
+}
+
+/// One firing alert.
+#[derive(Clone, Debug, PartialEq)]
+struct Firing {
+    alertname: &'static str,
+    /// Labels besides `alertname`, `node` and the static ones (`probe`, `severity`).
+    labels: Map<String, Value>,
+    starts_at: String,
+    annotations: Map<String, Value>,
+}
+
+/// Builds alerts; pure, so its output is unit-tested.
+#[derive(Debug)]
+struct Alerts {
+    settings: AlertmanagerSettings,
+    /// By (node, probe); the empty probe is the node-down alert.
+    firing: BTreeMap<(String, String), Firing>,
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+impl Alerts {
+    fn alert(&self, node: &str, f: &Firing, ends_at: SystemTime) -> Value {
+        let mut labels = Map::new();
+        labels.insert("alertname".into(), f.alertname.into());
+        labels.insert("node".into(), node.into());
+        labels.extend(f.labels.clone());
+        for (k, v) in &self.settings.labels {
+            labels.insert(k.clone(), v.clone().into());
+        }
+        json!({
+            "labels": labels,
+            "annotations": f.annotations,
+            "startsAt": f.starts_at,
+            "endsAt": rfc3339(ends_at),
+        })
+    }
+
+    /// The alerts to send for event `r` at wall time `now`, if any.
+    fn on_event(&mut self, r: &EventRecord, now: SystemTime) -> Vec<Value> {
+        match r.event {
+            "down" => {
+                let mut annotations = Map::new();
+                annotations.insert("monitor".into(), self.settings.monitor.clone().into());
+                annotations.insert(
+                    "summary".into(),
+                    format!(
+                        "node {} is down ({})",
+                        r.node,
+                        r.reason.unwrap_or("silence")
+                    )
+                    .into(),
+                );
+                annotations.insert("reason".into(), r.reason.unwrap_or("silence").into());
+                annotations.insert("addr".into(), r.addr.to_string().into());
+                if let Some(pid) = r.pid {
+                    annotations.insert("pid".into(), pid.to_string().into());
+                }
+                let f = Firing {
+                    alertname: ALERT_NAME,
+                    labels: Map::new(),
+                    starts_at: r.time.clone(),
+                    annotations,
+                };
+                self.fire((r.node.clone(), String::new()), f, now)
+            }
+            "up" | "restarted" | "joined" => self.resolve(&r.node, Some(""), now),
+            // Gone on purpose or forgotten: nothing of the node should stay firing.
+            "left" | "forgotten" => self.resolve(&r.node, None, now),
+            "probe_warning" | "probe_error" => {
+                let probe = r.probe.clone().unwrap_or_default();
+                let severity = if r.event == "probe_error" {
+                    "critical"
+                } else {
+                    "warning"
+                };
+                let mut labels = Map::new();
+                labels.insert("probe".into(), probe.clone().into());
+                labels.insert("severity".into(), severity.into());
+                let mut annotations = Map::new();
+                annotations.insert("monitor".into(), self.settings.monitor.clone().into());
+                let reading = r
+                    .reading
+                    .map_or_else(|| "NaN".to_owned(), |v| v.to_string());
+                annotations.insert(
+                    "summary".into(),
+                    format!("{probe} on {} is {reading} ({severity})", r.node).into(),
+                );
+                annotations.insert("reading".into(), reading.into());
+                // A warning that became an error (or back) is a different alert: resolve the old.
+                let mut out = self.resolve(&r.node, Some(&probe), now);
+                let f = Firing {
+                    alertname: PROBE_ALERT_NAME,
+                    labels,
+                    starts_at: r.time.clone(),
+                    annotations,
+                };
+                out.extend(self.fire((r.node.clone(), probe), f, now));
+                out
+            }
+            "probe_ok" | "probe_unknown" => {
+                let probe = r.probe.clone().unwrap_or_default();
+                self.resolve(&r.node, Some(&probe), now)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Records `f` as firing under `key` and returns its first POST.
+    fn fire(&mut self, key: (String, String), f: Firing, now: SystemTime) -> Vec<Value> {
+        let a = self.alert(&key.0, &f, now + 4 * self.settings.resend);
+        self.firing.insert(key, f);
+        vec![a]
+    }
+
+    /// Resolves `node`'s alert for `probe` (`""`: the node-down alert; `None`: every alert of
+    /// the node).
+    fn resolve(&mut self, node: &str, probe: Option<&str>, now: SystemTime) -> Vec<Value> {
+        let keys: Vec<(String, String)> = self
+            .firing
+            .keys()
+            .filter(|(n, p)| n == node && probe.is_none_or(|want| p == want))
+            .cloned()
+            .collect();
+        keys.into_iter()
+            .filter_map(|k| self.firing.remove(&k).map(|f| self.alert(&k.0, &f, now)))
+            .collect()
+    }
+
+    /// Every firing alert with a fresh `endsAt`.
+    fn resend(&self, now: SystemTime) -> Vec<Value> {
+        let ends = now + 4 * self.settings.resend;
+        self.firing
+            .iter()
+            .map(|((n, _), f)| self.alert(n, f, ends))
+            .collect()
+    }
+}
+
+/// The POST URL for a base URL.
+pub(crate) fn alerts_url(base: &str) -> String {
+    format!("{}/api/v2/alerts", base.trim_end_matches('/'))
+}
+
+fn send(targets: &[Target], alerts: &[Value]) {
+    for chunk in alerts.chunks(MAX_ALERTS_PER_POST) {
+        let body = Value::Array(chunk.to_vec()).to_string();
+        for t in targets {
+            t.offer(body.clone());
+        }
+    }
+}
+
+/// Starts the Alertmanager runtime and the sink that feeds it.
+pub(crate) fn start(s: &AlertmanagerSettings, stats: &Arc<Stats>) -> std::io::Result<Sink> {
+    let (tx, mut rx) = mpsc::channel::<EventRecord>(QUEUE);
+    let settings = s.clone();
+    let st = Arc::clone(stats);
+    spawn_runtime("hbnode-alertmanager", move || async move {
+        let targets: Vec<Target> = settings
+            .urls
+            .iter()
+            .map(|u| Target::start(alerts_url(u), PostAction::Alertmanager, Arc::clone(&st)))
+            .collect();
+        let mut tick = tokio::time::interval(settings.resend);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        let mut alerts = Alerts {
+            settings,
+            firing: BTreeMap::new(),
+        };
+        loop {
+            tokio::select! {
+                r = rx.recv() => match r {
+                    Some(r) => send(&targets, &alerts.on_event(&r, SystemTime::now())),
+                    None => return,
+                },
+                _ = tick.tick() => send(&targets, &alerts.resend(SystemTime::now())),
+            }
+        }
+    })?;
+    let stats = Arc::clone(stats);
+    Sink::spawn(
+        ALERTMANAGER_SINK,
+        "hbnode-sink-alertmanager",
+        Box::new(move |r: &EventRecord| {
+            if tx.try_send(r.clone()).is_err() {
+                stats.sink_dropped(ALERTMANAGER_SINK);
+            }
+            Ok(())
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use hb_core::{DownReason, Event, EventKind, NodeId, Timestamp};
+
+    use super::*;
+    use crate::runtime::clock::Clock;
+
+    fn record(kind: EventKind) -> EventRecord {
+        let ev = Event {
+            at: Timestamp::ZERO,
+            node: NodeId::new("web-1").unwrap(),
+            addr: "127.0.0.1:9".parse().unwrap(),
+            incarnation: 1,
+            kind,
+        };
+        EventRecord::new(&ev, 1, "fixed", &Clock::new())
+    }
+
+    fn down() -> EventRecord {
+        record(EventKind::Down {
+            silence: Duration::from_secs(3),
+            value: 3.0,
+            deadline: Timestamp::ZERO,
+            reason: DownReason::Silence,
+        })
+    }
+
+    fn alerts() -> Alerts {
+        Alerts {
+            settings: AlertmanagerSettings {
+                urls: vec![],
+                resend: Duration::from_secs(60),
+                labels: vec![("team".into(), "infra".into())],
+                monitor: "mon-a".into(),
+            },
+            firing: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn down_fires_with_node_labels_and_monitor_annotation_and_up_resolves() {
+        let mut a = alerts();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let fired = a.on_event(&down(), now);
+        assert_eq!(fired.len(), 1);
+        let f = &fired[0];
+        assert_eq!(
+            f["labels"],
+            json!({"alertname": "HbnodeNodeDown", "node": "web-1", "team": "infra"})
+        );
+        assert_eq!(f["annotations"]["monitor"], "mon-a");
+        assert_eq!(f["endsAt"], rfc3339(now + Duration::from_secs(240)));
+        assert_eq!(a.resend(now).len(), 1);
+        let later = now + Duration::from_secs(5);
+        let resolved = a.on_event(
+            &record(EventKind::Up {
+                down_for: Duration::ZERO,
+            }),
+            later,
+        );
+        assert_eq!(resolved[0]["endsAt"], rfc3339(later));
+        assert_eq!(resolved[0]["startsAt"], f["startsAt"]);
+        assert!(a.resend(later).is_empty());
+        assert!(a.on_event(&record(EventKind::Joined), later).is_empty());
+    }
+
+    #[test]
+    fn probe_alerts_fire_by_severity_and_resolve_on_ok_or_leave() {
+        let mut a = alerts();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let probe = |status, previous| {
+            record(EventKind::Probe {
+                probe: "load1".into(),
+                status,
+                previous,
+                value: 9.5,
+            })
+        };
+        use hb_core::probe::ProbeStatus::{Error, Ok, Warning};
+        let fired = a.on_event(&probe(Warning, Ok), now);
+        assert_eq!(
+            fired[0]["labels"],
+            json!({"alertname": "HbnodeProbe", "node": "web-1", "probe": "load1",
+                   "severity": "warning", "team": "infra"})
+        );
+        assert_eq!(
+            fired[0]["annotations"]["summary"],
+            "load1 on web-1 is 9.5 (warning)"
+        );
+        // warning → error: the warning alert resolves, a critical one fires.
+        let out = a.on_event(&probe(Error, Warning), now);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0]["labels"]["severity"], "warning");
+        assert_eq!(out[0]["endsAt"], rfc3339(now));
+        assert_eq!(out[1]["labels"]["severity"], "critical");
+        // The node going down adds its own alert; coming up resolves only that one.
+        a.on_event(&down(), now);
+        assert_eq!(a.resend(now).len(), 2);
+        let up = record(EventKind::Up {
+            down_for: Duration::ZERO,
+        });
+        assert_eq!(a.on_event(&up, now).len(), 1);
+        assert_eq!(a.resend(now).len(), 1);
+        // Leaving resolves everything of the node.
+        assert_eq!(a.on_event(&record(EventKind::Left), now).len(), 1);
+        assert!(a.resend(now).is_empty());
+        a.on_event(&probe(Error, Ok), now);
+        assert_eq!(a.on_event(&probe(Ok, Error), now).len(), 1);
+        assert!(a.resend(now).is_empty());
+    }
+
+    #[test]
+    fn labels_are_validated() {
+        assert_eq!(crate::cli::parse_label("team=infra").unwrap().0, "team");
+        assert!(crate::cli::parse_label("node=x").is_err());
+        assert!(crate::cli::parse_label("9x=1").is_err());
+        assert!(crate::cli::parse_label("noequals").is_err());
+        assert_eq!(alerts_url("http://h:1/"), "http://h:1/api/v2/alerts");
+    }
+}
