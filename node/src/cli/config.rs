@@ -198,7 +198,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::cli::{Command, DetectorKind, EventFormat, LogFormat};
+    use crate::cli::values::{DetectorKind, EventFormat};
+    use crate::cli::{Command, LogFormat};
 
     fn parse(args: &[&str]) -> Result<Cli, ParseError> {
         let mut argv = vec![OsString::from("hbnode")];
@@ -214,7 +215,7 @@ mod tests {
         path.to_string_lossy().into_owned()
     }
 
-    fn monitor(cli: Cli) -> crate::cli::MonitorArgs {
+    fn monitor(cli: Cli) -> crate::cli::monitor::MonitorArgs {
         match cli.command {
             Command::Monitor(m) => m,
             other => panic!("not monitor: {other:?}"),
@@ -226,7 +227,7 @@ mod tests {
         let m = monitor(parse(&["monitor"]).expect("parses"));
         assert_eq!(
             m.listen,
-            [crate::cli::parse_listen("udp://0.0.0.0:43278").unwrap()]
+            [crate::cli::values::parse_listen("udp://0.0.0.0:43278").unwrap()]
         );
         assert_eq!(m.http.0, Some("127.0.0.1:43280".parse().unwrap()));
         assert_eq!(m.detector.kind, DetectorKind::Fixed);
@@ -415,7 +416,7 @@ mod tests {
 
     #[test]
     fn value_parsers_accept_documented_forms() {
-        use crate::cli::{parse_bytes, parse_duration, parse_percent};
+        use crate::cli::values::{parse_bytes, parse_duration, parse_percent};
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("5").is_err());
         assert_eq!(parse_bytes("8MiB"), Ok(8 << 20));

@@ -23,7 +23,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
 
-use crate::cli::{DetectorKind, ListenUrl, parse_duration, parse_listen};
+use crate::cli::values::DetectorKind;
+use crate::cli::values::{ListenUrl, parse_duration, parse_listen};
 
 /// Detector settings, each optional.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -128,7 +129,7 @@ pub(crate) fn parse_listener(s: &str) -> Result<ListenerSpec, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::ListenKind;
+    use crate::cli::values::ListenKind;
 
     #[test]
     fn listener_spec_parses_url_and_detector_keys() {

@@ -18,7 +18,7 @@
 use hb_core::NodeMatch;
 use hb_core::schedule::{ScheduleRule, SensorInterval};
 
-use crate::cli::parse_duration;
+use crate::cli::values::parse_duration;
 use crate::sensors::spec::{DEFAULT_EVERY, name_every};
 
 /// A `--schedule` value (its redirect not yet resolved to an address).

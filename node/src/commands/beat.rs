@@ -8,13 +8,15 @@ use actix::prelude::*;
 use anyhow::{Context as _, bail};
 use hb_core::{Beater, BeaterConfig, Keyring, NodeId};
 
-use crate::cli::BeatArgs;
-use crate::commands::monitor::{hostname, random_u64, shutdown_signal};
+use crate::cli::beat::BeatArgs;
 use crate::net::transport::bind_udp;
+use crate::process::host::{hostname, random_u64};
+use crate::process::signals::shutdown_signal;
 use crate::runtime::beater::{BeaterActor, Leave};
 use crate::runtime::clock::Clock;
 use crate::sensors::Sensors;
 use crate::sensors::spec::SensorSpec;
+use crate::sinks::beat_hooks::BeatHooks;
 
 /// What `hbnode beat` runs with.
 #[derive(Clone, Debug)]
@@ -34,11 +36,11 @@ pub(crate) struct BeatSettings {
     /// Beat to the first healthy monitor only.
     pub(crate) failover: bool,
     /// `--on` hooks.
-    pub(crate) hooks: Vec<crate::cli::HookSpec>,
+    pub(crate) hooks: Vec<crate::cli::values::HookSpec>,
     /// Hook timeout.
     pub(crate) hook_timeout: Duration,
     /// Where monitor_lost / monitor_back events are printed, if anywhere.
-    pub(crate) events: Option<crate::cli::EventFormat>,
+    pub(crate) events: Option<crate::cli::values::EventFormat>,
     /// `--sensor`s.
     pub(crate) sensors: Vec<SensorSpec>,
     /// `--sensor-timeout`.
@@ -144,7 +146,7 @@ pub(crate) fn run(s: BeatSettings) -> anyhow::Result<ExitCode> {
         let incarnation = cfg.incarnation;
         let beater = Beater::new(cfg, clock.now()).context("invalid beat settings")?;
         let socket = bind_udp(local_any(&s.monitors), 0)?.socket;
-        let hooks = crate::sinks::beat_hooks::BeatHooks::start(&s)?;
+        let hooks = BeatHooks::start(s.id.as_str(), &s.hooks, s.hook_timeout, s.events)?;
         let (local, timeout) = (s.sensors.clone(), s.sensor_timeout);
         let actor = BeaterActor::create(move |ctx| {
             let sensors = Sensors::new(local, timeout, ctx.address().recipient()).start();

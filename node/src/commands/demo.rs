@@ -26,10 +26,11 @@ use anyhow::Context as _;
 use hb_core::detector::{DetectorConfig, Fixed};
 use hb_core::{Beater, NodeId, Timestamp};
 
-use crate::cli::EventFormat;
+use crate::cli::values::EventFormat;
 use crate::commands::beat::BeatSettings;
-use crate::commands::monitor::{self, MonitorSettings, shutdown_signal};
+use crate::commands::monitor::{self, MonitorSettings};
 use crate::net::transport::{Udp, bind_udp};
+use crate::process::signals::shutdown_signal;
 use crate::runtime::beater::{BeaterActor, Crash, Cut, Leave};
 use crate::runtime::clock::Clock;
 use crate::runtime::record::EventRecord;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use crate::cli::{HistoryArgs, ReadingsArgs};
+use crate::cli::store::{HistoryArgs, ReadingsArgs};
 use crate::http::client;
 use crate::store::query::{self, HistoryRow, ReadingRow};
 use crate::store::{DbPath, ms_ago};

@@ -12,8 +12,12 @@ use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
 use hb_core::probe::ProbeConfig;
 use hb_core::{Keyring, Monitor, MonitorConfig, PeerIdentity};
 
+use crate::process::host::{hostname, random_u64};
+
 use crate::cli::listener::DetectorFlags;
-use crate::cli::{DetectorArgs, DetectorKind, EventFormat, ListenKind, ListenUrl, MonitorArgs};
+use crate::cli::monitor::{DetectorArgs, MonitorArgs};
+use crate::cli::values::{DetectorKind, EventFormat};
+use crate::cli::values::{ListenKind, ListenUrl};
 use crate::http::server::{self, HttpState};
 use crate::legacy;
 use crate::legacy::tcp::TcpSettings;
@@ -129,21 +133,6 @@ pub(crate) enum LegacyListen {
     Udp(SocketAddr, UdpFormat),
     /// A TCP/JSON listener.
     Tcp(SocketAddr, TcpSettings),
-}
-
-/// The hostname, or `hbnode` if it is not valid UTF-8.
-pub(crate) fn hostname() -> String {
-    gethostname::gethostname()
-        .into_string()
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "hbnode".into())
-}
-
-/// A random 64-bit value from the standard library's per-process hash keys.
-pub(crate) fn random_u64() -> u64 {
-    use std::hash::{BuildHasher as _, RandomState};
-    RandomState::new().hash_one(std::process::id())
 }
 
 /// The detector `--detector` and its settings describe; settings of another kind are an error.
@@ -515,16 +504,6 @@ impl RunningMonitor {
             // Blocking for at most a few seconds, at shutdown only.
             let _ = actix_web::rt::task::spawn_blocking(move || drop(store)).await;
         }
-    }
-}
-
-/// Waits for SIGINT or SIGTERM and returns its name.
-pub(crate) async fn shutdown_signal() -> anyhow::Result<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => { r.context("cannot handle SIGINT")?; Ok("SIGINT") }
-        _ = term.recv() => Ok("SIGTERM"),
     }
 }
 

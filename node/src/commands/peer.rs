@@ -12,11 +12,12 @@ use anyhow::{Context as _, bail};
 use hb_core::group::Group;
 use hb_core::{Beater, NodeId, PeerIdentity};
 
-use crate::cli::PeerArgs;
+use crate::cli::peer::PeerArgs;
 use crate::commands::beat::BeatSettings;
-use crate::commands::monitor::{self, MonitorSettings, hostname};
+use crate::commands::monitor::{self, MonitorSettings};
 use crate::net::multicast;
 use crate::net::transport::Udp;
+use crate::process::host::hostname;
 use crate::runtime::beater::{BeaterActor, Leave};
 use crate::runtime::clock::Clock;
 

@@ -12,9 +12,9 @@ use hb_core::wire::{self, Identify, Message};
 use hb_core::{Keyring, Rejection};
 use serde::Serialize;
 
-use crate::cli::PeersArgs;
-use crate::commands::monitor::random_u64;
+use crate::cli::peer::PeersArgs;
 use crate::net::multicast;
+use crate::process::host::random_u64;
 
 /// One member that answered.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

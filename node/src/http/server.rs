@@ -109,7 +109,7 @@ async fn from_store<T: serde::Serialize + Send + 'static>(
         return HttpResponse::NotFound()
             .json(serde_json::json!({"error": "this monitor keeps no store (--db none)"}));
     };
-    let since = match since.map(crate::cli::parse_duration).transpose() {
+    let since = match since.map(crate::cli::values::parse_duration).transpose() {
         Ok(d) => d.unwrap_or(default_since),
         Err(e) => return bad_request(format!("since: {e}")),
     };

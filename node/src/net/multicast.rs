@@ -8,7 +8,7 @@ use hb_core::Keyring;
 use hb_core::group::Group;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::cli::GroupArgs;
+use crate::cli::peer::GroupArgs;
 
 /// The shared group flags, checked: the group, the interface's address (if given) and the keys.
 /// With keys, only key holders count: unsigned beats, requests and answers are refused.

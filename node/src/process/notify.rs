@@ -94,7 +94,7 @@ pub(crate) async fn serve_until_signal(
     detector: Recipient<GetSnapshot>,
 ) -> anyhow::Result<&'static str> {
     let task = actix_rt::spawn(run(detector, sd_notify::watchdog_enabled(), systemd()));
-    let sig = crate::commands::monitor::shutdown_signal().await;
+    let sig = crate::process::signals::shutdown_signal().await;
     task.abort();
     if let Ok(sig) = sig {
         stopping(&mut systemd(), sig);

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::runtime::record::EventRecord;
 
 /// Event names, in counter order.
-pub(crate) use crate::cli::EVENT_NAMES;
+pub(crate) use crate::cli::values::EVENT_NAMES;
 
 /// Sink names, in counter order. `reporter` counts event batches the Detector could not hand
 /// to a full Reporter mailbox.

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::cli::parse_duration;
+use crate::cli::values::parse_duration;
 
 /// How often a sensor runs when its spec and the monitor's schedule do not say.
 pub(crate) const DEFAULT_EVERY: Duration = Duration::from_secs(10);

@@ -364,10 +364,13 @@ mod tests {
 
     #[test]
     fn labels_are_validated() {
-        assert_eq!(crate::cli::parse_label("team=infra").unwrap().0, "team");
-        assert!(crate::cli::parse_label("node=x").is_err());
-        assert!(crate::cli::parse_label("9x=1").is_err());
-        assert!(crate::cli::parse_label("noequals").is_err());
+        assert_eq!(
+            crate::cli::values::parse_label("team=infra").unwrap().0,
+            "team"
+        );
+        assert!(crate::cli::values::parse_label("node=x").is_err());
+        assert!(crate::cli::values::parse_label("9x=1").is_err());
+        assert!(crate::cli::values::parse_label("noequals").is_err());
         assert_eq!(alerts_url("http://h:1/"), "http://h:1/api/v2/alerts");
     }
 }

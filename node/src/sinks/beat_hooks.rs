@@ -7,12 +7,13 @@
 use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, sync_channel};
+use std::time::Duration;
 
 use hb_core::BeaterEvent;
 use serde_json::json;
 
-use crate::cli::{EventFormat, HookSpec};
-use crate::commands::beat::BeatSettings;
+use crate::cli::values::EventFormat;
+use crate::cli::values::HookSpec;
 use crate::runtime::clock::Clock;
 use crate::runtime::stats::Stats;
 use crate::sinks::hooks::{HookRunner, Job};
@@ -50,27 +51,33 @@ fn printer() -> std::io::Result<SyncSender<String>> {
 }
 
 impl BeatHooks {
-    /// Starts the worker pool if there are hooks.
-    pub(crate) fn start(s: &BeatSettings) -> std::io::Result<Option<Self>> {
-        if s.hooks.is_empty() && s.events.is_none() {
+    /// Starts the worker pool for node `node`'s `hooks` (killed after `timeout`) and the
+    /// `--events` printer; `None` if there is neither.
+    pub(crate) fn start(
+        node: &str,
+        hooks: &[HookSpec],
+        timeout: Duration,
+        events: Option<EventFormat>,
+    ) -> std::io::Result<Option<Self>> {
+        if hooks.is_empty() && events.is_none() {
             return Ok(None);
         }
-        let runner = if s.hooks.is_empty() {
+        let runner = if hooks.is_empty() {
             None
         } else {
             Some(HookRunner::start(
-                s.hook_timeout,
+                timeout,
                 CONCURRENCY,
                 Arc::new(Stats::default()),
             )?)
         };
-        let stdout = s.events.map(|_| printer()).transpose()?;
+        let stdout = events.map(|_| printer()).transpose()?;
         Ok(Some(Self {
             runner,
-            hooks: s.hooks.clone(),
-            node: s.id.to_string(),
+            hooks: hooks.to_vec(),
+            node: node.to_owned(),
             stdout,
-            format: s.events,
+            format: events,
         }))
     }
 

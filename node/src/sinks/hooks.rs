@@ -17,7 +17,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cli::HookSpec;
+use crate::cli::values::HookSpec;
 use crate::runtime::record::EventRecord;
 use crate::runtime::stats::{HOOKS_SINK, HookResult, Stats};
 use crate::sinks::Sink;
@@ -307,9 +307,9 @@ mod tests {
     #[test]
     fn only_matching_hooks_are_queued_and_a_full_queue_counts_drops() {
         let hooks = vec![
-            crate::cli::parse_hook("down=true").unwrap(),
-            crate::cli::parse_hook("up=true").unwrap(),
-            crate::cli::parse_hook("any=true").unwrap(),
+            crate::cli::values::parse_hook("down=true").unwrap(),
+            crate::cli::values::parse_hook("up=true").unwrap(),
+            crate::cli::values::parse_hook("any=true").unwrap(),
         ];
         let (tx, rx) = sync_channel(1);
         let stats = Arc::new(Stats::default());
@@ -329,19 +329,19 @@ mod tests {
 
     #[test]
     fn hook_flag_needs_a_known_event_and_a_command() {
-        assert!(crate::cli::parse_hook("down=kill -9 $HBNODE_PID").is_ok());
-        assert!(crate::cli::parse_hook("any=echo").is_ok());
-        assert!(crate::cli::parse_hook("dwn=echo").is_err());
-        assert!(crate::cli::parse_hook("down=").is_err());
-        assert!(crate::cli::parse_hook("down").is_err());
+        assert!(crate::cli::values::parse_hook("down=kill -9 $HBNODE_PID").is_ok());
+        assert!(crate::cli::values::parse_hook("any=echo").is_ok());
+        assert!(crate::cli::values::parse_hook("dwn=echo").is_err());
+        assert!(crate::cli::values::parse_hook("down=").is_err());
+        assert!(crate::cli::values::parse_hook("down").is_err());
         // The beater's hooks take the beater's events only.
-        assert!(crate::cli::parse_beat_hook("monitor_lost=logger lost").is_ok());
-        let e = crate::cli::parse_beat_hook("down=echo").unwrap_err();
+        assert!(crate::cli::beat::parse_beat_hook("monitor_lost=logger lost").is_ok());
+        let e = crate::cli::beat::parse_beat_hook("down=echo").unwrap_err();
         assert!(
             e.contains("not a beater event") && e.contains("monitor_back"),
             "{e}"
         );
-        let e = crate::cli::parse_hook("monitor_lost=echo").unwrap_err();
+        let e = crate::cli::values::parse_hook("monitor_lost=echo").unwrap_err();
         assert!(e.contains("not an event"), "{e}");
     }
 }

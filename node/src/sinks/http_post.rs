@@ -117,7 +117,7 @@ async fn worker(
 
 #[cfg(test)]
 mod tests {
-    use crate::cli::validate_http_url;
+    use crate::cli::values::validate_http_url;
 
     #[test]
     fn only_plain_http_urls_with_a_host_are_accepted() {

@@ -18,7 +18,7 @@ use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::cli::EventFormat;
+use crate::cli::values::EventFormat;
 use crate::runtime::record::EventRecord;
 
 /// Events a sink may have queued before further ones are dropped.

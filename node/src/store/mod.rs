@@ -69,7 +69,7 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;",
 ];
 
-pub(crate) use crate::cli::DbPath;
+pub(crate) use crate::cli::store::DbPath;
 
 /// The default store: `hbnode.db` in `$STATE_DIRECTORY` (systemd's `StateDirectory=`), else in
 /// the user's state directory (`$XDG_STATE_HOME/hbnode`, `~/.local/state/hbnode`).

@@ -1,0 +1,220 @@
+//! Value parsers and value types shared by many flags (durations, sizes, URLs, hooks); the
+//! runtime reuses them for the config file and spec syntaxes. A leaf: it imports nothing of cli.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::ValueEnum;
+
+/// Checks that `url` is a plain `http://` URL with a host.
+pub(crate) fn validate_http_url(url: &str) -> Result<awc::http::Uri, String> {
+    let uri: awc::http::Uri = url
+        .parse()
+        .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        return Err(format!(
+            "`{url}` is not an http://HOST:PORT URL (https is not supported; use a local proxy)"
+        ));
+    }
+    Ok(uri)
+}
+
+/// Parses `--alertmanager-label KEY=VALUE` (KEY a Prometheus label name other than
+/// `alertname` and `node`).
+pub(crate) fn parse_label(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE (e.g. team=infra)"))?;
+    let valid = k
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+    if k.is_empty() || !valid || k.starts_with("__") {
+        return Err(format!(
+            "`{k}` is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"
+        ));
+    }
+    if k == "alertname" || k == "node" {
+        return Err(format!("the `{k}` label is set by hbnode"));
+    }
+    Ok((k.to_owned(), v.to_owned()))
+}
+
+/// Parses a plain `http://` URL (the Alertmanager and webhook actions).
+pub(crate) fn parse_http_url(s: &str) -> Result<String, String> {
+    validate_http_url(s).map(|_| s.to_owned())
+}
+
+/// The protocol a `--listen` URL speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ListenKind {
+    /// `udp://`: hbnode's own beats.
+    Udp,
+    /// `pyhb+udp://`: PyHeartbeat.
+    PyHb,
+    /// `text+udp://`: one regex-parsed line per datagram (Circus).
+    Text,
+    /// `json+tcp://`: the TCP/JSON heartbeat.
+    JsonTcp,
+}
+
+/// A `--listen` URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ListenUrl {
+    /// The protocol.
+    pub(crate) kind: ListenKind,
+    /// Where to bind.
+    pub(crate) addr: SocketAddr,
+}
+
+/// An `--on EVENT=CMD` hook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HookSpec {
+    /// The event name, or `any`.
+    pub(crate) event: String,
+    /// The shell command.
+    pub(crate) command: String,
+}
+
+/// Every monitor event name, as in the JSON event stream (and what `--on` accepts besides `any`).
+pub(crate) const EVENT_NAMES: [&str; 10] = [
+    "joined",
+    "down",
+    "up",
+    "restarted",
+    "left",
+    "forgotten",
+    "probe_ok",
+    "probe_warning",
+    "probe_error",
+    "probe_unknown",
+];
+
+/// Parses `--on EVENT=CMD`.
+pub(crate) fn parse_hook(s: &str) -> Result<HookSpec, String> {
+    hook_for(s, &EVENT_NAMES, "an event", "down=kill -9 $HBNODE_PID")
+}
+
+/// Parses `EVENT=CMD` with EVENT `any` or one of `events`.
+pub(crate) fn hook_for(
+    s: &str,
+    events: &[&str],
+    what: &str,
+    example: &str,
+) -> Result<HookSpec, String> {
+    let (event, command) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not EVENT=CMD (e.g. '{example}')"))?;
+    let event = event.trim();
+    if event != "any" && !events.contains(&event) {
+        return Err(format!(
+            "`{event}` is not {what}: use any, {}",
+            events.join(", ")
+        ));
+    }
+    if command.trim().is_empty() {
+        return Err(format!("`{s}` has an empty command"));
+    }
+    Ok(HookSpec {
+        event: event.to_owned(),
+        command: command.to_owned(),
+    })
+}
+/// `--http`: an address, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HttpAddr(pub(crate) Option<SocketAddr>);
+
+impl FromStr for HttpAddr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "off" {
+            return Ok(Self(None));
+        }
+        s.parse()
+            .map(|a| Self(Some(a)))
+            .map_err(|_| format!("`{s}` is not IP:PORT (e.g. 127.0.0.1:43280) or `off`"))
+    }
+}
+
+/// Parses `SCHEME://HOST:PORT` (HOST an IP address, IPv6 in brackets); the schemes are
+/// `udp`, `pyhb+udp`, `text+udp` and `json+tcp`.
+pub(crate) fn parse_listen(s: &str) -> Result<ListenUrl, String> {
+    let schemes = [
+        ("udp://", ListenKind::Udp),
+        ("pyhb+udp://", ListenKind::PyHb),
+        ("text+udp://", ListenKind::Text),
+        ("json+tcp://", ListenKind::JsonTcp),
+    ];
+    let Some((kind, rest)) = schemes
+        .iter()
+        .find_map(|(p, k)| s.strip_prefix(p).map(|r| (*k, r)))
+    else {
+        return Err(format!(
+            "`{s}` is not a listen URL: use udp://IP:PORT (e.g. udp://0.0.0.0:43278), \
+             pyhb+udp://, text+udp:// or json+tcp://"
+        ));
+    };
+    let addr = rest
+        .parse()
+        .map_err(|_| format!("`{rest}` is not IP:PORT (e.g. 0.0.0.0:43278 or [::]:43278)"))?;
+    Ok(ListenUrl { kind, addr })
+}
+
+/// Parses a duration such as `250ms`, `5s` or `1m 30s`.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration like 250ms or 5s: {e}"))
+}
+
+/// Parses a byte size: a number with an optional `KiB`, `MiB` or `GiB` suffix.
+pub(crate) fn parse_bytes(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (num, mult) = [
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+        ("B", 1),
+    ]
+    .iter()
+    .find_map(|(suf, m)| t.strip_suffix(suf).map(|n| (n.trim(), *m)))
+    .unwrap_or((t, 1usize));
+    num.parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("`{s}` is not a size like 8MiB, 512KiB or 65536"))
+}
+
+/// Parses a percentage from 0 to 50 (`5` or `5%`) into a fraction.
+pub(crate) fn parse_percent(s: &str) -> Result<f64, String> {
+    let n: f64 = s
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("`{s}` is not a percentage like 5 or 5%"))?;
+    if (0.0..=50.0).contains(&n) {
+        Ok(n / 100.0)
+    } else {
+        Err(format!("jitter must be between 0% and 50%, not {s}"))
+    }
+}
+
+/// `--detector`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DetectorKind {
+    /// Fixed timeout.
+    Fixed,
+    /// φ-accrual.
+    Phi,
+    /// Chen–Toueg–Aguilera NFD-E.
+    Chen,
+}
+
+/// `--events`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EventFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line (schema: docs/events.md).
+    Json,
+}
