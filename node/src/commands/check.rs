@@ -2,7 +2,7 @@
 //!
 //! One status line `HBNODE <STATE> - <summary> | <perfdata>`, then one line per probe, and the
 //! plugin exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). The data comes from the monitor's
-//! `/v1/nodes/{id}` (see `crate::runtime::detector::NodeView`).
+//! `/v1/nodes/{id}` (see `crate::http::views::NodeView`).
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::cli::CheckArgs;
 use crate::http::client;
-use crate::runtime::detector::{NodeView, ProbeView};
+use crate::http::views::{NodeView, ProbeView};
 
 /// A Nagios plugin state, ordered by how bad it is for taking the worst.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -28,13 +28,13 @@ use hb_core::{Beater, NodeId, Timestamp};
 
 use crate::cli::values::EventFormat;
 use crate::commands::beat::BeatSettings;
-use crate::commands::monitor::{self, MonitorSettings};
 use crate::net::transport::{Udp, bind_udp};
 use crate::process::signals::shutdown_signal;
 use crate::runtime::beater::{BeaterActor, Crash, Cut, Leave};
 use crate::runtime::clock::Clock;
 use crate::runtime::record::EventRecord;
 use crate::runtime::reporter::Collector;
+use crate::runtime::wiring::{self, MonitorSettings};
 
 const TIMEOUT: Duration = Duration::from_secs(1);
 const PERIOD: Duration = Duration::from_millis(200);
@@ -290,7 +290,7 @@ async fn demo(nodes: u16, db: std::path::PathBuf) -> anyhow::Result<ExitCode> {
         };
         let events = Rc::new(RefCell::new(Vec::new()));
         let collector = Collector::new(Rc::clone(&events)).start();
-        let running = monitor::start(&settings, clock, Some(collector.recipient()))?;
+        let running = wiring::start(&settings, clock, Some(collector.recipient()))?;
         let addr = *running
             .listening
             .first()

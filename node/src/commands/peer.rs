@@ -14,12 +14,13 @@ use hb_core::{Beater, NodeId, PeerIdentity};
 
 use crate::cli::peer::PeerArgs;
 use crate::commands::beat::BeatSettings;
-use crate::commands::monitor::{self, MonitorSettings};
+use crate::commands::monitor;
 use crate::net::multicast;
 use crate::net::transport::Udp;
 use crate::process::host::hostname;
 use crate::runtime::beater::{BeaterActor, Leave};
 use crate::runtime::clock::Clock;
+use crate::runtime::wiring::{self, MonitorSettings};
 
 /// What `hbnode peer` runs with.
 #[derive(Clone, Debug)]
@@ -117,7 +118,7 @@ pub(crate) fn run(mut s: PeerSettings) -> anyhow::Result<ExitCode> {
             );
         }
         let group_socket = multicast::group_socket(&s.group, s.iface)?;
-        let running = monitor::start_with(
+        let running = wiring::start_with(
             &s.monitor,
             clock,
             None,
@@ -141,8 +142,7 @@ pub(crate) fn run(mut s: PeerSettings) -> anyhow::Result<ExitCode> {
                 .map(|(_, a)| format!(", HTTP on {a}"))
                 .unwrap_or_default()
         );
-        let sig = crate::process::notify::serve_until_signal(running.detector.clone().recipient())
-            .await?;
+        let sig = crate::process::notify::serve_until_signal(running.health_probes()).await?;
         tracing::info!(signal = sig, "leaving the group");
         actor
             .send(Leave)

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 
 use crate::cli::StatusArgs;
 use crate::http::client;
-use crate::runtime::detector::NodeView;
+use crate::http::views::NodeView;
 
 /// Runs `hbnode status`.
 pub(crate) fn run(a: &StatusArgs) -> anyhow::Result<ExitCode> {

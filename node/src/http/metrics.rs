@@ -8,7 +8,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
-use crate::runtime::detector::Snapshot;
+use crate::http::views::Snapshot;
 use crate::runtime::stats::{self, Stats};
 
 type Labels = Vec<(&'static str, String)>;
@@ -219,7 +219,7 @@ pub(crate) fn render(snap: &Snapshot, stats: &Stats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::detector::NodeView;
+    use crate::http::views::NodeView;
 
     #[test]
     fn exposition_has_the_documented_families() {
@@ -242,7 +242,7 @@ mod tests {
             duplicates: 0,
             reordered: 0,
             labels: Default::default(),
-            probes: vec![crate::runtime::detector::ProbeView {
+            probes: vec![crate::http::views::ProbeView {
                 name: "load1".into(),
                 state: "warning".into(),
                 state_since: String::new(),

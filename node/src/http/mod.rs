@@ -5,3 +5,4 @@ pub(crate) mod client;
 pub(crate) mod metrics;
 pub(crate) mod page;
 pub(crate) mod server;
+pub(crate) mod views;

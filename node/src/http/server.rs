@@ -12,14 +12,17 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context as _;
 use serde::Deserialize;
 
-use crate::runtime::detector::{Detector, GetNode, GetSnapshot};
+use crate::http::views::{NodeView, Snapshot};
+use crate::runtime::detector::{DetectorActor, GetNode, GetSnapshot};
+use crate::runtime::record::EventRecord;
 use crate::runtime::stats::Stats;
 
 /// What the handlers share.
 #[derive(Debug)]
 pub(crate) struct HttpState {
-    /// The Detector, asked for snapshots.
-    pub(crate) detector: Addr<Detector>,
+    /// Every Detector (the main one first), asked for snapshots; their nodes and counters
+    /// are merged.
+    pub(crate) detectors: Vec<Addr<DetectorActor>>,
     /// Counters and recent events.
     pub(crate) stats: Arc<Stats>,
     /// The store, if any (history and readings are read from it).
@@ -33,13 +36,35 @@ fn unavailable() -> HttpResponse {
     HttpResponse::ServiceUnavailable().json(serde_json::json!({"error": "detector not responding"}))
 }
 
+/// Every Detector's snapshot, merged.
+async fn snapshot(state: &HttpState) -> Result<Snapshot, actix::MailboxError> {
+    let mut merged: Option<Snapshot> = None;
+    for d in &state.detectors {
+        let s = d.send(GetSnapshot).timeout(DETECTOR_WAIT).await?;
+        match &mut merged {
+            Some(m) => m.merge(s),
+            None => merged = Some(s),
+        }
+    }
+    Ok(merged.unwrap_or_default())
+}
+
+/// Node `id`, from the first Detector that has it.
+async fn find(state: &HttpState, id: &str) -> Result<Option<NodeView>, actix::MailboxError> {
+    for d in &state.detectors {
+        if let Some(n) = d
+            .send(GetNode(id.to_owned()))
+            .timeout(DETECTOR_WAIT)
+            .await?
+        {
+            return Ok(Some(n));
+        }
+    }
+    Ok(None)
+}
+
 async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
-    match state
-        .detector
-        .send(GetSnapshot)
-        .timeout(DETECTOR_WAIT)
-        .await
-    {
+    match snapshot(&state).await {
         Ok(snap) => HttpResponse::Ok()
             .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
             .body(crate::http::metrics::render(&snap, &state.stats)),
@@ -48,12 +73,7 @@ async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
 }
 
 async fn nodes(state: web::Data<HttpState>) -> HttpResponse {
-    match state
-        .detector
-        .send(GetSnapshot)
-        .timeout(DETECTOR_WAIT)
-        .await
-    {
+    match snapshot(&state).await {
         Ok(snap) => HttpResponse::Ok().json(snap.nodes),
         Err(_) => unavailable(),
     }
@@ -61,12 +81,7 @@ async fn nodes(state: web::Data<HttpState>) -> HttpResponse {
 
 async fn node(state: web::Data<HttpState>, id: web::Path<String>) -> HttpResponse {
     let id = id.into_inner();
-    match state
-        .detector
-        .send(GetNode(id.clone()))
-        .timeout(DETECTOR_WAIT)
-        .await
-    {
+    match find(&state, &id).await {
         Ok(Some(n)) => HttpResponse::Ok().json(n),
         Ok(None) => {
             HttpResponse::NotFound().json(serde_json::json!({"error": format!("no node `{id}`")}))
@@ -82,6 +97,7 @@ struct Since {
 
 async fn events(state: web::Data<HttpState>, q: web::Query<Since>) -> HttpResponse {
     let events = state.stats.recent_since(q.since.unwrap_or(0));
+    let events: Vec<&EventRecord> = events.iter().map(|r| &**r).collect();
     let last = events.last().map(|r| r.event_id).or(q.since).unwrap_or(0);
     HttpResponse::Ok().json(serde_json::json!({ "events": events, "last_event_id": last }))
 }
@@ -155,12 +171,7 @@ async fn readings(
 }
 
 async fn healthz(state: web::Data<HttpState>) -> HttpResponse {
-    match state
-        .detector
-        .send(GetNode(String::new()))
-        .timeout(DETECTOR_WAIT)
-        .await
-    {
+    match find(&state, "").await {
         Ok(_) => HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
         Err(_) => unavailable(),
     }

@@ -9,7 +9,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use hb_core::legacy::LegacyBeat;
-use hb_core::{Monitor, NodeId, NodeState, Timestamp};
+use hb_core::{Monitor, NodeId, NodeState, Rejection, Timestamp, wire};
+
+use super::LegacyInput;
+use crate::runtime::clock::Clock;
 
 /// Most labels kept per node (TCP/JSON fields other than `id`, `ip`, `pid`; plus `status`).
 pub(crate) const MAX_LABELS: usize = 16;
@@ -121,11 +124,55 @@ impl LegacyState {
     pub(crate) fn forget(&mut self, node: &NodeId) {
         self.nodes.remove(node);
     }
+
+    /// Feeds a listener's inputs to `monitor`: beats with their synthesised identity, refused
+    /// input counted as `bad_legacy_format`, closed TCP connections' nodes taken down.
+    pub(crate) fn feed(&mut self, monitor: &mut Monitor, clock: &Clock, items: Vec<LegacyInput>) {
+        let group = monitor.config().group;
+        for item in items {
+            match item {
+                LegacyInput::Beat {
+                    at,
+                    from,
+                    beat,
+                    conn,
+                } => {
+                    let wall_us = clock.unix_offset_us().saturating_add(at.as_micros());
+                    let (incarnation, seq) = self.identity(monitor, at, wall_us, &beat, conn);
+                    let b = synthesised(beat.node.as_str(), incarnation, seq, group);
+                    monitor.handle_beat(at, from, &b);
+                }
+                LegacyInput::Rejected => monitor.handle_rejection(Rejection::BadLegacyFormat),
+                LegacyInput::Closed { at, conn, nodes } => {
+                    for node in &nodes {
+                        if self.take_connection(node, conn) {
+                            monitor.handle_disconnect(at, node.as_str());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The native beat a legacy beat becomes, once given an identity.
+fn synthesised(node: &str, incarnation: u64, seq: u64, group: u32) -> wire::Beat<'_> {
+    wire::Beat {
+        node,
+        incarnation,
+        seq,
+        period_ms: 0,
+        flags: wire::BeatFlags::default(),
+        sent_at_us: 0,
+        group,
+        schedule_version: 0,
+        readings: wire::Readings::default(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use hb_core::{MonitorConfig, wire};
+    use hb_core::MonitorConfig;
 
     use super::*;
 
@@ -144,17 +191,7 @@ mod tests {
     fn feed(m: &mut Monitor, s: &mut LegacyState, at: u64, b: &LegacyBeat) -> (u64, u64) {
         let now = Timestamp::from_micros(at);
         let (incarnation, seq) = s.identity(m, now, 1_000 + at, b, None);
-        let w = wire::Beat {
-            node: b.node.as_str(),
-            incarnation,
-            seq,
-            period_ms: 0,
-            flags: wire::BeatFlags::default(),
-            sent_at_us: 0,
-            group: 0,
-            schedule_version: 0,
-            readings: Default::default(),
-        };
+        let w = synthesised(b.node.as_str(), incarnation, seq, 0);
         m.handle_beat(now, "127.0.0.1:1".parse().unwrap(), &w);
         (incarnation, seq)
     }

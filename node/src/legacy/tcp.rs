@@ -21,7 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::{LegacyIngest, LegacyInput};
 use crate::runtime::clock::Clock;
-use crate::runtime::detector::Detector;
+use crate::runtime::detector::DetectorActor;
 use crate::runtime::stats::{Stats, inc};
 
 /// Most distinct node ids one connection may carry (normally one); further ids still beat but
@@ -44,7 +44,7 @@ pub(crate) struct TcpSettings {
 pub(crate) async fn run(
     listener: TcpListener,
     settings: TcpSettings,
-    detector: Addr<Detector>,
+    detector: Addr<DetectorActor>,
     clock: Clock,
     stats: Arc<Stats>,
 ) {
@@ -92,7 +92,7 @@ async fn connection(
     peer: SocketAddr,
     conn: u64,
     greeting: Rc<[u8]>,
-    detector: Addr<Detector>,
+    detector: Addr<DetectorActor>,
     clock: Clock,
 ) {
     tracing::debug!(%peer, conn, "TCP heartbeat connection");
@@ -117,7 +117,7 @@ async fn serve(
     peer: SocketAddr,
     conn: u64,
     nodes: &mut Vec<NodeId>,
-    detector: &Addr<Detector>,
+    detector: &Addr<DetectorActor>,
     clock: &Clock,
 ) {
     let mut decoder = JsonStream::new(peer, DEFAULT_MAX_BUFFER);

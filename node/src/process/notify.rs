@@ -15,7 +15,9 @@ use std::time::Duration;
 use actix::Recipient;
 use sd_notify::NotifyState;
 
-use crate::runtime::detector::{GetSnapshot, Snapshot};
+use hb_core::NodeState;
+
+use crate::runtime::detector::{GetHealth, Health};
 
 /// How often the status line is refreshed when systemd has no watchdog configured.
 const STATUS_EVERY: Duration = Duration::from_secs(5);
@@ -33,32 +35,39 @@ pub(crate) fn systemd() -> Notify {
 }
 
 /// The one-line summary sent as `STATUS=`.
-pub(crate) fn summary(snap: &Snapshot) -> String {
-    let count = |s: &str| {
-        snap.states
-            .iter()
-            .find(|(n, _)| *n == s)
-            .map_or(0, |(_, c)| *c)
-    };
+pub(crate) fn summary(h: &Health) -> String {
     format!(
         "{} nodes: {} alive, {} down, {} left",
-        snap.nodes.len(),
-        count("alive"),
-        count("down"),
-        count("left")
+        h.nodes(),
+        h.count(NodeState::Alive),
+        h.count(NodeState::Down),
+        h.count(NodeState::Left)
     )
 }
 
+/// Asks every Detector how many nodes it has in each state; an error if any fails to answer
+/// within `wait`.
+async fn health(
+    detectors: &[Recipient<GetHealth>],
+    wait: Duration,
+) -> Result<Health, actix::MailboxError> {
+    let mut total = Health::default();
+    for d in detectors {
+        total.merge(d.send(GetHealth).timeout(wait).await?);
+    }
+    Ok(total)
+}
+
 /// Sends `READY=1` and a first status, then every tick (half the watchdog interval, or
-/// [`STATUS_EVERY`]) asks the Detector for a snapshot; when it answers within the tick, sends
+/// [`STATUS_EVERY`]) asks every Detector how many nodes it has in each state (O(1)); when it answers within the tick, sends
 /// `STATUS=` and, if `watchdog` is set, `WATCHDOG=1`. Runs until dropped.
 pub(crate) async fn run(
-    detector: Recipient<GetSnapshot>,
+    detectors: Vec<Recipient<GetHealth>>,
     watchdog: Option<Duration>,
     mut send: Notify,
 ) {
     let tick = watchdog.map_or(STATUS_EVERY, |w| (w / 2).max(Duration::from_millis(1)));
-    let first = detector.send(GetSnapshot).timeout(tick).await.ok();
+    let first = health(&detectors, tick).await.ok();
     let status = first
         .as_ref()
         .map_or_else(|| "starting".to_owned(), summary);
@@ -68,9 +77,9 @@ pub(crate) async fn run(
     interval.tick().await;
     loop {
         interval.tick().await;
-        match detector.send(GetSnapshot).timeout(tick).await {
-            Ok(snap) => {
-                let status = summary(&snap);
+        match health(&detectors, tick).await {
+            Ok(h) => {
+                let status = summary(&h);
                 if watchdog.is_some() {
                     send(&[NotifyState::Watchdog, NotifyState::Status(&status)]);
                 } else {
@@ -91,9 +100,9 @@ pub(crate) async fn run(
 /// then says `STOPPING=1`; returns the signal's name. What `monitor` and `peer` run between
 /// start and shutdown.
 pub(crate) async fn serve_until_signal(
-    detector: Recipient<GetSnapshot>,
+    detectors: Vec<Recipient<GetHealth>>,
 ) -> anyhow::Result<&'static str> {
-    let task = actix_rt::spawn(run(detector, sd_notify::watchdog_enabled(), systemd()));
+    let task = actix_rt::spawn(run(detectors, sd_notify::watchdog_enabled(), systemd()));
     let sig = crate::process::signals::shutdown_signal().await;
     task.abort();
     if let Ok(sig) = sig {
@@ -126,21 +135,17 @@ mod tests {
         type Context = Context<Self>;
     }
 
-    impl Handler<GetSnapshot> for FakeDetector {
-        type Result = ResponseActFuture<Self, Snapshot>;
+    impl Handler<GetHealth> for FakeDetector {
+        type Result = ResponseActFuture<Self, Health>;
 
-        fn handle(&mut self, _: GetSnapshot, _: &mut Self::Context) -> Self::Result {
+        fn handle(&mut self, _: GetHealth, _: &mut Self::Context) -> Self::Result {
             let stuck = *self.stuck.borrow();
             Box::pin(
                 async move {
                     if stuck {
                         std::future::pending::<()>().await;
                     }
-                    Snapshot {
-                        states: vec![("alive", 2), ("down", 1), ("left", 0)],
-                        nodes: Vec::new(),
-                        ..Snapshot::default()
-                    }
+                    Health { states: [2, 1, 0] }
                 }
                 .into_actor(self),
             )
@@ -175,7 +180,11 @@ mod tests {
             }
             .start();
             let (send, log) = recorder();
-            let task = actix_rt::spawn(run(det.recipient(), Some(Duration::from_secs(2)), send));
+            let task = actix_rt::spawn(run(
+                vec![det.recipient()],
+                Some(Duration::from_secs(2)),
+                send,
+            ));
             tokio::time::sleep(Duration::from_millis(5500)).await;
             let healthy = pings(&log.borrow());
             assert!(
@@ -191,7 +200,7 @@ mod tests {
             assert!(
                 log.borrow()
                     .iter()
-                    .any(|m| m.contains("STATUS=0 nodes: 2 alive, 1 down, 0 left"))
+                    .any(|m| m.contains("STATUS=3 nodes: 2 alive, 1 down, 0 left"))
             );
 
             *stuck.borrow_mut() = true;

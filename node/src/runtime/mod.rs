@@ -11,6 +11,7 @@ pub(crate) mod record;
 pub(crate) mod recorder;
 pub(crate) mod reporter;
 pub(crate) mod stats;
+pub(crate) mod wiring;
 
 #[cfg(test)]
 mod tests;

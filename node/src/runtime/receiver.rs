@@ -1,11 +1,11 @@
-//! The Receiver actor: one per listener. Owns the socket, reads datagrams in batches, hands
-//! them to the Detector, and sends the acks the Detector hands back. No detector logic.
+//! The Receiver actor: one per UDP listener, native or legacy — the one datagram read loop.
+//! Owns the socket, reads datagrams in batches, hands each batch to its Detector, and sends
+//! the acks that come back with it. No detector logic.
 //!
 //! Mailbox policy: the read loop awaits each batch's handling (`send().await`), so at most one
 //! batch per Receiver is in flight; while the Detector is busy, datagrams wait in the kernel
-//! buffer (`--recv-buffer`). Acks arrive with `try_send` into a mailbox of
-//! [`RECEIVER_MAILBOX`] messages; when full they are dropped and counted, and a full socket
-//! send buffer drops and counts too (acks are advisory; beats are not retransmitted).
+//! buffer (`--recv-buffer`). Acks are sent with a non-blocking `sendto`; a full socket send
+//! buffer drops and counts them (acks are advisory; beats are not retransmitted).
 
 use std::io;
 use std::rc::Rc;
@@ -14,37 +14,51 @@ use std::sync::atomic::Ordering;
 
 use actix::prelude::*;
 
+use crate::legacy::LegacyIngest;
+use crate::legacy::udp::UdpFormat;
 use crate::net::transport::Transport;
-use crate::runtime::batch::Batch;
+use crate::runtime::batch::{Batch, SLOT};
 use crate::runtime::clock::Clock;
-use crate::runtime::detector::{Detector, Ingest, Outgoing};
+use crate::runtime::detector::{DetectorActor, Ingest};
 use crate::runtime::stats::{Stats, inc};
 
 /// Most datagrams per batch.
 pub(crate) const MAX_BATCH: usize = 256;
 
-/// Ack messages the Receiver's mailbox holds.
-pub(crate) const RECEIVER_MAILBOX: usize = 256;
+/// A legacy datagram is a short line; anything longer than a UDP payload cannot arrive anyway.
+const LEGACY_SLOT: usize = 65_536;
+
+/// What a Receiver's datagrams are.
+#[derive(Clone, Debug)]
+pub(crate) enum Speaks {
+    /// hbnode's wire format: batches go to the Detector as they are, acks come back.
+    Native,
+    /// A legacy protocol (`pyhb+udp`, `text+udp`): decoded here, no acks.
+    Legacy(UdpFormat),
+}
 
 /// See the module docs.
 #[derive(Debug)]
 pub(crate) struct Receiver<T: Transport> {
     transport: Rc<T>,
-    detector: Addr<Detector>,
+    speaks: Speaks,
+    detector: Addr<DetectorActor>,
     clock: Clock,
     stats: Arc<Stats>,
 }
 
 impl<T: Transport> Receiver<T> {
-    /// A receiver reading from `transport` into `detector`.
+    /// A receiver reading `speaks` datagrams from `transport` into `detector`.
     pub(crate) fn new(
         transport: T,
-        detector: Addr<Detector>,
+        speaks: Speaks,
+        detector: Addr<DetectorActor>,
         clock: Clock,
         stats: Arc<Stats>,
     ) -> Self {
         Self {
             transport: Rc::new(transport),
+            speaks,
             detector,
             clock,
             stats,
@@ -55,12 +69,16 @@ impl<T: Transport> Receiver<T> {
 /// Reads batches until the Detector goes away.
 async fn read_loop<T: Transport>(
     transport: Rc<T>,
-    detector: Addr<Detector>,
-    reply: Recipient<Outgoing>,
+    speaks: Speaks,
+    detector: Addr<DetectorActor>,
     clock: Clock,
     stats: Arc<Stats>,
 ) {
-    let mut batch = Batch::with_capacity(MAX_BATCH);
+    let slot = match speaks {
+        Speaks::Native => SLOT,
+        Speaks::Legacy(_) => LEGACY_SLOT,
+    };
+    let mut batch = Batch::with_capacity(MAX_BATCH, slot);
     loop {
         if let Err(e) = batch.recv(&*transport, &clock).await {
             if e.kind() == io::ErrorKind::NotConnected {
@@ -86,16 +104,30 @@ async fn read_loop<T: Transport>(
         stats
             .datagrams
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        match detector
-            .send(Ingest {
-                batch,
-                reply: reply.clone(),
-            })
-            .await
-        {
-            Ok(b) => batch = b,
-            Err(_) => return,
+        batch = match &speaks {
+            Speaks::Native => match detector.send(Ingest(batch)).await {
+                Ok(b) => b,
+                Err(_) => return,
+            },
+            Speaks::Legacy(format) => {
+                let items = format.inputs(&batch);
+                batch.clear();
+                if detector.send(LegacyIngest(items)).await.is_err() {
+                    return;
+                }
+                batch
+            }
+        };
+        for (to, ack) in batch.acks() {
+            match transport.try_send_to(ack, to) {
+                Ok(_) => inc(&stats.acks_sent),
+                Err(e) => {
+                    inc(&stats.acks_dropped);
+                    tracing::debug!(%to, error = %e, "cannot send ack");
+                }
+            }
         }
+        batch.clear();
     }
 }
 
@@ -103,31 +135,14 @@ impl<T: Transport> Actor for Receiver<T> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(RECEIVER_MAILBOX);
         let fut = read_loop(
             Rc::clone(&self.transport),
+            self.speaks.clone(),
             self.detector.clone(),
-            ctx.address().recipient(),
             self.clock,
             Arc::clone(&self.stats),
         );
         ctx.spawn(fut.into_actor(self).map(|(), _, ctx| ctx.stop()));
-    }
-}
-
-impl<T: Transport> Handler<Outgoing> for Receiver<T> {
-    type Result = ();
-
-    fn handle(&mut self, out: Outgoing, _: &mut Self::Context) {
-        for (to, range) in out.items {
-            match self.transport.try_send_to(&out.data[range], to) {
-                Ok(_) => inc(&self.stats.acks_sent),
-                Err(e) => {
-                    inc(&self.stats.acks_dropped);
-                    tracing::debug!(%to, error = %e, "cannot send ack");
-                }
-            }
-        }
     }
 }
 

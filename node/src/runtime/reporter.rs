@@ -24,7 +24,7 @@ const COLLECTOR: usize = 2;
 /// Events from the Detector, in decision order.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub(crate) struct Report(pub(crate) Vec<EventRecord>);
+pub(crate) struct Report(pub(crate) Vec<Arc<EventRecord>>);
 
 /// One event for an in-process collector (the demo's director, tests).
 #[derive(Clone, Debug, Message)]
@@ -74,7 +74,6 @@ impl Handler<Report> for Reporter {
     fn handle(&mut self, Report(records): Report, _: &mut Self::Context) {
         for r in records {
             self.stats.record(&r);
-            let r = Arc::new(r);
             for s in &self.sinks {
                 if s.offer(&r) == Offer::Dropped {
                     self.stats.sink_dropped(s.index);

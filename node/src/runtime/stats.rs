@@ -1,8 +1,8 @@
 //! Counters shared by the actors and read by the HTTP API, plus the recent-events ring.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::runtime::record::EventRecord;
 
@@ -114,7 +114,7 @@ pub(crate) struct Stats {
     posts: [[AtomicU64; 2]; 2],
     events: [AtomicU64; EVENT_NAMES.len()],
     sink_dropped: [AtomicU64; SINK_NAMES.len()],
-    recent: Mutex<VecDeque<EventRecord>>,
+    recent: Mutex<VecDeque<Arc<EventRecord>>>,
     store_written: [AtomicU64; 3],
     /// Rows the store's queue had no room for.
     pub(crate) store_dropped: AtomicU64,
@@ -138,7 +138,7 @@ pub(crate) fn get(c: &AtomicU64) -> u64 {
 
 impl Stats {
     /// Counts and remembers one event.
-    pub(crate) fn record(&self, r: &EventRecord) {
+    pub(crate) fn record(&self, r: &Arc<EventRecord>) {
         if let Some(i) = EVENT_NAMES.iter().position(|n| *n == r.event) {
             inc(&self.events[i]);
         }
@@ -146,7 +146,7 @@ impl Stats {
         if recent.len() == RECENT_EVENTS {
             recent.pop_front();
         }
-        recent.push_back(r.clone());
+        recent.push_back(Arc::clone(r));
     }
 
     /// Counts one hook outcome.
@@ -209,7 +209,7 @@ impl Stats {
     }
 
     /// Recent events with `event_id > since`, oldest first.
-    pub(crate) fn recent_since(&self, since: u64) -> Vec<EventRecord> {
+    pub(crate) fn recent_since(&self, since: u64) -> Vec<Arc<EventRecord>> {
         let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         recent
             .iter()

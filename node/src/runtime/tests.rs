@@ -16,8 +16,8 @@ use crate::commands::beat::BeatSettings;
 use crate::net::transport::{MemNet, MemSocket};
 use crate::runtime::beater::{BeaterActor, Crash, Leave};
 use crate::runtime::clock::Clock;
-use crate::runtime::detector::{Detector, GetSnapshot};
-use crate::runtime::receiver::Receiver;
+use crate::runtime::detector::{DetectorActor, GetSnapshot};
+use crate::runtime::receiver::{Receiver, Speaks};
 use crate::runtime::record::EventRecord;
 use crate::runtime::reporter::{Collector, Reporter};
 use crate::runtime::stats::Stats;
@@ -45,7 +45,7 @@ struct World {
     clock: Clock,
     net: MemNet,
     events: Events,
-    detector: Addr<Detector>,
+    detector: Addr<DetectorActor>,
 }
 
 impl World {
@@ -71,9 +71,9 @@ impl World {
         };
         let monitor = Monitor::new(cfg, clock.now()).expect("monitor");
         let detector =
-            Detector::new(monitor, clock, reporter.recipient(), Arc::clone(&stats)).start();
+            DetectorActor::new(monitor, clock, reporter.recipient(), Arc::clone(&stats)).start();
         let socket = net.bind(MONITOR, 1024);
-        Receiver::new(socket, detector.clone(), clock, stats).start();
+        Receiver::new(socket, Speaks::Native, detector.clone(), clock, stats).start();
         Self {
             clock,
             net,

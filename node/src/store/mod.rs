@@ -14,6 +14,7 @@
 //!
 //! Times in the file are wall-clock milliseconds since the Unix epoch (`*_ms` columns).
 
+pub(crate) mod feed;
 pub(crate) mod plot;
 pub(crate) mod query;
 pub(crate) mod writer;

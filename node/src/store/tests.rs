@@ -20,7 +20,7 @@ fn temp(name: &str) -> PathBuf {
     p
 }
 
-fn event(node: &str, name: &'static str) -> Box<crate::runtime::record::EventRecord> {
+fn event(node: &str, name: &'static str) -> Arc<crate::runtime::record::EventRecord> {
     let ev = hb_core::Event {
         at: hb_core::Timestamp::ZERO,
         node: NodeId::new(node).unwrap(),
@@ -35,7 +35,7 @@ fn event(node: &str, name: &'static str) -> Box<crate::runtime::record::EventRec
         &crate::runtime::clock::Clock::new(),
     );
     r.event = name;
-    Box::new(r)
+    Arc::new(r)
 }
 
 fn reading(node: &str, probe: &str, value: f64) -> hb_core::probe::Sample {

@@ -40,7 +40,7 @@ pub(crate) enum Row {
         /// Decision time, wall clock ms.
         at_ms: i64,
         /// The event.
-        record: Box<EventRecord>,
+        record: Arc<EventRecord>,
     },
     /// One reading (node and probe ids are inline strings: no allocation on the Detector).
     Reading {

@@ -1,0 +1,195 @@
+//! What the HTTP API, `/metrics`, `hbnode status` and `hbnode check` show of the monitor: a
+//! node (`NodeView`, with its probes), and a snapshot of every node and counter, projected
+//! from `hb_core::Monitor` on the Detector's turn.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hb_core::detector::Detector as _;
+use hb_core::{Monitor, NodeInfo, NodeState};
+use serde::{Deserialize, Serialize};
+
+use crate::legacy::state::LegacyState;
+use crate::runtime::clock::{Clock, unix_secs};
+
+/// One node as the HTTP API and `hbnode status` show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct NodeView {
+    /// Node id.
+    pub(crate) id: String,
+    /// `alive`, `down` or `left`.
+    pub(crate) state: String,
+    /// Last known address.
+    pub(crate) addr: SocketAddr,
+    /// Current incarnation.
+    pub(crate) incarnation: u64,
+    /// Highest beat sequence number seen in this incarnation.
+    pub(crate) seq: u64,
+    /// Wall-clock time of the latest fresh beat (RFC 3339).
+    pub(crate) last_seen: String,
+    /// The same, in seconds since the Unix epoch.
+    pub(crate) last_seen_unix: f64,
+    /// Silence since then, in ms.
+    pub(crate) silence_ms: u64,
+    /// When the node entered its state (RFC 3339).
+    pub(crate) state_since: String,
+    /// Detector value now (see docs/events.md).
+    pub(crate) value: Option<f64>,
+    /// Detector value at which the node is down.
+    pub(crate) threshold: f64,
+    /// Advertised beat period, in ms.
+    pub(crate) period_ms: u64,
+    /// Fresh beats received.
+    pub(crate) beats: u64,
+    /// Beats missing from the sequence.
+    pub(crate) lost: u32,
+    /// Estimated loss, 0–1.
+    pub(crate) loss: f64,
+    /// Duplicate beats refused.
+    pub(crate) duplicates: u32,
+    /// Beats that arrived after a later one.
+    pub(crate) reordered: u32,
+    /// Legacy nodes: `status` and the other fields of their latest TCP/JSON beat (bounded).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) labels: BTreeMap<String, String>,
+    /// Sensor probes, by name (see `--threshold`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) probes: Vec<ProbeView>,
+}
+
+/// One sensor probe of one node, as the HTTP API, `/metrics` and `hbnode check` show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ProbeView {
+    /// Probe name.
+    pub(crate) name: String,
+    /// `ok`, `warning`, `error` or `unknown` (after hysteresis).
+    pub(crate) state: String,
+    /// When it entered that state (RFC 3339).
+    pub(crate) state_since: String,
+    /// Latest value (null if it was NaN).
+    pub(crate) value: Option<f64>,
+    /// Wall-clock time of the latest reading (RFC 3339).
+    pub(crate) last_reading: String,
+    /// The warning range in force (Nagios syntax), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) warning: Option<String>,
+    /// The error range in force, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
+}
+
+/// Everything the metrics endpoint needs, taken in one Detector turn.
+#[derive(Debug, Default)]
+pub(crate) struct Snapshot {
+    /// Every node.
+    pub(crate) nodes: Vec<NodeView>,
+    /// Fresh beats accepted.
+    pub(crate) beats_received: u64,
+    /// Rejected datagrams by reason (every reason, zeros included).
+    pub(crate) rejections: Vec<(&'static str, u64)>,
+    /// Nodes by state.
+    pub(crate) states: Vec<(&'static str, usize)>,
+    /// Acks the core dropped because its queue was full.
+    pub(crate) core_acks_dropped: u64,
+    /// Readings of probes beyond the per-node limit.
+    pub(crate) probes_refused: u64,
+    /// Stalls of the monitor itself detected, and the length of the latest.
+    pub(crate) stalls: (u64, Duration),
+    /// The registry's capacity (`--max-nodes`).
+    pub(crate) max_nodes: usize,
+}
+
+impl Snapshot {
+    /// Adds `other`'s nodes and counters (same reasons and states, in the same order).
+    pub(crate) fn merge(&mut self, other: Self) {
+        self.nodes.extend(other.nodes);
+        self.beats_received += other.beats_received;
+        for ((_, n), (_, m)) in self.rejections.iter_mut().zip(other.rejections) {
+            *n += m;
+        }
+        for ((_, n), (_, m)) in self.states.iter_mut().zip(other.states) {
+            *n += m;
+        }
+        self.core_acks_dropped += other.core_acks_dropped;
+        self.probes_refused += other.probes_refused;
+        // Each Detector guards its own loop; they share one thread, so a stall shows in all.
+        self.stalls = self.stalls.max(other.stalls);
+        self.max_nodes += other.max_nodes;
+    }
+}
+
+/// One Detector's nodes and counters, seen at `clock.now()`.
+pub(crate) fn snapshot(monitor: &Monitor, clock: &Clock, legacy: &LegacyState) -> Snapshot {
+    let now = clock.now();
+    Snapshot {
+        nodes: monitor
+            .nodes(now)
+            .map(|n| node(monitor, clock, legacy, &n))
+            .collect(),
+        beats_received: monitor.beats_received(),
+        rejections: monitor
+            .rejections()
+            .iter()
+            .map(|(r, n)| (r.as_str(), n))
+            .collect(),
+        states: NodeState::ALL
+            .iter()
+            .map(|s| (s.as_str(), monitor.count(*s)))
+            .collect(),
+        core_acks_dropped: monitor.acks_dropped(),
+        probes_refused: monitor.probes_refused(),
+        stalls: monitor.stalls(),
+        max_nodes: monitor.config().max_nodes,
+    }
+}
+
+/// One node as the API shows it.
+pub(crate) fn node(
+    monitor: &Monitor,
+    clock: &Clock,
+    legacy: &LegacyState,
+    n: &NodeInfo<'_>,
+) -> NodeView {
+    NodeView {
+        id: n.id.to_string(),
+        state: n.state.as_str().to_owned(),
+        addr: n.addr,
+        incarnation: n.incarnation,
+        seq: n.seq,
+        last_seen: clock.rfc3339(n.last_seen),
+        last_seen_unix: unix_secs(clock.wall(n.last_seen)),
+        silence_ms: u64::try_from(n.silence.as_millis()).unwrap_or(u64::MAX),
+        state_since: clock.rfc3339(n.state_since),
+        value: n.value.is_finite().then_some(n.value),
+        threshold: monitor.config().detector.threshold(),
+        period_ms: u64::try_from(n.period.as_millis()).unwrap_or(u64::MAX),
+        beats: n.beats,
+        lost: n.lost,
+        loss: n.loss_ratio(),
+        duplicates: n.duplicates,
+        reordered: n.reordered,
+        labels: legacy.labels(n.id),
+        probes: probes(monitor, clock, n.id.as_str()),
+    }
+}
+
+/// A node's probes, with the threshold rule in force for each.
+fn probes(monitor: &Monitor, clock: &Clock, node: &str) -> Vec<ProbeView> {
+    let rules = &monitor.config().probes;
+    monitor
+        .probes(node)
+        .map(|(name, p)| {
+            let rule = rules.rule(node, name);
+            ProbeView {
+                name: name.to_owned(),
+                state: p.status.as_str().to_owned(),
+                state_since: clock.rfc3339(p.since),
+                value: p.value.is_finite().then_some(p.value),
+                last_reading: clock.rfc3339(p.last_at),
+                warning: rule.and_then(|r| r.warning).map(|r| r.to_string()),
+                error: rule.and_then(|r| r.error).map(|r| r.to_string()),
+            }
+        })
+        .collect()
+}

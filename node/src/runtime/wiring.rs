@@ -1,0 +1,401 @@
+//! The monitor's actors, wired: binds every listener, opens the store, starts the sinks, the
+//! Reporter, one Detector per detector configuration and one Receiver per UDP listener, and
+//! the HTTP API; shuts them down in order. `hbnode monitor`, `peer` and `demo` run it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_web::dev::ServerHandle;
+use anyhow::Context as _;
+use hb_core::detector::DetectorConfig;
+use hb_core::probe::ProbeConfig;
+use hb_core::{Keyring, Monitor, MonitorConfig, PeerIdentity};
+
+use crate::cli::values::EventFormat;
+use crate::http::server::{self, HttpState};
+use crate::legacy::tcp::TcpSettings;
+use crate::legacy::udp::UdpFormat;
+use crate::net::transport::{Transport as _, Udp, bind_udp};
+use crate::process::host::random_u64;
+use crate::runtime::clock::Clock;
+use crate::runtime::detector::{DetectorActor, GetHealth};
+use crate::runtime::receiver::{Receiver, Speaks, StopReceiver};
+use crate::runtime::recorder::TraceRecorder;
+use crate::runtime::reporter::{Flush, Published, Reporter};
+use crate::runtime::stats::Stats;
+use crate::sinks::alertmanager::{self, AlertmanagerSettings};
+use crate::sinks::hooks::{self, HookSettings};
+use crate::sinks::webhook;
+use crate::sinks::{Sink, SinkKind};
+use crate::store::feed::StoreFeed;
+use crate::store::writer::StoreWriter;
+
+/// What `hbnode monitor` runs with.
+#[derive(Clone, Debug)]
+pub(crate) struct MonitorSettings {
+    /// UDP listen addresses.
+    pub(crate) listen: Vec<SocketAddr>,
+    /// The detector.
+    pub(crate) detector: DetectorConfig,
+    /// HTTP API address, if any.
+    pub(crate) http: Option<SocketAddr>,
+    /// Event format on stdout, if events go to stdout.
+    pub(crate) events: Option<EventFormat>,
+    /// Forget nodes down or gone this long.
+    pub(crate) forget_after: Option<Duration>,
+    /// Receive buffer to ask for.
+    pub(crate) recv_buffer: usize,
+    /// Monitor id sent in acks.
+    pub(crate) id: String,
+    /// Where to record arrivals, if anywhere.
+    pub(crate) record: Option<std::path::PathBuf>,
+    /// Legacy listeners (`pyhb+udp`, `text+udp`, `json+tcp`).
+    pub(crate) legacy: Vec<LegacyListen>,
+    /// Exec hooks (`--on`).
+    pub(crate) hooks: HookSettings,
+    /// The Alertmanager action (off when it has no URL).
+    pub(crate) alertmanager: AlertmanagerSettings,
+    /// Webhook URLs.
+    pub(crate) webhooks: Vec<String>,
+    /// `--listener`s, grouped by their detector configuration.
+    pub(crate) extra: Vec<(DetectorConfig, Vec<Listen>)>,
+    /// Keys accepted on beats (the first signs acks), and whether unsigned beats are refused.
+    pub(crate) keyring: Keyring,
+    /// Most nodes held; further new ids are refused and counted.
+    pub(crate) max_nodes: usize,
+    /// Thresholds and hysteresis for sensor readings.
+    pub(crate) probes: ProbeConfig,
+    /// Peer group hash (0 outside peer mode): beats of other groups are refused.
+    pub(crate) group: u32,
+    /// Peer mode: who this process is in its group (its own beats are ignored, identify
+    /// requests answered).
+    pub(crate) peer: Option<PeerIdentity>,
+    /// Central schedules, redirects resolved to IP:PORT.
+    pub(crate) schedules: Vec<hb_core::schedule::ScheduleRule>,
+    /// The store (`--db`), if any.
+    pub(crate) db: Option<std::path::PathBuf>,
+    /// How long the store keeps events and readings.
+    pub(crate) retention: Duration,
+}
+
+/// A listener of either kind.
+#[derive(Clone, Debug)]
+pub(crate) enum Listen {
+    /// `udp://`: hbnode beats.
+    Native(SocketAddr),
+    /// A legacy protocol.
+    Legacy(LegacyListen),
+}
+
+/// One legacy listener to start.
+#[derive(Clone, Debug)]
+pub(crate) enum LegacyListen {
+    /// A datagram listener.
+    Udp(SocketAddr, UdpFormat),
+    /// A TCP/JSON listener.
+    Tcp(SocketAddr, TcpSettings),
+}
+
+/// A started monitor.
+#[derive(Debug)]
+pub(crate) struct RunningMonitor {
+    /// The Reporter.
+    pub(crate) reporter: Addr<Reporter>,
+    /// Bound UDP addresses, in `--listen` order.
+    pub(crate) listening: Vec<SocketAddr>,
+    /// The HTTP server and its bound address.
+    pub(crate) http: Option<(ServerHandle, SocketAddr)>,
+    receivers: Vec<Addr<Receiver<Udp>>>,
+    legacy_tasks: Vec<actix_rt::task::JoinHandle<()>>,
+    /// Every Detector, the main one first (systemd's watchdog probes them).
+    pub(crate) detectors: Vec<Addr<DetectorActor>>,
+    store: Option<StoreWriter>,
+}
+
+/// Binds every socket and starts the actors on the current actix System.
+pub(crate) fn start(
+    s: &MonitorSettings,
+    clock: Clock,
+    collector: Option<Recipient<Published>>,
+) -> anyhow::Result<RunningMonitor> {
+    start_with(s, clock, collector, Vec::new())
+}
+
+/// As [`start`], with Receivers also on `bound`, sockets the caller set up (peer mode's
+/// multicast socket).
+pub(crate) fn start_with(
+    s: &MonitorSettings,
+    clock: Clock,
+    collector: Option<Recipient<Published>>,
+    bound: Vec<Udp>,
+) -> anyhow::Result<RunningMonitor> {
+    let core_config = |detector| MonitorConfig {
+        id: s.id.clone(),
+        detector,
+        forget_after: s.forget_after,
+        hash_seed: random_u64(),
+        keyring: s.keyring.clone(),
+        max_nodes: s.max_nodes,
+        probes: s.probes.clone(),
+        group: s.group,
+        peer: s.peer.clone(),
+        schedules: s.schedules.clone(),
+        ..MonitorConfig::default()
+    };
+    let mut monitor =
+        Monitor::new(core_config(s.detector), clock.now()).context("invalid monitor settings")?;
+    let stats = Arc::new(Stats::default());
+    // The store first: a file that is not ours stops the start before any socket is bound.
+    let (store, mut stored) = match &s.db {
+        Some(path) => {
+            let mut opened = crate::store::open(path)?;
+            let nodes = std::mem::take(&mut opened.nodes);
+            tracing::info!(db = %path.display(), nodes = nodes.len(), "store opened");
+            let writer = StoreWriter::start(opened, s.retention, Arc::clone(&stats))
+                .context("cannot start the store's writer thread")?;
+            (Some(writer), nodes)
+        }
+        None => (None, Vec::new()),
+    };
+    // Stored nodes go back to the Detector that held them (its `--listener` group, by
+    // position); groups that no longer exist hand theirs to the main Detector.
+    for n in &mut stored {
+        if n.detector as usize > s.extra.len() {
+            n.detector = 0;
+        }
+    }
+    let restore = |m: &mut Monitor, index: u32, stored: &[crate::store::NodeRow]| {
+        let nodes = stored
+            .iter()
+            .filter(|n| n.detector == index)
+            .filter_map(crate::store::NodeRow::restored);
+        let r = m.restore(nodes, clock.now());
+        if r.restored + r.skipped > 0 {
+            tracing::info!(
+                restored = r.restored,
+                skipped = r.skipped,
+                alive = m.count(hb_core::NodeState::Alive),
+                "registry restored from the store: alive nodes silent for one detector bound \
+                 from now will be reported down"
+            );
+        }
+    };
+    restore(&mut monitor, 0, &stored);
+    let store_tx = store.as_ref().map(StoreWriter::sender);
+    let mut sinks = vec![Sink::start(SinkKind::Log).context("cannot start the log sink")?];
+    if let Some(format) = s.events {
+        sinks.push(Sink::start(SinkKind::Stdout(format)).context("cannot start the stdout sink")?);
+    }
+    if !s.hooks.hooks.is_empty() {
+        sinks.push(hooks::start(&s.hooks, &stats).context("cannot start the hook runner")?);
+    }
+    if !s.alertmanager.urls.is_empty() {
+        sinks.push(
+            alertmanager::start(&s.alertmanager, &stats)
+                .context("cannot start the Alertmanager action")?,
+        );
+    }
+    if !s.webhooks.is_empty() {
+        sinks.push(webhook::start(&s.webhooks, &stats).context("cannot start the webhook action")?);
+    }
+    let reporter = Reporter::new(sinks, collector, Arc::clone(&stats)).start();
+    let recorder = s.record.as_deref().map(TraceRecorder::start).transpose()?;
+    // One Detector per detector configuration: the main one, then each `--listener` group
+    // (cli::listener), all numbering events from one counter.
+    let event_ids = Arc::new(AtomicU64::new(0));
+    let detector = DetectorActor::new(
+        monitor,
+        clock,
+        reporter.clone().recipient(),
+        Arc::clone(&stats),
+    )
+    .with_recorder(recorder)
+    .with_store(store_tx.clone().map(|tx| StoreFeed::new(tx, 0)))
+    .with_event_ids(Arc::clone(&event_ids))
+    .start();
+    let mut detectors = vec![detector.clone()];
+    let mut receivers = Vec::new();
+    let mut legacy_tasks = Vec::new();
+    let mut listening = Vec::new();
+    for &addr in &s.listen {
+        let (local, r) = start_udp(
+            addr,
+            Speaks::Native,
+            s.recv_buffer,
+            &detector,
+            clock,
+            &stats,
+        )?;
+        listening.push(local);
+        receivers.push(r);
+    }
+    for socket in bound {
+        listening.push(socket.local_addr()?);
+        let r = Receiver::new(
+            socket,
+            Speaks::Native,
+            detector.clone(),
+            clock,
+            Arc::clone(&stats),
+        );
+        receivers.push(r.start());
+    }
+    let mut start_listen = |l: &Listen, d: &Addr<DetectorActor>| -> anyhow::Result<()> {
+        match l {
+            Listen::Native(addr) => {
+                receivers
+                    .push(start_udp(*addr, Speaks::Native, s.recv_buffer, d, clock, &stats)?.1);
+            }
+            Listen::Legacy(LegacyListen::Udp(addr, format)) => {
+                let speaks = Speaks::Legacy(format.clone());
+                receivers.push(start_udp(*addr, speaks, s.recv_buffer, d, clock, &stats)?.1);
+            }
+            Listen::Legacy(LegacyListen::Tcp(addr, settings)) => {
+                legacy_tasks.push(start_tcp(*addr, settings, d, clock, &stats)?);
+            }
+        }
+        Ok(())
+    };
+    for l in &s.legacy {
+        start_listen(&Listen::Legacy(l.clone()), &detector)?;
+    }
+    for (i, (d, listens)) in s.extra.iter().enumerate() {
+        let index = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        let mut m = Monitor::new(core_config(*d), clock.now())
+            .context("invalid listener detector settings")?;
+        restore(&mut m, index, &stored);
+        let addr = DetectorActor::new(m, clock, reporter.clone().recipient(), Arc::clone(&stats))
+            .with_event_ids(Arc::clone(&event_ids))
+            .with_store(store_tx.clone().map(|tx| StoreFeed::new(tx, index)))
+            .start();
+        for l in listens {
+            start_listen(l, &addr)?;
+        }
+        detectors.push(addr);
+    }
+    let http = match s.http {
+        Some(addr) => {
+            let state = HttpState {
+                detectors: detectors.clone(),
+                stats,
+                db: s.db.clone(),
+            };
+            let (handle, bound) = server::start(addr, state)?;
+            tracing::info!(addr = %bound, "HTTP API listening");
+            Some((handle, bound))
+        }
+        None => None,
+    };
+    Ok(RunningMonitor {
+        reporter,
+        listening,
+        http,
+        receivers,
+        legacy_tasks,
+        detectors,
+        store,
+    })
+}
+
+/// Logs the receive buffer the kernel granted, warning when it is less than asked.
+fn report_buffer(addr: SocketAddr, asked: usize, reported: usize) {
+    if asked == 0 {
+        return;
+    }
+    // Linux reports twice the usable size (it counts its bookkeeping).
+    let usable = if cfg!(target_os = "linux") {
+        reported / 2
+    } else {
+        reported
+    };
+    if usable < asked {
+        tracing::warn!(
+            %addr, asked, granted = usable,
+            "the kernel granted a smaller UDP receive buffer than asked; raise net.core.rmem_max \
+             (sysctl) or bursts of beats may be dropped"
+        );
+    } else {
+        tracing::info!(%addr, granted = usable, "UDP receive buffer");
+    }
+}
+
+impl RunningMonitor {
+    /// What systemd's watchdog asks: every Detector.
+    pub(crate) fn health_probes(&self) -> Vec<Recipient<GetHealth>> {
+        self.detectors
+            .iter()
+            .map(|d| d.clone().recipient())
+            .collect()
+    }
+
+    /// Stops receiving and serving, then writes out every queued event.
+    pub(crate) async fn shutdown(self) {
+        if let Some((handle, _)) = &self.http {
+            handle.stop(true).await;
+        }
+        for r in &self.receivers {
+            r.do_send(StopReceiver);
+        }
+        for t in &self.legacy_tasks {
+            t.abort();
+        }
+        let _ = self.reporter.send(Flush).await;
+        if let Some(store) = self.store {
+            // Blocking for at most a few seconds, at shutdown only.
+            let _ = actix_web::rt::task::spawn_blocking(move || drop(store)).await;
+        }
+    }
+}
+
+/// Binds a UDP listener (native or legacy) and starts its Receiver; returns the bound address.
+fn start_udp(
+    addr: SocketAddr,
+    speaks: Speaks,
+    recv_buffer: usize,
+    detector: &Addr<DetectorActor>,
+    clock: Clock,
+    stats: &Arc<Stats>,
+) -> anyhow::Result<(SocketAddr, Addr<Receiver<Udp>>)> {
+    let bound = bind_udp(addr, recv_buffer)?;
+    let local = bound.socket.local_addr()?;
+    report_buffer(local, recv_buffer, bound.recv_buffer);
+    match speaks {
+        Speaks::Native => tracing::info!(addr = %local, "listening for beats"),
+        Speaks::Legacy(_) => tracing::info!(addr = %local, "listening for legacy beats"),
+    }
+    let r = Receiver::new(
+        bound.socket,
+        speaks,
+        detector.clone(),
+        clock,
+        Arc::clone(stats),
+    );
+    Ok((local, r.start()))
+}
+
+/// Binds a TCP/JSON legacy listener and spawns its task.
+fn start_tcp(
+    addr: SocketAddr,
+    settings: &TcpSettings,
+    detector: &Addr<DetectorActor>,
+    clock: Clock,
+    stats: &Arc<Stats>,
+) -> anyhow::Result<actix_rt::task::JoinHandle<()>> {
+    let tcp =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot bind TCP {addr}"))?;
+    tcp.set_nonblocking(true)?;
+    let tcp = tokio::net::TcpListener::from_std(tcp).context("cannot register the TCP listener")?;
+    let local = tcp.local_addr()?;
+    tracing::info!(addr = %local, "listening for legacy beats");
+    let fut = crate::legacy::tcp::run(
+        tcp,
+        settings.clone(),
+        detector.clone(),
+        clock,
+        Arc::clone(stats),
+    );
+    Ok(actix_rt::spawn(fut))
+}
