@@ -29,7 +29,8 @@ use crate::runtime::clock::Clock;
 use crate::runtime::record::EventRecord;
 use crate::runtime::recorder::TraceRecorder;
 use crate::runtime::reporter::Report;
-use crate::runtime::stats::{REPORTER_SINK, Stats};
+use crate::runtime::stats::Stats;
+use crate::sinks::kind::SinkKind;
 use crate::store::feed::{SNAPSHOT_EVERY, StoreFeed};
 
 /// Messages the Detector's mailbox holds (one batch per Receiver in flight, plus queries).
@@ -188,7 +189,7 @@ impl DetectorActor {
             out.push(r);
         }
         if !out.is_empty() && self.reporter.try_send(Report(out)).is_err() {
-            self.stats.sink_dropped(REPORTER_SINK);
+            self.stats.sink_dropped(SinkKind::Reporter);
         }
     }
 

@@ -13,13 +13,11 @@ use actix::prelude::*;
 
 use crate::runtime::record::EventRecord;
 use crate::runtime::stats::Stats;
+use crate::sinks::kind::SinkKind;
 use crate::sinks::{Offer, Sink};
 
 /// Event batches the Reporter's mailbox holds.
 pub(crate) const REPORTER_MAILBOX: usize = 1024;
-
-/// Index of the collector in [`crate::runtime::stats::SINK_NAMES`].
-const COLLECTOR: usize = 2;
 
 /// Events from the Detector, in decision order.
 #[derive(Debug, Message)]
@@ -76,13 +74,13 @@ impl Handler<Report> for Reporter {
             self.stats.record(&r);
             for s in &self.sinks {
                 if s.offer(&r) == Offer::Dropped {
-                    self.stats.sink_dropped(s.index);
+                    self.stats.sink_dropped(s.kind);
                 }
             }
             if let Some(c) = &self.collector
                 && c.try_send(Published(Arc::clone(&r))).is_err()
             {
-                self.stats.sink_dropped(COLLECTOR);
+                self.stats.sink_dropped(SinkKind::Collector);
             }
         }
     }

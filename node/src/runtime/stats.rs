@@ -5,33 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::runtime::record::EventRecord;
+use crate::sinks::kind::SinkKind;
 
 /// Event names, in counter order.
 pub(crate) use crate::cli::values::EVENT_NAMES;
-
-/// Sink names, in counter order. `reporter` counts event batches the Detector could not hand
-/// to a full Reporter mailbox.
-pub(crate) const SINK_NAMES: [&str; 7] = [
-    "stdout",
-    "log",
-    "collector",
-    "reporter",
-    "hooks",
-    "alertmanager",
-    "webhook",
-];
-
-/// Index of the Reporter's mailbox in [`SINK_NAMES`].
-pub(crate) const REPORTER_SINK: usize = 3;
-
-/// Index of the exec-hook runner in [`SINK_NAMES`].
-pub(crate) const HOOKS_SINK: usize = 4;
-
-/// Index of the Alertmanager action in [`SINK_NAMES`].
-pub(crate) const ALERTMANAGER_SINK: usize = 5;
-
-/// Index of the webhook action in [`SINK_NAMES`].
-pub(crate) const WEBHOOK_SINK: usize = 6;
 
 /// An action that POSTs over HTTP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,7 +90,7 @@ pub(crate) struct Stats {
     /// POSTs by action, then ok (0) / failed (1).
     posts: [[AtomicU64; 2]; 2],
     events: [AtomicU64; EVENT_NAMES.len()],
-    sink_dropped: [AtomicU64; SINK_NAMES.len()],
+    sink_dropped: [AtomicU64; SinkKind::ALL.len()],
     recent: Mutex<VecDeque<Arc<EventRecord>>>,
     store_written: [AtomicU64; 3],
     /// Rows the store's queue had no room for.
@@ -174,10 +151,8 @@ impl Stats {
     }
 
     /// Counts an event a sink had no room for.
-    pub(crate) fn sink_dropped(&self, sink: usize) {
-        if let Some(c) = self.sink_dropped.get(sink) {
-            inc(c);
-        }
+    pub(crate) fn sink_dropped(&self, sink: SinkKind) {
+        inc(&self.sink_dropped[sink as usize]);
     }
 
     /// Events reported, by name.
@@ -190,10 +165,10 @@ impl Stats {
 
     /// Events dropped, by sink.
     pub(crate) fn sink_drops(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        SINK_NAMES
+        SinkKind::ALL
             .iter()
             .zip(&self.sink_dropped)
-            .map(|(n, c)| (*n, get(c)))
+            .map(|(k, c)| (k.name(), get(c)))
     }
 
     /// Counts `n` rows committed to the store's `table`.

@@ -28,8 +28,8 @@ use crate::runtime::reporter::{Flush, Published, Reporter};
 use crate::runtime::stats::Stats;
 use crate::sinks::alertmanager::{self, AlertmanagerSettings};
 use crate::sinks::hooks::{self, HookSettings};
+use crate::sinks::stream::{self, Stream};
 use crate::sinks::webhook;
-use crate::sinks::{Sink, SinkKind};
 use crate::store::feed::StoreFeed;
 use crate::store::writer::StoreWriter;
 
@@ -185,9 +185,9 @@ pub(crate) fn start_with(
     };
     restore(&mut monitor, 0, &stored);
     let store_tx = store.as_ref().map(StoreWriter::sender);
-    let mut sinks = vec![Sink::start(SinkKind::Log).context("cannot start the log sink")?];
+    let mut sinks = vec![stream::start(Stream::Log).context("cannot start the log sink")?];
     if let Some(format) = s.events {
-        sinks.push(Sink::start(SinkKind::Stdout(format)).context("cannot start the stdout sink")?);
+        sinks.push(stream::start(Stream::Stdout(format)).context("cannot start the stdout sink")?);
     }
     if !s.hooks.hooks.is_empty() {
         sinks.push(hooks::start(&s.hooks, &stats).context("cannot start the hook runner")?);

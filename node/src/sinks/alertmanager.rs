@@ -24,12 +24,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value, json};
-use tokio::sync::mpsc;
 
 use crate::runtime::record::EventRecord;
-use crate::runtime::stats::{ALERTMANAGER_SINK, PostAction, Stats};
+use crate::runtime::stats::{PostAction, Stats};
 use crate::sinks::Sink;
-use crate::sinks::http_post::{Target, spawn_runtime};
+use crate::sinks::http_post::Target;
+use crate::sinks::kind::SinkKind;
 
 /// The `alertname` label of a node-down alert.
 pub(crate) const ALERT_NAME: &str = "HbnodeNodeDown";
@@ -212,42 +212,35 @@ fn send(targets: &[Target], alerts: &[Value]) {
 
 /// Starts the Alertmanager runtime and the sink that feeds it.
 pub(crate) fn start(s: &AlertmanagerSettings, stats: &Arc<Stats>) -> std::io::Result<Sink> {
-    let (tx, mut rx) = mpsc::channel::<EventRecord>(QUEUE);
     let settings = s.clone();
     let st = Arc::clone(stats);
-    spawn_runtime("hbnode-alertmanager", move || async move {
-        let targets: Vec<Target> = settings
-            .urls
-            .iter()
-            .map(|u| Target::start(alerts_url(u), PostAction::Alertmanager, Arc::clone(&st)))
-            .collect();
-        let mut tick = tokio::time::interval(settings.resend);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
-        let mut alerts = Alerts {
-            settings,
-            firing: BTreeMap::new(),
-        };
-        loop {
-            tokio::select! {
-                r = rx.recv() => match r {
-                    Some(r) => send(&targets, &alerts.on_event(&r, SystemTime::now())),
-                    None => return,
-                },
-                _ = tick.tick() => send(&targets, &alerts.resend(SystemTime::now())),
+    Sink::runtime(
+        SinkKind::Alertmanager,
+        "hbnode-alertmanager",
+        QUEUE,
+        move |mut rx| async move {
+            let targets: Vec<Target> = settings
+                .urls
+                .iter()
+                .map(|u| Target::start(alerts_url(u), PostAction::Alertmanager, Arc::clone(&st)))
+                .collect();
+            let mut tick = tokio::time::interval(settings.resend);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            let mut alerts = Alerts {
+                settings,
+                firing: BTreeMap::new(),
+            };
+            loop {
+                tokio::select! {
+                    r = rx.recv() => match r {
+                        Some(r) => send(&targets, &alerts.on_event(&r, SystemTime::now())),
+                        None => return,
+                    },
+                    _ = tick.tick() => send(&targets, &alerts.resend(SystemTime::now())),
+                }
             }
-        }
-    })?;
-    let stats = Arc::clone(stats);
-    Sink::spawn(
-        ALERTMANAGER_SINK,
-        "hbnode-sink-alertmanager",
-        Box::new(move |r: &EventRecord| {
-            if tx.try_send(r.clone()).is_err() {
-                stats.sink_dropped(ALERTMANAGER_SINK);
-            }
-            Ok(())
-        }),
+        },
     )
 }
 

@@ -1,8 +1,8 @@
 //! Exec hooks (`--on EVENT=CMD`): run a shell command when an event happens.
 //!
-//! The hook runner is a Reporter sink (its own thread behind the sink's bounded queue), which
-//! hands matching events to a pool of `--hook-concurrency` worker threads through a second
-//! bounded queue of [`HOOK_QUEUE`] jobs; a full queue drops the job and counts it
+//! The hook runner is a Reporter sink whose one queue holds jobs: offering it an event queues
+//! a job per matching hook for a pool of `--hook-concurrency` worker threads, in a bounded
+//! queue of [`HOOK_QUEUE`] jobs; a full queue drops the job and counts it
 //! (`hbnode_hooks_total{result="dropped"}`), so slow hooks never delay detection.
 //!
 //! Each job runs `sh -c CMD` in its own process group with the event in its environment
@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use crate::cli::values::HookSpec;
 use crate::runtime::record::EventRecord;
-use crate::runtime::stats::{HOOKS_SINK, HookResult, Stats};
-use crate::sinks::Sink;
+use crate::runtime::stats::{HookResult, Stats};
+use crate::sinks::kind::SinkKind;
+use crate::sinks::{Offer, Sink};
 
 /// Hook runs that may wait for a free worker before further ones are dropped.
 pub(crate) const HOOK_QUEUE: usize = 1024;
@@ -100,18 +101,17 @@ impl HookRunner {
     }
 }
 
-/// Starts the worker pool and the sink that feeds it.
+/// Starts the worker pool; the sink queues each event's matching hooks straight into it.
 pub(crate) fn start(s: &HookSettings, stats: &Arc<Stats>) -> std::io::Result<Sink> {
     let runner = HookRunner::start(s.timeout, s.concurrency, Arc::clone(stats))?;
     let hooks = s.hooks.clone();
-    Sink::spawn(
-        HOOKS_SINK,
-        "hbnode-sink-hooks",
+    Ok(Sink::direct(
+        SinkKind::Hooks,
         Box::new(move |r| {
             dispatch(&hooks, &runner, r);
-            Ok(())
+            Offer::Queued
         }),
-    )
+    ))
 }
 
 /// Queues every hook that matches `r`.

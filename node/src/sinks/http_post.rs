@@ -25,18 +25,6 @@ pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// Time limit of one request, connection included.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs `main` on a new thread with its own actix System.
-pub(crate) fn spawn_runtime<F, Fut>(name: &str, main: F) -> std::io::Result<()>
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + 'static,
-{
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(move || actix_rt::System::new().block_on(main()))?;
-    Ok(())
-}
-
 /// A POST target: a queue into its worker task. Create inside the action's runtime.
 #[derive(Debug)]
 pub(crate) struct Target {

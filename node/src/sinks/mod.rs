@@ -1,6 +1,8 @@
-//! Event sinks: each runs on its own thread behind a bounded queue, so a slow consumer (a
-//! stdout pipe nobody reads, a blocked log file) drops and counts events instead of delaying
-//! the Reporter, let alone detection.
+//! Event sinks: each is one bounded queue in front of its consumer — a thread (stdout, log),
+//! an async runtime of its own (Alertmanager, webhooks), or a pool of workers fed directly
+//! (hooks) — so a slow consumer (a stdout pipe nobody reads, a dead Alertmanager) drops and
+//! counts events instead of delaying the Reporter, let alone detection. Every sink is offered
+//! the same shared `Arc<EventRecord>`; which sinks exist is the typed registry [`SinkKind`].
 //!
 //! The actions are sinks too: exec hooks (`hooks`), Alertmanager alerts (`alertmanager`) and
 //! webhooks (`webhook`), the last two POSTing through `http_post`; `beat_hooks` runs the
@@ -10,43 +12,57 @@ pub(crate) mod alertmanager;
 pub(crate) mod beat_hooks;
 pub(crate) mod hooks;
 pub(crate) mod http_post;
+pub(crate) mod kind;
+pub(crate) mod stream;
 pub(crate) mod webhook;
 
-use std::io::Write as _;
 use std::sync::Arc;
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::cli::values::EventFormat;
+use tokio::sync::mpsc;
+
+use kind::SinkKind;
+
 use crate::runtime::record::EventRecord;
 
-/// Events a sink may have queued before further ones are dropped.
+/// Events a thread sink may have queued before further ones are dropped.
 pub(crate) const SINK_QUEUE: usize = 65_536;
 
 /// How long closing a sink waits for it to write out its queue.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
-/// Where a sink writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SinkKind {
-    /// Events on stdout, one line each, flushed per event.
-    Stdout(EventFormat),
-    /// Events as `tracing` records at info level, target `hbnode::event` (shown with
-    /// `RUST_LOG=hbnode::event=info`).
-    Log,
+/// Writes one event; an error ends the sink (later offers count as drops).
+pub(crate) type Writer = Box<dyn FnMut(&EventRecord) -> std::io::Result<()> + Send>;
+
+/// Takes one event on the Reporter's turn, without waiting.
+pub(crate) type Direct = Box<dyn Fn(&Arc<EventRecord>) -> Offer>;
+
+/// The queue in front of a sink's consumer.
+enum Queue {
+    /// A thread's.
+    Thread(SyncSender<Arc<EventRecord>>),
+    /// An async runtime's.
+    Runtime(mpsc::Sender<Arc<EventRecord>>),
+    /// The sink queues work of its own (hooks: one job per matching hook).
+    Direct(Direct),
 }
 
-/// Writes one event; an error ends the sink (later offers count as drops).
-type Writer = Box<dyn FnMut(&EventRecord) -> std::io::Result<()> + Send>;
-
-/// A running sink: its queue and its thread.
-#[derive(Debug)]
+/// A running sink: its queue and the thread that consumes it.
 pub(crate) struct Sink {
-    /// Index into [`crate::runtime::stats::SINK_NAMES`].
-    pub(crate) index: usize,
-    tx: Option<SyncSender<Arc<EventRecord>>>,
+    /// Which sink this is.
+    pub(crate) kind: SinkKind,
+    queue: Option<Queue>,
     thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sink")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The result of offering an event to a sink.
@@ -59,36 +75,8 @@ pub(crate) enum Offer {
 }
 
 impl Sink {
-    /// Starts one of the built-in sinks.
-    pub(crate) fn start(kind: SinkKind) -> std::io::Result<Self> {
-        match kind {
-            SinkKind::Stdout(format) => Self::spawn(
-                0,
-                "hbnode-sink-stdout",
-                Box::new(move |r| {
-                    let mut out = std::io::stdout().lock();
-                    match format {
-                        EventFormat::Json => writeln!(out, "{}", r.to_json())?,
-                        EventFormat::Text => writeln!(out, "{r}")?,
-                    }
-                    out.flush()
-                }),
-            ),
-            SinkKind::Log => Self::spawn(
-                1,
-                "hbnode-sink-log",
-                Box::new(|r| {
-                    tracing::info!(target: "hbnode::event", event = r.event, node = %r.node,
-                        addr = %r.addr, incarnation = r.incarnation, silence_ms = r.silence_ms,
-                        value = r.value, "{r}");
-                    Ok(())
-                }),
-            ),
-        }
-    }
-
-    /// Starts a sink thread around `write`, with a queue of [`SINK_QUEUE`] events.
-    pub(crate) fn spawn(index: usize, name: &str, mut write: Writer) -> std::io::Result<Self> {
+    /// Starts a thread around `write`, behind a queue of [`SINK_QUEUE`] events.
+    pub(crate) fn thread(kind: SinkKind, name: &str, mut write: Writer) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel::<Arc<EventRecord>>(SINK_QUEUE);
         let thread = std::thread::Builder::new()
             .name(name.into())
@@ -101,32 +89,69 @@ impl Sink {
                 }
             })?;
         Ok(Self {
-            index,
-            tx: Some(tx),
+            kind,
+            queue: Some(Queue::Thread(tx)),
             thread: Some(thread),
         })
     }
 
+    /// Starts `main` on a thread with an actix System of its own, consuming a queue of `queue`
+    /// events; `main` returns when the queue closes.
+    pub(crate) fn runtime<F, Fut>(
+        kind: SinkKind,
+        name: &str,
+        queue: usize,
+        main: F,
+    ) -> std::io::Result<Self>
+    where
+        F: FnOnce(mpsc::Receiver<Arc<EventRecord>>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || actix_rt::System::new().block_on(main(rx)))?;
+        Ok(Self {
+            kind,
+            queue: Some(Queue::Runtime(tx)),
+            thread: Some(thread),
+        })
+    }
+
+    /// A sink whose `offer` queues work of its own (and counts what it drops).
+    pub(crate) fn direct(kind: SinkKind, offer: Direct) -> Self {
+        Self {
+            kind,
+            queue: Some(Queue::Direct(offer)),
+            thread: None,
+        }
+    }
+
     /// Offers an event without waiting.
     pub(crate) fn offer(&self, r: &Arc<EventRecord>) -> Offer {
-        match self.tx.as_ref().map(|tx| tx.try_send(Arc::clone(r))) {
-            Some(Ok(())) => Offer::Queued,
-            Some(Err(TrySendError::Full(_) | TrySendError::Disconnected(_))) | None => {
-                Offer::Dropped
-            }
+        let queued = match &self.queue {
+            Some(Queue::Thread(tx)) => tx.try_send(Arc::clone(r)).is_ok(),
+            Some(Queue::Runtime(tx)) => tx.try_send(Arc::clone(r)).is_ok(),
+            Some(Queue::Direct(offer)) => return offer(r),
+            None => false,
+        };
+        if queued {
+            Offer::Queued
+        } else {
+            Offer::Dropped
         }
     }
 
     /// Closes the queue and waits (at most 2 s) until everything queued has been written and
     /// flushed; a sink still stuck after that is abandoned, never waited on forever.
     pub(crate) fn close(&mut self) {
-        self.tx = None;
+        self.queue = None;
         let Some(t) = self.thread.take() else {
             return;
         };
         if !join_within(t, CLOSE_WAIT) {
             tracing::warn!(
-                sink = self.index,
+                sink = self.kind.name(),
                 "an event sink is stuck; exiting without it"
             );
         }
@@ -177,8 +202,8 @@ mod tests {
     fn stuck_sink_drops_beyond_its_queue_and_never_blocks_the_offer() {
         let (started_tx, started) = mpsc::channel();
         let (release, release_rx) = mpsc::channel::<()>();
-        let mut sink = Sink::spawn(
-            0,
+        let mut sink = Sink::thread(
+            SinkKind::Stdout,
             "test-sink",
             Box::new(move |_| {
                 let _ = started_tx.send(());
