@@ -18,62 +18,9 @@
 //! counters. A node that beats to listeners of two configurations is two records, one per
 //! Detector.
 
-use std::time::Duration;
-
-use anyhow::Context as _;
-use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
-
+use crate::cli::detector::DetectorFlags;
 use crate::cli::values::DetectorKind;
 use crate::cli::values::{ListenUrl, parse_duration, parse_listen};
-
-/// Detector settings, each optional.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub(crate) struct DetectorFlags {
-    /// `detector`.
-    pub(crate) kind: Option<DetectorKind>,
-    /// `timeout` (fixed).
-    pub(crate) timeout: Option<Duration>,
-    /// `phi-threshold` (phi).
-    pub(crate) phi_threshold: Option<f64>,
-    /// `acceptable-pause` (phi).
-    pub(crate) acceptable_pause: Option<Duration>,
-    /// `chen-margin` (chen).
-    pub(crate) chen_margin: Option<Duration>,
-}
-
-impl DetectorFlags {
-    /// These settings, with unset ones taken from `base`.
-    pub(crate) fn or(self, base: Self) -> Self {
-        Self {
-            kind: self.kind.or(base.kind),
-            timeout: self.timeout.or(base.timeout),
-            phi_threshold: self.phi_threshold.or(base.phi_threshold),
-            acceptable_pause: self.acceptable_pause.or(base.acceptable_pause),
-            chen_margin: self.chen_margin.or(base.chen_margin),
-        }
-    }
-
-    /// The detector these settings describe (settings of another detector kind are ignored:
-    /// they may be inherited from the monitor's flags).
-    pub(crate) fn build(self) -> anyhow::Result<DetectorConfig> {
-        let d = match self.kind.unwrap_or(DetectorKind::Fixed) {
-            DetectorKind::Fixed => DetectorConfig::Fixed(Fixed {
-                timeout: self.timeout.unwrap_or(Duration::from_secs(5)),
-            }),
-            DetectorKind::Phi => DetectorConfig::Phi(Phi::new(
-                self.phi_threshold.unwrap_or(8.0),
-                self.acceptable_pause.unwrap_or(Duration::ZERO),
-                Duration::from_millis(100),
-            )),
-            DetectorKind::Chen => DetectorConfig::Chen(Chen {
-                margin: self.chen_margin.unwrap_or(Duration::from_millis(500)),
-                ..Chen::default()
-            }),
-        };
-        d.validate().context("invalid detector settings")?;
-        Ok(d)
-    }
-}
 
 /// A `--listener` value.
 #[derive(Clone, Debug, PartialEq)]
@@ -128,6 +75,10 @@ pub(crate) fn parse_listener(s: &str) -> Result<ListenerSpec, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use hb_core::detector::{DetectorConfig, Fixed};
+
     use super::*;
     use crate::cli::values::ListenKind;
 

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::detector::DetectorArgs;
 use super::store::{DbPath, parse_retention};
 use super::values::{
-    DetectorKind, EventFormat, HookSpec, HttpAddr, ListenUrl, parse_bytes, parse_duration,
-    parse_hook, parse_http_url, parse_label, parse_listen,
+    EventFormat, HookSpec, HttpAddr, ListenUrl, parse_bytes, parse_duration, parse_hook,
+    parse_http_url, parse_label, parse_listen,
 };
 
 /// Flags of `hbnode monitor`.
@@ -237,37 +238,4 @@ pub(crate) struct MonitorArgs {
 /// Parses `--threshold 'PROBE key=value …'`.
 fn parse_threshold(s: &str) -> Result<hb_core::probe::ProbeRule, String> {
     s.parse().map_err(|e| format!("`{s}`: {e}"))
-}
-
-/// The detector flags `monitor` and `peer` share.
-#[derive(Clone, Copy, Debug, Args)]
-pub(crate) struct DetectorArgs {
-    /// The failure detector applied to every node.
-    ///
-    /// fixed: down after `--timeout` of silence. phi: φ-accrual (`--phi-threshold`,
-    /// `--acceptable-pause`). chen: expected arrival plus `--chen-margin`.
-    #[arg(
-        long = "detector",
-        env = "HBNODE_DETECTOR",
-        value_name = "DETECTOR",
-        value_enum,
-        default_value = "fixed"
-    )]
-    pub(crate) kind: DetectorKind,
-
-    /// Silence after which a node is down (fixed detector) [default: 5s].
-    #[arg(long, env = "HBNODE_TIMEOUT", value_name = "DUR", value_parser = parse_duration)]
-    pub(crate) timeout: Option<Duration>,
-
-    /// φ at which a node is down (phi detector; 0 < F ≤ 100) [default: 8].
-    #[arg(long, env = "HBNODE_PHI_THRESHOLD", value_name = "F")]
-    pub(crate) phi_threshold: Option<f64>,
-
-    /// Silence tolerated on top of the mean interval (phi detector) [default: 0s].
-    #[arg(long, env = "HBNODE_ACCEPTABLE_PAUSE", value_name = "DUR", value_parser = parse_duration)]
-    pub(crate) acceptable_pause: Option<Duration>,
-
-    /// Safety margin after the expected arrival (chen detector) [default: 500ms].
-    #[arg(long, env = "HBNODE_CHEN_MARGIN", value_name = "DUR", value_parser = parse_duration)]
-    pub(crate) chen_margin: Option<Duration>,
 }

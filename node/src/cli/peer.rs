@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::monitor::DetectorArgs;
+use super::detector::DetectorArgs;
 use super::values::EventFormat;
 use super::values::{HttpAddr, parse_duration, parse_percent};
 

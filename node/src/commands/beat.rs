@@ -48,6 +48,25 @@ pub(crate) struct BeatSettings {
 }
 
 impl BeatSettings {
+    /// Node `id` beating every `period` to `monitors`, and nothing else: no jitter, no acks
+    /// wanted, no keys, no hooks, no event output, no sensors.
+    pub(crate) fn new(id: NodeId, monitors: Vec<SocketAddr>, period: Duration) -> Self {
+        Self {
+            monitors,
+            period,
+            id,
+            jitter: 0.0,
+            ack_timeout: None,
+            keyring: Keyring::open(),
+            failover: false,
+            hooks: Vec::new(),
+            hook_timeout: Duration::ZERO,
+            events: None,
+            sensors: Vec::new(),
+            sensor_timeout: Duration::ZERO,
+        }
+    }
+
     /// Validates the arguments and resolves monitor names.
     pub(crate) fn from_args(a: BeatArgs) -> anyhow::Result<Self> {
         let mut monitors = Vec::new();

@@ -76,18 +76,8 @@ impl Demo {
 
     fn start_node(&mut self, i: usize) -> anyhow::Result<()> {
         let settings = BeatSettings {
-            monitors: vec![self.monitor],
-            period: PERIOD,
-            id: NodeId::new(&name(i))?,
             jitter: 0.05,
-            ack_timeout: None,
-            keyring: hb_core::Keyring::open(),
-            failover: false,
-            hooks: Vec::new(),
-            hook_timeout: Duration::from_secs(30),
-            events: None,
-            sensors: Vec::new(),
-            sensor_timeout: Duration::from_secs(10),
+            ..BeatSettings::new(NodeId::new(&name(i))?, vec![self.monitor], PERIOD)
         };
         let mut cfg = settings.beater_config(&self.clock);
         cfg.incarnation = unix_now_us();
@@ -267,26 +257,14 @@ async fn demo(nodes: u16, db: std::path::PathBuf) -> anyhow::Result<ExitCode> {
         let clock = Clock::new();
         let settings = MonitorSettings {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
-            detector: DetectorConfig::Fixed(Fixed { timeout: TIMEOUT }),
             http: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             events: Some(EventFormat::Text),
-            forget_after: None,
-            recv_buffer: 0,
-            id: "demo".into(),
-            record: None,
-            keyring: hb_core::Keyring::open(),
-            max_nodes: 1 << 20,
-            legacy: Vec::new(),
-            hooks: crate::sinks::hooks::HookSettings::default(),
-            alertmanager: crate::sinks::alertmanager::AlertmanagerSettings::default(),
-            webhooks: Vec::new(),
-            extra: Vec::new(),
-            probes: hb_core::probe::ProbeConfig::default(),
-            group: 0,
-            peer: None,
-            schedules: Vec::new(),
             db: Some(db.clone()),
             retention: Duration::from_secs(3600),
+            ..MonitorSettings::new(
+                "demo".into(),
+                DetectorConfig::Fixed(Fixed { timeout: TIMEOUT }),
+            )
         };
         let events = Rc::new(RefCell::new(Vec::new()));
         let collector = Collector::new(Rc::clone(&events)).start();

@@ -3,18 +3,17 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::prelude::*;
 use anyhow::{Context as _, bail};
 use hb_core::Keyring;
-use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
+use hb_core::detector::DetectorConfig;
 use hb_core::legacy::TextFormat;
 use hb_core::probe::ProbeConfig;
 
-use crate::cli::listener::DetectorFlags;
-use crate::cli::monitor::{DetectorArgs, MonitorArgs};
-use crate::cli::values::{DetectorKind, ListenKind, ListenUrl};
+use crate::cli::detector::DetectorFlags;
+use crate::cli::monitor::MonitorArgs;
+use crate::cli::values::{ListenKind, ListenUrl};
 use crate::legacy::tcp::TcpSettings;
 use crate::legacy::udp::UdpFormat;
 use crate::process::host::hostname;
@@ -57,50 +56,10 @@ fn classify(
     })
 }
 
-/// The detector `--detector` and its settings describe; settings of another kind are an error.
-pub(crate) fn detector_config(a: &DetectorArgs) -> anyhow::Result<DetectorConfig> {
-    let only = |set: bool, flag: &str, kind: &str| -> anyhow::Result<()> {
-        if set {
-            bail!("{flag} applies to --detector {kind} only");
-        }
-        Ok(())
-    };
-    let detector = match a.kind {
-        DetectorKind::Fixed => {
-            only(a.phi_threshold.is_some(), "--phi-threshold", "phi")?;
-            only(a.acceptable_pause.is_some(), "--acceptable-pause", "phi")?;
-            only(a.chen_margin.is_some(), "--chen-margin", "chen")?;
-            DetectorConfig::Fixed(Fixed {
-                timeout: a.timeout.unwrap_or(Duration::from_secs(5)),
-            })
-        }
-        DetectorKind::Phi => {
-            only(a.timeout.is_some(), "--timeout", "fixed")?;
-            only(a.chen_margin.is_some(), "--chen-margin", "chen")?;
-            DetectorConfig::Phi(Phi::new(
-                a.phi_threshold.unwrap_or(8.0),
-                a.acceptable_pause.unwrap_or(Duration::ZERO),
-                Duration::from_millis(100),
-            ))
-        }
-        DetectorKind::Chen => {
-            only(a.timeout.is_some(), "--timeout", "fixed")?;
-            only(a.phi_threshold.is_some(), "--phi-threshold", "phi")?;
-            only(a.acceptable_pause.is_some(), "--acceptable-pause", "phi")?;
-            DetectorConfig::Chen(Chen {
-                margin: a.chen_margin.unwrap_or(Duration::from_millis(500)),
-                ..Chen::default()
-            })
-        }
-    };
-    detector.validate().context("invalid detector settings")?;
-    Ok(detector)
-}
-
 impl MonitorSettings {
     /// Validates the arguments.
     pub(crate) fn from_args(a: MonitorArgs) -> anyhow::Result<Self> {
-        let detector = detector_config(&a.detector)?;
+        let detector = DetectorFlags::from_args(&a.detector)?;
         let mut listen = Vec::new();
         let mut legacy = Vec::new();
         let mut text: Option<Arc<TextFormat>> = None;
@@ -110,13 +69,7 @@ impl MonitorSettings {
                 Listen::Legacy(l) => legacy.push(l),
             }
         }
-        let base = DetectorFlags {
-            kind: Some(a.detector.kind),
-            timeout: a.detector.timeout,
-            phi_threshold: a.detector.phi_threshold,
-            acceptable_pause: a.detector.acceptable_pause,
-            chen_margin: a.detector.chen_margin,
-        };
+        let base = DetectorFlags::from(&a.detector);
         let mut extra: Vec<(DetectorConfig, Vec<Listen>)> = Vec::new();
         for spec in &a.listener {
             let d = spec
@@ -190,15 +143,12 @@ impl MonitorSettings {
             alertmanager,
             webhooks: a.webhook,
             listen,
-            detector,
             http: a.http.0,
             events: Some(a.events),
             forget_after: a.forget_after,
             recv_buffer: a.recv_buffer,
             record: a.record,
-            id,
-            group: 0,
-            peer: None,
+            ..Self::new(id, detector)
         })
     }
 }

@@ -12,9 +12,9 @@ use anyhow::{Context as _, bail};
 use hb_core::group::Group;
 use hb_core::{Beater, NodeId, PeerIdentity};
 
+use crate::cli::detector::DetectorFlags;
 use crate::cli::peer::PeerArgs;
 use crate::commands::beat::BeatSettings;
-use crate::commands::monitor;
 use crate::net::multicast;
 use crate::net::transport::Udp;
 use crate::process::host::hostname;
@@ -50,44 +50,20 @@ impl PeerSettings {
         }
         let id = a.id.unwrap_or_else(hostname);
         let id = NodeId::new(&id).with_context(|| format!("--id `{id}` is not a valid node id"))?;
+        // A peer group is zero-configuration and in memory: no store, no actions. `peer` is
+        // set at start, when the incarnation is known.
         let monitor = MonitorSettings {
-            listen: Vec::new(),
-            detector: monitor::detector_config(&a.detector)?,
             http: a.http.0,
             events: Some(a.events),
             forget_after: a.forget_after,
-            recv_buffer: 0,
-            id: id.to_string(),
-            record: None,
-            legacy: Vec::new(),
-            hooks: crate::sinks::hooks::HookSettings::default(),
-            alertmanager: crate::sinks::alertmanager::AlertmanagerSettings::default(),
-            webhooks: Vec::new(),
-            extra: Vec::new(),
             keyring: keyring.clone(),
-            max_nodes: 1 << 20,
-            probes: hb_core::probe::ProbeConfig::default(),
-            schedules: Vec::new(),
-            // A peer group is zero-configuration and in memory: no store.
-            db: None,
-            retention: std::time::Duration::from_secs(7 * 86_400),
             group: group.hash(),
-            // Set at start, when the incarnation is known.
-            peer: None,
+            ..MonitorSettings::new(id.to_string(), DetectorFlags::from_args(&a.detector)?)
         };
         let beat = BeatSettings {
-            monitors: vec![SocketAddr::V4(group.socket_addr())],
-            period: a.period,
-            id,
             jitter: a.jitter,
-            ack_timeout: None,
             keyring,
-            failover: false,
-            hooks: Vec::new(),
-            hook_timeout: std::time::Duration::ZERO,
-            events: None,
-            sensors: Vec::new(),
-            sensor_timeout: std::time::Duration::ZERO,
+            ..BeatSettings::new(id, vec![SocketAddr::V4(group.socket_addr())], a.period)
         };
         Ok(Self {
             group,

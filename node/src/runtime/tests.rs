@@ -84,18 +84,12 @@ impl World {
 
     fn beater(&self, id: &str, port: u16, incarnation: u64) -> Addr<BeaterActor<MemSocket>> {
         let settings = BeatSettings {
-            monitors: vec![MONITOR],
-            period: Duration::from_millis(200),
-            id: NodeId::new(id).expect("id"),
-            jitter: 0.0,
             ack_timeout: Some(Duration::from_secs(1)),
-            keyring: hb_core::Keyring::open(),
-            failover: false,
-            hooks: Vec::new(),
-            hook_timeout: Duration::from_secs(30),
-            events: None,
-            sensors: Vec::new(),
-            sensor_timeout: Duration::from_secs(10),
+            ..BeatSettings::new(
+                NodeId::new(id).expect("id"),
+                vec![MONITOR],
+                Duration::from_millis(200),
+            )
         };
         let mut cfg = settings.beater_config(&self.clock);
         cfg.incarnation = incarnation;

@@ -81,6 +81,37 @@ pub(crate) struct MonitorSettings {
     pub(crate) retention: Duration,
 }
 
+impl MonitorSettings {
+    /// A monitor called `id` judging with `detector`, and nothing else: no listeners, no HTTP,
+    /// no event output, no actions, no keys, no store; 2^20 nodes at most; events and
+    /// readings would be kept 7 days.
+    pub(crate) fn new(id: String, detector: DetectorConfig) -> Self {
+        Self {
+            listen: Vec::new(),
+            detector,
+            http: None,
+            events: None,
+            forget_after: None,
+            recv_buffer: 0,
+            id,
+            record: None,
+            legacy: Vec::new(),
+            hooks: HookSettings::default(),
+            alertmanager: AlertmanagerSettings::default(),
+            webhooks: Vec::new(),
+            extra: Vec::new(),
+            keyring: Keyring::open(),
+            max_nodes: 1 << 20,
+            probes: ProbeConfig::default(),
+            group: 0,
+            peer: None,
+            schedules: Vec::new(),
+            db: None,
+            retention: Duration::from_secs(7 * 86_400),
+        }
+    }
+}
+
 /// A listener of either kind.
 #[derive(Clone, Debug)]
 pub(crate) enum Listen {
