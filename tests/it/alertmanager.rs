@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use hb_tests::{Proc, free_tcp_port, free_udp_port, http_get, wait_for};
+use hb_tests::{Proc, TestMonitor, free_tcp_port, http_get, wait_for};
 use serde_json::Value;
 
 /// The Alertmanager binary, from PATH.
@@ -78,19 +78,9 @@ fn killed_beater_fires_one_alert_from_two_monitors_and_it_resolves_when_it_retur
 
     let am_url = format!("http://{am}");
     let monitor = |id: &str| {
-        let udp = format!("127.0.0.1:{}", free_udp_port());
-        let http = format!("127.0.0.1:{}", free_tcp_port());
-        let listen = format!("udp://{udp}");
-        let m = Proc::hbnode(&[
-            "monitor",
-            "--listen",
-            &listen,
-            "--http",
-            &http,
+        let m = TestMonitor::start(&[
             "--timeout",
             "1s",
-            "--events",
-            "json",
             "--id",
             id,
             "--alertmanager",
@@ -102,10 +92,7 @@ fn killed_beater_fires_one_alert_from_two_monitors_and_it_resolves_when_it_retur
             "--alertmanager-label",
             "team=infra",
         ]);
-        wait_for("the monitor's /healthz", || {
-            http_get(&http, "/healthz").filter(|(s, _)| *s == 200)
-        });
-        (m, udp)
+        (m.proc, m.udp)
     };
     let (mon_a, udp_a) = monitor("mon-a");
     let (mon_b, udp_b) = monitor("mon-b");

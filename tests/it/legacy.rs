@@ -4,9 +4,8 @@
 
 use std::net::UdpSocket;
 use std::os::unix::process::ExitStatusExt as _;
-use std::process::Command;
 
-use hb_tests::{Proc, free_tcp_port, free_udp_port, hbnode, http_get, metric, wait_for};
+use hb_tests::{Proc, TestMonitor, free_tcp_port, free_udp_port, http_get, metric, wait_for};
 use serde_json::Value;
 
 fn has(mon: &Proc, node: &str, event: &str) -> Option<Value> {
@@ -15,16 +14,15 @@ fn has(mon: &Proc, node: &str, event: &str) -> Option<Value> {
         .find(|e| e["node"] == node && e["event"] == event)
 }
 
+/// A monitor listening on `listen` only.
 fn monitor(listen: &str, http: &str, extra: &[&str]) -> Proc {
-    let mut args = vec![
-        "monitor", "--listen", listen, "--http", http, "--events", "json",
-    ];
-    args.extend_from_slice(extra);
-    let mon = Proc::hbnode(&args);
-    wait_for("the monitor's /healthz", || {
-        http_get(http, "/healthz").filter(|(s, _)| *s == 200)
-    });
-    mon
+    TestMonitor::builder()
+        .no_udp()
+        .listen(listen)
+        .http(http)
+        .args(extra)
+        .start()
+        .proc
 }
 
 fn legacy_rejections(http: &str) -> f64 {
@@ -96,18 +94,12 @@ fn circus_watchdog_kills_a_hung_process_through_a_down_hook() {
 
 #[test]
 fn invalid_message_regex_is_a_startup_error() {
-    let out = Command::new(hbnode())
-        .args([
-            "monitor",
-            "--listen",
-            "text+udp://127.0.0.1:0",
-            "--http",
-            "off",
-            "--msg-regex",
-            "(?P<pid>unclosed",
-        ])
-        .output()
-        .unwrap();
+    let out = TestMonitor::builder()
+        .no_udp()
+        .listen("text+udp://127.0.0.1:0")
+        .http("off")
+        .args(&["--msg-regex", "(?P<pid>unclosed"])
+        .expect_exit();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -186,12 +178,12 @@ fn listeners_from_the_config_file_keep_their_own_detector_settings() {
     )
     .unwrap();
     let config = config.display().to_string();
-    let mut mon = Proc::hbnode(&[
-        "monitor", "--config", &config, "--http", &http, "--events", "json",
-    ]);
-    wait_for("the monitor's /healthz", || {
-        http_get(&http, "/healthz").filter(|(s, _)| *s == 200)
-    });
+    let mut mon = TestMonitor::builder()
+        .no_udp()
+        .http(&http)
+        .args(&["--config", &config])
+        .start()
+        .proc;
     let mut beater = Proc::hbnode(&["beat", "--to", &native, "--period", "200ms", "--id", "x"]);
     let port = pyhb.rsplit(':').next().unwrap();
     let mut client = Proc::python("pyheartbeat.py", &["127.0.0.1", port, "0.2"]);

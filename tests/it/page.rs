@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
 
-use hb_tests::{Proc, free_tcp_port, free_udp_port, http_get, wait_for};
+use hb_tests::{Proc, TestMonitor, http_get, wait_for};
 
 fn chromium() -> PathBuf {
     if let Some(p) = std::env::var_os("HBNODE_CHROMIUM") {
@@ -93,20 +93,18 @@ fn row_state(dom: &str, node: &str) -> Option<String> {
     Some(s[..s.find('"')?].to_owned())
 }
 
+/// A monitor with a 1 s timeout (its events in the default format: the page is what's read).
+fn monitor() -> TestMonitor {
+    TestMonitor::builder()
+        .no_events()
+        .args(&["--timeout", "1s"])
+        .start()
+}
+
 #[test]
 fn status_page_shows_a_killed_node_turn_down() {
-    let udp = format!("127.0.0.1:{}", free_udp_port());
-    let http = format!("127.0.0.1:{}", free_tcp_port());
-    let listen = format!("udp://{udp}");
-    let _mon = Proc::hbnode(&[
-        "monitor",
-        "--listen",
-        &listen,
-        "--http",
-        &http,
-        "--timeout",
-        "1s",
-    ]);
+    let mon = monitor();
+    let (udp, http) = (mon.udp.clone(), mon.http.clone());
     let (status, body) = wait_for("GET /", || http_get(&http, "/").filter(|(s, _)| *s == 200));
     assert_eq!(status, 200);
     assert!(body.contains("<title>hbnode status</title>"), "{body}");
@@ -211,18 +209,8 @@ impl Drop for ReleaseOnDrop {
 /// answered) before the beater is killed, and the same page then shows it down.
 #[test]
 fn status_page_updates_live_when_a_node_dies() {
-    let udp = format!("127.0.0.1:{}", free_udp_port());
-    let http = format!("127.0.0.1:{}", free_tcp_port());
-    let listen = format!("udp://{udp}");
-    let _mon = Proc::hbnode(&[
-        "monitor",
-        "--listen",
-        &listen,
-        "--http",
-        &http,
-        "--timeout",
-        "1s",
-    ]);
+    let mon = monitor();
+    let (udp, http) = (mon.udp.clone(), mon.http.clone());
     wait_for("GET /", || http_get(&http, "/").filter(|(s, _)| *s == 200));
     let mut web = Proc::hbnode(&["beat", "--to", &udp, "--period", "200ms", "--id", "web-1"]);
     wait_for("web-1 in /v1/nodes", || {

@@ -171,10 +171,9 @@ fn check_without_a_monitor_is_unknown() {
 
 #[test]
 fn a_bad_threshold_is_a_clear_error() {
-    let out = Command::new(hbnode())
-        .args(["monitor", "--threshold", "load1 warning=8:4"])
-        .output()
-        .expect("run");
+    let out = TestMonitor::builder()
+        .args(&["--threshold", "load1 warning=8:4"])
+        .expect_exit();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("range start 8 is above its end 4"), "{err}");

@@ -4,29 +4,19 @@ use std::time::Duration;
 
 use hb_core::detector::{DetectorConfig, Fixed};
 use hb_sim::trace::{TraceReader, replay};
-use hb_tests::{Proc, free_udp_port, wait_for};
+use hb_tests::{Proc, TestMonitor, wait_for};
 
 #[test]
 fn recorded_arrivals_replay_under_another_detector() {
     let dir = std::env::temp_dir().join(format!("hbnode-record-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("arrivals.hbt");
-    let udp = format!("127.0.0.1:{}", free_udp_port());
-    let listen = format!("udp://{udp}");
-    let mut mon = Proc::hbnode(&[
-        "monitor",
-        "--listen",
-        &listen,
-        "--http",
-        "off",
-        "--timeout",
-        "1s",
-        "--events",
-        "json",
-        "--record",
-        file.to_str().unwrap(),
-    ]);
-    let _b = Proc::hbnode(&["beat", "--to", &udp, "--period", "100ms", "--id", "rec"]);
+    let tm = TestMonitor::builder()
+        .http("off")
+        .args(&["--timeout", "1s", "--record", file.to_str().unwrap()])
+        .start();
+    let mut mon = tm.proc;
+    let _b = Proc::hbnode(&["beat", "--to", &tm.udp, "--period", "100ms", "--id", "rec"]);
     wait_for("10 beats from rec", || {
         mon.json_lines()
             .iter()

@@ -5,7 +5,7 @@
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use hb_core::wire::{self, Beat, BeatFlags, Message, Reading, Readings};
 use hb_tests::{
@@ -24,6 +24,15 @@ fn temp_dir(name: &str) -> PathBuf {
 fn monitor(db: &Path, udp: &str, http: &str) -> Proc {
     let db = db.to_str().expect("utf-8 path");
     TestMonitor::start_on(udp, http, &["--timeout", "1s", "--db", db]).proc
+}
+
+/// A monitor on `db` that must refuse to start: what it wrote and how it exited.
+fn refused_monitor(db: &Path) -> Output {
+    TestMonitor::builder()
+        .udp("127.0.0.1:0")
+        .http("off")
+        .args(&["--db", db.to_str().expect("utf-8 path")])
+        .expect_exit()
 }
 
 fn beater(id: &str, udp: &str) -> Proc {
@@ -272,18 +281,7 @@ fn corrupt_or_foreign_file_is_refused_with_a_clear_error_and_left_untouched() {
         (&garbage, "not an SQLite database or it is damaged"),
         (&foreign, "another program"),
     ] {
-        let out = Command::new(hbnode())
-            .args([
-                "monitor",
-                "--listen",
-                "udp://127.0.0.1:0",
-                "--http",
-                "off",
-                "--db",
-                file.to_str().unwrap(),
-            ])
-            .output()
-            .expect("run hbnode");
+        let out = refused_monitor(file);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(err.contains(says) && err.contains("untouched"), "{err}");
@@ -314,18 +312,7 @@ fn second_monitor_on_the_same_store_is_refused() {
     let udp = format!("127.0.0.1:{}", free_udp_port());
     let http = format!("127.0.0.1:{}", free_tcp_port());
     let _first = monitor(&db, &udp, &http);
-    let out = Command::new(hbnode())
-        .args([
-            "monitor",
-            "--listen",
-            "udp://127.0.0.1:0",
-            "--http",
-            "off",
-            "--db",
-        ])
-        .arg(&db)
-        .output()
-        .expect("run hbnode");
+    let out = refused_monitor(&db);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("in use by another hbnode monitor"), "{err}");
@@ -343,39 +330,30 @@ fn full_disk_costs_rows_not_detections() {
     let dir = temp_dir("full");
     let mnt = dir.join("mnt");
     std::fs::create_dir_all(&mnt).unwrap();
-    let udp = format!("127.0.0.1:{}", free_udp_port());
-    let http = format!("127.0.0.1:{}", free_tcp_port());
     let script = r#"mount -t tmpfs -o size=1m tmpfs "$1" || exit 97
 dd if=/dev/zero of="$1/filler" bs=64k count=12 2>/dev/null
 shift
 exec "$@""#;
-    let mut cmd = Command::new("unshare");
-    cmd.args(["-m", "--propagation", "private", "sh", "-c", script, "sh"])
-        .arg(&mnt)
-        .arg(hbnode())
-        .args(["monitor", "--listen"])
-        .arg(format!("udp://{udp}"))
-        .args([
-            "--http",
-            &http,
-            "--timeout",
-            "1s",
-            "--events",
-            "json",
-            "--db",
+    let mnt = mnt.to_str().expect("utf-8 path");
+    let db = format!("{mnt}/hb.db");
+    // unshare and mount need root: if they fail, start() panics with the script's stderr.
+    let tm = TestMonitor::builder()
+        .via(&[
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            mnt,
         ])
-        .arg(mnt.join("hb.db"))
-        .env("RUST_LOG", "error");
-    let mut mon = Proc::spawn(&mut cmd);
-    wait_for("the monitor on its tiny disk", || {
-        if let Some(status) = mon.try_wait() {
-            panic!(
-                "the monitor exited ({status}) before serving (unshare and mount need root): {}",
-                mon.stderr()
-            );
-        }
-        http_get(&http, "/healthz").filter(|(s, _)| *s == 200)
-    });
+        .env("RUST_LOG", "error")
+        .args(&["--timeout", "1s", "--db", &db])
+        .start();
+    let (udp, http) = (tm.udp.clone(), tm.http.clone());
+    let mut mon = tm.proc;
     // Readings until the disk is full and the store says so (bounded: 200 rounds).
     let mut seq = 1;
     let errors = wait_for("store errors in /metrics", || {

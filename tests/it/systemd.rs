@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use hb_tests::{Proc, free_tcp_port, free_udp_port, wait_for};
+use hb_tests::{Proc, TestMonitor, wait_for};
 
 /// Collects every datagram the socket receives, on a thread.
 fn collect(sock: UnixDatagram) -> Arc<Mutex<Vec<String>>> {
@@ -50,18 +50,14 @@ fn monitor_notifies_ready_status_watchdog_and_stopping() {
     let path = dir.join("notify.sock");
     let got = collect(UnixDatagram::bind(&path).expect("bind NOTIFY_SOCKET"));
 
-    let udp = format!("127.0.0.1:{}", free_udp_port());
-    let http = format!("127.0.0.1:{}", free_tcp_port());
-    let listen = format!("udp://{udp}");
-    let mut mon = Proc::hbnode_with_env(
-        &["monitor", "--listen", &listen, "--http", &http],
-        &[
-            ("NOTIFY_SOCKET", path.to_str().expect("utf-8 path")),
-            // 400 ms: a ping every 200 ms.
-            ("WATCHDOG_USEC", "400000"),
-        ],
-    );
-    let _beater = Proc::hbnode(&["beat", "--to", &udp, "--period", "200ms", "--id", "n1"]);
+    let tm = TestMonitor::builder()
+        .no_events()
+        .env("NOTIFY_SOCKET", path.to_str().expect("utf-8 path"))
+        // 400 ms: a ping every 200 ms.
+        .env("WATCHDOG_USEC", "400000")
+        .start();
+    let mut mon = tm.proc;
+    let _beater = Proc::hbnode(&["beat", "--to", &tm.udp, "--period", "200ms", "--id", "n1"]);
 
     wait_for("READY=1", || {
         lines(&got).contains(&"READY=1".into()).then_some(())
@@ -94,12 +90,10 @@ fn monitor_without_watchdog_sends_no_pings() {
     std::fs::create_dir_all(&dir).expect("tmp dir");
     let path = dir.join("notify.sock");
     let got = collect(UnixDatagram::bind(&path).expect("bind NOTIFY_SOCKET"));
-    let listen = format!("udp://127.0.0.1:{}", free_udp_port());
-    let http = format!("127.0.0.1:{}", free_tcp_port());
-    let mon = Proc::hbnode_with_env(
-        &["monitor", "--listen", &listen, "--http", &http],
-        &[("NOTIFY_SOCKET", path.to_str().expect("utf-8 path"))],
-    );
+    let mon = TestMonitor::builder()
+        .no_events()
+        .env("NOTIFY_SOCKET", path.to_str().expect("utf-8 path"))
+        .start();
     wait_for("READY=1", || {
         lines(&got).contains(&"READY=1".into()).then_some(())
     });

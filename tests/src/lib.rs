@@ -237,40 +237,31 @@ pub fn metric(text: &str, name: &str) -> Option<f64> {
 }
 
 /// `hbnode monitor` on fresh loopback ports (UDP listener, HTTP API), JSON events on stdout,
-/// ready once `/healthz` answers.
+/// ready once `/healthz` answers. [`TestMonitor::builder`] starts one any other way.
 pub struct TestMonitor {
     /// The process.
     pub proc: Proc,
-    /// Its UDP listen address (`127.0.0.1:PORT`).
+    /// Its `udp://` listen address (`127.0.0.1:PORT`); empty if built with
+    /// [`MonitorBuilder::no_udp`].
     pub udp: String,
-    /// Its HTTP address.
+    /// What it was given as `--http`: its HTTP address, or `off`.
     pub http: String,
 }
 
 impl TestMonitor {
     /// Starts `hbnode monitor --listen udp://… --http … --events json` plus `extra` flags.
     pub fn start(extra: &[&str]) -> Self {
-        let udp = format!("127.0.0.1:{}", free_udp_port());
-        let http = format!("127.0.0.1:{}", free_tcp_port());
-        Self::start_on(&udp, &http, extra)
+        Self::builder().args(extra).start()
     }
 
     /// As [`TestMonitor::start`], on given addresses (to restart a monitor where it was).
     pub fn start_on(udp: &str, http: &str, extra: &[&str]) -> Self {
-        let listen = format!("udp://{udp}");
-        let mut args = vec![
-            "monitor", "--listen", &listen, "--http", http, "--events", "json",
-        ];
-        args.extend_from_slice(extra);
-        let proc = Proc::hbnode(&args);
-        wait_for("the monitor's /healthz", || {
-            http_get(http, "/healthz").filter(|(s, _)| *s == 200)
-        });
-        Self {
-            proc,
-            udp: udp.to_owned(),
-            http: http.to_owned(),
-        }
+        Self::builder().udp(udp).http(http).args(extra).start()
+    }
+
+    /// A monitor to configure: by default as [`TestMonitor::start`] starts it.
+    pub fn builder() -> MonitorBuilder {
+        MonitorBuilder::default()
     }
 
     /// The sample `name` in `/metrics` (0 if absent).
@@ -287,5 +278,170 @@ impl TestMonitor {
             .into_iter()
             .filter(|e| e["node"] == node)
             .collect()
+    }
+}
+
+/// How to start a [`TestMonitor`]: `hbnode monitor --listen udp://… --http … --events json`
+/// on fresh loopback ports, without a store (`HBNODE_DB=none`), unless told otherwise.
+#[derive(Debug)]
+pub struct MonitorBuilder {
+    /// `--listen udp://` address: `None` for a fresh port.
+    udp: Option<String>,
+    /// No `--listen udp://…` of its own.
+    no_udp: bool,
+    /// More `--listen` URLs.
+    listen: Vec<String>,
+    /// `--http`: `None` for a fresh port.
+    http: Option<String>,
+    /// `--events json`.
+    events: bool,
+    /// Environment variables on top of `HBNODE_DB=none`.
+    env: Vec<(String, String)>,
+    /// Flags after the built ones.
+    args: Vec<String>,
+    /// A command line that runs `hbnode monitor …` as its last arguments.
+    via: Vec<String>,
+}
+
+impl Default for MonitorBuilder {
+    fn default() -> Self {
+        Self {
+            udp: None,
+            no_udp: false,
+            listen: Vec::new(),
+            http: None,
+            events: true,
+            env: Vec::new(),
+            args: Vec::new(),
+            via: Vec::new(),
+        }
+    }
+}
+
+impl MonitorBuilder {
+    /// Its `udp://` listener on `addr` (`127.0.0.1:PORT`) rather than a fresh port.
+    pub fn udp(mut self, addr: impl Into<String>) -> Self {
+        self.udp = Some(addr.into());
+        self
+    }
+
+    /// No `udp://` listener of its own (it listens on [`MonitorBuilder::listen`] URLs, or on
+    /// those of a `--config` file).
+    pub fn no_udp(mut self) -> Self {
+        self.no_udp = true;
+        self
+    }
+
+    /// Also `--listen url` (e.g. `pyhb+udp://…`, `text+udp://…`, `json+tcp://…`).
+    pub fn listen(mut self, url: impl Into<String>) -> Self {
+        self.listen.push(url.into());
+        self
+    }
+
+    /// `--http addr` rather than a fresh port; `off` for none (then nothing waits for
+    /// `/healthz`: the monitor is started, not known to be ready).
+    pub fn http(mut self, addr: impl Into<String>) -> Self {
+        self.http = Some(addr.into());
+        self
+    }
+
+    /// Without `--events json` (its stdout in the default format).
+    pub fn no_events(mut self) -> Self {
+        self.events = false;
+        self
+    }
+
+    /// The environment variable `key=value` (`HBNODE_DB` too: it replaces `none`).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// More flags, after the built ones.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|&a| a.to_owned()));
+        self
+    }
+
+    /// Runs the monitor through `cmd` (e.g. `unshare -m sh -c SCRIPT`), which gets the
+    /// `hbnode` binary and the monitor's arguments as its last arguments.
+    pub fn via(mut self, cmd: &[&str]) -> Self {
+        self.via = cmd.iter().map(|&a| a.to_owned()).collect();
+        self
+    }
+
+    /// Starts it, and waits for `/healthz` (unless `--http off`); panics with its stderr if it
+    /// exits first.
+    pub fn start(self) -> TestMonitor {
+        let (mut cmd, udp, http) = self.command();
+        let mut proc = Proc::spawn(&mut cmd);
+        if http != "off" {
+            wait_for("the monitor's /healthz", || {
+                if let Some(status) = proc.try_wait() {
+                    panic!(
+                        "the monitor exited ({status}) before serving: {cmd:?}\n{}",
+                        proc.stderr()
+                    );
+                }
+                http_get(&http, "/healthz").filter(|(s, _)| *s == 200)
+            });
+        }
+        TestMonitor { proc, udp, http }
+    }
+
+    /// Runs it expecting it to exit on its own (a refused start) within [`PATIENCE`], and
+    /// returns what it wrote and how it ended; panics (killing it) if it is still running.
+    pub fn expect_exit(self) -> std::process::Output {
+        let (mut cmd, _, _) = self.command();
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        let deadline = Instant::now() + PATIENCE;
+        while child.try_wait().expect("try_wait").is_none() {
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the monitor was still running after {PATIENCE:?}: {cmd:?}");
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().expect("monitor output")
+    }
+
+    /// The command line, its `udp://` address (empty if none) and its `--http` value.
+    fn command(self) -> (Command, String, String) {
+        let udp = if self.no_udp {
+            String::new()
+        } else {
+            self.udp
+                .unwrap_or_else(|| format!("127.0.0.1:{}", free_udp_port()))
+        };
+        let http = self
+            .http
+            .unwrap_or_else(|| format!("127.0.0.1:{}", free_tcp_port()));
+        let mut cmd = match self.via.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(hbnode());
+                c
+            }
+            None => Command::new(hbnode()),
+        };
+        cmd.env("HBNODE_DB", "none").arg("monitor");
+        if !udp.is_empty() {
+            cmd.arg("--listen").arg(format!("udp://{udp}"));
+        }
+        for url in &self.listen {
+            cmd.args(["--listen", url]);
+        }
+        cmd.args(["--http", &http]);
+        if self.events {
+            cmd.args(["--events", "json"]);
+        }
+        cmd.args(&self.args).envs(self.env);
+        (cmd, udp, http)
     }
 }
