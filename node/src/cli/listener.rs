@@ -20,7 +20,7 @@
 
 use crate::cli::detector::DetectorFlags;
 use crate::cli::values::DetectorKind;
-use crate::cli::values::{ListenUrl, parse_duration, parse_listen};
+use crate::cli::values::{ListenUrl, parse_duration, parse_listen, parse_spec};
 
 /// A `--listener` value.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,16 +34,10 @@ pub(crate) struct ListenerSpec {
 /// Parses `URL key=value …` (also the form the config file's `[[monitor.listener]]` tables
 /// are turned into).
 pub(crate) fn parse_listener(s: &str) -> Result<ListenerSpec, String> {
-    let mut words = s.split_whitespace();
-    let url = words
-        .next()
-        .ok_or_else(|| "empty --listener: expected URL [key=value …]".to_owned())?;
-    let url = parse_listen(url.strip_prefix("url=").unwrap_or(url))?;
+    let (url, pairs) = parse_spec(s, "--listener", "URL")?;
+    let url = parse_listen(url)?;
     let mut d = DetectorFlags::default();
-    for w in words {
-        let (k, v) = w
-            .split_once('=')
-            .ok_or_else(|| format!("`{w}` is not key=value"))?;
+    for (k, v) in pairs {
         match k {
             "detector" => {
                 d.kind = Some(match v {

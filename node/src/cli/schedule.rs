@@ -18,7 +18,7 @@
 use hb_core::NodeMatch;
 use hb_core::schedule::{ScheduleRule, SensorInterval};
 
-use crate::cli::values::parse_duration;
+use crate::cli::values::{parse_duration, parse_spec};
 use crate::sensors::spec::{DEFAULT_EVERY, name_every};
 
 /// A `--schedule` value (its redirect not yet resolved to an address).
@@ -26,11 +26,7 @@ pub(crate) type ScheduleSpec = ScheduleRule;
 
 /// Parses `NODES key=value …` (also the form `[[monitor.schedule]]` tables become).
 pub(crate) fn parse_schedule(s: &str) -> Result<ScheduleSpec, String> {
-    let mut words = s.split_whitespace();
-    let nodes = words
-        .next()
-        .ok_or_else(|| "empty --schedule: expected NODES [key=value …]".to_owned())?;
-    let nodes = nodes.strip_prefix("nodes=").unwrap_or(nodes);
+    let (nodes, pairs) = parse_spec(s, "--schedule", "NODES")?;
     let nodes = NodeMatch::new(nodes).map_err(|e| format!("`{nodes}`: {e}"))?;
     let mut rule = ScheduleRule {
         nodes,
@@ -38,10 +34,7 @@ pub(crate) fn parse_schedule(s: &str) -> Result<ScheduleSpec, String> {
         sensors: None,
         redirect: None,
     };
-    for w in words {
-        let (k, v) = w
-            .split_once('=')
-            .ok_or_else(|| format!("`{w}` is not key=value"))?;
+    for (k, v) in pairs {
         match k {
             "period" => rule.period = Some(parse_duration(v)?),
             "sensors" => {

@@ -7,6 +7,28 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 
+/// A spec's head and its key=value pairs, borrowed from the spec.
+pub(crate) type Spec<'a> = (&'a str, Vec<(&'a str, &'a str)>);
+
+/// Splits a `HEAD key=value …` spec (`--listener`, `--schedule`, and the config tables turned
+/// into them): its head, without an optional `HEAD_KEY=` prefix, and its key=value pairs.
+/// `flag` and `head` name the flag and the head in errors (`--listener`, `URL`).
+pub(crate) fn parse_spec<'a>(s: &'a str, flag: &str, head: &str) -> Result<Spec<'a>, String> {
+    let mut words = s.split_whitespace();
+    let first = words
+        .next()
+        .ok_or_else(|| format!("empty {flag}: expected {head} [key=value …]"))?;
+    let prefix = format!("{}=", head.to_ascii_lowercase());
+    let first = first.strip_prefix(prefix.as_str()).unwrap_or(first);
+    let pairs = words
+        .map(|w| {
+            w.split_once('=')
+                .ok_or_else(|| format!("`{w}` is not key=value"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((first, pairs))
+}
+
 /// Checks that `url` is a plain `http://` URL with a host.
 pub(crate) fn validate_http_url(url: &str) -> Result<awc::http::Uri, String> {
     let uri: awc::http::Uri = url
