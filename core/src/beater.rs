@@ -445,15 +445,13 @@ impl Beater {
                 } => {
                     wire_readings = readings.iter().map(OwnedReading::as_wire).collect();
                     Message::Beat(Beat {
-                        node: self.cfg.id.as_str(),
-                        incarnation: self.cfg.incarnation,
-                        seq: *seq,
                         period_ms: u32::try_from(self.period.as_millis()).unwrap_or(u32::MAX),
                         flags: BeatFlags(if *ack { BeatFlags::ACK_WANTED } else { 0 }),
                         sent_at_us: *sent_at,
                         group: self.cfg.group,
                         schedule_version: self.schedule_version,
                         readings: Readings::from_slice(&wire_readings),
+                        ..Beat::new(self.cfg.id.as_str(), self.cfg.incarnation, *seq)
                     })
                 }
                 Out::Leave { seq } => Message::Leave(Leave {

@@ -18,17 +18,14 @@
 //! use std::time::Duration;
 //! use hb_core::{Monitor, MonitorConfig, Timestamp, EventKind};
 //! use hb_core::detector::{DetectorConfig, Fixed};
-//! use hb_core::wire::{self, Beat, BeatFlags, Message};
+//! use hb_core::wire::{self, Beat, Message};
 //!
 //! let cfg = MonitorConfig {
 //!     detector: DetectorConfig::Fixed(Fixed { timeout: Duration::from_secs(3) }),
 //!     ..MonitorConfig::default()
 //! };
 //! let mut monitor = Monitor::new(cfg, Timestamp::ZERO).unwrap();
-//! let beat = Message::Beat(Beat {
-//!     node: "web-1", incarnation: 1, seq: 1, period_ms: 1000, flags: BeatFlags::default(),
-//!     sent_at_us: 0, group: 0, schedule_version: 0, readings: Default::default(),
-//! });
+//! let beat = Message::Beat(Beat { period_ms: 1000, ..Beat::new("web-1", 1, 1) });
 //! let mut buf = [0u8; wire::MAX_DATAGRAM];
 //! let n = wire::encode(&beat, None, &mut buf).unwrap();
 //!

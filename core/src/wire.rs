@@ -108,6 +108,32 @@ pub struct Beat<'a> {
     pub readings: Readings<'a>,
 }
 
+impl<'a> Beat<'a> {
+    /// Beat `seq` of `node`'s incarnation `incarnation`, every other field at its neutral
+    /// value: period 0 (unknown), no flags, `sent_at_us` 0, group 0 (no peer group), schedule
+    /// version 0 (none), no readings. Set the others with struct update syntax:
+    ///
+    /// ```
+    /// use hb_core::wire::Beat;
+    ///
+    /// let beat = Beat { period_ms: 1000, ..Beat::new("web-1", 1, 42) };
+    /// assert_eq!((beat.seq, beat.period_ms, beat.group), (42, 1000, 0));
+    /// ```
+    pub const fn new(node: &'a str, incarnation: u64, seq: u64) -> Self {
+        Self {
+            node,
+            incarnation,
+            seq,
+            period_ms: 0,
+            flags: BeatFlags(0),
+            sent_at_us: 0,
+            group: 0,
+            schedule_version: 0,
+            readings: Readings::EMPTY,
+        }
+    }
+}
+
 /// The fixed fields of a [`Beat`], decoded by postcard before the readings.
 #[derive(Deserialize)]
 struct BeatHeader<'a> {
@@ -526,15 +552,13 @@ fn beat_of(body: &[u8]) -> Result<Beat<'_>, DecodeError> {
         return Err(DecodeError::TrailingBytes(rest.len()));
     }
     Ok(Beat {
-        node: h.node,
-        incarnation: h.incarnation,
-        seq: h.seq,
         period_ms: h.period_ms,
         flags: h.flags,
         sent_at_us: h.sent_at_us,
         group: h.group,
         schedule_version: h.schedule_version,
         readings,
+        ..Beat::new(h.node, h.incarnation, h.seq)
     })
 }
 
@@ -592,15 +616,10 @@ mod tests {
 
     fn beat() -> Beat<'static> {
         Beat {
-            node: "web-1",
-            incarnation: 1_700_000_000_000_000,
-            seq: 42,
             period_ms: 1000,
             flags: BeatFlags(BeatFlags::ACK_WANTED),
             sent_at_us: 1_700_000_000_123_456,
-            group: 0,
-            schedule_version: 0,
-            readings: Readings::EMPTY,
+            ..Beat::new("web-1", 1_700_000_000_000_000, 42)
         }
     }
 

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 
 use hb_core::detector::DetectorConfig;
-use hb_core::wire::{Beat, BeatFlags};
+use hb_core::wire::Beat;
 use hb_core::{EventKind, Monitor, MonitorConfig, NodeId, Timestamp};
 
 /// The 7 bytes every trace starts with.
@@ -342,15 +342,8 @@ pub fn replay(
     for a in arrivals {
         let a = a?;
         let beat = Beat {
-            node: a.node.as_str(),
-            incarnation: a.incarnation,
-            seq: a.seq,
             period_ms: a.period_ms,
-            flags: BeatFlags::default(),
-            sent_at_us: 0,
-            group: 0,
-            schedule_version: 0,
-            readings: Default::default(),
+            ..Beat::new(a.node.as_str(), a.incarnation, a.seq)
         };
         // Drive every deadline before the arrival on time, as hbnode's timer would (a late
         // input would otherwise look like the monitor itself had stalled).

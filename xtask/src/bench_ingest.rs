@@ -18,7 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use hb_core::wire::{self, Beat, BeatFlags, Message, Reading, Readings};
+use hb_core::wire::{self, Beat, Message, Reading, Readings};
 
 pub(crate) struct Opts {
     pub(crate) nodes: Vec<usize>,
@@ -341,15 +341,9 @@ pub(crate) fn run_one(
                             })
                             .collect();
                         let msg = Message::Beat(Beat {
-                            node: &ids[(sent % k) as usize],
-                            incarnation: 1,
-                            seq,
                             period_ms,
-                            flags: BeatFlags::default(),
-                            sent_at_us: 0,
-                            group: 0,
-                            schedule_version: 0,
                             readings: Readings::from_slice(&readings),
+                            ..Beat::new(&ids[(sent % k) as usize], 1, seq)
                         });
                         let n = wire::encode(&msg, None, &mut buf)?;
                         let _ = s.send_to(&buf[..n], udp);

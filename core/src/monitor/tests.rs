@@ -30,15 +30,9 @@ fn monitor(timeout_s: u64) -> Monitor {
 
 fn beat_bytes(node: &str, inc: u64, seq: u64, flags: u8) -> Vec<u8> {
     let msg = Message::Beat(Beat {
-        node,
-        incarnation: inc,
-        seq,
         period_ms: 1000,
         flags: BeatFlags(flags),
-        sent_at_us: 0,
-        group: 0,
-        schedule_version: 0,
-        readings: Default::default(),
+        ..Beat::new(node, inc, seq)
     });
     let mut buf = [0; MAX_DATAGRAM];
     let n = encode(&msg, None, &mut buf).unwrap();
@@ -381,15 +375,9 @@ fn timer_slightly_late_is_not_a_stall() {
 
 fn beat_with_readings(node: &str, seq: u64, readings: &[wire::Reading<'_>]) -> Vec<u8> {
     let msg = Message::Beat(Beat {
-        node,
-        incarnation: 1,
-        seq,
         period_ms: 1000,
-        flags: BeatFlags(0),
-        sent_at_us: 0,
-        group: 0,
-        schedule_version: 0,
         readings: wire::Readings::from_slice(readings),
+        ..Beat::new(node, 1, seq)
     });
     let mut buf = [0; MAX_DATAGRAM];
     let n = encode(&msg, None, &mut buf).unwrap();
@@ -708,15 +696,9 @@ fn msg_bytes(msg: &Message<'_>, key: Option<&Key>) -> Vec<u8> {
 fn group_beat(node: &str, inc: u64, seq: u64) -> Vec<u8> {
     msg_bytes(
         &Message::Beat(Beat {
-            node,
-            incarnation: inc,
-            seq,
             period_ms: 1000,
-            flags: BeatFlags::default(),
-            sent_at_us: 0,
             group: 77,
-            readings: Default::default(),
-            schedule_version: 0,
+            ..Beat::new(node, inc, seq)
         }),
         None,
     )
@@ -863,15 +845,10 @@ mod schedules {
     /// (version, period_ms, sensor count) and redirect.
     fn ack_for(m: &mut Monitor, node: &str, seq: u64, have: u32) -> AckSummary {
         let msg = Message::Beat(Beat {
-            node,
-            incarnation: 1,
-            seq,
             period_ms: 1000,
             flags: BeatFlags(BeatFlags::ACK_WANTED),
-            sent_at_us: 0,
-            group: 0,
             schedule_version: have,
-            readings: Default::default(),
+            ..Beat::new(node, 1, seq)
         });
         let mut buf = [0; MAX_DATAGRAM];
         let n = encode(&msg, None, &mut buf).unwrap();
