@@ -12,7 +12,10 @@
 //!
 //! The API comes in four kinds: getters, `handle_*` inputs, a few mutators, and `poll_*`
 //! outputs. The invariant: **after every input, drain `poll_event`, `poll_transmit` (and
-//! `poll_sample`, if readings matter) until they return `None`, then sleep until `poll_timeout`** and call `handle_timeout` then.
+//! `poll_sample` if readings matter, `poll_arrival` if arrivals are recorded) until they return
+//! `None`, then sleep until `poll_timeout`** and call `handle_timeout` then. The optional
+//! outputs are off unless configured (`max_pending_samples`, `max_pending_arrivals`); each
+//! queue is bounded, and what does not fit is dropped and counted.
 //!
 //! ```
 //! use std::time::Duration;
@@ -62,6 +65,7 @@
 
 #![warn(missing_docs)]
 
+mod arrival;
 mod auth;
 mod beater;
 pub mod detector;
@@ -78,6 +82,7 @@ mod time;
 mod transmit;
 pub mod wire;
 
+pub use arrival::BeatArrival;
 pub use auth::{KEY_LEN, Key, KeyFileError, KeyParseError, Keyring, TAG_LEN, parse_key_file};
 pub use beater::{
     Beater, BeaterConfig, BeaterConfigError, BeaterEvent, MAX_PENDING_READINGS, MonitorStatus,

@@ -15,6 +15,7 @@ pub use registry::NodeState;
 use registry::{Node, Registry};
 pub use restore::{Restored, RestoredNode};
 
+use crate::arrival::BeatArrival;
 use crate::auth::Keyring;
 use crate::detector::{Arrival, ConfigError, Detector, DetectorConfig, DetectorState, Fixed};
 use crate::event::{DownReason, Event, EventKind};
@@ -69,6 +70,10 @@ pub struct MonitorConfig {
     /// Most [`Sample`]s queued between `poll_sample` drains; further readings are dropped and
     /// counted ([`Monitor::samples_dropped`]). Zero discards readings without counting.
     pub max_pending_samples: usize,
+    /// Most [`BeatArrival`]s queued between `poll_arrival` drains; further ones are dropped and
+    /// counted ([`Monitor::arrivals_dropped`]). Zero (the default) records nothing and counts
+    /// nothing.
+    pub max_pending_arrivals: usize,
     /// Thresholds and hysteresis for sensor readings (see [`crate::probe`]).
     pub probes: ProbeConfig,
     /// Central schedules (see [`crate::schedule`]): the first rule matching a node sets the
@@ -93,6 +98,7 @@ impl Default for MonitorConfig {
             max_pending_acks: 4096,
             stall_threshold: Some(Duration::from_secs(1)),
             max_pending_samples: 65_536,
+            max_pending_arrivals: 0,
             probes: ProbeConfig::default(),
             schedules: Vec::new(),
         }
@@ -194,6 +200,23 @@ enum Pending {
 /// arm a timer for [`poll_timeout`](Self::poll_timeout) and call
 /// [`handle_timeout`](Self::handle_timeout) when it fires.
 ///
+/// # `poll_*` outputs
+///
+/// - [`poll_event`](Self::poll_event): what happened to nodes and probes ([`Event`]).
+/// - [`poll_transmit`](Self::poll_transmit): acks (and member answers in peer mode) to send;
+///   bounded by [`MonitorConfig::max_pending_acks`], overflow counted in
+///   [`acks_dropped`](Self::acks_dropped).
+/// - [`poll_sample`](Self::poll_sample): sensor readings of fresh beats; bounded by
+///   [`MonitorConfig::max_pending_samples`], overflow counted in
+///   [`samples_dropped`](Self::samples_dropped).
+/// - [`poll_arrival`](Self::poll_arrival): every authenticated beat's arrival, for recording
+///   traces; off unless [`MonitorConfig::max_pending_arrivals`] is above zero, overflow counted
+///   in [`arrivals_dropped`](Self::arrivals_dropped).
+/// - [`poll_timeout`](Self::poll_timeout): when to call `handle_timeout` next.
+///
+/// Drain the optional queues (samples, arrivals) with the others after every input, or they
+/// fill and drop.
+///
 /// Every input first expires deadlines up to its `now`, so events come out in time order even
 /// if the driver's timer fired late. Time never goes backwards: a `now` earlier than one already
 /// seen is treated as that one.
@@ -206,6 +229,8 @@ pub struct Monitor {
     acks: VecDeque<Pending>,
     samples: VecDeque<Sample>,
     samples_dropped: u64,
+    arrivals: VecDeque<BeatArrival>,
+    arrivals_dropped: u64,
     probes: BTreeMap<(NodeId, CompactString), ProbeState>,
     probes_refused: u64,
     rejections: Rejections,
@@ -254,6 +279,8 @@ impl Monitor {
             acks: VecDeque::new(),
             samples: VecDeque::new(),
             samples_dropped: 0,
+            arrivals: VecDeque::new(),
+            arrivals_dropped: 0,
             probes: BTreeMap::new(),
             probes_refused: 0,
             rejections: Rejections::default(),
@@ -330,6 +357,11 @@ impl Monitor {
     /// Readings dropped because the sample queue was full (`max_pending_samples`).
     pub fn samples_dropped(&self) -> u64 {
         self.samples_dropped
+    }
+
+    /// Arrivals dropped because the arrival queue was full (`max_pending_arrivals`).
+    pub fn arrivals_dropped(&self) -> u64 {
+        self.arrivals_dropped
     }
 
     /// Stalls of the monitor itself detected so far, and the length of the latest one (how
@@ -429,7 +461,10 @@ impl Monitor {
         match wire::decode(bytes, &self.cfg.keyring) {
             Err(e) => self.rejections.add(e.into()),
             Ok(d) => match d.message {
-                Message::Beat(b) => self.on_beat(now, from, &b),
+                Message::Beat(b) => {
+                    self.queue_arrival(now, &b);
+                    self.on_beat(now, from, &b);
+                }
                 Message::Leave(l) => self.on_leave(now, &l),
                 Message::Identify(i) => self.on_identify(from, &i),
                 Message::Ack(_) | Message::Member(_) => {
@@ -447,6 +482,7 @@ impl Monitor {
         if id::validate(beat.node).is_err() {
             self.rejections.add(Rejection::InvalidField);
         } else {
+            self.queue_arrival(now, beat);
             self.on_beat(now, from, beat);
         }
         self.settle();
@@ -531,6 +567,13 @@ impl Monitor {
     /// The next sensor reading accepted from a fresh beat, if any (see [`crate::probe`]).
     pub fn poll_sample(&mut self) -> Option<Sample> {
         self.samples.pop_front()
+    }
+
+    /// The next beat arrival, if any: every beat that decoded and authenticated (and every
+    /// [`handle_beat`](Self::handle_beat)), before the group, sequence and replay checks;
+    /// queued only when [`MonitorConfig::max_pending_arrivals`] is above zero.
+    pub fn poll_arrival(&mut self) -> Option<BeatArrival> {
+        self.arrivals.pop_front()
     }
 
     /// The earliest instant at which some node's deadline falls, exactly; `None` when nothing
@@ -868,6 +911,28 @@ impl Monitor {
         if ack {
             self.queue_ack(from, b.node, b.seq, b.schedule_version);
         }
+    }
+
+    /// Queues the arrival of beat `b` at `now` for `poll_arrival`, if arrivals are recorded.
+    fn queue_arrival(&mut self, now: Timestamp, b: &Beat<'_>) {
+        if self.cfg.max_pending_arrivals == 0 {
+            return;
+        }
+        if self.arrivals.len() >= self.cfg.max_pending_arrivals {
+            self.arrivals_dropped += 1;
+            return;
+        }
+        // Decoding and `handle_beat` validated the id already.
+        let Ok(node) = NodeId::new(b.node) else {
+            return;
+        };
+        self.arrivals.push_back(BeatArrival {
+            node,
+            at: now,
+            seq: b.seq,
+            incarnation: b.incarnation,
+            period_ms: b.period_ms,
+        });
     }
 
     /// Judges and queues the readings of the fresh beat just accepted from the node in `slot`.
