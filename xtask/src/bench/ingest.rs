@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use hb_core::wire::{self, Beat, Message, Reading, Readings};
 
+use super::table::Row;
+
 pub(crate) struct Opts {
     pub(crate) nodes: Vec<usize>,
     pub(crate) period: Duration,
@@ -82,7 +84,7 @@ pub(crate) fn parse(args: &[String]) -> anyhow::Result<Opts> {
 
 /// Runs the ingest benchmark with the arguments after `bench ingest`, prints its detailed
 /// table and returns the rows for BENCHMARKS.md.
-pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<crate::bench::Row>> {
+pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<Row>> {
     let opts = parse(args)?;
     if !cfg!(target_os = "linux") {
         bail!("bench ingest reads CPU times from /proc: Linux only");
@@ -118,7 +120,7 @@ pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<crate::bench::Row>> {
             r.slack_p50_us as f64 / 1e3,
             r.slack_p99_us as f64 / 1e3,
         );
-        rows.push(crate::bench::Row {
+        rows.push(Row {
             name: format!(
                 "ingest: `hbnode monitor` CPU per beat on loopback, {m} nodes ({:.0} beats/s, {} false downs)",
                 r.beats_per_s, r.false_downs
@@ -128,7 +130,7 @@ pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<crate::bench::Row>> {
             ratio: Some(ratio),
             target: "≤ 1.3×".into(),
         });
-        rows.push(crate::bench::Row {
+        rows.push(Row {
             name: format!("ingest: detection slack (report − deadline), {m} nodes, p50 / p99"),
             figure: format!(
                 "{:.2} / {:.2} ms",
