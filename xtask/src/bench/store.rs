@@ -31,6 +31,9 @@ pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<Row>> {
     ];
     defaults.extend_from_slice(args);
     let opts = ingest::parse(&defaults)?;
+    if opts.before.is_some() {
+        anyhow::bail!("--before is a flag of bench ingest, not bench store");
+    }
     let bin = ingest::build_hbnode()?;
     let dir = std::env::temp_dir().join(format!("hbnode-bench-store-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
