@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
 use hb_core::detector::{DetectorConfig, Fixed, Phi};
-use hb_core::wire::{self, Beat, BeatFlags, MAX_DATAGRAM, Message};
+use hb_core::wire::{self, Beat, MAX_DATAGRAM, Message};
 use hb_core::{Keyring, Monitor, MonitorConfig, Timestamp};
 
 struct Fleet {
@@ -36,15 +36,8 @@ impl Fleet {
         for i in 0..nodes {
             let id = format!("node-{i:07}");
             let msg = Message::Beat(Beat {
-                node: &id,
-                incarnation: 1,
-                seq: 128,
                 period_ms: 1000,
-                flags: BeatFlags::default(),
-                sent_at_us: 0,
-                group: 0,
-                schedule_version: 0,
-                readings: Default::default(),
+                ..Beat::new(&id, 1, 128)
             });
             len = wire::encode(&msg, None, &mut buf).unwrap();
             bytes.extend_from_slice(&buf[..len]);

@@ -29,7 +29,7 @@ impl NodeMatch {
     /// Parses a pattern.
     pub fn new(pattern: &str) -> Result<Self, NodeMatchError> {
         let bad = |c: char| c.is_whitespace() || c.is_control();
-        if pattern.is_empty() || pattern.len() > crate::MAX_ID_LEN || pattern.chars().any(bad) {
+        if pattern.is_empty() || pattern.len() > crate::id::MAX_ID_LEN || pattern.chars().any(bad) {
             return Err(NodeMatchError::Invalid);
         }
         Ok(Self {

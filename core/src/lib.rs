@@ -12,23 +12,23 @@
 //!
 //! The API comes in four kinds: getters, `handle_*` inputs, a few mutators, and `poll_*`
 //! outputs. The invariant: **after every input, drain `poll_event`, `poll_transmit` (and
-//! `poll_sample`, if readings matter) until they return `None`, then sleep until `poll_timeout`** and call `handle_timeout` then.
+//! `poll_sample` if readings matter, `poll_arrival` if arrivals are recorded) until they return
+//! `None`, then sleep until `poll_timeout`** and call `handle_timeout` then. The optional
+//! outputs are off unless configured (`max_pending_samples`, `max_pending_arrivals`); each
+//! queue is bounded, and what does not fit is dropped and counted.
 //!
 //! ```
 //! use std::time::Duration;
 //! use hb_core::{Monitor, MonitorConfig, Timestamp, EventKind};
 //! use hb_core::detector::{DetectorConfig, Fixed};
-//! use hb_core::wire::{self, Beat, BeatFlags, Message};
+//! use hb_core::wire::{self, Beat, Message};
 //!
 //! let cfg = MonitorConfig {
 //!     detector: DetectorConfig::Fixed(Fixed { timeout: Duration::from_secs(3) }),
 //!     ..MonitorConfig::default()
 //! };
 //! let mut monitor = Monitor::new(cfg, Timestamp::ZERO).unwrap();
-//! let beat = Message::Beat(Beat {
-//!     node: "web-1", incarnation: 1, seq: 1, period_ms: 1000, flags: BeatFlags::default(),
-//!     sent_at_us: 0, group: 0, schedule_version: 0, readings: Default::default(),
-//! });
+//! let beat = Message::Beat(Beat { period_ms: 1000, ..Beat::new("web-1", 1, 1) });
 //! let mut buf = [0u8; wire::MAX_DATAGRAM];
 //! let n = wire::encode(&beat, None, &mut buf).unwrap();
 //!
@@ -65,6 +65,7 @@
 
 #![warn(missing_docs)]
 
+mod arrival;
 mod auth;
 mod beater;
 pub mod detector;
@@ -81,6 +82,7 @@ mod time;
 mod transmit;
 pub mod wire;
 
+pub use arrival::BeatArrival;
 pub use auth::{KEY_LEN, Key, KeyFileError, KeyParseError, Keyring, TAG_LEN, parse_key_file};
 pub use beater::{
     Beater, BeaterConfig, BeaterConfigError, BeaterEvent, MAX_PENDING_READINGS, MonitorStatus,

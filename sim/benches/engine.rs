@@ -31,15 +31,10 @@ fn engine(c: &mut Criterion) {
             let mut sum = 0u64;
             for seq in 0..beats {
                 let msg = hb_core::wire::Message::Beat(hb_core::wire::Beat {
-                    node: "node-1",
-                    incarnation: 1,
-                    seq,
                     period_ms: 1000,
                     flags: hb_core::wire::BeatFlags::default(),
                     sent_at_us: seq * 1_000_000,
-                    group: 0,
-                    schedule_version: 0,
-                    readings: Default::default(),
+                    ..hb_core::wire::Beat::new("node-1", 1, seq)
                 });
                 let n = hb_core::wire::encode(&msg, None, &mut buf).unwrap();
                 if let Ok(d) = hb_core::wire::decode(&buf[..n], &keys) {

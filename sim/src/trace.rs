@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 
 use hb_core::detector::DetectorConfig;
-use hb_core::wire::{Beat, BeatFlags};
+use hb_core::wire::Beat;
 use hb_core::{EventKind, Monitor, MonitorConfig, NodeId, Timestamp};
 
 /// The 7 bytes every trace starts with.
@@ -31,20 +31,9 @@ pub const MAGIC: &[u8; 7] = b"HBTRACE";
 /// The format version written.
 pub const VERSION: u8 = 1;
 
-/// One recorded arrival.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Arrival {
-    /// The node.
-    pub node: NodeId,
-    /// The monitor's receive time.
-    pub at: Timestamp,
-    /// The beat's sequence number.
-    pub seq: u64,
-    /// The beat's incarnation.
-    pub incarnation: u64,
-    /// The period the beat advertised, ms (0: unknown).
-    pub period_ms: u32,
-}
+/// One recorded arrival: hb-core's [`BeatArrival`](hb_core::BeatArrival), exactly what
+/// [`Monitor::poll_arrival`] yields, so a recorder writes the monitor's arrivals as they come.
+pub use hb_core::BeatArrival as Arrival;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Last {
@@ -342,15 +331,8 @@ pub fn replay(
     for a in arrivals {
         let a = a?;
         let beat = Beat {
-            node: a.node.as_str(),
-            incarnation: a.incarnation,
-            seq: a.seq,
             period_ms: a.period_ms,
-            flags: BeatFlags::default(),
-            sent_at_us: 0,
-            group: 0,
-            schedule_version: 0,
-            readings: Default::default(),
+            ..Beat::new(a.node.as_str(), a.incarnation, a.seq)
         };
         // Drive every deadline before the arrival on time, as hbnode's timer would (a late
         // input would otherwise look like the monitor itself had stalled).
@@ -422,6 +404,36 @@ mod tests {
         let before = w.buf.len();
         w.record(&arrivals[2]).unwrap();
         assert_eq!(w.buf.len(), 8, "{before}");
+    }
+
+    #[test]
+    fn a_monitors_arrivals_are_recorded_as_they_come() {
+        let cfg = MonitorConfig {
+            max_pending_arrivals: 8,
+            ..MonitorConfig::default()
+        };
+        let mut m = Monitor::new(cfg, Timestamp::ZERO).unwrap();
+        let from = "127.0.0.1:9".parse().unwrap();
+        for seq in 1..=3 {
+            let b = Beat {
+                period_ms: 1000,
+                ..Beat::new("web-1", 7, seq)
+            };
+            m.handle_beat(Timestamp::from_micros(seq * 1_000_000), from, &b);
+        }
+        let mut w = TraceWriter::new(Vec::new()).unwrap();
+        let mut seen = Vec::new();
+        while let Some(a) = m.poll_arrival() {
+            w.record(&a).unwrap();
+            seen.push(a);
+        }
+        let bytes = w.finish().unwrap();
+        let back: Vec<Arrival> = TraceReader::new(&bytes[..])
+            .unwrap()
+            .collect::<io::Result<_>>()
+            .unwrap();
+        assert_eq!(back, seen);
+        assert_eq!(back[2], arrival("web-1", 3_000_000, 3, 7));
     }
 
     #[test]

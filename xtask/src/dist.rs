@@ -34,7 +34,7 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
         }
         other => bail!("unexpected arguments {other:?}\n\n{USAGE}"),
     }
-    let root = crate::root();
+    let root = crate::paths::root();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     run(Command::new(&cargo).current_dir(&root).args([
         "build",

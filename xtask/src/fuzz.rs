@@ -28,7 +28,7 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
             other => bail!("unknown flag {other}"),
         }
     }
-    let root = crate::root();
+    let root = crate::paths::root();
     let fuzz = root.join("fuzz");
     if targets.is_empty() {
         targets = all_targets(&fuzz)?;

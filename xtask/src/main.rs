@@ -8,10 +8,9 @@
 use std::process::ExitCode;
 
 mod bench;
-mod bench_ingest;
-mod bench_store;
 mod dist;
 mod fuzz;
+mod paths;
 mod sim;
 
 fn main() -> ExitCode {
@@ -38,10 +37,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The workspace root (the parent of this crate's directory).
-pub(crate) fn root() -> std::path::PathBuf {
-    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.parent().unwrap_or(here).to_path_buf()
 }

@@ -1,7 +1,8 @@
 //! Beater scenarios against hand-made acks.
 
 use super::*;
-use crate::Key;
+use crate::auth::{Key, Keyring};
+use crate::id::NodeId;
 use crate::wire::{Ack, MAX_DATAGRAM};
 
 const S: u64 = 1_000_000;

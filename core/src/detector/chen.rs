@@ -2,7 +2,8 @@
 
 use core::time::Duration;
 
-use super::{Arrival, Detector, DetectorState, at_offset, ewma_weight};
+use super::api::{Arrival, Detector, DetectorState};
+use super::estimate::{at_offset, ewma_weight};
 use crate::time::{Timestamp, micros_f64};
 
 /// Down at `EA + margin`, where EA is the expected arrival of the next beat.

@@ -2,7 +2,7 @@
 
 use core::time::Duration;
 
-use super::{Arrival, Detector, DetectorState};
+use super::api::{Arrival, Detector, DetectorState};
 use crate::time::Timestamp;
 
 /// Down when the silence since the last fresh beat reaches `timeout`.

@@ -2,7 +2,8 @@
 
 use core::time::Duration;
 
-use super::{Arrival, Detector, DetectorState, at_offset, ewma_weight};
+use super::api::{Arrival, Detector, DetectorState};
+use super::estimate::{at_offset, ewma_weight};
 use crate::time::{Timestamp, micros_f64};
 
 /// Accrual detector: down when φ(silence) reaches `threshold`.

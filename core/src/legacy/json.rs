@@ -5,7 +5,7 @@ use core::net::SocketAddr;
 
 use serde_json::Value;
 
-use super::{LegacyBeat, LegacyError};
+use super::beat::{LegacyBeat, LegacyError};
 use crate::id::NodeId;
 
 /// Default bound on bytes buffered without a complete object.

@@ -2,7 +2,7 @@
 
 use core::net::SocketAddr;
 
-use super::{LegacyBeat, LegacyError};
+use super::beat::{LegacyBeat, LegacyError};
 use crate::id::NodeId;
 
 /// Decodes a PyHeartbeat datagram from `from`: the node is the source IP as text

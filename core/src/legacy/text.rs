@@ -4,7 +4,7 @@ use core::net::SocketAddr;
 
 use regex::Regex;
 
-use super::{LegacyBeat, LegacyError};
+use super::beat::{LegacyBeat, LegacyError};
 use crate::id::NodeId;
 
 /// Circus's watchdog message format.

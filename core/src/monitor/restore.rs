@@ -4,7 +4,9 @@
 use core::net::SocketAddr;
 use core::time::Duration;
 
-use super::{Monitor, Node, NodeState, deadline_after, first_arrival};
+use super::liveness::{deadline_after, first_arrival};
+use super::registry::{Node, NodeState};
+use super::state::Monitor;
 use crate::id::NodeId;
 use crate::time::Timestamp;
 

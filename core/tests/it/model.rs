@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use hb_core::detector::{DetectorConfig, Fixed};
-use hb_core::wire::{self, Beat, BeatFlags, Leave, MAX_DATAGRAM, Message};
+use hb_core::wire::{self, Beat, Leave, MAX_DATAGRAM, Message};
 use hb_core::{EventKind, Monitor, MonitorConfig, Rejection, Timestamp};
 use proptest::prelude::*;
 
@@ -223,15 +223,8 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             Op::Beat { node, inc, seq, .. } => {
                 let id = name(node);
                 let b = Beat {
-                    node: &id,
-                    incarnation: inc.into(),
-                    seq: seq.into(),
                     period_ms: 1000,
-                    flags: BeatFlags::default(),
-                    sent_at_us: 0,
-                    group: 0,
-                    schedule_version: 0,
-                    readings: Default::default(),
+                    ..Beat::new(&id, inc.into(), seq.into())
                 };
                 m.handle_datagram(t, from, &encode(&Message::Beat(b)));
                 model.beat(node, inc.into(), seq.into());

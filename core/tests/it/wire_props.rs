@@ -55,7 +55,7 @@ proptest! {
         let rs: Vec<Reading<'_>> =
             readings.iter().map(|(p, v, s)| Reading { probe: p, value: *v, status: *s }).collect();
         let msg = match kind {
-            1 => Message::Beat(Beat { node: &node, incarnation: inc, seq, period_ms: period, flags: BeatFlags(flags), sent_at_us: sent, group, schedule_version: sv, readings: Readings::from_slice(&rs) }),
+            1 => Message::Beat(Beat { period_ms: period, flags: BeatFlags(flags), sent_at_us: sent, group, schedule_version: sv, readings: Readings::from_slice(&rs), ..Beat::new(&node, inc, seq) }),
             2 => Message::Ack(Ack { node: &node, seq, monitor: &monitor, schedule: sched.as_ref().map(|(version, period_ms, sensors)| Schedule { version: *version, period_ms: *period_ms, sensors: sensors.as_ref().map(|l| l.iter().map(|(s, ms)| SensorEvery { sensor: s, every_ms: *ms }).collect()) }), redirect: redirect.as_deref() }),
             _ => Message::Leave(Leave { node: &node, incarnation: inc, seq, group }),
         };
@@ -78,7 +78,7 @@ proptest! {
     fn corrupted_datagrams_never_panic_and_never_verify(flip in 0usize..200, bit in 0u8..8, cut in 0usize..8) {
         let key = Key::new(1, [1; 32]);
         let ring = Keyring::new(vec![key.clone()], true);
-        let msg = Message::Beat(Beat { node: "node", incarnation: 1, seq: 2, period_ms: 1000, flags: BeatFlags(1), sent_at_us: 3, group: 0, schedule_version: 0, readings: Default::default() });
+        let msg = Message::Beat(Beat { period_ms: 1000, flags: BeatFlags(1), sent_at_us: 3, ..Beat::new("node", 1, 2) });
         let mut buf = [0u8; MAX_DATAGRAM];
         let n = wire::encode(&msg, Some(&key), &mut buf).unwrap();
         let mut bytes = buf[..n].to_vec();

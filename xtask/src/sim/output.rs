@@ -1,11 +1,13 @@
-//! Tables and JSON for `cargo xtask sim`.
+//! What `cargo xtask sim` shows: progress bars, tables and JSON.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use hb_core::NodeId;
 use hb_sim::trace::NodeReplay;
 use hb_sim::{Interval, Prediction, Report, Scenario, fmt_duration};
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
 fn opt(x: Option<f64>) -> Value {
@@ -209,4 +211,18 @@ pub(crate) fn print_replay(nodes: &BTreeMap<NodeId, NodeReplay>, json: bool) -> 
         );
     }
     Ok(())
+}
+
+/// A progress bar on a terminal, hidden otherwise.
+pub(crate) fn progress(len: u64, msg: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:28} {wide_bar} {pos}/{len} traces ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb.set_message(msg.to_owned());
+    pb
 }

@@ -11,20 +11,23 @@ use hb_sim::{Delay, Link, Loss, Scenario, Summary, chen, fixed, fmt_duration, ph
 use plotters::prelude::*;
 use rayon::prelude::*;
 
+use super::output::progress;
+use super::parse::{dur, prob};
+
 /// Sweep flags.
 #[derive(Debug, Args)]
 pub(crate) struct SweepArgs {
     /// Beat period η.
-    #[arg(long, default_value = "1s", value_parser = super::dur)]
+    #[arg(long, default_value = "1s", value_parser = dur)]
     period: Duration,
     /// Bernoulli loss levels, comma-separated.
-    #[arg(long, default_value = "0.1%,1%,5%", value_delimiter = ',', value_parser = super::prob)]
+    #[arg(long, default_value = "0.1%,1%,5%", value_delimiter = ',', value_parser = prob)]
     loss: Vec<f64>,
     /// Delay jitter levels (standard deviation of a normal delay), comma-separated.
-    #[arg(long, default_value = "10ms", value_delimiter = ',', value_parser = super::dur)]
+    #[arg(long, default_value = "10ms", value_delimiter = ',', value_parser = dur)]
     jitter: Vec<Duration>,
     /// Mean one-way delay the jitter is around.
-    #[arg(long, default_value = "20ms", value_parser = super::dur)]
+    #[arg(long, default_value = "20ms", value_parser = dur)]
     base_delay: Duration,
     /// Fixed timeouts as multiples of the period.
     #[arg(long, default_value = "1.5,2,2.5,3,4,5,6", value_delimiter = ',')]
@@ -39,10 +42,10 @@ pub(crate) struct SweepArgs {
     #[arg(long, default_value_t = 200)]
     traces: u64,
     /// Virtual time per trace.
-    #[arg(long, default_value = "1h", value_parser = super::dur)]
+    #[arg(long, default_value = "1h", value_parser = dur)]
     duration: Duration,
     /// Mean time between crashes (to measure T_D).
-    #[arg(long, default_value = "10m", value_parser = super::dur)]
+    #[arg(long, default_value = "10m", value_parser = dur)]
     crash_every: Duration,
     /// Master seed.
     #[arg(long, default_value_t = 1)]
@@ -114,7 +117,7 @@ fn grid(a: &SweepArgs) -> Vec<Point> {
 
 pub(crate) fn run(a: &SweepArgs) -> anyhow::Result<()> {
     let pts = grid(a);
-    let pb = super::progress(pts.len() as u64 * a.traces, "sweep");
+    let pb = progress(pts.len() as u64 * a.traces, "sweep");
     let t0 = Instant::now();
     let rows: Vec<Row> = pts
         .into_par_iter()

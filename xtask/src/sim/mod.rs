@@ -4,16 +4,18 @@
 //! turned into hb-sim values by `scenario()`/`request()`, then a `do_*` function runs it.
 
 mod output;
+mod parse;
 mod sweep;
 
-use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use hb_sim::cli::PlanArgs;
 use hb_sim::{Delay, Link, Loss, Scenario, Stalls, verify};
-use indicatif::{ProgressBar, ProgressStyle};
+
+use output::progress;
+use parse::{dur, prob};
 
 /// Simulate heartbeat failure detection over lossy, delayed links.
 #[derive(Debug, Parser)]
@@ -228,28 +230,6 @@ struct ReplayArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
-}
-
-pub(crate) fn dur(s: &str) -> Result<Duration, String> {
-    hb_sim::parse_duration(s).map_err(|e| e.to_string())
-}
-
-pub(crate) fn prob(s: &str) -> Result<f64, String> {
-    hb_sim::parse_probability(s).map_err(|e| e.to_string())
-}
-
-/// A progress bar on a terminal, hidden otherwise.
-pub(crate) fn progress(len: u64, msg: &str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{msg:28} {wide_bar} {pos}/{len} traces ({eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    pb.set_message(msg.to_owned());
-    pb
 }
 
 pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {

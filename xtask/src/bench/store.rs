@@ -1,7 +1,7 @@
 //! `cargo xtask bench store`: readings ingest with the embedded store on versus off, in the
 //! same run, and the store's growth per node per day.
 //!
-//! The ingest benchmark's load generator (see `bench_ingest`) beats M nodes (default 10k) every
+//! The ingest benchmark's load generator (see `ingest.rs`) beats M nodes (default 10k) every
 //! period (default 10 s), each beat carrying 5 readings, first to `hbnode monitor --db none`,
 //! then to a monitor with a fresh `--db`. Each run reports its detection slack p50/p99 (the M
 //! downs after the senders stop) and its false downs, so the store's cost on detection is a
@@ -13,8 +13,8 @@
 
 use anyhow::Context as _;
 
-use crate::bench::Row;
-use crate::bench_ingest::{self, StoreOpts};
+use super::ingest::{self, StoreOpts};
+use super::table::Row;
 
 /// Probes per node.
 const PROBES: usize = 5;
@@ -30,8 +30,11 @@ pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<Row>> {
         "20s".into(),
     ];
     defaults.extend_from_slice(args);
-    let opts = bench_ingest::parse(&defaults)?;
-    let bin = bench_ingest::build_hbnode()?;
+    let opts = ingest::parse(&defaults)?;
+    if opts.before.is_some() {
+        anyhow::bail!("--before is a flag of bench ingest, not bench store");
+    }
+    let bin = ingest::build_hbnode()?;
     let dir = std::env::temp_dir().join(format!("hbnode-bench-store-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let mut rows = Vec::new();
@@ -44,7 +47,7 @@ pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<Row>> {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
         }
-        let off = bench_ingest::run_one(
+        let off = ingest::run_one(
             &bin,
             m,
             &opts,
@@ -53,7 +56,7 @@ pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<Row>> {
                 probes: PROBES,
             },
         )?;
-        let on = bench_ingest::run_one(
+        let on = ingest::run_one(
             &bin,
             m,
             &opts,

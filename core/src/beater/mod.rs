@@ -1,6 +1,7 @@
 //! The beater: when to send the next beat, to which monitors, and whether they still answer;
 //! the sensor readings beats carry; the schedule and redirects monitors send back.
 
+mod config;
 mod readings;
 
 use core::net::SocketAddr;
@@ -8,136 +9,21 @@ use core::time::Duration;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use compact_str::CompactString;
+pub use config::{
+    BeaterConfig, BeaterConfigError, BeaterEvent, MonitorStatus, REDIRECT_RETRY, REDIRECT_TIMEOUT,
+    SCHEDULE_POLL,
+};
 pub use readings::{MAX_PENDING_READINGS, ReadingError};
 use readings::{OwnedReading, Pending};
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::auth::Keyring;
-use crate::id::NodeId;
 use crate::reject::{Rejection, Rejections};
 use crate::schedule::SensorInterval;
 use crate::time::{Timestamp, micros};
 use crate::transmit::Transmit;
 use crate::wire::{self, Ack, Beat, BeatFlags, Leave, MAX_READINGS, Message, Readings};
-
-/// hbnode's [`BeaterConfig::schedule_poll`]: without an ack timeout, one beat in this long
-/// still asks for an ack, so a monitor's schedule or redirect reaches the node.
-pub const SCHEDULE_POLL: Duration = Duration::from_secs(10);
-/// How long a redirect target has to answer when there is no ack timeout (with one, it has
-/// the ack timeout).
-pub const REDIRECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// After a redirect target failed to answer, the same redirect is not tried again for this
-/// long.
-pub const REDIRECT_RETRY: Duration = Duration::from_secs(60);
-
-/// How a [`Beater`] behaves.
-#[derive(Clone, Debug)]
-pub struct BeaterConfig {
-    /// This node's id.
-    pub id: NodeId,
-    /// This run's incarnation; must grow across restarts (hbnode: start time, µs since the
-    /// Unix epoch).
-    pub incarnation: u64,
-    /// Beat period.
-    pub period: Duration,
-    /// Each interval is `period × (1 + u)` with u uniform in `[−jitter, +jitter]` (0 to 0.5),
-    /// so a fleet started together does not beat in lockstep.
-    pub jitter: f64,
-    /// Seed of the jitter's random generator (ChaCha8).
-    pub seed: u64,
-    /// Monitors, in priority order.
-    pub monitors: Vec<SocketAddr>,
-    /// Send to the first healthy monitor only (and probe higher-priority lost ones) instead of
-    /// to all. Needs `ack_timeout`.
-    pub failover: bool,
-    /// Ask for acks; a monitor silent this long is lost. `None`: fire and forget.
-    pub ack_timeout: Option<Duration>,
-    /// Without `ack_timeout`, still ask for an ack on one beat in this long, so monitors'
-    /// schedules and redirects arrive (hbnode: [`SCHEDULE_POLL`]). `None`: never.
-    pub schedule_poll: Option<Duration>,
-    /// Signing key (the first) and keys accepted on acks.
-    pub keyring: Keyring,
-    /// Peer group hash (0 outside peer mode).
-    pub group: u32,
-    /// Wall-clock time (µs since the Unix epoch) at `Timestamp::ZERO`; beats carry
-    /// `unix_offset_us + now` as their informational send time.
-    pub unix_offset_us: u64,
-}
-
-/// What the beater tells its driver.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BeaterEvent {
-    /// A monitor stopped acknowledging beats for `ack_timeout`.
-    MonitorLost {
-        /// The monitor.
-        monitor: SocketAddr,
-        /// How long since its last ack (or since we started sending to it).
-        silence: Duration,
-    },
-    /// A lost monitor acknowledged again.
-    MonitorBack {
-        /// The monitor.
-        monitor: SocketAddr,
-    },
-    /// In failover mode: beats now go to this monitor.
-    Active {
-        /// The monitor.
-        monitor: SocketAddr,
-    },
-    /// A monitor's ack carried a schedule version this beater did not run; it now does.
-    ScheduleAdopted {
-        /// The id of the monitor that sent it.
-        monitor: CompactString,
-        /// That monitor's address.
-        addr: SocketAddr,
-        /// The new version (0: back to the node's own settings).
-        version: u32,
-        /// The beat period before.
-        previous_period: Duration,
-        /// The beat period now.
-        period: Duration,
-        /// The sensors to run and how often (`None`: the node's own).
-        sensors: Option<Vec<SensorInterval>>,
-    },
-    /// A monitor asked to move to another; beats now also go there, asking for acks.
-    RedirectStarted {
-        /// The monitor that asked.
-        from: SocketAddr,
-        /// Where to.
-        to: SocketAddr,
-    },
-    /// The redirect target answered: it replaces `from`, which was sent a Leave.
-    Redirected {
-        /// The monitor left.
-        from: SocketAddr,
-        /// Its replacement.
-        to: SocketAddr,
-    },
-    /// The redirect target did not answer in time: the beater stays with `from` (and sends
-    /// `to` a Leave in case its acks, not its beats, were lost).
-    RedirectFailed {
-        /// The monitor kept.
-        from: SocketAddr,
-        /// The silent target.
-        to: SocketAddr,
-        /// How long it was given.
-        waited: Duration,
-    },
-}
-
-/// A monitor as the beater sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MonitorStatus {
-    /// Being sent beats and acking (or not yet overdue).
-    Healthy,
-    /// Overdue: no ack for `ack_timeout`. Still probed.
-    Lost,
-    /// Failover mode: a backup not currently sent beats.
-    Standby,
-}
 
 #[derive(Clone, Debug)]
 struct Target {
@@ -194,23 +80,6 @@ pub struct Beater {
     redirect: Option<Redirect>,
     /// The latest redirect target that did not answer, and when it gave up.
     failed_redirect: Option<(SocketAddr, Timestamp)>,
-}
-
-/// Why a [`BeaterConfig`] is unusable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum BeaterConfigError {
-    /// No monitor address.
-    #[error("at least one monitor address is needed")]
-    NoMonitors,
-    /// Zero period.
-    #[error("the beat period must be greater than zero")]
-    ZeroPeriod,
-    /// Jitter outside 0–0.5.
-    #[error("jitter must be between 0% and 50%")]
-    Jitter,
-    /// Failover without acks cannot tell a healthy monitor from a dead one.
-    #[error("failover needs an ack timeout")]
-    FailoverWithoutAcks,
 }
 
 impl Beater {
@@ -445,15 +314,13 @@ impl Beater {
                 } => {
                     wire_readings = readings.iter().map(OwnedReading::as_wire).collect();
                     Message::Beat(Beat {
-                        node: self.cfg.id.as_str(),
-                        incarnation: self.cfg.incarnation,
-                        seq: *seq,
                         period_ms: u32::try_from(self.period.as_millis()).unwrap_or(u32::MAX),
                         flags: BeatFlags(if *ack { BeatFlags::ACK_WANTED } else { 0 }),
                         sent_at_us: *sent_at,
                         group: self.cfg.group,
                         schedule_version: self.schedule_version,
                         readings: Readings::from_slice(&wire_readings),
+                        ..Beat::new(self.cfg.id.as_str(), self.cfg.incarnation, *seq)
                     })
                 }
                 Out::Leave { seq } => Message::Leave(Leave {

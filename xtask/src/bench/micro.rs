@@ -1,54 +1,12 @@
-//! `cargo xtask bench [core|ingest|sim|store]…` runs benchmarks and writes BENCHMARKS.md.
-//!
-//! Every row compares a figure with a baseline measured in the same run on the same machine, so
-//! the ratio means something even on a noisy shared host; absolute figures are for context.
+//! `bench core` and `bench sim`: the criterion benchmarks of hb-core and hb-sim, run with
+//! `cargo bench` and read back from `target/criterion`.
 
-use std::fmt::Write as _;
-use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, bail};
 
-/// One line of the table.
-pub(crate) struct Row {
-    pub(crate) name: String,
-    pub(crate) figure: String,
-    pub(crate) baseline: String,
-    pub(crate) ratio: Option<f64>,
-    pub(crate) target: String,
-}
-
-pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
-    let all = ["core", "sim", "ingest", "store"];
-    // Names first, then flags for the ingest benchmark (`bench ingest --nodes 10000`).
-    let split = args
-        .iter()
-        .position(|a| a.starts_with("--"))
-        .unwrap_or(args.len());
-    let (names, flags) = args.split_at(split);
-    let which: Vec<&str> = if names.is_empty() {
-        all.to_vec()
-    } else {
-        names.iter().map(String::as_str).collect()
-    };
-    let mut rows = Vec::new();
-    for w in &which {
-        match *w {
-            "core" => rows.extend(core()?),
-            "sim" => rows.extend(sim()?),
-            "ingest" => rows.extend(crate::bench_ingest::rows(flags)?),
-            "store" => rows.extend(crate::bench_store::rows(flags)?),
-            other => bail!("unknown benchmark {other:?}; known: {}", all.join(", ")),
-        }
-    }
-    let md = render(&rows);
-    let path = crate::root().join("BENCHMARKS.md");
-    let merged = merge(&path, &which, &md)?;
-    std::fs::write(&path, merged)?;
-    print!("{md}");
-    println!("written to {}", path.display());
-    Ok(())
-}
+use super::table::Row;
+use crate::paths::root;
 
 fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
@@ -56,7 +14,7 @@ fn cargo() -> String {
 
 /// Median time in ns of a criterion benchmark from its saved estimates.
 fn criterion_ns(group: &str, bench: &str) -> anyhow::Result<f64> {
-    let p = crate::root()
+    let p = root()
         .join("target/criterion")
         .join(group)
         .join(bench)
@@ -68,9 +26,9 @@ fn criterion_ns(group: &str, bench: &str) -> anyhow::Result<f64> {
         .context("no median in criterion estimates")
 }
 
-fn core() -> anyhow::Result<Vec<Row>> {
+pub(super) fn core_rows() -> anyhow::Result<Vec<Row>> {
     let out = Command::new(cargo())
-        .current_dir(crate::root())
+        .current_dir(root())
         .args([
             "bench", "-p", "hb-core", "--bench", "monitor", "--", "--noplot",
         ])
@@ -128,9 +86,9 @@ fn core() -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
-fn sim() -> anyhow::Result<Vec<Row>> {
+pub(super) fn sim_rows() -> anyhow::Result<Vec<Row>> {
     let out = Command::new(cargo())
-        .current_dir(crate::root())
+        .current_dir(root())
         .args([
             "bench", "-p", "hb-sim", "--bench", "engine", "--", "--noplot",
         ])
@@ -167,63 +125,4 @@ fn sim() -> anyhow::Result<Vec<Row>> {
         });
     }
     Ok(rows)
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines().find_map(|l| {
-                l.strip_prefix("model name")?
-                    .split(':')
-                    .nth(1)
-                    .map(|s| s.trim().to_string())
-            })
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    format!("{cpu}, {cores} cores")
-}
-
-fn render(rows: &[Row]) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "| benchmark | figure | baseline (same run) | ratio | target |"
-    );
-    let _ = writeln!(s, "|---|---|---|---|---|");
-    for r in rows {
-        let ratio = r.ratio.map_or("—".into(), |x| format!("{x:.2}×"));
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {ratio} | {} |",
-            r.name, r.figure, r.baseline, r.target
-        );
-    }
-    let _ = writeln!(s, "\nMachine: {}.", machine());
-    s
-}
-
-/// Replaces the sections of BENCHMARKS.md for the benchmarks just run, keeping the others.
-fn merge(path: &Path, which: &[&str], table: &str) -> anyhow::Result<String> {
-    let old = std::fs::read_to_string(path).unwrap_or_default();
-    let key = which.join("+");
-    let begin = format!("<!-- bench:{key} -->");
-    let end = format!("<!-- /bench:{key} -->");
-    let section = format!("{begin}\n{table}{end}\n");
-    if let (Some(a), Some(b)) = (old.find(&begin), old.find(&end)) {
-        return Ok(format!(
-            "{}{section}{}",
-            &old[..a],
-            &old[b + end.len()..].trim_start_matches('\n')
-        ));
-    }
-    let head = if old.is_empty() {
-        "# Benchmarks\n\nWritten by `cargo xtask bench`. Every figure is compared with a baseline \
-         measured in the same run; ratios are what to compare across machines.\n\n"
-            .to_string()
-    } else {
-        format!("{}\n", old.trim_end())
-    };
-    Ok(format!("{head}## {key}\n\n{section}"))
 }

@@ -6,11 +6,20 @@
 //! warm-up, a measuring window compares CPU time (from /proc, Linux only) per datagram. Then the
 //! sender stops, every node goes silent, and the `slack_us` of the M `down` events (report time
 //! minus exact deadline) gives the detection slack percentiles. Downs during the window are false
-//! downs. Usage: `cargo xtask bench ingest [--nodes 10000,100000] [--period 1s] [--window 10s]`.
+//! downs.
+//!
+//! `--before PATH` also measures another `hbnode` binary (say, one built from the previous
+//! commit) in the same run: for each M it runs the same measurement against that binary right
+//! before this build's, prints both, and adds rows with this build's CPU µs/beat and slack
+//! p50/p99 next to the other's, the ratio being after/before. Same machine, same minute, so
+//! the ratio means something even on a noisy host.
+//!
+//! Usage: `cargo xtask bench ingest [--nodes 10000,100000] [--period 1s] [--window 10s]
+//! [--before PATH]`.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,19 +27,28 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use hb_core::wire::{self, Beat, BeatFlags, Message, Reading, Readings};
+use hb_core::wire::{self, Beat, Message, Reading, Readings};
 
+use super::table::Row;
+
+/// The ingest benchmark's flags.
+#[derive(Debug)]
 pub(crate) struct Opts {
     pub(crate) nodes: Vec<usize>,
     pub(crate) period: Duration,
     pub(crate) window: Duration,
+    /// `--before PATH`: another hbnode binary measured in the same run.
+    pub(crate) before: Option<PathBuf>,
 }
+
+const USAGE: &str =
+    "usage: bench ingest [--nodes 10000,100000] [--period 1s] [--window 10s] [--before PATH]";
 
 /// What the monitor stores, for `bench store`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct StoreOpts<'a> {
     /// `--db` (None: `--db none`).
-    pub(crate) db: Option<&'a std::path::Path>,
+    pub(crate) db: Option<&'a Path>,
     /// Readings per beat (probes per node).
     pub(crate) probes: usize,
 }
@@ -52,6 +70,7 @@ pub(crate) fn parse(args: &[String]) -> anyhow::Result<Opts> {
         nodes: vec![10_000, 100_000],
         period: Duration::from_secs(1),
         window: Duration::from_secs(10),
+        before: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -69,9 +88,8 @@ pub(crate) fn parse(args: &[String]) -> anyhow::Result<Opts> {
             }
             "--period" => o.period = humantime::parse_duration(val()?)?,
             "--window" => o.window = humantime::parse_duration(val()?)?,
-            other => bail!(
-                "unknown argument {other}; usage: bench ingest [--nodes 10000,100000] [--period 1s] [--window 10s]"
-            ),
+            "--before" => o.before = Some(PathBuf::from(val()?)),
+            other => bail!("unknown argument {other}; {USAGE}"),
         }
     }
     if o.nodes.is_empty() || o.nodes.contains(&0) || o.period.is_zero() || o.window.is_zero() {
@@ -82,43 +100,42 @@ pub(crate) fn parse(args: &[String]) -> anyhow::Result<Opts> {
 
 /// Runs the ingest benchmark with the arguments after `bench ingest`, prints its detailed
 /// table and returns the rows for BENCHMARKS.md.
-pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<crate::bench::Row>> {
+pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<Row>> {
     let opts = parse(args)?;
     if !cfg!(target_os = "linux") {
         bail!("bench ingest reads CPU times from /proc: Linux only");
     }
     let bin = build_hbnode()?;
+    if let Some(before) = &opts.before
+        && !before.is_file()
+    {
+        bail!("--before {}: no such hbnode binary", before.display());
+    }
     println!(
         "| nodes | sent/s | raw received/s | monitor beats/s | monitor CPU µs/beat | raw recv_from CPU µs/datagram | ratio | false downs | downs seen | slack p50 | slack p99 |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut rows = Vec::new();
+    // (M, before, after) for the `--before` summary.
+    let mut compared = Vec::new();
     for &m in &opts.nodes {
-        let r = run_one(
-            &bin,
-            m,
-            &opts,
-            StoreOpts {
-                db: None,
-                probes: 0,
-            },
-        )?;
+        let no_store = StoreOpts {
+            db: None,
+            probes: 0,
+        };
+        let before = match &opts.before {
+            Some(path) => {
+                let b = run_one(path, m, &opts, no_store)?;
+                print_row(&format!("{m} (before)"), m, &b);
+                Some(b)
+            }
+            None => None,
+        };
+        let r = run_one(&bin, m, &opts, no_store)?;
         let (sleep_p50_us, sleep_p99_us) = sleep_lateness();
         let ratio = r.monitor_us_per_beat / r.raw_us_per_datagram.max(1e-9);
-        println!(
-            "| {m} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {}/{m} | {:.2} ms | {:.2} ms |",
-            r.sent_per_s,
-            r.raw_per_s,
-            r.beats_per_s,
-            r.monitor_us_per_beat,
-            r.raw_us_per_datagram,
-            ratio,
-            r.false_downs,
-            r.downs,
-            r.slack_p50_us as f64 / 1e3,
-            r.slack_p99_us as f64 / 1e3,
-        );
-        rows.push(crate::bench::Row {
+        print_row(&m.to_string(), m, &r);
+        rows.push(Row {
             name: format!(
                 "ingest: `hbnode monitor` CPU per beat on loopback, {m} nodes ({:.0} beats/s, {} false downs)",
                 r.beats_per_s, r.false_downs
@@ -128,7 +145,7 @@ pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<crate::bench::Row>> {
             ratio: Some(ratio),
             target: "≤ 1.3×".into(),
         });
-        rows.push(crate::bench::Row {
+        rows.push(Row {
             name: format!("ingest: detection slack (report − deadline), {m} nodes, p50 / p99"),
             figure: format!(
                 "{:.2} / {:.2} ms",
@@ -147,8 +164,91 @@ pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<crate::bench::Row>> {
                 "—".into()
             },
         });
+        if let Some(b) = before {
+            rows.extend(before_after_rows(m, &b, &r));
+            compared.push((m, b, r));
+        }
+    }
+    if let Some(before) = &opts.before {
+        print_before_after(before, &bin, &compared);
     }
     Ok(rows)
+}
+
+/// One line of the detailed table.
+fn print_row(label: &str, m: usize, r: &Outcome) {
+    println!(
+        "| {label} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {}/{m} | {:.2} ms | {:.2} ms |",
+        r.sent_per_s,
+        r.raw_per_s,
+        r.beats_per_s,
+        r.monitor_us_per_beat,
+        r.raw_us_per_datagram,
+        r.monitor_us_per_beat / r.raw_us_per_datagram.max(1e-9),
+        r.false_downs,
+        r.downs,
+        r.slack_p50_us as f64 / 1e3,
+        r.slack_p99_us as f64 / 1e3,
+    );
+}
+
+/// The `--before` rows for M nodes: this build's CPU per beat and slack next to the other
+/// binary's, ratio after/before.
+fn before_after_rows(m: usize, before: &Outcome, after: &Outcome) -> [Row; 2] {
+    let ms = |us: u64| us as f64 / 1e3;
+    [
+        Row {
+            name: format!("ingest: CPU per beat, this build vs `--before`, {m} nodes"),
+            figure: format!("{:.2} µs/beat", after.monitor_us_per_beat),
+            baseline: format!("before: {:.2} µs/beat", before.monitor_us_per_beat),
+            ratio: Some(after.monitor_us_per_beat / before.monitor_us_per_beat.max(1e-9)),
+            target: "≤ 1.0×".into(),
+        },
+        Row {
+            name: format!(
+                "ingest: detection slack p50 / p99, this build vs `--before`, {m} nodes (ratio: p99)"
+            ),
+            figure: format!(
+                "{:.2} / {:.2} ms",
+                ms(after.slack_p50_us),
+                ms(after.slack_p99_us)
+            ),
+            baseline: format!(
+                "before: {:.2} / {:.2} ms",
+                ms(before.slack_p50_us),
+                ms(before.slack_p99_us)
+            ),
+            ratio: Some(after.slack_p99_us as f64 / (before.slack_p99_us as f64).max(1.0)),
+            target: "≤ 1.0×".into(),
+        },
+    ]
+}
+
+/// The before/after summary printed after the detailed table.
+fn print_before_after(before: &Path, after: &Path, compared: &[(usize, Outcome, Outcome)]) {
+    println!(
+        "\nbefore: {}\nafter:  {}\n",
+        before.display(),
+        after.display()
+    );
+    println!(
+        "| nodes | CPU µs/beat before | after | after/before | slack p50 / p99 before | after | p99 after/before |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let ms = |us: u64| us as f64 / 1e3;
+    for (m, b, a) in compared {
+        println!(
+            "| {m} | {:.2} | {:.2} | {:.2}× | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {:.2}× |",
+            b.monitor_us_per_beat,
+            a.monitor_us_per_beat,
+            a.monitor_us_per_beat / b.monitor_us_per_beat.max(1e-9),
+            ms(b.slack_p50_us),
+            ms(b.slack_p99_us),
+            ms(a.slack_p50_us),
+            ms(a.slack_p99_us),
+            a.slack_p99_us as f64 / (b.slack_p99_us as f64).max(1.0),
+        );
+    }
 }
 
 pub(crate) fn build_hbnode() -> anyhow::Result<PathBuf> {
@@ -341,15 +441,9 @@ pub(crate) fn run_one(
                             })
                             .collect();
                         let msg = Message::Beat(Beat {
-                            node: &ids[(sent % k) as usize],
-                            incarnation: 1,
-                            seq,
                             period_ms,
-                            flags: BeatFlags::default(),
-                            sent_at_us: 0,
-                            group: 0,
-                            schedule_version: 0,
                             readings: Readings::from_slice(&readings),
+                            ..Beat::new(&ids[(sent % k) as usize], 1, seq)
                         });
                         let n = wire::encode(&msg, None, &mut buf)?;
                         let _ = s.send_to(&buf[..n], udp);
@@ -484,4 +578,25 @@ pub(crate) fn sleep_lateness() -> (u64, u64) {
     late.sort_unstable();
     let pct = |p: f64| late[((late.len() - 1) as f64 * p).round() as usize];
     (pct(0.5), pct(0.99))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn before_takes_the_other_binarys_path_and_is_off_by_default() {
+        assert_eq!(parse(&[]).unwrap().before, None);
+        let o = parse(&args(&["--nodes", "200", "--before", "/tmp/old/hbnode"])).unwrap();
+        assert_eq!(o.before, Some(PathBuf::from("/tmp/old/hbnode")));
+        assert_eq!(o.nodes, [200]);
+        let e = parse(&args(&["--before"])).unwrap_err().to_string();
+        assert!(e.contains("--before needs a value"), "{e}");
+        let e = parse(&args(&["--after", "x"])).unwrap_err().to_string();
+        assert!(e.contains("[--before PATH]"), "{e}");
+    }
 }

@@ -1,0 +1,109 @@
+//! How a monitor is configured, and why a configuration is refused.
+
+use core::time::Duration;
+
+use crate::auth::Keyring;
+use crate::detector::{ConfigError, DetectorConfig, Fixed};
+use crate::id::{self, NodeId};
+use crate::probe::ProbeConfig;
+use crate::schedule::ScheduleRule;
+
+/// How a [`Monitor`](super::Monitor) decides and behaves.
+#[derive(Clone, Debug)]
+pub struct MonitorConfig {
+    /// This monitor's id, sent in acks (≤ 64 bytes).
+    pub id: String,
+    /// The failure detector applied to every node.
+    pub detector: DetectorConfig,
+    /// Drop a node from the registry after it has been down or gone this long (`None`: never).
+    pub forget_after: Option<Duration>,
+    /// Most nodes held; beats from further new ids are refused and counted (`registry_full`),
+    /// known nodes are never evicted to make room.
+    pub max_nodes: usize,
+    /// Keys accepted, and whether unauthenticated beats are refused.
+    pub keyring: Keyring,
+    /// Peer group hash; beats for another group are refused (0 outside peer mode).
+    pub group: u32,
+    /// Peer mode: this monitor is also a member of its group. Its own beats (looped back by
+    /// multicast) are ignored, and identify requests are answered with a [`wire::Member`](crate::wire::Member).
+    pub peer: Option<PeerIdentity>,
+    /// Period assumed for senders that advertise none (legacy protocols).
+    pub default_period: Duration,
+    /// Seed of the registry's hash function. Real hosts pass a random value; the simulator a
+    /// seeded one.
+    pub hash_seed: u64,
+    /// Most acks (and member answers) queued between `poll_transmit` drains; further ones are
+    /// dropped and counted.
+    pub max_pending_acks: usize,
+    /// Local-pause guard: if an input arrives more than this long after the deadline
+    /// [`Monitor::poll_timeout`](super::Monitor::poll_timeout) named, the monitor itself was stalled (stopped process, blocked
+    /// loop). Silence during a stall was not observed, so instead of convicting every node whose
+    /// deadline passed, each alive node's silence clock restarts at the resume instant (see
+    /// [`Monitor::stalls`](super::Monitor::stalls)). `None` disables the guard.
+    pub stall_threshold: Option<Duration>,
+    /// Most [`Sample`](crate::probe::Sample)s queued between `poll_sample` drains; further readings are dropped and
+    /// counted ([`Monitor::samples_dropped`](super::Monitor::samples_dropped)). Zero discards readings without counting.
+    pub max_pending_samples: usize,
+    /// Most [`BeatArrival`](crate::BeatArrival)s queued between `poll_arrival` drains; further ones are dropped and
+    /// counted ([`Monitor::arrivals_dropped`](super::Monitor::arrivals_dropped)). Zero (the default) records nothing and counts
+    /// nothing.
+    pub max_pending_arrivals: usize,
+    /// Thresholds and hysteresis for sensor readings (see [`crate::probe`]).
+    pub probes: ProbeConfig,
+    /// Central schedules (see [`crate::schedule`]): the first rule matching a node sets the
+    /// period and sensors sent in its acks, and may redirect it to another monitor.
+    pub schedules: Vec<ScheduleRule>,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            id: "monitor".into(),
+            detector: DetectorConfig::Fixed(Fixed {
+                timeout: Duration::from_secs(15),
+            }),
+            forget_after: None,
+            max_nodes: 1 << 20,
+            keyring: Keyring::open(),
+            group: 0,
+            peer: None,
+            default_period: Duration::from_secs(5),
+            hash_seed: 0,
+            max_pending_acks: 4096,
+            stall_threshold: Some(Duration::from_secs(1)),
+            max_pending_samples: 65_536,
+            max_pending_arrivals: 0,
+            probes: ProbeConfig::default(),
+            schedules: Vec::new(),
+        }
+    }
+}
+
+/// Who this monitor is as a member of a peer group (see [`MonitorConfig::peer`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerIdentity {
+    /// The member's node id, the one its own beats carry.
+    pub id: NodeId,
+    /// The incarnation its own beats carry.
+    pub incarnation: u64,
+}
+
+/// Why a [`MonitorConfig`] is unusable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MonitorConfigError {
+    /// The detector's parameters are out of bounds.
+    #[error(transparent)]
+    Detector(#[from] ConfigError),
+    /// The monitor id is not 1–64 bytes without control characters.
+    #[error("monitor id: {0}")]
+    Id(#[from] id::IdError),
+    /// `max_nodes` is zero or above 2³².
+    #[error("max nodes must be between 1 and 4294967295")]
+    MaxNodes,
+    /// A schedule rule is out of bounds (see [`ScheduleRule::validate`]).
+    #[error("schedule rule {rule} is out of bounds")]
+    Schedule {
+        /// Its index in `schedules`.
+        rule: usize,
+    },
+}

@@ -1,0 +1,197 @@
+//! Readings of fresh beats: samples, probe states with hysteresis, and their bounds.
+
+use super::*;
+use crate::event::EventKind;
+use crate::probe::{ProbeConfig, ProbeStatus};
+
+fn beat_with_readings(node: &str, seq: u64, readings: &[wire::Reading<'_>]) -> Vec<u8> {
+    let msg = Message::Beat(Beat {
+        period_ms: 1000,
+        readings: wire::Readings::from_slice(readings),
+        ..Beat::new(node, 1, seq)
+    });
+    let mut buf = [0; MAX_DATAGRAM];
+    let n = encode(&msg, None, &mut buf).unwrap();
+    buf[..n].to_vec()
+}
+
+#[test]
+fn readings_of_fresh_beats_become_samples_once() {
+    let mut m = monitor(3);
+    let rs = [
+        wire::Reading {
+            probe: "load1",
+            value: 0.5,
+            status: 0,
+        },
+        wire::Reading {
+            probe: "disk",
+            value: 93.0,
+            status: 2,
+        },
+    ];
+    let first = beat_with_readings("a", 1, &rs);
+    m.handle_datagram(t(0), addr(), &first);
+    // A duplicate (or replay) carries nothing new.
+    m.handle_datagram(t(10), addr(), &first);
+    m.handle_datagram(t(S), addr(), &beat_with_readings("a", 2, &rs[..1]));
+    let got: Vec<_> = std::iter::from_fn(|| m.poll_sample())
+        .map(|s| {
+            (
+                s.at.as_micros(),
+                s.node.to_string(),
+                s.probe.to_string(),
+                s.status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (0, "a".into(), "load1".into(), 0),
+            (0, "a".into(), "disk".into(), 2),
+            (S, "a".into(), "load1".into(), 0),
+        ]
+    );
+    assert_eq!(m.samples_dropped(), 0);
+}
+
+#[test]
+fn sample_queue_is_bounded_and_counts_drops() {
+    let cfg = MonitorConfig {
+        max_pending_samples: 1,
+        stall_threshold: None,
+        ..MonitorConfig::default()
+    };
+    let mut m = Monitor::new(cfg, t(0)).unwrap();
+    let r = wire::Reading {
+        probe: "p",
+        value: 1.0,
+        status: 0,
+    };
+    m.handle_datagram(t(0), addr(), &beat_with_readings("a", 1, &[r, r, r]));
+    assert!(m.poll_sample().is_some());
+    assert!(m.poll_sample().is_none());
+    assert_eq!(m.samples_dropped(), 2);
+}
+
+#[test]
+fn thresholds_turn_readings_into_probe_events_with_hysteresis() {
+    let cfg = MonitorConfig {
+        detector: DetectorConfig::Fixed(Fixed {
+            timeout: Duration::from_secs(3),
+        }),
+        stall_threshold: None,
+        forget_after: Some(Duration::from_secs(10)),
+        probes: ProbeConfig {
+            rules: vec!["load1 warning=4 error=8".parse().unwrap()],
+            hysteresis: 2,
+        },
+        ..MonitorConfig::default()
+    };
+    let mut m = Monitor::new(cfg, t(0)).unwrap();
+    let load = |v: f64| wire::Reading {
+        probe: "load1",
+        value: v,
+        status: 0,
+    };
+    // No rule for `plugin`: the sender's status decides.
+    let plugin = |code: u8| wire::Reading {
+        probe: "plugin",
+        value: f64::from(code),
+        status: code,
+    };
+    let values = [
+        (1.0, 0),
+        (9.0, 2),
+        (9.5, 2),
+        (5.0, 0),
+        (5.0, 0),
+        (1.0, 0),
+        (1.0, 0),
+    ];
+    for (i, (v, code)) in values.into_iter().enumerate() {
+        let seq = i as u64 + 1;
+        let at = seq * S;
+        m.handle_datagram(
+            t(at),
+            addr(),
+            &beat_with_readings("a", seq, &[load(v), plugin(code)]),
+        );
+    }
+    let got: Vec<_> = std::iter::from_fn(|| m.poll_event())
+        .filter_map(|e| match e.kind {
+            EventKind::Probe {
+                probe,
+                status,
+                previous,
+                value,
+            } => Some((
+                e.at.as_micros() / S,
+                probe.to_string(),
+                previous.as_str(),
+                status.as_str(),
+                value,
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (3, "load1".into(), "ok", "error", 9.5),
+            (3, "plugin".into(), "ok", "error", 2.0),
+            (5, "load1".into(), "error", "warning", 5.0),
+            (5, "plugin".into(), "error", "ok", 0.0),
+            (7, "load1".into(), "warning", "ok", 1.0),
+        ]
+    );
+    let states: Vec<_> = m
+        .probes("a")
+        .map(|(p, s)| (p.to_string(), s.status, s.value))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("load1".into(), ProbeStatus::Ok, 1.0),
+            ("plugin".into(), ProbeStatus::Ok, 0.0)
+        ]
+    );
+    // Forgetting the node forgets its probes.
+    m.handle_timeout(t(10 * S));
+    m.handle_timeout(t(20 * S));
+    assert_eq!(
+        events(&mut m),
+        [
+            (10 * S, "a".into(), "down"),
+            (20 * S, "a".into(), "forgotten")
+        ]
+    );
+    assert_eq!(m.all_probes().count(), 0);
+}
+
+#[test]
+fn probes_per_node_are_bounded() {
+    let mut m = monitor(3);
+    let names: Vec<String> = (0..MAX_PROBES_PER_NODE + 5)
+        .map(|i| format!("p{i}"))
+        .collect();
+    for (i, chunk) in names.chunks(wire::MAX_READINGS).enumerate() {
+        let rs: Vec<_> = chunk
+            .iter()
+            .map(|p| wire::Reading {
+                probe: p,
+                value: 1.0,
+                status: 0,
+            })
+            .collect();
+        m.handle_datagram(
+            t(i as u64 * S),
+            addr(),
+            &beat_with_readings("a", i as u64 + 1, &rs),
+        );
+    }
+    assert_eq!(m.probes("a").count(), MAX_PROBES_PER_NODE);
+    assert_eq!(m.probes_refused(), 5);
+    assert_eq!(m.probes("b").count(), 0);
+}

@@ -1,0 +1,90 @@
+//! Any message: its kind byte, and the bounds every decoded or encoded message must meet.
+
+use super::ack::{Ack, MAX_REDIRECT_LEN};
+use super::beat::{Beat, Leave};
+use super::error::DecodeError;
+use super::peer::{Identify, Member};
+use super::readings::{MAX_READINGS, validate_reading};
+use crate::id::{self, MAX_ID_LEN};
+
+/// Message kinds, the envelope's fourth byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// A heartbeat.
+    Beat = 1,
+    /// A monitor's acknowledgement of a beat.
+    Ack = 2,
+    /// A graceful goodbye.
+    Leave = 3,
+    /// Peer mode: "every member of this group, say who you are".
+    Identify = 4,
+    /// Peer mode: a member's answer to an identify request.
+    Member = 5,
+}
+
+/// Any message.
+///
+/// Lives on the stack for one datagram and is never stored in bulk, so the size of the beat
+/// variant (its inline reading list) costs nothing worth an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum Message<'a> {
+    /// See [`Beat`].
+    Beat(Beat<'a>),
+    /// See [`Ack`].
+    Ack(Ack<'a>),
+    /// See [`Leave`].
+    Leave(Leave<'a>),
+    /// See [`Identify`].
+    Identify(Identify),
+    /// See [`Member`].
+    Member(Member<'a>),
+}
+
+impl Message<'_> {
+    /// The envelope kind of this message.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::Beat(_) => Kind::Beat,
+            Self::Ack(_) => Kind::Ack,
+            Self::Leave(_) => Kind::Leave,
+            Self::Identify(_) => Kind::Identify,
+            Self::Member(_) => Kind::Member,
+        }
+    }
+}
+
+/// Checks the bounds a receiver enforces (an encoder refuses what a decoder would).
+pub(super) fn validate(msg: &Message<'_>) -> Result<(), DecodeError> {
+    let node_id = |s: &str| id::validate(s).map_err(|_| DecodeError::InvalidField("node id"));
+    match msg {
+        Message::Beat(b) => {
+            node_id(b.node)?;
+            if b.readings.len() > MAX_READINGS {
+                return Err(DecodeError::InvalidField("too many readings"));
+            }
+            for r in b.readings.iter() {
+                validate_reading(&r)?;
+            }
+        }
+        Message::Ack(a) => {
+            node_id(a.node)?;
+            if a.monitor.len() > MAX_ID_LEN {
+                return Err(DecodeError::InvalidField("monitor id"));
+            }
+            if a.redirect
+                .is_some_and(|r| r.is_empty() || r.len() > MAX_REDIRECT_LEN)
+            {
+                return Err(DecodeError::InvalidField("redirect address"));
+            }
+            if let Some(s) = &a.schedule {
+                s.validate()?;
+            }
+        }
+        Message::Leave(l) => node_id(l.node)?,
+        Message::Identify(_) => {}
+        Message::Member(m) => node_id(m.node)?,
+    }
+    Ok(())
+}
