@@ -5,7 +5,7 @@ use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::process::Command;
 
-use hb_core::wire::{self, Beat, BeatFlags, Message, Readings};
+use hb_core::wire::{self, Beat, Message};
 use hb_core::{Key, parse_key_file};
 use hb_tests::{Proc, TestMonitor, hbnode, wait_for};
 
@@ -55,15 +55,8 @@ fn beater(id: &str, to: &str, extra: &[&str]) -> Proc {
 /// One beat datagram signed with `key` (or unsigned).
 fn beat(node: &str, seq: u64, key: Option<&Key>) -> Vec<u8> {
     let msg = Message::Beat(Beat {
-        node,
-        incarnation: 1,
-        seq,
         period_ms: 100,
-        flags: BeatFlags(0),
-        sent_at_us: 0,
-        group: 0,
-        schedule_version: 0,
-        readings: Readings::EMPTY,
+        ..Beat::new(node, 1, seq)
     });
     let mut buf = vec![0; wire::MAX_DATAGRAM];
     let n = wire::encode(&msg, key, &mut buf).expect("encode");

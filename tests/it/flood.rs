@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use hb_core::wire::{self, Beat, BeatFlags, Message, Readings};
+use hb_core::wire::{self, Beat, Message};
 use hb_tests::{Proc, TestMonitor, http_get, metric, wait_for};
 
 struct Mon(TestMonitor);
@@ -73,15 +73,8 @@ impl Mon {
 
 fn beat(buf: &mut [u8], node: &str, incarnation: u64, seq: u64) -> usize {
     let msg = Message::Beat(Beat {
-        node,
-        incarnation,
-        seq,
         period_ms: 200,
-        flags: BeatFlags(0),
-        sent_at_us: 0,
-        group: 0,
-        schedule_version: 0,
-        readings: Readings::EMPTY,
+        ..Beat::new(node, incarnation, seq)
     });
     wire::encode(&msg, None, buf).expect("encode")
 }

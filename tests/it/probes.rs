@@ -4,7 +4,7 @@
 use std::net::UdpSocket;
 use std::process::Command;
 
-use hb_core::wire::{self, Beat, BeatFlags, Message, Reading, Readings};
+use hb_core::wire::{self, Beat, Message, Reading, Readings};
 use hb_tests::{TestMonitor, hbnode, http_get, wait_for};
 
 /// Sends beat `seq` of `node` carrying one `load1` reading.
@@ -22,15 +22,9 @@ fn send(sock: &UdpSocket, to: &str, node: &str, seq: u64, load: f64) {
         },
     ];
     let msg = Message::Beat(Beat {
-        node,
-        incarnation: 1,
-        seq,
         period_ms: 1000,
-        flags: BeatFlags(0),
-        sent_at_us: 0,
-        group: 0,
         readings: Readings::from_slice(&readings),
-        schedule_version: 0,
+        ..Beat::new(node, 1, seq)
     });
     let mut buf = vec![0; wire::MAX_DATAGRAM];
     let n = wire::encode(&msg, None, &mut buf).expect("encode");

@@ -7,7 +7,7 @@ use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use hb_core::wire::{self, Beat, BeatFlags, Message, Reading, Readings};
+use hb_core::wire::{self, Beat, Message, Reading, Readings};
 use hb_tests::{
     Proc, TestMonitor, free_tcp_port, free_udp_port, hbnode, http_get, metric, wait_for,
 };
@@ -162,15 +162,9 @@ fn send_readings(to: &str, node: &str, first_seq: u64, count: u64) {
             },
         ];
         let msg = Message::Beat(Beat {
-            node,
-            incarnation: 1,
-            seq,
             period_ms: 200,
-            flags: BeatFlags::default(),
-            sent_at_us: 0,
-            group: 0,
             readings: Readings::from_slice(&readings),
-            schedule_version: 0,
+            ..Beat::new(node, 1, seq)
         });
         let n = wire::encode(&msg, None, &mut buf).expect("encode");
         s.send_to(&buf[..n], to).expect("send");

@@ -158,15 +158,8 @@ impl LegacyState {
 /// The native beat a legacy beat becomes, once given an identity.
 fn synthesised(node: &str, incarnation: u64, seq: u64, group: u32) -> wire::Beat<'_> {
     wire::Beat {
-        node,
-        incarnation,
-        seq,
-        period_ms: 0,
-        flags: wire::BeatFlags::default(),
-        sent_at_us: 0,
         group,
-        schedule_version: 0,
-        readings: wire::Readings::default(),
+        ..wire::Beat::new(node, incarnation, seq)
     }
 }
 

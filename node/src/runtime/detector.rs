@@ -17,8 +17,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use hb_core::detector::Detector as _;
-use hb_core::{EventKind, Monitor, NodeState, Timestamp, wire};
-use hb_sim::trace::Arrival;
+use hb_core::{EventKind, Monitor, NodeState, Timestamp};
 use tokio::time::Instant;
 
 use crate::http::views::{self, NodeView, Snapshot};
@@ -144,31 +143,22 @@ impl DetectorActor {
         self
     }
 
-    /// Offers one datagram's arrival to the recorder, if it is a beat that authenticates.
-    fn record(&self, at: Timestamp, bytes: &[u8]) {
-        let Some(r) = &self.recorder else { return };
-        let keys = &self.monitor.config().keyring;
-        if let Ok(wire::Datagram {
-            message: wire::Message::Beat(b),
-            ..
-        }) = wire::decode(bytes, keys)
-            && let Ok(node) = hb_core::NodeId::new(b.node)
-        {
-            r.offer(Arrival {
-                node,
-                at,
-                seq: b.seq,
-                incarnation: b.incarnation,
-                period_ms: b.period_ms,
-            });
-        }
-    }
-
     /// Drains every output of the core but acks (those ride back with a batch).
     fn drain(&mut self) {
         self.log_stalls();
         self.drain_events();
         self.drain_samples();
+        self.drain_arrivals();
+    }
+
+    /// Every authenticated beat's arrival, to the recorder (`--record`; the core queues none
+    /// without it).
+    fn drain_arrivals(&mut self) {
+        while let Some(a) = self.monitor.poll_arrival() {
+            if let Some(r) = &self.recorder {
+                r.offer(a);
+            }
+        }
     }
 
     /// Events to the Reporter (and the store), in decision order.
@@ -280,7 +270,6 @@ impl Handler<Ingest> for DetectorActor {
 
     fn handle(&mut self, Ingest(mut batch): Ingest, ctx: &mut Self::Context) -> Self::Result {
         for (at, from, bytes) in batch.iter() {
-            self.record(at, bytes);
             self.monitor.handle_datagram(at, from, bytes);
         }
         self.drain();

@@ -2,8 +2,9 @@
 //! advertised period) written in hb-sim's versioned trace format, so `cargo xtask sim replay`
 //! can rerun real traffic under any detector.
 //!
-//! The Detector offers arrivals with `try_send` into a bounded queue drained by a writer
-//! thread: a slow disk drops and counts records, it never delays detection.
+//! The core reports each authenticated beat's arrival (`Monitor::poll_arrival`); the Detector
+//! offers them with `try_send` into a bounded queue drained by a writer thread: a slow disk
+//! drops and counts records, it never delays detection.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -14,10 +15,11 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use anyhow::Context as _;
-use hb_sim::trace::{Arrival, TraceWriter};
+use hb_core::BeatArrival as Arrival;
+use hb_sim::trace::TraceWriter;
 
 /// Arrivals queued before further ones are dropped.
-const QUEUE: usize = 65_536;
+pub(crate) const QUEUE: usize = 65_536;
 
 /// A running recorder.
 #[derive(Debug)]

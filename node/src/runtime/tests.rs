@@ -223,7 +223,7 @@ fn node_down_for_forget_after_is_forgotten_and_leaves_the_snapshot() {
 /// the same monotonic instant as in an undisturbed run.
 #[test]
 fn wall_clock_jumps_change_no_detection_instant() {
-    use hb_core::wire::{self, Beat, BeatFlags, Message, Readings};
+    use hb_core::wire::{self, Beat, Message};
 
     fn run(jumpy: bool) -> Vec<(String, &'static str, u64, Option<u64>)> {
         let out = Rc::new(RefCell::new(Vec::new()));
@@ -246,15 +246,9 @@ fn wall_clock_jumps_change_no_detection_instant() {
                     clock.unix_offset_us() + seq * 100_000
                 };
                 let beat = Message::Beat(Beat {
-                    node: "n",
-                    incarnation: 1,
-                    seq,
                     period_ms: 100,
-                    flags: BeatFlags(0),
                     sent_at_us,
-                    group: 0,
-                    schedule_version: 0,
-                    readings: Readings::EMPTY,
+                    ..Beat::new("n", 1, seq)
                 });
                 let n = wire::encode(&beat, None, &mut buf).expect("encode");
                 sock.try_send_to(&buf[..n], MONITOR).expect("send");

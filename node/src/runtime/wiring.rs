@@ -23,7 +23,7 @@ use crate::process::host::random_u64;
 use crate::runtime::clock::Clock;
 use crate::runtime::detector::{DetectorActor, GetHealth};
 use crate::runtime::receiver::{Receiver, Speaks, StopReceiver};
-use crate::runtime::recorder::TraceRecorder;
+use crate::runtime::recorder::{QUEUE, TraceRecorder};
 use crate::runtime::reporter::{Flush, Published, Reporter};
 use crate::runtime::stats::Stats;
 use crate::sinks::alertmanager::{self, AlertmanagerSettings};
@@ -176,8 +176,12 @@ pub(crate) fn start_with(
         schedules: s.schedules.clone(),
         ..MonitorConfig::default()
     };
-    let mut monitor =
-        Monitor::new(core_config(s.detector), clock.now()).context("invalid monitor settings")?;
+    // The main Detector records arrivals (`--record`): the core queues them for it.
+    let main_config = MonitorConfig {
+        max_pending_arrivals: if s.record.is_some() { QUEUE } else { 0 },
+        ..core_config(s.detector)
+    };
+    let mut monitor = Monitor::new(main_config, clock.now()).context("invalid monitor settings")?;
     let stats = Arc::new(Stats::default());
     // The store first: a file that is not ours stops the start before any socket is bound.
     let (store, mut stored) = match &s.db {
