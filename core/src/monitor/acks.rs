@@ -11,7 +11,8 @@ use crate::transmit::Transmit;
 use crate::wire::{self, Ack, Identify, Member, Message};
 
 impl Monitor {
-    /// Acks and member answers dropped because the transmit queue was full.
+    /// Acks and member answers dropped: the transmit queue was full, or the datagram could not
+    /// be encoded (a buffer shorter than [`wire::MAX_DATAGRAM`]).
     pub fn acks_dropped(&self) -> u64 {
         self.acks_dropped
     }
@@ -54,9 +55,12 @@ impl Monitor {
                     )
                 }
             };
-            if let Ok(len) = wire::encode(&msg, self.cfg.keyring.signing_key(), buf) {
+            let encoded = wire::encode(&msg, self.cfg.keyring.signing_key(), buf).ok();
+            drop(msg);
+            if let Some(len) = encoded {
                 return Some(Transmit { to, len });
             }
+            self.acks_dropped += 1;
         }
         None
     }

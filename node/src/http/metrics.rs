@@ -119,7 +119,7 @@ pub(crate) fn render(snap: &Snapshot, stats: &Stats) -> String {
     );
     reg.register(
         "acks_dropped",
-        "Acks not sent because a queue or the socket buffer was full",
+        "Acks not sent: a queue or the socket buffer was full, or the ack could not be encoded",
         counter(stats::get(&stats.acks_dropped) + snap.core_acks_dropped),
     );
     reg.register(
@@ -203,6 +203,11 @@ pub(crate) fn render(snap: &Snapshot, stats: &Stats) -> String {
         "readings_dropped",
         "Readings the monitor had no room to queue for the store",
         counter(stats::get(&stats.samples_dropped)),
+    );
+    reg.register(
+        "arrivals_dropped",
+        "Beat arrivals --record had no room to queue (the trace file's disk was too slow)",
+        counter(stats::get(&stats.arrivals_dropped)),
     );
     reg.register(
         "build",

@@ -27,9 +27,8 @@ use crate::runtime::batch::Batch;
 use crate::runtime::clock::Clock;
 use crate::runtime::record::EventRecord;
 use crate::runtime::recorder::TraceRecorder;
-use crate::runtime::reporter::Report;
+use crate::runtime::reporter::{Report, report};
 use crate::runtime::stats::Stats;
-use crate::sinks::kind::SinkKind;
 use crate::store::feed::{SNAPSHOT_EVERY, StoreFeed};
 
 /// Messages the Detector's mailbox holds (one batch per Receiver in flight, plus queries).
@@ -99,6 +98,8 @@ pub(crate) struct DetectorActor {
     store: Option<StoreFeed>,
     /// The core's `samples_dropped` already added to the shared counter.
     samples_dropped: u64,
+    /// The core's `arrivals_dropped` already added to the shared counter.
+    arrivals_dropped: u64,
 }
 
 impl DetectorActor {
@@ -122,6 +123,7 @@ impl DetectorActor {
             legacy: LegacyState::new(max_nodes),
             store: None,
             samples_dropped: 0,
+            arrivals_dropped: 0,
         }
     }
 
@@ -159,6 +161,13 @@ impl DetectorActor {
                 r.offer(a);
             }
         }
+        let dropped = self.monitor.arrivals_dropped();
+        if dropped > self.arrivals_dropped {
+            self.stats
+                .arrivals_dropped
+                .fetch_add(dropped - self.arrivals_dropped, Ordering::Relaxed);
+            self.arrivals_dropped = dropped;
+        }
     }
 
     /// Events to the Reporter (and the store), in decision order.
@@ -178,9 +187,7 @@ impl DetectorActor {
             }
             out.push(r);
         }
-        if !out.is_empty() && self.reporter.try_send(Report(out)).is_err() {
-            self.stats.sink_dropped(SinkKind::Reporter);
-        }
+        report(&self.reporter, &self.stats, out);
     }
 
     /// The readings of the beats just accepted, to the store (or nowhere).

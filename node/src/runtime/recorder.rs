@@ -18,6 +18,8 @@ use anyhow::Context as _;
 use hb_core::BeatArrival as Arrival;
 use hb_sim::trace::TraceWriter;
 
+use crate::runtime::stats::{Stats, inc};
+
 /// Arrivals queued before further ones are dropped.
 pub(crate) const QUEUE: usize = 65_536;
 
@@ -26,12 +28,14 @@ pub(crate) const QUEUE: usize = 65_536;
 pub(crate) struct TraceRecorder {
     tx: Option<SyncSender<Arrival>>,
     thread: Option<JoinHandle<()>>,
-    dropped: Arc<AtomicU64>,
+    stats: Arc<Stats>,
+    dropped: AtomicU64,
 }
 
 impl TraceRecorder {
-    /// Creates `path` (truncating it) and starts the writer thread.
-    pub(crate) fn start(path: &Path) -> anyhow::Result<Self> {
+    /// Creates `path` (truncating it) and starts the writer thread; drops are counted in
+    /// `stats.arrivals_dropped` (`hbnode_arrivals_dropped_total`).
+    pub(crate) fn start(path: &Path, stats: Arc<Stats>) -> anyhow::Result<Self> {
         let file = File::create(path)
             .with_context(|| format!("cannot create the trace file {}", path.display()))?;
         let mut writer = TraceWriter::new(BufWriter::new(file))
@@ -55,7 +59,8 @@ impl TraceRecorder {
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
-            dropped: Arc::default(),
+            stats,
+            dropped: AtomicU64::new(0),
         })
     }
 
@@ -65,6 +70,7 @@ impl TraceRecorder {
             && tx.try_send(a).is_err()
         {
             self.dropped.fetch_add(1, Ordering::Relaxed);
+            inc(&self.stats.arrivals_dropped);
         }
     }
 }
@@ -83,5 +89,59 @@ impl Drop for TraceRecorder {
                 "trace recording dropped arrivals (the disk was too slow)"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+
+    use hb_core::{NodeId, Timestamp};
+
+    use super::*;
+
+    #[test]
+    fn a_stuck_trace_file_drops_and_counts_arrivals_beyond_its_queue() {
+        let dir = std::env::temp_dir().join(format!("hbnode-recorder-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("trace");
+        let _ = std::fs::remove_file(&fifo);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(
+            made.is_ok_and(|s| s.success()),
+            "mkfifo (coreutils) is needed"
+        );
+        // A reader that opens the pipe, reads nothing until told, then drains it.
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                let mut f = File::open(fifo).unwrap();
+                let _ = released.recv();
+                let mut sink = Vec::new();
+                let _ = f.read_to_end(&mut sink);
+            })
+        };
+        let stats = Arc::new(Stats::default());
+        let rec = TraceRecorder::start(&fifo, Arc::clone(&stats)).unwrap();
+        let node = NodeId::new("n").unwrap();
+        let offered = QUEUE + 20_000;
+        for seq in 0..offered as u64 {
+            rec.offer(Arrival {
+                node: node.clone(),
+                at: Timestamp::from_micros(seq),
+                seq,
+                incarnation: 1,
+                period_ms: 1000,
+            });
+        }
+        let dropped = crate::runtime::stats::get(&stats.arrivals_dropped);
+        // The pipe and the writer's buffer hold far fewer than 20k arrivals.
+        assert!(dropped > 0 && dropped < 20_000, "dropped {dropped}");
+        assert_eq!(dropped, rec.dropped.load(Ordering::Relaxed));
+        release.send(()).unwrap();
+        drop(rec);
+        reader.join().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

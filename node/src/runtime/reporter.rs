@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use actix::dev::SendError;
 use actix::prelude::*;
 
 use crate::runtime::record::EventRecord;
@@ -23,6 +24,19 @@ pub(crate) const REPORTER_MAILBOX: usize = 1024;
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct Report(pub(crate) Vec<Arc<EventRecord>>);
+
+/// Hands `events` to the Reporter without waiting; a full mailbox loses the whole batch, and
+/// every event of it is counted under sink `reporter`.
+pub(crate) fn report(reporter: &Recipient<Report>, stats: &Stats, events: Vec<Arc<EventRecord>>) {
+    if events.is_empty() {
+        return;
+    }
+    if let Err(SendError::Full(Report(lost)) | SendError::Closed(Report(lost))) =
+        reporter.try_send(Report(events))
+    {
+        stats.sinks_dropped(SinkKind::Reporter, lost.len());
+    }
+}
 
 /// One event for an in-process collector (the demo's director, tests).
 #[derive(Clone, Debug, Message)]
@@ -118,5 +132,50 @@ impl Handler<Published> for Collector {
     type Result = ();
     fn handle(&mut self, Published(r): Published, _: &mut Self::Context) {
         self.0.borrow_mut().push(r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hb_core::{Event, EventKind, NodeId, Timestamp};
+
+    use super::*;
+    use crate::runtime::clock::Clock;
+
+    fn batch(n: usize) -> Vec<Arc<EventRecord>> {
+        let ev = Event {
+            at: Timestamp::ZERO,
+            node: NodeId::new("a").unwrap(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            incarnation: 1,
+            kind: EventKind::Joined,
+        };
+        let r = Arc::new(EventRecord::new(&ev, 1, "fixed", &Clock::new()));
+        vec![r; n]
+    }
+
+    /// Holds whatever it is sent, never handling it while the test runs.
+    struct Full;
+    impl Actor for Full {
+        type Context = Context<Self>;
+    }
+    impl Handler<Report> for Full {
+        type Result = ();
+        fn handle(&mut self, _: Report, _: &mut Self::Context) {}
+    }
+
+    #[test]
+    fn a_batch_the_reporter_has_no_room_for_counts_every_event_it_held() {
+        System::new().block_on(async {
+            let stats = Stats::default();
+            let full = Full.start().recipient();
+            // The default mailbox (16) fills without the actor running in between.
+            for _ in 0..16 {
+                report(&full, &stats, batch(1));
+            }
+            report(&full, &stats, batch(5));
+            let dropped: Vec<_> = stats.sink_drops().collect();
+            assert!(dropped.contains(&("reporter", 5)), "{dropped:?}");
+        });
     }
 }

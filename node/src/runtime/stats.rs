@@ -101,6 +101,8 @@ pub(crate) struct Stats {
     pub(crate) store_errors: AtomicU64,
     /// Readings the core's sample queue dropped (not drained in time).
     pub(crate) samples_dropped: AtomicU64,
+    /// Arrivals `--record` dropped: the core's queue or the trace writer's was full.
+    pub(crate) arrivals_dropped: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -152,7 +154,12 @@ impl Stats {
 
     /// Counts an event a sink had no room for.
     pub(crate) fn sink_dropped(&self, sink: SinkKind) {
-        inc(&self.sink_dropped[sink as usize]);
+        self.sinks_dropped(sink, 1);
+    }
+
+    /// Counts `n` events a sink had no room for.
+    pub(crate) fn sinks_dropped(&self, sink: SinkKind, n: usize) {
+        self.sink_dropped[sink as usize].fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Events reported, by name.

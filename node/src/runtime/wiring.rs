@@ -237,7 +237,11 @@ pub(crate) fn start_with(
         sinks.push(webhook::start(&s.webhooks, &stats).context("cannot start the webhook action")?);
     }
     let reporter = Reporter::new(sinks, collector, Arc::clone(&stats)).start();
-    let recorder = s.record.as_deref().map(TraceRecorder::start).transpose()?;
+    let recorder = s
+        .record
+        .as_deref()
+        .map(|p| TraceRecorder::start(p, Arc::clone(&stats)))
+        .transpose()?;
     // One Detector per detector configuration: the main one, then each `--listener` group
     // (cli::listener), all numbering events from one counter.
     let event_ids = Arc::new(AtomicU64::new(0));

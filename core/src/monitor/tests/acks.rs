@@ -126,3 +126,20 @@ fn acks_are_sent_when_asked_and_signed_with_the_keyring() {
     assert_eq!((a.node, a.seq, a.monitor), ("a", 7, "mon-1"));
     assert!(m.poll_transmit(&mut [0; MAX_DATAGRAM]).is_none());
 }
+
+#[test]
+fn an_ack_that_cannot_be_encoded_is_counted_as_dropped() {
+    let mut m = with_rules(Vec::new());
+    let msg = Message::Beat(Beat {
+        period_ms: 1000,
+        flags: BeatFlags(BeatFlags::ACK_WANTED),
+        ..Beat::new("n", 1, 1)
+    });
+    let mut buf = [0; MAX_DATAGRAM];
+    let n = encode(&msg, None, &mut buf).unwrap();
+    m.handle_datagram(t(1000), addr(), &buf[..n]);
+    assert_eq!(m.acks_dropped(), 0);
+    // A buffer too short for any ack.
+    assert!(m.poll_transmit(&mut [0; 4]).is_none());
+    assert_eq!(m.acks_dropped(), 1);
+}
