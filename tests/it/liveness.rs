@@ -169,3 +169,14 @@ fn crash_restart_and_graceful_stop_are_reported_and_agree_across_outputs() {
     assert!(mon.wait().success(), "monitor exits 0: {}", mon.stderr());
     assert_eq!(mon.json_lines().len(), before);
 }
+
+/// Issue 14: logs written to a file or a pipe carry no ANSI colour codes.
+#[test]
+fn logs_to_a_pipe_have_no_colour_codes() {
+    let m = TestMonitor::start(&[]);
+    let stderr = wait_for("the start-up warning on stderr", || {
+        let e = m.proc.stderr();
+        e.contains("unauthenticated").then_some(e)
+    });
+    assert!(!stderr.contains('\u{1b}'), "ANSI escape in {stderr:?}");
+}
