@@ -237,9 +237,8 @@ fn print_history(db: &std::path::Path) -> anyhow::Result<()> {
     let rows = crate::store::query::with_db(db, |c| crate::store::query::history(c, None, 0))?;
     println!();
     println!(
-        "history, read back from the embedded store {} ({} events{}); outside the demo: \
-         hbnode history --db PATH",
-        db.display(),
+        "history, read back from the demo's embedded store ({} events{}; the store is a \
+         temporary file, removed when the demo ends); a monitor's own: hbnode history --db PATH",
         rows.len(),
         if rows.len() > HISTORY_ROWS {
             format!(", the last {HISTORY_ROWS} shown")

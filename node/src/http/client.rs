@@ -33,8 +33,18 @@ pub(crate) fn get_any(addr: &str, path: &str, timeout: Duration) -> anyhow::Resu
         "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n"
     )?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw)
-        .with_context(|| format!("reading the response from {sock}"))?;
+    if let Err(e) = s.read_to_end(&mut raw) {
+        if matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ) {
+            bail!(
+                "the monitor at {sock} did not answer GET {path} within {}",
+                humantime::format_duration(timeout)
+            );
+        }
+        return Err(e).with_context(|| format!("reading the response from {sock}"));
+    }
     let text = String::from_utf8(raw).context("the response is not UTF-8")?;
     let (head, body) = text
         .split_once("\r\n\r\n")
@@ -45,4 +55,23 @@ pub(crate) fn get_any(addr: &str, path: &str, timeout: Duration) -> anyhow::Resu
         .and_then(|s| s.parse::<u16>().ok())
         .context("the response has no HTTP status")?;
     Ok((status, body.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_monitor_that_never_answers_is_a_timeout_not_an_os_error() {
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = silent.local_addr().unwrap().to_string();
+        // The kernel completes the connection; nobody ever writes back.
+        let err = get_any(&addr, "/v1/nodes", Duration::from_millis(200)).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("did not answer GET /v1/nodes within 200ms"),
+            "{msg}"
+        );
+        drop(silent);
+    }
 }

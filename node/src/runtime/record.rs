@@ -139,11 +139,15 @@ impl EventRecord {
 }
 
 /// The human form: `TIME  EVENT  NODE (ADDR) details`.
+/// The event column's width in text lines: the longest event name (`probe_warning`,
+/// `probe_unknown`), so every line's node starts in the same column.
+const EVENT_WIDTH: usize = 13;
+
 impl fmt::Display for EventRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}  {:<9}  {} ({})",
+            "{}  {:<EVENT_WIDTH$}  {} ({})",
             self.time, self.event, self.node, self.addr
         )?;
         match self.event {
@@ -246,5 +250,12 @@ mod tests {
         assert_eq!(v["was_down"], false);
         assert!(v.get("silence_ms").is_none());
         assert!(r.to_string().contains("incarnation 1 -> 2"));
+    }
+
+    #[test]
+    fn every_event_name_fits_the_text_column() {
+        for name in crate::cli::values::EVENT_NAMES {
+            assert!(name.len() <= EVENT_WIDTH, "{name}");
+        }
     }
 }
