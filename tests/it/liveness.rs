@@ -180,3 +180,26 @@ fn logs_to_a_pipe_have_no_colour_codes() {
     });
     assert!(!stderr.contains('\u{1b}'), "ANSI escape in {stderr:?}");
 }
+
+/// Issue 14: a receive buffer the kernel caps is one warning that names the fix, not one per
+/// listener.
+#[test]
+fn a_capped_receive_buffer_warns_once_with_the_sysctl_that_fixes_it() {
+    let second = format!("udp://127.0.0.1:{}", hb_tests::free_udp_port());
+    let m = TestMonitor::builder()
+        .listen(&second)
+        .args(&["--recv-buffer", "1GiB"])
+        .start();
+    let stderr = wait_for("the start-up warning on stderr", || {
+        let e = m.proc.stderr();
+        e.contains("unauthenticated").then_some(e)
+    });
+    let warnings = stderr
+        .matches("granted a smaller UDP receive buffer")
+        .count();
+    assert_eq!(warnings, 1, "{stderr}");
+    assert!(
+        stderr.contains("sysctl -w net.core.rmem_max=1073741824"),
+        "{stderr}"
+    );
+}

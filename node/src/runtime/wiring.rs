@@ -351,11 +351,21 @@ fn report_buffer(addr: SocketAddr, asked: usize, reported: usize) {
         reported
     };
     if usable < asked {
-        tracing::warn!(
-            %addr, asked, granted = usable,
-            "the kernel granted a smaller UDP receive buffer than asked; raise net.core.rmem_max \
-             (sysctl) or bursts of beats may be dropped"
-        );
+        // Once per process: every listener gets the same cap, and one fix serves them all.
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        let mut first = false;
+        WARNED.call_once(|| first = true);
+        if first {
+            tracing::warn!(
+                %addr, asked, granted = usable,
+                "the kernel granted a smaller UDP receive buffer than asked, so bursts of beats \
+                 may be dropped; fix: sysctl -w net.core.rmem_max={asked} (and put \
+                 net.core.rmem_max={asked} in /etc/sysctl.d/ to keep it), or ask for less with \
+                 --recv-buffer"
+            );
+        } else {
+            tracing::info!(%addr, asked, granted = usable, "UDP receive buffer (capped, see above)");
+        }
     } else {
         tracing::info!(%addr, granted = usable, "UDP receive buffer");
     }
