@@ -5,9 +5,10 @@
 
 #[path = "../../node/src/cli/mod.rs"]
 mod cli;
+#[path = "../../node/src/sensors/spec.rs"]
+mod sensor_spec;
 mod sensors {
-    #[path = "../../../node/src/sensors/spec.rs"]
-    pub(crate) mod spec;
+    pub(crate) use super::sensor_spec as spec;
 }
 
 use std::ffi::OsString;
