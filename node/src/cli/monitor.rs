@@ -91,6 +91,11 @@ pub(crate) struct MonitorArgs {
 
     /// Refuse beats without a valid MAC (needs --key-file); refusals are counted by reason in
     /// /metrics (unauthenticated, unknown_key, bad_mac).
+    ///
+    /// The legacy protocols (pyhb+udp, text+udp, json+tcp) carry no MAC: with this flag a
+    /// monitor with such a listener refuses to start, unless that listener is opted out
+    /// explicitly with `--listener 'URL unauthenticated=yes'` (logged at start and shown as
+    /// `hbnode_listener_unauthenticated{listener="URL"} 1` in /metrics).
     #[arg(long, env = "HBNODE_REQUIRE_AUTH")]
     pub(crate) require_auth: bool,
 
@@ -183,7 +188,8 @@ pub(crate) struct MonitorArgs {
     /// A listener with its own detector settings, as 'URL key=value …' (repeatable).
     ///
     /// Keys: detector, timeout, phi-threshold, acceptable-pause, chen-margin; unset ones come
-    /// from the monitor's flags. E.g. `--listener 'pyhb+udp://0.0.0.0:43278 timeout=15s'`. In
+    /// from the monitor's flags. `unauthenticated=yes` opts a legacy listener (no MAC in its
+    /// protocol) out of --require-auth. E.g. `--listener 'pyhb+udp://0.0.0.0:43278 timeout=15s'`. In
     /// the config file: `[[monitor.listener]]` tables with `url` and these keys.
     #[arg(long, env = "HBNODE_LISTENER", value_name = "SPEC", value_parser = super::listener::parse_listener)]
     pub(crate) listener: Vec<super::listener::ListenerSpec>,

@@ -81,6 +81,23 @@ pub(crate) enum ListenKind {
     JsonTcp,
 }
 
+impl ListenKind {
+    /// The URL scheme, without `://`.
+    pub(crate) fn scheme(self) -> &'static str {
+        match self {
+            Self::Udp => "udp",
+            Self::PyHb => "pyhb+udp",
+            Self::Text => "text+udp",
+            Self::JsonTcp => "json+tcp",
+        }
+    }
+
+    /// Whether the protocol carries a MAC (only hbnode's own beats do).
+    pub(crate) fn has_mac(self) -> bool {
+        self == Self::Udp
+    }
+}
+
 /// A `--listen` URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ListenUrl {
@@ -88,6 +105,13 @@ pub(crate) struct ListenUrl {
     pub(crate) kind: ListenKind,
     /// Where to bind.
     pub(crate) addr: SocketAddr,
+}
+
+/// `SCHEME://IP:PORT`, as given to `--listen`.
+impl std::fmt::Display for ListenUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}", self.kind.scheme(), self.addr)
+    }
 }
 
 /// An `--on EVENT=CMD` hook.

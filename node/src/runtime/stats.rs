@@ -101,6 +101,8 @@ pub(crate) struct Stats {
     pub(crate) store_errors: AtomicU64,
     /// Readings the core's sample queue dropped (not drained in time).
     pub(crate) samples_dropped: AtomicU64,
+    /// Every listener's URL (bound address) and whether it accepts beats without a MAC.
+    listeners: Mutex<Vec<(String, bool)>>,
 }
 
 /// Adds one to a counter.
@@ -181,6 +183,20 @@ impl Stats {
         StoreTable::ALL
             .into_iter()
             .map(|t| (t.name(), get(&self.store_written[t as usize])))
+    }
+
+    /// Registers a listener (`SCHEME://ADDR`) and whether it accepts unauthenticated beats.
+    pub(crate) fn listener(&self, url: String, unauthenticated: bool) {
+        let mut l = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        l.push((url, unauthenticated));
+    }
+
+    /// Every listener, with whether it accepts unauthenticated beats, in start order.
+    pub(crate) fn listeners(&self) -> Vec<(String, bool)> {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Recent events with `event_id > since`, oldest first.
