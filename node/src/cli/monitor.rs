@@ -111,7 +111,8 @@ pub(crate) struct MonitorArgs {
     /// The regex that parses each `text+udp://` datagram (Circus's `pid;timestamp` by default).
     ///
     /// The node id is the named group `id` if the regex has one, else `pid`, else the source
-    /// IP; a `pid` group is remembered as the node's pid (`HBNODE_PID` in hooks). A trailing
+    /// IP; a `pid` group is remembered as the node's claimed pid (`HBNODE_PID` in hooks once
+    /// verified, see --on). A trailing
     /// newline is ignored. An invalid regex is a startup error.
     #[arg(
         long,
@@ -142,9 +143,11 @@ pub(crate) struct MonitorArgs {
 
     /// Run CMD with `sh -c` on EVENT (an event name such as `down`, or `any`); repeatable.
     ///
-    /// The command gets HBNODE_EVENT, HBNODE_NODE, HBNODE_ADDR, HBNODE_PID (when known),
-    /// HBNODE_SILENCE_MS (down events), HBNODE_TIME in its environment and the event's JSON on
-    /// stdin. Example (Circus's watchdog): `--on 'down=kill -9 $HBNODE_PID'`.
+    /// The command gets HBNODE_EVENT, HBNODE_NODE, HBNODE_ADDR, HBNODE_SILENCE_MS (down
+    /// events), HBNODE_TIME in its environment and the event's JSON on stdin. A legacy node's
+    /// pid is HBNODE_CLAIMED_PID, and HBNODE_PID only once verified: the sender is on
+    /// loopback and the process owns the socket its beats come from and started before them.
+    /// Example (Circus's watchdog): `--on 'down=test -n "$HBNODE_PID" && kill -9 "$HBNODE_PID"'`.
     #[arg(long = "on", env = "HBNODE_ON", value_name = "EVENT=CMD", value_parser = parse_hook)]
     pub(crate) on: Vec<HookSpec>,
 

@@ -163,6 +163,11 @@ pub(crate) fn render(snap: &Snapshot, stats: &Stats) -> String {
         unauthenticated,
     );
     reg.register(
+        "pid_claims",
+        "Pids claimed by legacy beats, by outcome: verified (HBNODE_PID), unverified (HBNODE_CLAIMED_PID only), dropped (verifier queue full)",
+        counters("result", stats.pid_checks()),
+    );
+    reg.register(
         "tcp_connections_refused",
         "TCP heartbeat connections closed at once because the listener was at --max-connections",
         counter(stats::get(&stats.tcp_refused)),

@@ -142,6 +142,7 @@ impl BeatHooks {
                 node: self.node.clone(),
                 env: Arc::clone(&env),
                 stdin: Arc::clone(&stdin),
+                pid: None,
             });
         }
     }
