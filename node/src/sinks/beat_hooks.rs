@@ -92,6 +92,7 @@ impl BeatHooks {
             | BeaterEvent::ScheduleAdopted { .. }
             | BeaterEvent::RedirectStarted { .. }
             | BeaterEvent::Redirected { .. }
+            | BeaterEvent::UnsignedIgnored { .. }
             | BeaterEvent::RedirectFailed { .. } => return,
         };
         let time = clock.rfc3339(clock.now());
