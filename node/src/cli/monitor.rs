@@ -99,14 +99,14 @@ pub(crate) struct MonitorArgs {
     #[arg(long, env = "HBNODE_REQUIRE_AUTH")]
     pub(crate) require_auth: bool,
 
-    /// Most nodes the registry holds (at least 1).
+    /// Most nodes the registry holds (1 to 4294967295).
     ///
     /// Policy when full: beats from ids the monitor does not know are refused and counted as
     /// `hbnode_datagrams_rejected_total{reason="registry_full"}`; known nodes are never evicted
     /// to make room, so a sender inventing ids cannot push real nodes out. Nodes leave the
     /// registry only by `--forget-after`.
     #[arg(long, env = "HBNODE_MAX_NODES", value_name = "N", default_value = "1048576",
-        value_parser = clap::value_parser!(u64).range(1..=(1 << 32)))]
+        value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
     pub(crate) max_nodes: u64,
     /// The regex that parses each `text+udp://` datagram (Circus's `pid;timestamp` by default).
     ///
@@ -176,8 +176,8 @@ pub(crate) struct MonitorArgs {
     #[arg(long, env = "HBNODE_ALERTMANAGER", value_name = "URL", value_delimiter = ',', value_parser = parse_http_url)]
     pub(crate) alertmanager: Vec<String>,
 
-    /// How often firing alerts are re-sent (their endsAt is 4 × this ahead).
-    #[arg(long, env = "HBNODE_ALERTMANAGER_RESEND", value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    /// How often firing alerts are re-sent (their endsAt is 4 × this ahead); at most 1 day.
+    #[arg(long, env = "HBNODE_ALERTMANAGER_RESEND", value_name = "DUR", default_value = "60s", value_parser = super::values::parse_resend)]
     pub(crate) alertmanager_resend: Duration,
 
     /// A static label added to every alert, as KEY=VALUE (repeatable).
