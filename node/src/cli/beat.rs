@@ -64,7 +64,8 @@ pub(crate) struct BeatArgs {
     ///
     /// The command gets HBNODE_EVENT, HBNODE_NODE (this node), HBNODE_MONITOR and HBNODE_ADDR
     /// (the monitor's address), HBNODE_SILENCE_MS (monitor_lost), HBNODE_TIME in its
-    /// environment and the event as JSON on stdin. Needs `--ack-timeout`.
+    /// environment (of the beater's own, only PATH, HOME, USER, LOGNAME, LANG, LC_ALL and TZ)
+    /// and the event as JSON on stdin. Needs `--ack-timeout`.
     #[arg(long = "on", env = "HBNODE_BEAT_ON", value_name = "EVENT=CMD", value_parser = parse_beat_hook)]
     pub(crate) on: Vec<HookSpec>,
 

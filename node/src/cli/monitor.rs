@@ -147,7 +147,9 @@ pub(crate) struct MonitorArgs {
     /// events), HBNODE_TIME in its environment and the event's JSON on stdin. A legacy node's
     /// pid is HBNODE_CLAIMED_PID, and HBNODE_PID only once verified: the sender is on
     /// loopback and the process owns the socket its beats come from and started before them.
-    /// Example (Circus's watchdog): `--on 'down=test -n "$HBNODE_PID" && kill -9 "$HBNODE_PID"'`.
+    /// Of the monitor's own environment the command inherits only PATH, HOME, USER, LOGNAME,
+    /// LANG, LC_ALL and TZ. Example (Circus's watchdog):
+    /// `--on 'down=test -n "$HBNODE_PID" && kill -9 "$HBNODE_PID"'`.
     #[arg(long = "on", env = "HBNODE_ON", value_name = "EVENT=CMD", value_parser = parse_hook)]
     pub(crate) on: Vec<HookSpec>,
 

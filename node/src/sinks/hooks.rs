@@ -10,7 +10,8 @@
 //! claimed one and `HBNODE_PID` when that claim is verified ([`crate::legacy::owner`]),
 //! `HBNODE_SILENCE_MS`
 //! for `down`, `HBNODE_PROBE`, `HBNODE_READING` and `HBNODE_PREVIOUS_STATE` for `probe_*`,
-//! `HBNODE_TIME`) and the event's JSON line on stdin. A command still running after
+//! `HBNODE_TIME`) and the event's JSON line on stdin. Of the monitor's own environment it
+//! inherits only [`INHERITED_ENV`] (PATH, HOME, USER, LOGNAME, LANG, LC_ALL, TZ). A command still running after
 //! `--hook-timeout` is killed with its whole process group. Every outcome is logged and counted.
 
 use std::io::Write as _;
@@ -27,6 +28,15 @@ use crate::sinks::{Offer, Sink};
 
 /// Hook runs that may wait for a free worker before further ones are dropped.
 pub(crate) const HOOK_QUEUE: usize = 1024;
+
+/// The only variables of the monitor's own environment a hook inherits (a minimal allow-list,
+/// like systemd's for its services); everything else — tokens, proxies, `HBNODE_*` settings —
+/// is cleared, and the event's `HBNODE_*` variables are added.
+pub(crate) const INHERITED_ENV: [&str; 7] =
+    ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ"];
+
+/// `PATH` for hooks when the monitor has none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// How often a worker checks whether its command has finished.
 const POLL: Duration = Duration::from_millis(10);
@@ -207,9 +217,16 @@ fn run(job: &Job, timeout: Duration) -> std::io::Result<Option<ExitStatus>> {
         .pid
         .filter(|&(pid, start)| crate::legacy::owner::still_running(pid, start))
         .map(|(pid, _)| ("HBNODE_PID", pid.to_string()));
+    let inherited = INHERITED_ENV
+        .iter()
+        .filter_map(|k| std::env::var_os(k).map(|v| (*k, v)));
+    let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(&job.command)
+        .env_clear()
+        .envs(inherited)
+        .env("PATH", path)
         .envs(job.env.iter().map(|(k, v)| (k, v)))
         .envs(verified.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
@@ -340,6 +357,34 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
         assert_eq!(json["node"], "web-1");
         assert_eq!(json["pid"], 4242);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Issue 13 item 9: a hook inherits only the allow-listed variables, not the monitor's
+    /// whole environment.
+    #[test]
+    fn hooks_get_an_allow_listed_environment_only() {
+        assert!(
+            std::env::var_os("CARGO_MANIFEST_DIR").is_some(),
+            "cargo sets it for tests"
+        );
+        let dir = std::env::temp_dir().join(format!("hbnode-hook-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("env");
+        let cmd = format!(
+            "printf '%s %s %s\\n' \"${{CARGO_MANIFEST_DIR:-cleared}}\" \"$HBNODE_EVENT\" \"${{PATH:+path}}\" > {}",
+            out.display()
+        );
+        assert!(
+            run(&job(&cmd), Duration::from_secs(20))
+                .unwrap()
+                .unwrap()
+                .success()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "cleared down path\n"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
