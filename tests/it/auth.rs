@@ -209,3 +209,67 @@ fn an_unkeyed_monitor_warns_once_that_beats_are_unauthenticated() {
         proc.stderr()
     );
 }
+
+/// Issue 13 item 2: `--require-auth` with a legacy listener (no MAC in its protocol) is a
+/// refused start naming the listener and the explicit opt-out, not a silent hole.
+#[test]
+fn require_auth_refuses_a_legacy_listener_without_an_explicit_opt_out() {
+    let k = keygen(1);
+    let keys = key_file("legacy-refused", &[&k]);
+    let keys = keys.to_str().expect("utf-8 path");
+    for scheme in ["pyhb+udp", "text+udp", "json+tcp"] {
+        let url = format!("{scheme}://127.0.0.1:{}", hb_tests::free_udp_port());
+        let out = TestMonitor::builder()
+            .listen(&url)
+            .http("off")
+            .args(&["--key-file", keys, "--require-auth"])
+            .expect_exit();
+        assert!(!out.status.success(), "{scheme} must not start");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&url) && err.contains(&format!("--listener '{url} unauthenticated=yes'")),
+            "{err}"
+        );
+    }
+}
+
+/// Issue 13 item 2: an opted-out legacy listener runs, says at start it is unauthenticated
+/// and shows in /metrics; the native listener under --require-auth shows 0.
+#[test]
+fn an_opted_out_legacy_listener_is_logged_and_shown_in_metrics() {
+    let k = keygen(1);
+    let keys = key_file("legacy-opt-out", &[&k]);
+    let keys = keys.to_str().expect("utf-8 path");
+    let text = format!("text+udp://127.0.0.1:{}", hb_tests::free_udp_port());
+    let spec = format!("{text} unauthenticated=yes");
+    let mon = monitor(&["--key-file", keys, "--require-auth", "--listener", &spec]);
+    wait_for("the unauthenticated warning", || {
+        let e = mon.proc.stderr();
+        (e.contains(&text) && e.contains("unauthenticated")).then_some(())
+    });
+    let gauge = |url: &str| {
+        mon.metric(&format!(
+            "hbnode_listener_unauthenticated{{listener=\"{url}\"}}"
+        ))
+    };
+    assert_eq!(gauge(&text), 1.0);
+    let native = format!("udp://{}", mon.udp);
+    let (_, m) = hb_tests::http_get(&mon.http, "/metrics").unwrap();
+    assert_eq!(
+        hb_tests::metric(
+            &m,
+            &format!("hbnode_listener_unauthenticated{{listener=\"{native}\"}}")
+        ),
+        Some(0.0),
+        "{m}"
+    );
+    // The opted-out listener still takes unsigned lines: that is what the opt-out says.
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.send_to(b"4242;1.0\n", text.trim_start_matches("text+udp://"))
+        .unwrap();
+    wait_for("4242 joined", || {
+        mon.events_for("4242")
+            .into_iter()
+            .find(|e| e["event"] == "joined")
+    });
+}

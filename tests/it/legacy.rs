@@ -82,6 +82,10 @@ fn circus_watchdog_kills_a_hung_process_through_a_down_hook() {
     });
     let down = wait_for("the process down", || has(&mon, &pid, "down"));
     assert_eq!(down["pid"].as_u64(), Some(u64::from(proc.pid())));
+    assert_eq!(
+        down["pid_verified"], true,
+        "it owns the socket it beats from: {down}"
+    );
     let status = wait_for("the hook to kill the process", || proc.try_wait());
     assert_eq!(status.signal(), Some(9), "killed by the watchdog hook");
     wait_for("the hook counted", || {
@@ -246,4 +250,59 @@ fn tcp_connections_beyond_the_limit_are_closed_at_once_and_counted() {
     drop(first);
     mon.term();
     assert!(mon.wait().success(), "{}", mon.stderr());
+}
+
+/// Issue 13 item 3: one spoofed Circus line naming another live process's pid must not get
+/// that process killed by the documented watchdog hook: the claim is not verified (the test
+/// process, not the victim, owns the sending socket), so the hook sees HBNODE_CLAIMED_PID
+/// only and `kill -9 $HBNODE_PID` kills nothing.
+#[test]
+fn a_spoofed_circus_line_naming_another_process_gets_no_hbnode_pid_and_it_survives() {
+    let udp = format!("127.0.0.1:{}", free_udp_port());
+    let http = format!("127.0.0.1:{}", free_tcp_port());
+    let dir = std::env::temp_dir().join(format!("hbnode-spoof-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let seen = dir.join("env");
+    let record = format!(
+        "down=echo \"pid=${{HBNODE_PID:-none}} claimed=$HBNODE_CLAIMED_PID\" >> {}",
+        seen.display()
+    );
+    let mut mon = monitor(
+        &format!("text+udp://{udp}"),
+        &http,
+        &[
+            "--timeout",
+            "1s",
+            "--on",
+            &record,
+            "--on",
+            "down=kill -9 $HBNODE_PID",
+        ],
+    );
+    let mut victim = Proc::spawn(std::process::Command::new("sleep").arg("600"));
+    let pid = victim.pid().to_string();
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.send_to(format!("{pid};1.0\n").as_bytes(), &udp).unwrap();
+    let joined = wait_for("the spoofed node joined", || has(&mon, &pid, "joined"));
+    assert_eq!(joined["pid"].as_u64(), Some(u64::from(victim.pid())));
+    let down = wait_for("the spoofed node down", || has(&mon, &pid, "down"));
+    assert_eq!(down["pid_verified"], false, "{down}");
+    let (_, m) = wait_for("both hooks ran", || {
+        let (s, m) = http_get(&http, "/metrics")?;
+        let ran = metric(&m, "hbnode_hooks_total{result=\"ok\"}").unwrap_or(0.0)
+            + metric(&m, "hbnode_hooks_total{result=\"failed\"}").unwrap_or(0.0);
+        (ran >= 2.0).then_some((s, m))
+    });
+    assert_eq!(
+        metric(&m, "hbnode_pid_claims_total{result=\"unverified\"}"),
+        Some(1.0),
+        "{m}"
+    );
+    let env = std::fs::read_to_string(&seen).unwrap();
+    assert_eq!(env.trim(), format!("pid=none claimed={pid}"));
+    assert!(victim.try_wait().is_none(), "the victim is still running");
+    victim.kill();
+    mon.term();
+    assert!(mon.wait().success(), "{}", mon.stderr());
+    let _ = std::fs::remove_dir_all(&dir);
 }

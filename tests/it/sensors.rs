@@ -99,6 +99,23 @@ fn node_json(http: &str, id: &str) -> Option<Value> {
     (status == 200).then(|| serde_json::from_str(&body).expect("JSON"))
 }
 
+/// A fresh owner-only key file (from `hbnode keygen`) for monitor and beater to share:
+/// beaters follow schedules only from acks signed with their keys.
+fn shared_keys(name: &str) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    let out = std::process::Command::new(hb_tests::hbnode())
+        .arg("keygen")
+        .output()
+        .expect("run hbnode keygen");
+    assert!(out.status.success(), "{out:?}");
+    let dir = std::env::temp_dir().join(format!("hb-it-sensors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, &out.stdout).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    p.display().to_string()
+}
+
 fn addrs() -> (String, String) {
     (
         format!("127.0.0.1:{}", free_udp_port()),
@@ -109,10 +126,13 @@ fn addrs() -> (String, String) {
 #[test]
 fn a_schedule_rule_sets_the_beaters_period_and_the_beater_logs_it() {
     let (udp, http) = addrs();
+    let keys = shared_keys("schedule");
     let _m = monitor(
         &udp,
         &http,
         &[
+            "--key-file",
+            &keys,
             "--schedule",
             "db-* period=5s",
             "--schedule",
@@ -130,6 +150,8 @@ fn a_schedule_rule_sets_the_beaters_period_and_the_beater_logs_it() {
             "100ms",
             "--ack-timeout",
             "2s",
+            "--key-file",
+            &keys,
         ],
         &[("RUST_LOG", "info")],
     );
@@ -168,6 +190,8 @@ fn a_redirected_node_moves_to_the_second_monitor_and_leaves_the_first() {
             "100ms",
             "--ack-timeout",
             "2s",
+            // Without keys: the documented opt-in for closed networks.
+            "--trust-unsigned-acks",
         ],
         &[("RUST_LOG", "info")],
     );
@@ -189,4 +213,45 @@ fn a_redirected_node_moves_to_the_second_monitor_and_leaves_the_first() {
         node_json(&http_b, "mover")
             .filter(|n| n["state"] == "alive" && n["beats"].as_u64() > Some(10))
     });
+}
+
+/// Issue 13 item 4: without keys (and without --trust-unsigned-acks) a beater ignores the
+/// schedule in its monitor's unsigned acks — anyone spoofing the monitor's address could send
+/// one — says so once, and warns at start that its acks are unauthenticated.
+#[test]
+fn a_beater_without_keys_ignores_an_unsigned_schedule_and_says_so_once() {
+    let (udp, http) = addrs();
+    let _m = monitor(&udp, &http, &["--schedule", "plain-* period=300ms"]);
+    let beater = Proc::hbnode_with_env(
+        &[
+            "beat",
+            "--to",
+            &udp,
+            "--id",
+            "plain-1",
+            "--period",
+            "100ms",
+            "--ack-timeout",
+            "2s",
+        ],
+        &[("RUST_LOG", "info")],
+    );
+    wait_for("the beater to say it ignores the unsigned schedule", || {
+        beater
+            .stderr()
+            .contains("ignoring the schedule or redirect of an unsigned ack")
+            .then_some(())
+    });
+    wait_for("a few more acks", || {
+        node_json(&http, "plain-1").filter(|n| n["beats"].as_u64() > Some(20))
+    });
+    let log = beater.stderr();
+    assert!(log.contains("acks are unauthenticated"), "{log}");
+    assert_eq!(
+        log.matches("ignoring the schedule").count(),
+        1,
+        "once:\n{log}"
+    );
+    assert!(!log.contains("schedule v"), "not adopted:\n{log}");
+    assert_eq!(node_json(&http, "plain-1").unwrap()["period_ms"], 100);
 }

@@ -102,6 +102,13 @@ pub enum BeaterEvent {
         /// Its replacement.
         to: SocketAddr,
     },
+    /// An unsigned ack carried a schedule or a redirect, ignored: only acks signed with a key
+    /// the beater holds may change them (reported for the first such ack only; the count is
+    /// `Beater::unsigned_acks_ignored`).
+    UnsignedIgnored {
+        /// The address the ack came from.
+        monitor: SocketAddr,
+    },
     /// The redirect target did not answer in time: the beater stays with `from` (and sends
     /// `to` a Leave in case its acks, not its beats, were lost).
     RedirectFailed {

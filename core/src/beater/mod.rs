@@ -1,5 +1,12 @@
 //! The beater: when to send the next beat, to which monitors, and whether they still answer;
 //! the sensor readings beats carry; the schedule and redirects monitors send back.
+//!
+//! Trust: an ack changes what the beater does — its period, its sensors, its monitor — only
+//! if it is signed with a key the beater holds (its [`Keyring`](crate::Keyring)). An unsigned
+//! ack still counts as an answer (monitor loss and return), but the schedule and redirect it
+//! carries are ignored, counted ([`Beater::unsigned_acks_ignored`]) and reported once
+//! ([`BeaterEvent::UnsignedIgnored`]): anyone who can spoof the monitor's address could send
+//! them. [`Beater::trust_unsigned_acks`] is the opt-in for closed networks.
 
 mod config;
 mod readings;
@@ -80,6 +87,10 @@ pub struct Beater {
     redirect: Option<Redirect>,
     /// The latest redirect target that did not answer, and when it gave up.
     failed_redirect: Option<(SocketAddr, Timestamp)>,
+    /// Follow schedules and redirects of unsigned acks too.
+    trust_unsigned: bool,
+    /// Unsigned acks whose schedule or redirect was ignored.
+    unsigned_ignored: u64,
 }
 
 impl Beater {
@@ -119,6 +130,8 @@ impl Beater {
             last_poll: None,
             redirect: None,
             failed_redirect: None,
+            trust_unsigned: false,
+            unsigned_ignored: 0,
             cfg,
             seq: 0,
             next_beat: now,
@@ -195,7 +208,20 @@ impl Beater {
         self.redirect.map(|r| r.to)
     }
 
+    /// Unsigned acks whose schedule or redirect was ignored (see the module docs); the first
+    /// one is also a [`BeaterEvent::UnsignedIgnored`].
+    pub fn unsigned_acks_ignored(&self) -> u64 {
+        self.unsigned_ignored
+    }
+
     // ---- mutators ----
+
+    /// Follows the schedules and redirects of unsigned acks too (hbnode's
+    /// `--trust-unsigned-acks`): for closed networks only, where no one can spoof a monitor's
+    /// address. Off by default.
+    pub fn trust_unsigned_acks(&mut self, trust: bool) {
+        self.trust_unsigned = trust;
+    }
 
     /// Queues a sensor reading for the next beats. Each beat carries up to
     /// [`wire::MAX_READINGS`] waiting readings, oldest first (always within
@@ -231,13 +257,14 @@ impl Beater {
         }
     }
 
-    /// A datagram arrived (an ack, normally).
+    /// A datagram arrived (an ack, normally). Only a signed ack (or any, with
+    /// [`Self::trust_unsigned_acks`]) may change the schedule or the monitor.
     pub fn handle_datagram(&mut self, now: Timestamp, from: SocketAddr, bytes: &[u8]) {
-        let ack = match wire::decode(bytes, &self.cfg.keyring) {
+        let (ack, signed) = match wire::decode(bytes, &self.cfg.keyring) {
             Ok(wire::Datagram {
                 message: Message::Ack(a),
-                ..
-            }) => a,
+                key_id,
+            }) => (a, key_id.is_some()),
             Ok(_) => return self.rejections.add(Rejection::UnexpectedKind),
             Err(e) => return self.rejections.add(e.into()),
         };
@@ -247,15 +274,39 @@ impl Beater {
         if self.stopped {
             return;
         }
+        let trusted = signed || self.trust_unsigned;
         if self.redirect.is_some_and(|r| r.to == from) {
+            if !trusted {
+                // Only a signed answer from the target may move this beater there.
+                return self.ignore_unsigned(from);
+            }
             self.acks += 1;
             self.finish_redirect(now);
         } else if !self.on_ack_from_target(now, from) {
             return self.rejections.add(Rejection::UnknownNode);
         }
+        let new_schedule = ack
+            .schedule
+            .as_ref()
+            .is_some_and(|s| s.version != self.schedule_version);
+        if !trusted {
+            if new_schedule || ack.redirect.is_some() {
+                self.ignore_unsigned(from);
+            }
+            return;
+        }
         self.adopt_schedule(now, from, &ack);
         if let Some(to) = ack.redirect {
             self.start_redirect(now, from, to);
+        }
+    }
+
+    /// Counts an unsigned ack whose instructions were ignored; reports the first.
+    fn ignore_unsigned(&mut self, from: SocketAddr) {
+        self.unsigned_ignored += 1;
+        if self.unsigned_ignored == 1 {
+            self.events
+                .push_back(BeaterEvent::UnsignedIgnored { monitor: from });
         }
     }
 

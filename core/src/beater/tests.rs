@@ -32,12 +32,28 @@ fn cfg(monitors: usize, failover: bool, ack: Option<u64>) -> BeaterConfig {
     }
 }
 
+/// The key monitors sign acks with in these tests (when the beater holds it).
+fn key() -> Key {
+    Key::new(9, [9; 32])
+}
+
+/// `c` holding [`key`]: its beats are signed and it trusts acks signed with it.
+fn keyed(mut c: BeaterConfig) -> BeaterConfig {
+    c.keyring = Keyring::new(vec![key()], false);
+    c
+}
+
+/// What decodes every beat these tests send (signed with [`key`] or not).
+fn any_keys() -> Keyring {
+    Keyring::new(vec![key()], false)
+}
+
 /// Drains transmits, returning (destination, decoded message kind + seq).
 fn sent(b: &mut Beater) -> Vec<(SocketAddr, &'static str, u64)> {
     let mut out = Vec::new();
     let mut buf = [0; MAX_DATAGRAM];
     while let Some(tx) = b.poll_transmit(&mut buf) {
-        let d = wire::decode(&buf[..tx.len], &Keyring::open()).unwrap();
+        let d = wire::decode(&buf[..tx.len], &any_keys()).unwrap();
         out.push(match d.message {
             Message::Beat(m) => (tx.to, "beat", m.seq),
             Message::Leave(m) => (tx.to, "leave", m.seq),
@@ -51,6 +67,7 @@ fn ack(b: &mut Beater, now: u64, from: SocketAddr, seq: u64) {
     ack_with(b, now, from, seq, None, None);
 }
 
+/// An ack, signed with [`key`] if the beater holds it.
 fn ack_with(
     b: &mut Beater,
     now: u64,
@@ -59,6 +76,21 @@ fn ack_with(
     schedule: Option<wire::Schedule<'_>>,
     redirect: Option<&str>,
 ) {
+    let signed = b.config().keyring.get(key().id()).is_some();
+    ack_signed(b, now, from, seq, schedule, redirect, signed);
+}
+
+/// An ack, signed with [`key`] or not.
+fn ack_signed(
+    b: &mut Beater,
+    now: u64,
+    from: SocketAddr,
+    seq: u64,
+    schedule: Option<wire::Schedule<'_>>,
+    redirect: Option<&str>,
+    signed: bool,
+) {
+    let key = key();
     let msg = Message::Ack(Ack {
         node: "node-a",
         seq,
@@ -67,7 +99,7 @@ fn ack_with(
         redirect,
     });
     let mut buf = [0; MAX_DATAGRAM];
-    let n = wire::encode(&msg, None, &mut buf).unwrap();
+    let n = wire::encode(&msg, signed.then_some(&key), &mut buf).unwrap();
     b.handle_datagram(t(now), from, &buf[..n]);
 }
 
@@ -88,10 +120,7 @@ fn sent_beats(b: &mut Beater) -> (Vec<SentBeat>, Vec<(SocketAddr, u64)>) {
     let (mut beats, mut leaves) = (Vec::new(), Vec::new());
     let mut buf = [0; MAX_DATAGRAM];
     while let Some(tx) = b.poll_transmit(&mut buf) {
-        match wire::decode(&buf[..tx.len], &Keyring::open())
-            .unwrap()
-            .message
-        {
+        match wire::decode(&buf[..tx.len], &any_keys()).unwrap().message {
             Message::Beat(m) => beats.push(SentBeat {
                 to: tx.to,
                 seq: m.seq,
@@ -384,7 +413,7 @@ fn a_full_beat_fits_a_datagram() {
 
 #[test]
 fn a_schedule_is_adopted_once_per_version_and_version_zero_restores_own_settings() {
-    let mut b = Beater::new(cfg(1, false, Some(10)), t(0)).unwrap();
+    let mut b = Beater::new(keyed(cfg(1, false, Some(10))), t(0)).unwrap();
     b.handle_timeout(t(0));
     let (beats, _) = sent_beats(&mut b);
     assert_eq!((beats[0].schedule_version, beats[0].period_ms), (0, 1000));
@@ -438,7 +467,7 @@ fn a_schedule_is_adopted_once_per_version_and_version_zero_restores_own_settings
 
 #[test]
 fn a_shorter_scheduled_period_takes_effect_at_once() {
-    let mut c = cfg(1, false, Some(100));
+    let mut c = keyed(cfg(1, false, Some(100)));
     c.period = Duration::from_secs(30);
     let mut b = Beater::new(c, t(0)).unwrap();
     b.handle_timeout(t(0));
@@ -449,7 +478,7 @@ fn a_shorter_scheduled_period_takes_effect_at_once() {
 
 #[test]
 fn fire_and_forget_still_asks_for_an_ack_every_schedule_poll() {
-    let mut b = Beater::new(cfg(1, false, None), t(0)).unwrap();
+    let mut b = Beater::new(keyed(cfg(1, false, None)), t(0)).unwrap();
     let mut asked = Vec::new();
     for s in 0..=20 {
         b.handle_timeout(t(s * S));
@@ -483,7 +512,7 @@ fn fire_and_forget_still_asks_for_an_ack_every_schedule_poll() {
 
 #[test]
 fn a_redirect_switches_only_after_the_new_monitor_answers() {
-    let mut b = Beater::new(cfg(1, false, Some(3)), t(0)).unwrap();
+    let mut b = Beater::new(keyed(cfg(1, false, Some(3))), t(0)).unwrap();
     b.handle_timeout(t(0));
     sent_beats(&mut b);
     let target = mon(7).to_string();
@@ -533,7 +562,7 @@ fn a_redirect_switches_only_after_the_new_monitor_answers() {
 
 #[test]
 fn a_silent_redirect_target_is_given_up_and_the_beater_stays() {
-    let mut b = Beater::new(cfg(1, false, Some(3)), t(0)).unwrap();
+    let mut b = Beater::new(keyed(cfg(1, false, Some(3))), t(0)).unwrap();
     let target = mon(7).to_string();
     for s in 0..=3 {
         b.handle_timeout(t(s * S));
@@ -573,10 +602,119 @@ fn a_silent_redirect_target_is_given_up_and_the_beater_stays() {
 
 #[test]
 fn a_redirect_that_is_not_an_address_is_refused_and_counted() {
-    let mut b = Beater::new(cfg(1, false, Some(3)), t(0)).unwrap();
+    let mut b = Beater::new(keyed(cfg(1, false, Some(3))), t(0)).unwrap();
     b.handle_timeout(t(0));
     ack_with(&mut b, 10, mon(0), 1, None, Some("monitor-b.example:43278"));
     assert_eq!(b.rejections().get(Rejection::InvalidField), 1);
     assert!(events(&mut b).is_empty());
     assert_eq!(b.redirecting_to(), None);
+}
+
+/// Issue 13 item 4: without keys, a spoofed ack (right source address) must not reschedule or
+/// move the beater; it still counts as an answer.
+#[test]
+fn unsigned_acks_count_as_answers_but_their_schedules_and_redirects_are_ignored() {
+    let mut b = Beater::new(cfg(1, false, Some(3)), t(0)).unwrap();
+    b.handle_timeout(t(0));
+    sent_beats(&mut b);
+    let elsewhere = mon(7).to_string();
+    let s = || Some(schedule(5, 60_000, &[("load", 10_000)]));
+    ack_with(&mut b, 10, mon(0), 1, s(), Some(&elsewhere));
+    ack_with(&mut b, 20, mon(0), 1, s(), None);
+    ack_with(&mut b, 30, mon(0), 1, None, Some(&elsewhere));
+    ack(&mut b, 40, mon(0), 1);
+    assert_eq!(
+        events(&mut b),
+        [BeaterEvent::UnsignedIgnored { monitor: mon(0) }],
+        "reported once"
+    );
+    assert_eq!(
+        b.unsigned_acks_ignored(),
+        3,
+        "the plain ack carried nothing to ignore"
+    );
+    assert_eq!(b.period(), Duration::from_secs(1));
+    assert_eq!(b.schedule_version(), 0);
+    assert_eq!(b.redirecting_to(), None);
+    assert_eq!(b.acks_received(), 4, "each still an answer");
+    // Monitor loss and return still work on unsigned acks.
+    b.handle_timeout(t(3 * S + 40));
+    assert!(matches!(
+        &events(&mut b)[..],
+        [BeaterEvent::MonitorLost { .. }, ..]
+    ));
+    ack(&mut b, 3 * S + 50, mon(0), 1);
+    assert_eq!(
+        events(&mut b),
+        [BeaterEvent::MonitorBack { monitor: mon(0) }]
+    );
+    let (beats, leaves) = sent_beats(&mut b);
+    assert!(beats.iter().all(|x| x.to == mon(0)) && leaves.is_empty());
+}
+
+#[test]
+fn a_keyed_beater_ignores_an_unsigned_schedule_and_an_unsigned_answer_from_a_redirect_target() {
+    let mut b = Beater::new(keyed(cfg(1, false, Some(3))), t(0)).unwrap();
+    b.handle_timeout(t(0));
+    sent_beats(&mut b);
+    ack_signed(
+        &mut b,
+        5,
+        mon(0),
+        1,
+        Some(schedule(5, 2000, &[])),
+        None,
+        false,
+    );
+    assert_eq!(b.schedule_version(), 0);
+    let target = mon(7).to_string();
+    ack_with(&mut b, 10, mon(0), 1, None, Some(&target));
+    assert_eq!(b.redirecting_to(), Some(mon(7)));
+    // A forged "answer" from the target does not complete the move (no Leave to mon(0)).
+    ack_signed(&mut b, 20, mon(7), 1, None, None, false);
+    assert_eq!(
+        events(&mut b),
+        [
+            BeaterEvent::UnsignedIgnored { monitor: mon(0) },
+            BeaterEvent::RedirectStarted {
+                from: mon(0),
+                to: mon(7)
+            }
+        ]
+    );
+    assert_eq!(b.unsigned_acks_ignored(), 2);
+    assert_eq!(b.redirecting_to(), Some(mon(7)));
+    assert!(sent_beats(&mut b).1.is_empty(), "no Leave");
+    // The target's signed answer does.
+    ack_with(&mut b, 30, mon(7), 1, None, None);
+    assert!(matches!(
+        &events(&mut b)[..],
+        [BeaterEvent::Redirected { .. }]
+    ));
+}
+
+#[test]
+fn trust_unsigned_acks_follows_unsigned_schedules_and_redirects() {
+    let mut b = Beater::new(cfg(1, false, Some(3)), t(0)).unwrap();
+    b.trust_unsigned_acks(true);
+    b.handle_timeout(t(0));
+    sent_beats(&mut b);
+    let target = mon(7).to_string();
+    ack_with(
+        &mut b,
+        10,
+        mon(0),
+        1,
+        Some(schedule(5, 2000, &[])),
+        Some(&target),
+    );
+    assert_eq!(b.schedule_version(), 5);
+    assert_eq!(b.redirecting_to(), Some(mon(7)));
+    ack(&mut b, 20, mon(7), 1);
+    let ev = events(&mut b);
+    assert!(
+        matches!(ev.last(), Some(BeaterEvent::Redirected { .. })),
+        "{ev:?}"
+    );
+    assert_eq!(b.unsigned_acks_ignored(), 0);
 }

@@ -44,6 +44,17 @@ pub(crate) struct BeatArgs {
     /// unsigned or wrongly signed acks are ignored. A file readable by every user is refused.
     #[arg(long, env = "HBNODE_KEY_FILE", value_name = "FILE")]
     pub(crate) key_file: Option<PathBuf>,
+
+    /// Follow the schedules and redirects of unsigned acks (closed networks only).
+    ///
+    /// By default a beater changes its period, its sensors or its monitor only on an ack
+    /// signed with one of its keys (--key-file): anyone who can spoof a monitor's address
+    /// could otherwise reschedule this node or move it to another monitor (which would then
+    /// report it `left` at the real one). Unsigned acks still count as answers for
+    /// --ack-timeout; the instructions they carry are ignored and logged once. Set this only
+    /// where no one but the monitors can send to the node.
+    #[arg(long, env = "HBNODE_TRUST_UNSIGNED_ACKS")]
+    pub(crate) trust_unsigned_acks: bool,
     /// Beat only to the first healthy monitor in `--to` order instead of to all; return to the
     /// primary when it acknowledges again (needs `--ack-timeout`).
     #[arg(long, env = "HBNODE_FAILOVER")]
@@ -53,7 +64,8 @@ pub(crate) struct BeatArgs {
     ///
     /// The command gets HBNODE_EVENT, HBNODE_NODE (this node), HBNODE_MONITOR and HBNODE_ADDR
     /// (the monitor's address), HBNODE_SILENCE_MS (monitor_lost), HBNODE_TIME in its
-    /// environment and the event as JSON on stdin. Needs `--ack-timeout`.
+    /// environment (of the beater's own, only PATH, HOME, USER, LOGNAME, LANG, LC_ALL and TZ)
+    /// and the event as JSON on stdin. Needs `--ack-timeout`.
     #[arg(long = "on", env = "HBNODE_BEAT_ON", value_name = "EVENT=CMD", value_parser = parse_beat_hook)]
     pub(crate) on: Vec<HookSpec>,
 

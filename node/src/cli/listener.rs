@@ -12,7 +12,9 @@
 //! ```
 //!
 //! Keys: `detector` (`fixed`, `phi`, `chen`), `timeout`, `phi-threshold`, `acceptable-pause`,
-//! `chen-margin`. A key a listener leaves out comes from the monitor's own flags, then from the
+//! `chen-margin`, and `unauthenticated=yes` — a legacy listener (`pyhb+udp`, `text+udp`,
+//! `json+tcp`: protocols without a MAC) explicitly opted out of `--require-auth`, which
+//! otherwise refuses to start with it. A key a listener leaves out comes from the monitor's own flags, then from the
 //! built-in default. Every distinct detector configuration gets its own Detector actor (its own
 //! `hb_core::Monitor`); they all feed the one Reporter, and the HTTP API merges their nodes and
 //! counters. A node that beats to listeners of two configurations is two records, one per
@@ -29,6 +31,9 @@ pub(crate) struct ListenerSpec {
     pub(crate) url: ListenUrl,
     /// Its detector settings.
     pub(crate) detector: DetectorFlags,
+    /// `unauthenticated=yes`: this legacy listener runs under `--require-auth` although its
+    /// protocol has no MAC (an explicit, logged opt-out).
+    pub(crate) unauthenticated: bool,
 }
 
 /// Parses `URL key=value …` (also the form the config file's `[[monitor.listener]]` tables
@@ -37,6 +42,7 @@ pub(crate) fn parse_listener(s: &str) -> Result<ListenerSpec, String> {
     let (url, pairs) = parse_spec(s, "--listener", "URL")?;
     let url = parse_listen(url)?;
     let mut d = DetectorFlags::default();
+    let mut unauthenticated = false;
     for (k, v) in pairs {
         match k {
             "detector" => {
@@ -56,15 +62,32 @@ pub(crate) fn parse_listener(s: &str) -> Result<ListenerSpec, String> {
             }
             "acceptable-pause" => d.acceptable_pause = Some(parse_duration(v)?),
             "chen-margin" => d.chen_margin = Some(parse_duration(v)?),
+            "unauthenticated" => {
+                unauthenticated = match v {
+                    "yes" => true,
+                    "no" => false,
+                    _ => return Err(format!("unauthenticated `{v}` is not yes or no")),
+                };
+                if unauthenticated && url.kind.has_mac() {
+                    return Err(format!(
+                        "{url}: hbnode beats carry a MAC, so unauthenticated=yes does not apply; \
+                         it opts a pyhb+udp, text+udp or json+tcp listener out of --require-auth"
+                    ));
+                }
+            }
             _ => {
                 return Err(format!(
                     "unknown listener key `{k}`: use detector, timeout, phi-threshold, \
-                     acceptable-pause or chen-margin"
+                     acceptable-pause, chen-margin or unauthenticated"
                 ));
             }
         }
     }
-    Ok(ListenerSpec { url, detector: d })
+    Ok(ListenerSpec {
+        url,
+        detector: d,
+        unauthenticated,
+    })
 }
 
 #[cfg(test)]
@@ -101,5 +124,25 @@ mod tests {
         assert!(parse_listener("udp://127.0.0.1:1 detector=nope").is_err());
         assert!(parse_listener("tcp://127.0.0.1:1").is_err());
         assert!(parse_listener("").is_err());
+    }
+
+    #[test]
+    fn unauthenticated_opts_out_only_a_listener_without_a_mac() {
+        let s = parse_listener("text+udp://127.0.0.1:1664 unauthenticated=yes").unwrap();
+        assert!(s.unauthenticated);
+        assert!(
+            !parse_listener("text+udp://127.0.0.1:1664")
+                .unwrap()
+                .unauthenticated
+        );
+        assert!(
+            !parse_listener("json+tcp://127.0.0.1:1 unauthenticated=no")
+                .unwrap()
+                .unauthenticated
+        );
+        let e = parse_listener("udp://127.0.0.1:1 unauthenticated=yes").unwrap_err();
+        assert!(e.contains("carry a MAC"), "{e}");
+        let e = parse_listener("pyhb+udp://127.0.0.1:1 unauthenticated=maybe").unwrap_err();
+        assert!(e.contains("yes or no"), "{e}");
     }
 }

@@ -129,9 +129,9 @@ pub(crate) enum Command {
     ConfigReference,
     /// Print a new authentication key (`hbk1:<id>:<64 hex digits>`) for `--key-file`.
     ///
-    /// The secret comes from the operating system's randomness. Put the line in a file only its
-    /// owner can read (`hbnode keygen > hb.keys && chmod 600 hb.keys`) and give that file to
-    /// every beater and monitor with `--key-file`.
+    /// The secret comes from the operating system's randomness. `--out hb.keys` writes it to a
+    /// new file only its owner can read (mode 0600); give that file to every beater and monitor
+    /// with `--key-file`. A key file other users can read or write is refused.
     Keygen(KeygenArgs),
 }
 
@@ -213,6 +213,16 @@ pub(crate) struct KeygenArgs {
     /// The new key's id, sent in clear with every signed datagram (default: random).
     #[arg(long, value_name = "N")]
     pub(crate) key_id: Option<u32>,
+
+    /// Write the key to FILE, created with mode 0600, instead of printing it.
+    ///
+    /// An existing FILE is refused (its keys may be in use) unless --force is given.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+
+    /// With --out: replace an existing file (and make it mode 0600).
+    #[arg(long, requires = "out")]
+    pub(crate) force: bool,
 }
 
 /// `--log-format`.

@@ -91,22 +91,28 @@ pub(crate) struct MonitorArgs {
 
     /// Refuse beats without a valid MAC (needs --key-file); refusals are counted by reason in
     /// /metrics (unauthenticated, unknown_key, bad_mac).
+    ///
+    /// The legacy protocols (pyhb+udp, text+udp, json+tcp) carry no MAC: with this flag a
+    /// monitor with such a listener refuses to start, unless that listener is opted out
+    /// explicitly with `--listener 'URL unauthenticated=yes'` (logged at start and shown as
+    /// `hbnode_listener_unauthenticated{listener="URL"} 1` in /metrics).
     #[arg(long, env = "HBNODE_REQUIRE_AUTH")]
     pub(crate) require_auth: bool,
 
-    /// Most nodes the registry holds (at least 1).
+    /// Most nodes the registry holds (1 to 4294967295).
     ///
     /// Policy when full: beats from ids the monitor does not know are refused and counted as
     /// `hbnode_datagrams_rejected_total{reason="registry_full"}`; known nodes are never evicted
     /// to make room, so a sender inventing ids cannot push real nodes out. Nodes leave the
     /// registry only by `--forget-after`.
     #[arg(long, env = "HBNODE_MAX_NODES", value_name = "N", default_value = "1048576",
-        value_parser = clap::value_parser!(u64).range(1..=(1 << 32)))]
+        value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
     pub(crate) max_nodes: u64,
     /// The regex that parses each `text+udp://` datagram (Circus's `pid;timestamp` by default).
     ///
     /// The node id is the named group `id` if the regex has one, else `pid`, else the source
-    /// IP; a `pid` group is remembered as the node's pid (`HBNODE_PID` in hooks). A trailing
+    /// IP; a `pid` group is remembered as the node's claimed pid (`HBNODE_PID` in hooks once
+    /// verified, see --on). A trailing
     /// newline is ignored. An invalid regex is a startup error.
     #[arg(
         long,
@@ -137,9 +143,13 @@ pub(crate) struct MonitorArgs {
 
     /// Run CMD with `sh -c` on EVENT (an event name such as `down`, or `any`); repeatable.
     ///
-    /// The command gets HBNODE_EVENT, HBNODE_NODE, HBNODE_ADDR, HBNODE_PID (when known),
-    /// HBNODE_SILENCE_MS (down events), HBNODE_TIME in its environment and the event's JSON on
-    /// stdin. Example (Circus's watchdog): `--on 'down=kill -9 $HBNODE_PID'`.
+    /// The command gets HBNODE_EVENT, HBNODE_NODE, HBNODE_ADDR, HBNODE_SILENCE_MS (down
+    /// events), HBNODE_TIME in its environment and the event's JSON on stdin. A legacy node's
+    /// pid is HBNODE_CLAIMED_PID, and HBNODE_PID only once verified: the sender is on
+    /// loopback and the process owns the socket its beats come from and started before them.
+    /// Of the monitor's own environment the command inherits only PATH, HOME, USER, LOGNAME,
+    /// LANG, LC_ALL and TZ. Example (Circus's watchdog):
+    /// `--on 'down=test -n "$HBNODE_PID" && kill -9 "$HBNODE_PID"'`.
     #[arg(long = "on", env = "HBNODE_ON", value_name = "EVENT=CMD", value_parser = parse_hook)]
     pub(crate) on: Vec<HookSpec>,
 
@@ -168,8 +178,8 @@ pub(crate) struct MonitorArgs {
     #[arg(long, env = "HBNODE_ALERTMANAGER", value_name = "URL", value_delimiter = ',', value_parser = parse_http_url)]
     pub(crate) alertmanager: Vec<String>,
 
-    /// How often firing alerts are re-sent (their endsAt is 4 × this ahead).
-    #[arg(long, env = "HBNODE_ALERTMANAGER_RESEND", value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    /// How often firing alerts are re-sent (their endsAt is 4 × this ahead); at most 1 day.
+    #[arg(long, env = "HBNODE_ALERTMANAGER_RESEND", value_name = "DUR", default_value = "60s", value_parser = super::values::parse_resend)]
     pub(crate) alertmanager_resend: Duration,
 
     /// A static label added to every alert, as KEY=VALUE (repeatable).
@@ -183,7 +193,8 @@ pub(crate) struct MonitorArgs {
     /// A listener with its own detector settings, as 'URL key=value …' (repeatable).
     ///
     /// Keys: detector, timeout, phi-threshold, acceptable-pause, chen-margin; unset ones come
-    /// from the monitor's flags. E.g. `--listener 'pyhb+udp://0.0.0.0:43278 timeout=15s'`. In
+    /// from the monitor's flags. `unauthenticated=yes` opts a legacy listener (no MAC in its
+    /// protocol) out of --require-auth. E.g. `--listener 'pyhb+udp://0.0.0.0:43278 timeout=15s'`. In
     /// the config file: `[[monitor.listener]]` tables with `url` and these keys.
     #[arg(long, env = "HBNODE_LISTENER", value_name = "SPEC", value_parser = super::listener::parse_listener)]
     pub(crate) listener: Vec<super::listener::ListenerSpec>,

@@ -90,8 +90,8 @@ pub(crate) struct PeersArgs {
     #[command(flatten)]
     pub(crate) net: GroupArgs,
 
-    /// How long to collect answers.
-    #[arg(long, env = "HBNODE_WAIT", value_name = "DUR", default_value = "500ms", value_parser = parse_duration)]
+    /// How long to collect answers (at most 1h).
+    #[arg(long, env = "HBNODE_WAIT", value_name = "DUR", default_value = "500ms", value_parser = super::values::parse_peers_wait)]
     pub(crate) wait: Duration,
 
     /// Print the members as a JSON array instead of a table.

@@ -81,6 +81,23 @@ pub(crate) enum ListenKind {
     JsonTcp,
 }
 
+impl ListenKind {
+    /// The URL scheme, without `://`.
+    pub(crate) fn scheme(self) -> &'static str {
+        match self {
+            Self::Udp => "udp",
+            Self::PyHb => "pyhb+udp",
+            Self::Text => "text+udp",
+            Self::JsonTcp => "json+tcp",
+        }
+    }
+
+    /// Whether the protocol carries a MAC (only hbnode's own beats do).
+    pub(crate) fn has_mac(self) -> bool {
+        self == Self::Udp
+    }
+}
+
 /// A `--listen` URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ListenUrl {
@@ -88,6 +105,13 @@ pub(crate) struct ListenUrl {
     pub(crate) kind: ListenKind,
     /// Where to bind.
     pub(crate) addr: SocketAddr,
+}
+
+/// `SCHEME://IP:PORT`, as given to `--listen`.
+impl std::fmt::Display for ListenUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}", self.kind.scheme(), self.addr)
+    }
 }
 
 /// An `--on EVENT=CMD` hook.
@@ -189,6 +213,39 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("`{s}` is not a duration like 250ms or 5s: {e}"))
 }
 
+/// Parses a duration no longer than `max` (what timers and deadlines can add to "now"
+/// without overflowing); `flag` names it in the error.
+pub(crate) fn parse_duration_at_most(
+    s: &str,
+    max: Duration,
+    flag: &str,
+) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > max {
+        return Err(format!(
+            "{flag} `{s}` is too long: at most {}",
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(d)
+}
+
+/// Longest `--alertmanager-resend`: a day (alerts' endsAt is 4 × it ahead).
+pub(crate) const MAX_ALERTMANAGER_RESEND: Duration = Duration::from_secs(86_400);
+
+/// Parses `--alertmanager-resend` (at most [`MAX_ALERTMANAGER_RESEND`]).
+pub(crate) fn parse_resend(s: &str) -> Result<Duration, String> {
+    parse_duration_at_most(s, MAX_ALERTMANAGER_RESEND, "--alertmanager-resend")
+}
+
+/// Longest `hbnode peers --wait`: an hour.
+pub(crate) const MAX_PEERS_WAIT: Duration = Duration::from_secs(3600);
+
+/// Parses `hbnode peers --wait` (at most [`MAX_PEERS_WAIT`]).
+pub(crate) fn parse_peers_wait(s: &str) -> Result<Duration, String> {
+    parse_duration_at_most(s, MAX_PEERS_WAIT, "--wait")
+}
+
 /// Parses a byte size: a number with an optional `KiB`, `MiB` or `GiB` suffix.
 pub(crate) fn parse_bytes(s: &str) -> Result<usize, String> {
     let t = s.trim();
@@ -239,4 +296,24 @@ pub(crate) enum EventFormat {
     Text,
     /// One JSON object per line (schema: docs/events.md).
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 13 item 9: durations that would overflow a timer are refused with the bound.
+    #[test]
+    fn huge_resend_and_wait_durations_are_refused_with_the_bound() {
+        assert_eq!(parse_resend("60s"), Ok(Duration::from_secs(60)));
+        let e = parse_resend("100000000years").unwrap_err();
+        assert!(
+            e.contains("--alertmanager-resend") && e.contains("at most 1day"),
+            "{e}"
+        );
+        assert_eq!(parse_peers_wait("1h"), Ok(MAX_PEERS_WAIT));
+        let e = parse_peers_wait("1h 1s").unwrap_err();
+        assert!(e.contains("--wait") && e.contains("at most 1h"), "{e}");
+        assert!(parse_resend("junk").is_err());
+    }
 }

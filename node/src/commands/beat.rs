@@ -45,6 +45,8 @@ pub(crate) struct BeatSettings {
     pub(crate) sensors: Vec<SensorSpec>,
     /// `--sensor-timeout`.
     pub(crate) sensor_timeout: Duration,
+    /// `--trust-unsigned-acks`: follow unsigned acks' schedules and redirects.
+    pub(crate) trust_unsigned_acks: bool,
 }
 
 impl BeatSettings {
@@ -64,6 +66,7 @@ impl BeatSettings {
             events: None,
             sensors: Vec::new(),
             sensor_timeout: Duration::ZERO,
+            trust_unsigned_acks: false,
         }
     }
 
@@ -125,6 +128,7 @@ impl BeatSettings {
             id,
             jitter: a.jitter,
             ack_timeout: a.ack_timeout,
+            trust_unsigned_acks: a.trust_unsigned_acks,
         })
     }
 
@@ -163,7 +167,21 @@ pub(crate) fn run(s: BeatSettings) -> anyhow::Result<ExitCode> {
         let clock = Clock::new();
         let cfg = s.beater_config(&clock);
         let incarnation = cfg.incarnation;
-        let beater = Beater::new(cfg, clock.now()).context("invalid beat settings")?;
+        let mut beater = Beater::new(cfg, clock.now()).context("invalid beat settings")?;
+        beater.trust_unsigned_acks(s.trust_unsigned_acks);
+        if s.keyring.is_empty() {
+            tracing::warn!(
+                "beats and acks are unauthenticated: anyone who can reach the monitor can report \
+                 this node alive, and anyone who can spoof the monitor's address can fake its \
+                 acks; give a --key-file (see `hbnode keygen`)"
+            );
+        }
+        if s.trust_unsigned_acks {
+            tracing::warn!(
+                "--trust-unsigned-acks: schedules and redirects of unsigned acks are followed; \
+                 anyone who can spoof a monitor's address can reschedule or move this node"
+            );
+        }
         let socket = bind_udp(local_any(&s.monitors), 0)?.socket;
         let hooks = BeatHooks::start(s.id.as_str(), &s.hooks, s.hook_timeout, s.events)?;
         let (local, timeout) = (s.sensors.clone(), s.sensor_timeout);

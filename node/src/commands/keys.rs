@@ -30,16 +30,19 @@ fn check_permissions(path: &Path) -> anyhow::Result<()> {
     let meta = std::fs::metadata(path)
         .with_context(|| format!("--key-file {}: cannot read it", path.display()))?;
     let mode = meta.permissions().mode();
-    if mode & 0o004 != 0 {
-        bail!(
-            "--key-file {}: the file is readable by every user (mode {:o}); its keys are \
-             secrets: run `chmod 600 {}`",
-            path.display(),
-            mode & 0o777,
-            path.display()
-        );
-    }
-    Ok(())
+    let what = if mode & 0o004 != 0 {
+        "readable by every user; its keys are secrets"
+    } else if mode & 0o022 != 0 {
+        "writable by other users, who could replace its keys with their own"
+    } else {
+        return Ok(());
+    };
+    bail!(
+        "--key-file {}: the file is {what} (mode {:o}): run `chmod 600 {}`",
+        path.display(),
+        mode & 0o777,
+        path.display()
+    );
 }
 
 #[cfg(not(unix))]
@@ -65,11 +68,46 @@ pub(crate) fn generate(id: Option<u32>) -> anyhow::Result<Key> {
     Ok(Key::new(id, secret))
 }
 
-/// Runs `hbnode keygen`: prints one new key line on stdout.
+/// Runs `hbnode keygen`: prints one new key line on stdout, or writes it to `--out` (a new
+/// file, mode 0600; an existing one only with `--force`).
 pub(crate) fn run(a: &KeygenArgs) -> anyhow::Result<ExitCode> {
     let key = generate(a.key_id)?;
-    println!("{key}");
+    match &a.out {
+        Some(path) => write_key_file(path, &key, a.force)?,
+        None => println!("{key}"),
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `key` as a one-line key file only its owner can read and write.
+fn write_key_file(path: &Path, key: &Key, force: bool) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).mode(0o600);
+    if force {
+        opts.create(true).truncate(true);
+    } else {
+        opts.create_new(true);
+    }
+    let mut f = opts.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            anyhow::anyhow!(
+                "keygen --out {}: the file exists; not overwriting its keys (add --force to \
+                 replace them)",
+                path.display()
+            )
+        } else {
+            anyhow::Error::new(e)
+                .context(format!("keygen --out {}: cannot create it", path.display()))
+        }
+    })?;
+    // An existing file keeps its mode through --force: make it owner-only too.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("keygen --out {}: cannot chmod 600", path.display()))?;
+    writeln!(f, "{key}")
+        .with_context(|| format!("keygen --out {}: cannot write", path.display()))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -136,7 +174,43 @@ mod tests {
             .collect();
         assert!(crate::cli::config::parse_from(argv.clone()).is_err());
         argv[3] = "x".into();
-        assert!(crate::cli::config::parse_from(argv).is_err());
+        assert!(crate::cli::config::parse_from(argv.clone()).is_err());
+        // Issue 13 item 9: the core holds at most 2^32 − 1 nodes; the CLI says so.
+        argv[3] = "4294967296".into();
+        assert!(crate::cli::config::parse_from(argv.clone()).is_err());
+        argv[3] = "4294967295".into();
+        match crate::cli::config::parse_from(argv).unwrap().command {
+            Command::Monitor(m) => assert_eq!(m.max_nodes, u64::from(u32::MAX)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn keygen_out_creates_an_owner_only_file_and_overwrites_only_with_force() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("hbnode-keygen-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("hb.keys");
+        let _ = std::fs::remove_file(&p);
+        let args = |force| KeygenArgs {
+            key_id: Some(3),
+            out: Some(p.clone()),
+            force,
+        };
+        run(&args(false)).unwrap();
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let first = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(load(&p, true).unwrap().signing_key().map(Key::id), Some(3));
+        let e = format!("{:#}", run(&args(false)).unwrap_err());
+        assert!(e.contains("exists") && e.contains("--force"), "{e}");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), first, "untouched");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        run(&args(true)).unwrap();
+        assert_ne!(std::fs::read_to_string(&p).unwrap(), first);
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "--force makes an existing file owner-only");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -163,6 +237,15 @@ mod tests {
             e.contains("readable by every user") && e.contains("chmod 600"),
             "{e}"
         );
+        for mode in [0o620, 0o602, 0o660] {
+            let p = write(&format!("writable-{mode:o}"), &format!("{k}\n"), mode);
+            let e = format!("{:#}", load(&p, false).unwrap_err());
+            assert!(
+                e.contains("writable by other users") && e.contains("chmod 600"),
+                "{mode:o}: {e}"
+            );
+        }
+        assert!(load(&write("owner-read-only", &format!("{k}\n"), 0o400), false).is_ok());
         let p = write("bad", &format!("{k}\nhbk1:2:00\n"), 0o600);
         let e = format!("{:#}", load(&p, false).unwrap_err());
         assert!(e.contains("line 2"), "{e}");

@@ -56,10 +56,30 @@ fn classify(
     })
 }
 
+/// Refuses, under `--require-auth`, a listener whose protocol has no MAC unless it was opted
+/// out explicitly (`--listener 'URL unauthenticated=yes'`): such a listener would otherwise
+/// accept unsigned beats silently.
+fn check_auth(url: &ListenUrl, require_auth: bool, opted_out: bool) -> anyhow::Result<()> {
+    if require_auth && !url.kind.has_mac() && !opted_out {
+        bail!(
+            "--require-auth: the {url} listener's protocol carries no MAC, so anyone who can \
+             reach it could report nodes alive; remove it, or opt this one listener out \
+             explicitly with --listener '{url} unauthenticated=yes'"
+        );
+    }
+    Ok(())
+}
+
 impl MonitorSettings {
     /// Validates the arguments.
     pub(crate) fn from_args(a: MonitorArgs) -> anyhow::Result<Self> {
         let detector = DetectorFlags::from_args(&a.detector)?;
+        for url in &a.listen {
+            check_auth(url, a.require_auth, false)?;
+        }
+        for spec in &a.listener {
+            check_auth(&spec.url, a.require_auth, spec.unauthenticated)?;
+        }
         let mut listen = Vec::new();
         let mut legacy = Vec::new();
         let mut text: Option<Arc<TextFormat>> = None;

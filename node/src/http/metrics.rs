@@ -151,6 +151,22 @@ pub(crate) fn render(snap: &Snapshot, stats: &Stats) -> String {
         "Most nodes the registry holds (--max-nodes); further new ids count as registry_full",
         cap,
     );
+    let unauthenticated = Family::<Labels, Gauge>::default();
+    for (url, open) in stats.listeners() {
+        unauthenticated
+            .get_or_create(&vec![("listener", url)])
+            .set(i64::from(open));
+    }
+    reg.register(
+        "listener_unauthenticated",
+        "Whether the listener accepts beats without a MAC (1): legacy protocols always, hbnode beats without --require-auth",
+        unauthenticated,
+    );
+    reg.register(
+        "pid_claims",
+        "Pids claimed by legacy beats, by outcome: verified (HBNODE_PID), unverified (HBNODE_CLAIMED_PID only), dropped (verifier queue full)",
+        counters("result", stats.pid_checks()),
+    );
     reg.register(
         "tcp_connections_refused",
         "TCP heartbeat connections closed at once because the listener was at --max-connections",

@@ -13,6 +13,7 @@
 //! native Receiver, each listener has at most one batch in flight (`send().await`): while the
 //! Detector is busy, bytes wait in the kernel.
 
+pub(crate) mod owner;
 pub(crate) mod state;
 pub(crate) mod tcp;
 pub(crate) mod udp;

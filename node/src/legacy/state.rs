@@ -7,11 +7,13 @@
 //! one remembered restarted, and gets incarnation `max(current + 1, wall clock µs)`, sequence 1.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 
 use hb_core::legacy::LegacyBeat;
 use hb_core::{Monitor, NodeId, NodeState, Rejection, Timestamp, wire};
 
 use super::LegacyInput;
+use super::owner::{Claim, Proto};
 use crate::runtime::clock::Clock;
 
 /// Most labels kept per node (TCP/JSON fields other than `id`, `ip`, `pid`; plus `status`).
@@ -23,11 +25,27 @@ pub(crate) const MAX_LABEL_NAME: usize = 64;
 /// Longest label value kept, in bytes.
 pub(crate) const MAX_LABEL_VALUE: usize = 256;
 
+/// Whether the latest pid a node claimed is verified ([`super::owner`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum PidCheck {
+    /// Not asked (no pid, or the verifier's queue was full: the next beat asks again).
+    #[default]
+    Unchecked,
+    /// Asked; waiting for the answer.
+    Pending,
+    /// The claimed process owns the sending socket; it started at this tick.
+    Verified(u64),
+    /// Not verified (cached until the node claims another pid).
+    Refused,
+}
+
 /// What the Detector remembers about one legacy node.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Side {
     /// The latest pid the node reported.
     pid: Option<u32>,
+    /// Whether `pid` is verified.
+    check: PidCheck,
     /// The TCP connection whose beats it last arrived on.
     conn: Option<u64>,
     /// The latest beat's labels, bounded (see [`MAX_LABELS`]); empty for most nodes.
@@ -85,8 +103,14 @@ impl LegacyState {
             }
             Some(n) => (n.incarnation, n.seq.saturating_add(1)),
         };
+        let pid = beat.pid.or(prev_pid);
+        let check = match prev {
+            Some(s) if s.pid == pid => s.check,
+            _ => PidCheck::Unchecked,
+        };
         let side = Side {
-            pid: beat.pid.or(prev_pid),
+            pid,
+            check,
             conn: conn.or(prev_conn),
             labels: labels_of(beat),
         };
@@ -107,9 +131,64 @@ impl LegacyState {
         }
     }
 
-    /// The node's pid, if a legacy beat reported one.
+    /// The node's pid, if a legacy beat reported one (a claim).
     pub(crate) fn pid(&self, node: &NodeId) -> Option<u32> {
         self.nodes.get(node).and_then(|s| s.pid)
+    }
+
+    /// The node's pid and its start time (clock ticks since boot), if verified.
+    pub(crate) fn verified_pid(&self, node: &NodeId) -> Option<(u32, u64)> {
+        let s = self.nodes.get(node)?;
+        match (s.pid, s.check) {
+            (Some(pid), PidCheck::Verified(start)) => Some((pid, start)),
+            _ => None,
+        }
+    }
+
+    /// The verifier's answer for `node`'s claim of `pid` (ignored if it claims another by now).
+    pub(crate) fn checked(&mut self, node: &NodeId, pid: u32, start: Option<u64>) {
+        if let Some(s) = self.nodes.get_mut(node)
+            && s.pid == Some(pid)
+            && s.check == PidCheck::Pending
+        {
+            s.check = start.map_or(PidCheck::Refused, PidCheck::Verified);
+        }
+    }
+
+    /// The claim of `node` could not be queued: the next beat claims again.
+    pub(crate) fn unchecked(&mut self, node: &NodeId) {
+        if let Some(s) = self.nodes.get_mut(node)
+            && s.check == PidCheck::Pending
+        {
+            s.check = PidCheck::Unchecked;
+        }
+    }
+
+    /// Marks `node`'s pid claim asked for, and returns it, if it has one not yet asked for.
+    fn claim(
+        &mut self,
+        node: &NodeId,
+        from: SocketAddr,
+        conn: Option<u64>,
+        at: Timestamp,
+    ) -> Option<Claim> {
+        let s = self.nodes.get_mut(node)?;
+        let pid = s.pid?;
+        if s.check != PidCheck::Unchecked {
+            return None;
+        }
+        s.check = PidCheck::Pending;
+        Some(Claim {
+            node: node.clone(),
+            pid,
+            from,
+            proto: if conn.is_some() {
+                Proto::Tcp
+            } else {
+                Proto::Udp
+            },
+            at,
+        })
     }
 
     /// The node's labels from its latest legacy beat (empty if none).
@@ -126,9 +205,16 @@ impl LegacyState {
     }
 
     /// Feeds a listener's inputs to `monitor`: beats with their synthesised identity, refused
-    /// input counted as `bad_legacy_format`, closed TCP connections' nodes taken down.
-    pub(crate) fn feed(&mut self, monitor: &mut Monitor, clock: &Clock, items: Vec<LegacyInput>) {
+    /// input counted as `bad_legacy_format`, closed TCP connections' nodes taken down. Returns
+    /// the pid claims to verify (one per new (node, pid), see [`super::owner`]).
+    pub(crate) fn feed(
+        &mut self,
+        monitor: &mut Monitor,
+        clock: &Clock,
+        items: Vec<LegacyInput>,
+    ) -> Vec<Claim> {
         let group = monitor.config().group;
+        let mut claims = Vec::new();
         for item in items {
             match item {
                 LegacyInput::Beat {
@@ -141,6 +227,7 @@ impl LegacyState {
                     let (incarnation, seq) = self.identity(monitor, at, wall_us, &beat, conn);
                     let b = synthesised(beat.node.as_str(), incarnation, seq, group);
                     monitor.handle_beat(at, from, &b);
+                    claims.extend(self.claim(&beat.node, from, conn, at));
                 }
                 LegacyInput::Rejected => monitor.handle_rejection(Rejection::BadLegacyFormat),
                 LegacyInput::Closed { at, conn, nodes } => {
@@ -152,6 +239,7 @@ impl LegacyState {
                 }
             }
         }
+        claims
     }
 }
 
@@ -222,6 +310,39 @@ mod tests {
         assert_eq!(l.len(), MAX_LABELS);
         assert_eq!(l.get("status").map(String::as_str), Some("ok"));
         assert!(!l.contains_key("big"));
+    }
+
+    #[test]
+    fn a_pid_is_claimed_once_and_verified_only_while_it_is_the_one_claimed() {
+        let mut m = Monitor::new(MonitorConfig::default(), Timestamp::ZERO).unwrap();
+        let mut s = LegacyState::new(4);
+        let from: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let input = |pid| LegacyInput::Beat {
+            at: Timestamp::from_micros(1),
+            from,
+            beat: beat("a", Some(pid)),
+            conn: None,
+        };
+        let clock = Clock::new();
+        let claims = s.feed(&mut m, &clock, vec![input(7), input(7)]);
+        assert_eq!(claims.len(), 1, "one claim per new (node, pid)");
+        assert_eq!((claims[0].pid, claims[0].proto), (7, Proto::Udp));
+        assert_eq!(s.verified_pid(&b("a")), None, "pending is not verified");
+        s.checked(&b("a"), 7, Some(99));
+        assert_eq!(s.verified_pid(&b("a")), Some((7, 99)));
+        assert!(s.feed(&mut m, &clock, vec![input(7)]).is_empty(), "cached");
+        // A new pid is a new claim; a late answer for the old one changes nothing.
+        let claims = s.feed(&mut m, &clock, vec![input(8)]);
+        assert_eq!(claims.len(), 1);
+        s.checked(&b("a"), 7, Some(99));
+        assert_eq!(s.verified_pid(&b("a")), None);
+        // A dropped claim is asked again by the next beat; a refusal is cached.
+        s.unchecked(&b("a"));
+        assert_eq!(s.feed(&mut m, &clock, vec![input(8)]).len(), 1);
+        s.checked(&b("a"), 8, None);
+        assert!(s.feed(&mut m, &clock, vec![input(8)]).is_empty());
+        assert_eq!(s.verified_pid(&b("a")), None);
+        assert_eq!(s.pid(&b("a")), Some(8), "the claim is still known");
     }
 
     #[test]

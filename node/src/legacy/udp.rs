@@ -20,6 +20,14 @@ pub(crate) enum UdpFormat {
 }
 
 impl UdpFormat {
+    /// The listen URL's scheme (`pyhb+udp`, `text+udp`).
+    pub(crate) fn scheme(&self) -> &'static str {
+        match self {
+            Self::PyHb => "pyhb+udp",
+            Self::Text(_) => "text+udp",
+        }
+    }
+
     fn parse(&self, bytes: &[u8], from: SocketAddr) -> Result<LegacyBeat, LegacyError> {
         match self {
             Self::PyHb => parse_pyhb(bytes, from),

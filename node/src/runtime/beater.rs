@@ -139,10 +139,16 @@ impl<T: Transport> BeaterActor<T> {
                         );
                     }
                 }
-                BeaterEvent::RedirectStarted { from, to } => tracing::info!(
+                BeaterEvent::RedirectStarted { from, to } => tracing::warn!(
                     %from, %to, "monitor redirects this node; beating to both until the new one answers"
                 ),
-                BeaterEvent::Redirected { from, to } => tracing::info!(
+                BeaterEvent::UnsignedIgnored { monitor } => tracing::warn!(
+                    %monitor,
+                    "ignoring the schedule or redirect of an unsigned ack: only acks signed with \
+                     one of this node's keys may change it (--key-file; --trust-unsigned-acks on \
+                     closed networks); logged for the first such ack only"
+                ),
+                BeaterEvent::Redirected { from, to } => tracing::warn!(
                     %from, %to, "redirected: the new monitor answered; left the old one"
                 ),
                 BeaterEvent::RedirectFailed { from, to, waited } => tracing::warn!(

@@ -59,9 +59,17 @@ pub(crate) struct EventRecord {
     /// `probe_*`: the probe's state before (`ok`, `warning`, `error`, `unknown`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) previous_state: Option<&'static str>,
-    /// The node's process id, when a legacy listener reported one (Circus, TCP/JSON).
+    /// The node's process id, when a legacy listener reported one (Circus, TCP/JSON): a claim.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) pid: Option<u32>,
+    /// With `pid`: whether the monitor verified it (the process owns the socket the beats come
+    /// from and started before them; see `legacy::owner`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) pid_verified: Option<bool>,
+    /// A verified pid's start time (clock ticks since boot), rechecked before a hook gets it
+    /// as `HBNODE_PID`; not serialised.
+    #[serde(skip)]
+    pub(crate) pid_start: Option<u64>,
     /// The monotonic decision time (µs since process start); not serialised.
     #[serde(skip)]
     pub(crate) at_us: u64,
@@ -94,6 +102,8 @@ impl EventRecord {
             previous_state: None,
             at_us: ev.at.as_micros(),
             pid: None,
+            pid_verified: None,
+            pid_start: None,
         };
         match &ev.kind {
             EventKind::Down {

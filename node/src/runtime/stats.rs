@@ -45,6 +45,20 @@ pub(crate) enum HookResult {
     Dropped = 3,
 }
 
+/// Outcomes of legacy pid claims, in counter order.
+pub(crate) const PID_CHECKS: [&str; 3] = ["verified", "unverified", "dropped"];
+
+/// What became of a pid claim (index into [`PID_CHECKS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PidCheck {
+    /// The claimed process owns the sending socket and started before the beat.
+    Verified = 0,
+    /// It does not, or could not be checked.
+    Unverified = 1,
+    /// The verifier's queue was full; a later beat claims again.
+    Dropped = 2,
+}
+
 /// The store's tables, in counter order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum StoreTable {
@@ -103,6 +117,9 @@ pub(crate) struct Stats {
     pub(crate) samples_dropped: AtomicU64,
     /// Arrivals `--record` dropped: the core's queue or the trace writer's was full.
     pub(crate) arrivals_dropped: AtomicU64,
+    pid_checks: [AtomicU64; PID_CHECKS.len()],
+    /// Every listener's URL (bound address) and whether it accepts beats without a MAC.
+    listeners: Mutex<Vec<(String, bool)>>,
 }
 
 /// Adds one to a counter.
@@ -188,6 +205,33 @@ impl Stats {
         StoreTable::ALL
             .into_iter()
             .map(|t| (t.name(), get(&self.store_written[t as usize])))
+    }
+
+    /// Counts one pid claim's outcome.
+    pub(crate) fn pid_check(&self, c: PidCheck) {
+        inc(&self.pid_checks[c as usize]);
+    }
+
+    /// Pid claims, by outcome.
+    pub(crate) fn pid_checks(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        PID_CHECKS
+            .iter()
+            .zip(&self.pid_checks)
+            .map(|(n, c)| (*n, get(c)))
+    }
+
+    /// Registers a listener (`SCHEME://ADDR`) and whether it accepts unauthenticated beats.
+    pub(crate) fn listener(&self, url: String, unauthenticated: bool) {
+        let mut l = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        l.push((url, unauthenticated));
+    }
+
+    /// Every listener, with whether it accepts unauthenticated beats, in start order.
+    pub(crate) fn listeners(&self) -> Vec<(String, bool)> {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Recent events with `event_id > since`, oldest first.

@@ -260,19 +260,14 @@ pub(crate) fn start_with(
     let mut legacy_tasks = Vec::new();
     let mut listening = Vec::new();
     for &addr in &s.listen {
-        let (local, r) = start_udp(
-            addr,
-            Speaks::Native,
-            s.recv_buffer,
-            &detector,
-            clock,
-            &stats,
-        )?;
+        let (local, r) = start_udp(addr, Speaks::Native, s, &detector, clock, &stats)?;
         listening.push(local);
         receivers.push(r);
     }
     for socket in bound {
-        listening.push(socket.local_addr()?);
+        let local = socket.local_addr()?;
+        listening.push(local);
+        announce(&stats, format!("udp://{local}"), !s.keyring.requires_auth());
         let r = Receiver::new(
             socket,
             Speaks::Native,
@@ -285,12 +280,11 @@ pub(crate) fn start_with(
     let mut start_listen = |l: &Listen, d: &Addr<DetectorActor>| -> anyhow::Result<()> {
         match l {
             Listen::Native(addr) => {
-                receivers
-                    .push(start_udp(*addr, Speaks::Native, s.recv_buffer, d, clock, &stats)?.1);
+                receivers.push(start_udp(*addr, Speaks::Native, s, d, clock, &stats)?.1);
             }
             Listen::Legacy(LegacyListen::Udp(addr, format)) => {
                 let speaks = Speaks::Legacy(format.clone());
-                receivers.push(start_udp(*addr, speaks, s.recv_buffer, d, clock, &stats)?.1);
+                receivers.push(start_udp(*addr, speaks, s, d, clock, &stats)?.1);
             }
             Listen::Legacy(LegacyListen::Tcp(addr, settings)) => {
                 legacy_tasks.push(start_tcp(*addr, settings, d, clock, &stats)?);
@@ -399,21 +393,37 @@ impl RunningMonitor {
     }
 }
 
+/// Registers a listener for `/metrics` (`hbnode_listener_unauthenticated`) and says at start
+/// when it accepts beats without a MAC: a legacy listener always (under `--require-auth` it was
+/// opted out with `unauthenticated=yes`), a native one without `--require-auth`.
+fn announce(stats: &Stats, url: String, unauthenticated: bool) {
+    let legacy = !url.starts_with("udp://");
+    if legacy {
+        tracing::warn!(listener = %url,
+            "listening for legacy beats, unauthenticated: the protocol carries no MAC, so \
+             anyone who can reach this listener can report nodes alive or make them look alive");
+    } else {
+        tracing::info!(listener = %url, unauthenticated, "listening for beats");
+    }
+    stats.listener(url, unauthenticated);
+}
+
 /// Binds a UDP listener (native or legacy) and starts its Receiver; returns the bound address.
 fn start_udp(
     addr: SocketAddr,
     speaks: Speaks,
-    recv_buffer: usize,
+    s: &MonitorSettings,
     detector: &Addr<DetectorActor>,
     clock: Clock,
     stats: &Arc<Stats>,
 ) -> anyhow::Result<(SocketAddr, Addr<Receiver<Udp>>)> {
+    let recv_buffer = s.recv_buffer;
     let bound = bind_udp(addr, recv_buffer)?;
     let local = bound.socket.local_addr()?;
     report_buffer(local, recv_buffer, bound.recv_buffer);
-    match speaks {
-        Speaks::Native => tracing::info!(addr = %local, "listening for beats"),
-        Speaks::Legacy(_) => tracing::info!(addr = %local, "listening for legacy beats"),
+    match &speaks {
+        Speaks::Native => announce(stats, format!("udp://{local}"), !s.keyring.requires_auth()),
+        Speaks::Legacy(f) => announce(stats, format!("{}://{local}", f.scheme()), true),
     }
     let r = Receiver::new(
         bound.socket,
@@ -438,7 +448,7 @@ fn start_tcp(
     tcp.set_nonblocking(true)?;
     let tcp = tokio::net::TcpListener::from_std(tcp).context("cannot register the TCP listener")?;
     let local = tcp.local_addr()?;
-    tracing::info!(addr = %local, "listening for legacy beats");
+    announce(stats, format!("json+tcp://{local}"), true);
     let fut = crate::legacy::tcp::run(
         tcp,
         settings.clone(),

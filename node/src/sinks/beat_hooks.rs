@@ -92,6 +92,7 @@ impl BeatHooks {
             | BeaterEvent::ScheduleAdopted { .. }
             | BeaterEvent::RedirectStarted { .. }
             | BeaterEvent::Redirected { .. }
+            | BeaterEvent::UnsignedIgnored { .. }
             | BeaterEvent::RedirectFailed { .. } => return,
         };
         let time = clock.rfc3339(clock.now());
@@ -142,6 +143,7 @@ impl BeatHooks {
                 node: self.node.clone(),
                 env: Arc::clone(&env),
                 stdin: Arc::clone(&stdin),
+                pid: None,
             });
         }
     }

@@ -6,9 +6,12 @@
 //! (`hbnode_hooks_total{result="dropped"}`), so slow hooks never delay detection.
 //!
 //! Each job runs `sh -c CMD` in its own process group with the event in its environment
-//! (`HBNODE_EVENT`, `HBNODE_NODE`, `HBNODE_ADDR`, `HBNODE_PID` when known, `HBNODE_SILENCE_MS`
+//! (`HBNODE_EVENT`, `HBNODE_NODE`, `HBNODE_ADDR`, `HBNODE_CLAIMED_PID` when a legacy node
+//! claimed one and `HBNODE_PID` when that claim is verified ([`crate::legacy::owner`]),
+//! `HBNODE_SILENCE_MS`
 //! for `down`, `HBNODE_PROBE`, `HBNODE_READING` and `HBNODE_PREVIOUS_STATE` for `probe_*`,
-//! `HBNODE_TIME`) and the event's JSON line on stdin. A command still running after
+//! `HBNODE_TIME`) and the event's JSON line on stdin. Of the monitor's own environment it
+//! inherits only [`INHERITED_ENV`] (PATH, HOME, USER, LOGNAME, LANG, LC_ALL, TZ). A command still running after
 //! `--hook-timeout` is killed with its whole process group. Every outcome is logged and counted.
 
 use std::io::Write as _;
@@ -25,6 +28,15 @@ use crate::sinks::{Offer, Sink};
 
 /// Hook runs that may wait for a free worker before further ones are dropped.
 pub(crate) const HOOK_QUEUE: usize = 1024;
+
+/// The only variables of the monitor's own environment a hook inherits (a minimal allow-list,
+/// like systemd's for its services); everything else — tokens, proxies, `HBNODE_*` settings —
+/// is cleared, and the event's `HBNODE_*` variables are added.
+pub(crate) const INHERITED_ENV: [&str; 7] =
+    ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ"];
+
+/// `PATH` for hooks when the monitor has none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// How often a worker checks whether its command has finished.
 const POLL: Duration = Duration::from_millis(10);
@@ -63,6 +75,9 @@ pub(crate) struct Job {
     pub(crate) env: Arc<Vec<(&'static str, String)>>,
     /// Its stdin: the event's JSON line.
     pub(crate) stdin: Arc<String>,
+    /// A verified pid and its start time: `HBNODE_PID` if, when the job runs, that process
+    /// still runs (the pid was not reused since).
+    pub(crate) pid: Option<(u32, u64)>,
 }
 
 /// A pool of hook workers behind a bounded queue; dropping it lets them finish and exit.
@@ -128,6 +143,7 @@ fn dispatch(hooks: &[HookSpec], runner: &HookRunner, r: &EventRecord) {
             node: r.node.clone(),
             env: Arc::clone(&env),
             stdin: Arc::clone(&stdin),
+            pid: r.pid.zip(r.pid_start),
         });
     }
 }
@@ -175,7 +191,7 @@ pub(crate) fn env(r: &EventRecord) -> Vec<(&'static str, String)> {
         ("HBNODE_TIME", r.time.clone()),
     ];
     if let Some(pid) = r.pid {
-        env.push(("HBNODE_PID", pid.to_string()));
+        env.push(("HBNODE_CLAIMED_PID", pid.to_string()));
     }
     if let Some(ms) = r.silence_ms {
         env.push(("HBNODE_SILENCE_MS", ms.to_string()));
@@ -197,10 +213,22 @@ pub(crate) fn env(r: &EventRecord) -> Vec<(&'static str, String)> {
 /// Runs one job: `Some(status)` when it finished, `None` when it timed out and was killed.
 fn run(job: &Job, timeout: Duration) -> std::io::Result<Option<ExitStatus>> {
     use std::os::unix::process::CommandExt as _;
+    let verified = job
+        .pid
+        .filter(|&(pid, start)| crate::legacy::owner::still_running(pid, start))
+        .map(|(pid, _)| ("HBNODE_PID", pid.to_string()));
+    let inherited = INHERITED_ENV
+        .iter()
+        .filter_map(|k| std::env::var_os(k).map(|v| (*k, v)));
+    let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(&job.command)
+        .env_clear()
+        .envs(inherited)
+        .env("PATH", path)
         .envs(job.env.iter().map(|(k, v)| (k, v)))
+        .envs(verified.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .process_group(0)
@@ -259,14 +287,52 @@ mod tests {
     }
 
     fn job(command: &str) -> Job {
-        let r = down();
+        job_of(&down(), command)
+    }
+
+    fn job_of(r: &EventRecord, command: &str) -> Job {
         Job {
             command: command.into(),
             event: r.event,
             node: r.node.clone(),
-            env: Arc::new(env(&r)),
+            env: Arc::new(env(r)),
             stdin: Arc::new(r.to_json()),
+            pid: r.pid.zip(r.pid_start),
         }
+    }
+
+    /// Issue 13 item 3: a claimed pid is HBNODE_CLAIMED_PID only; HBNODE_PID is a verified
+    /// pid whose process (same start time) still runs when the hook does.
+    #[test]
+    fn only_a_verified_pid_still_running_is_hbnode_pid() {
+        let dir = std::env::temp_dir().join(format!("hbnode-hook-pid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("out");
+        let cmd = format!(
+            "printf '%s/%s\\n' \"${{HBNODE_PID:-none}}\" \"$HBNODE_CLAIMED_PID\" >> {}",
+            out.display()
+        );
+        let me = std::process::id();
+        let start = crate::legacy::owner::start_time(me).unwrap();
+        let mut r = down();
+        r.pid = Some(me);
+        for pid_start in [None, Some(start), Some(start + 1)] {
+            r.pid_start = pid_start;
+            let status = run(&job_of(&r, &cmd), Duration::from_secs(20))
+                .unwrap()
+                .unwrap();
+            assert!(status.success());
+        }
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            text.lines().collect::<Vec<_>>(),
+            [
+                format!("none/{me}"),
+                format!("{me}/{me}"),
+                format!("none/{me}")
+            ]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -283,10 +349,42 @@ mod tests {
         assert!(status.success());
         let text = std::fs::read_to_string(&out).unwrap();
         let mut lines = text.lines();
-        assert_eq!(lines.next(), Some("down web-1 127.0.0.1:9 4242 1500"));
+        assert_eq!(
+            lines.next(),
+            Some("down web-1 127.0.0.1:9  1500"),
+            "4242 is unverified"
+        );
         let json: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
         assert_eq!(json["node"], "web-1");
         assert_eq!(json["pid"], 4242);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Issue 13 item 9: a hook inherits only the allow-listed variables, not the monitor's
+    /// whole environment.
+    #[test]
+    fn hooks_get_an_allow_listed_environment_only() {
+        assert!(
+            std::env::var_os("CARGO_MANIFEST_DIR").is_some(),
+            "cargo sets it for tests"
+        );
+        let dir = std::env::temp_dir().join(format!("hbnode-hook-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("env");
+        let cmd = format!(
+            "printf '%s %s %s\\n' \"${{CARGO_MANIFEST_DIR:-cleared}}\" \"$HBNODE_EVENT\" \"${{PATH:+path}}\" > {}",
+            out.display()
+        );
+        assert!(
+            run(&job(&cmd), Duration::from_secs(20))
+                .unwrap()
+                .unwrap()
+                .success()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "cleared down path\n"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

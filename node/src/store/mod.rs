@@ -180,13 +180,18 @@ pub(crate) fn open(path: &Path) -> anyhow::Result<Opened> {
             .with_context(|| format!("cannot create the store's directory {}", dir.display()))?;
     }
     let shown = path.display();
-    let lock = File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .with_context(|| format!("cannot open the store {shown}"))?;
+    // A new store is owner-only (its history names every node); SQLite gives its -wal and
+    // -shm files the same mode.
+    let lock = std::os::unix::fs::OpenOptionsExt::mode(
+        File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+        0o600,
+    )
+    .open(path)
+    .with_context(|| format!("cannot open the store {shown}"))?;
     if let Err(e) = lock.try_lock() {
         bail!(
             "the store {shown} is in use by another hbnode monitor ({e}); give each monitor its \

@@ -227,3 +227,13 @@ fn db_flag_parses_none_and_paths() {
     assert!("".parse::<DbPath>().is_err());
     assert_eq!(resolve(Some(&DbPath::Off)).unwrap(), None);
 }
+
+/// Issue 13 item 9: a new store file is created owner-only, not world-readable.
+#[test]
+fn a_new_store_is_created_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let p = temp("mode.db");
+    drop(open(&p).unwrap());
+    let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+}
