@@ -87,6 +87,17 @@ impl Ord for Item {
     }
 }
 
+/// A datagram in flight.
+#[derive(Clone, Copy, Debug)]
+struct Packet {
+    len: u8,
+    /// Send order over the whole trace (see `Sim::newest`).
+    idx: u64,
+    /// The incarnation that sent it.
+    incarnation: u64,
+    bytes: [u8; INLINE],
+}
+
 /// Ground truth about the sender process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Proc {
@@ -114,6 +125,8 @@ struct Sim<'a> {
     proc: Proc,
     stalled: bool,
     observing: bool,
+    /// The monitor has heard of the node (any incarnation): only then can it detect a crash.
+    known: bool,
     suspected: bool,
     mistake_since: Option<u64>,
     acct_at: u64,
@@ -121,8 +134,14 @@ struct Sim<'a> {
     stats: TraceStats,
     violation: Option<Violation>,
     buf: [u8; MAX_DATAGRAM],
-    /// In-flight datagrams (length, bytes), referenced by `Ev::Deliver`; slots are reused.
-    packets: Vec<(u8, [u8; INLINE])>,
+    /// In-flight datagrams, referenced by `Ev::Deliver`; slots are reused.
+    packets: Vec<Packet>,
+    /// Datagrams sent so far (all incarnations): the next one's [`Packet::idx`].
+    sent: u64,
+    /// The newest datagram delivered so far: (index, incarnation, delivery time). A delivery
+    /// with a higher index is fresh to the monitor (beat sequence numbers grow per datagram
+    /// and a new incarnation's datagrams come after the old one's).
+    newest: Option<(u64, u64, u64)>,
     free: Vec<u32>,
     drift: f64,
 }
@@ -170,6 +189,7 @@ impl<'a> Sim<'a> {
             proc: Proc::Up,
             stalled: false,
             observing: false,
+            known: false,
             suspected: false,
             mistake_since: None,
             acct_at: 0,
@@ -178,6 +198,8 @@ impl<'a> Sim<'a> {
             violation: None,
             buf: [0; MAX_DATAGRAM],
             packets: Vec::with_capacity(16),
+            sent: 0,
+            newest: None,
             free: Vec::with_capacity(16),
             drift: sc.drift_ppm * 1e-6,
         }
@@ -250,16 +272,21 @@ impl<'a> Sim<'a> {
                 Ev::BeaterWake => self.on_beater_wake(item.at),
                 Ev::Deliver(slot) => {
                     self.stats.delivered += 1;
-                    let (len, bytes) = &self.packets[slot as usize];
-                    self.hash = mix(mix(self.hash, item.at), u64::from(*len));
-                    let bytes = &bytes[..usize::from(*len)];
+                    let p = self.packets[slot as usize];
+                    self.hash = mix(mix(self.hash, item.at), u64::from(p.len));
+                    let sample = self.sample_gap(&p);
                     self.monitor.handle_datagram(
                         Timestamp::from_micros(item.at),
                         BEATER_ADDR,
-                        bytes,
+                        &p.bytes[..usize::from(p.len)],
                     );
                     self.free.push(slot);
-                    self.after_monitor_input();
+                    let events = self.after_monitor_input();
+                    // A fresh beat that changed nothing (no down fired first, no up) was an
+                    // inter-arrival sample to the detector.
+                    if let Some(gap) = sample.filter(|_| events == 0) {
+                        self.stats.max_sample_gap_us = self.stats.max_sample_gap_us.max(gap);
+                    }
                 }
                 Ev::MonitorWake => {
                     if self.mon_armed != Some(item.at) {
@@ -302,8 +329,7 @@ impl<'a> Sim<'a> {
             detected: false,
         } = self.proc
         {
-            self.stats.undetected += 1;
-            self.check_undetected(at);
+            self.not_detected(at);
         }
         self.hash = mix(self.hash, self.stats.mistakes);
     }
@@ -352,6 +378,7 @@ impl<'a> Sim<'a> {
         self.stats.beats_sent += b.beats_sent() - before;
         let mut oversized = None;
         while let Some(tx) = b.poll_transmit(&mut self.buf) {
+            self.sent += 1;
             let copies = self.sc.link.transmit(&mut self.link, &mut self.rng, at);
             let Ok(len) = u8::try_from(tx.len)
                 .map_err(drop)
@@ -365,13 +392,20 @@ impl<'a> Sim<'a> {
                 let slot = match self.free.pop() {
                     Some(s) => s,
                     None => {
-                        self.packets.push((0, [0; INLINE]));
+                        self.packets.push(Packet {
+                            len: 0,
+                            idx: 0,
+                            incarnation: 0,
+                            bytes: [0; INLINE],
+                        });
                         u32::try_from(self.packets.len() - 1).expect("bounded by the heap")
                     }
                 };
                 let p = &mut self.packets[slot as usize];
-                p.0 = len;
-                p.1[..tx.len].copy_from_slice(&self.buf[..tx.len]);
+                p.len = len;
+                p.idx = self.sent;
+                p.incarnation = self.incarnation;
+                p.bytes[..tx.len].copy_from_slice(&self.buf[..tx.len]);
                 self.seq += 1;
                 self.heap.push(Reverse(Item {
                     at: at + d,
@@ -420,8 +454,7 @@ impl<'a> Sim<'a> {
             return;
         };
         if !detected {
-            self.stats.undetected += 1;
-            self.check_undetected(at);
+            self.not_detected(at);
         }
         self.proc = Proc::Up;
         self.start_beater();
@@ -431,14 +464,39 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn check_undetected(&mut self, crash_at: u64) {
-        if let Some(bound) = self.sc.detection_bound_us(self.stats.max_delay_us)
+    /// Records `p`'s delivery; if it is fresh and follows a fresh arrival of the same
+    /// incarnation while the node was trusted, the gap between the two.
+    fn sample_gap(&mut self, p: &Packet) -> Option<u64> {
+        if self.newest.is_some_and(|(idx, _, _)| p.idx <= idx) {
+            return None;
+        }
+        let prev = self.newest.replace((p.idx, p.incarnation, self.now));
+        let (_, inc, at) = prev?;
+        (inc == p.incarnation && !self.suspected).then(|| self.now - at)
+    }
+
+    /// A crash at `crash_at` ends (restart or trace end) without a down: undetected, or
+    /// unobserved if no beat of the node ever reached the monitor.
+    fn not_detected(&mut self, crash_at: u64) {
+        if !self.known {
+            self.stats.unobserved += 1;
+            return;
+        }
+        self.stats.undetected += 1;
+        self.stats.undetected_watched_us.push(self.now - crash_at);
+        if let Some(bound) = self.bound()
             && self.now - crash_at > bound
         {
             self.fail(format!(
                 "crash at {crash_at} µs not detected within the bound of {bound} µs"
             ));
         }
+    }
+
+    /// The scenario's detection bound given what this trace has seen so far.
+    fn bound(&self) -> Option<u64> {
+        self.sc
+            .detection_bound_us(self.stats.max_delay_us, self.stats.max_sample_gap_us)
     }
 
     /// Adds the time since the last accounting point to the up/suspected totals.
@@ -453,9 +511,13 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn after_monitor_input(&mut self) {
+    /// Drains the monitor's outputs after an input and runs the per-step checks; returns how
+    /// many events the input produced.
+    fn after_monitor_input(&mut self) -> usize {
         self.stats.steps += 1;
+        let mut events = 0;
         while let Some(e) = self.monitor.poll_event() {
+            events += 1;
             let at = e.at.as_micros();
             if at != self.now {
                 self.fail(format!(
@@ -466,6 +528,7 @@ impl<'a> Sim<'a> {
             self.account();
             let code = match e.kind {
                 EventKind::Joined => {
+                    self.known = true;
                     self.observing = self.proc == Proc::Up;
                     self.suspected = false;
                     1
@@ -515,6 +578,7 @@ impl<'a> Sim<'a> {
                 self.push(t, Ev::MonitorWake);
             }
         }
+        events
     }
 
     /// The monitor trusts the node again while it is crashed: a beat sent before the crash
@@ -560,7 +624,7 @@ impl<'a> Sim<'a> {
                 let t_d = self.now - at;
                 self.stats.detection_us.push(t_d);
                 self.proc = Proc::Crashed { at, detected: true };
-                if let Some(bound) = self.sc.detection_bound_us(self.stats.max_delay_us)
+                if let Some(bound) = self.bound()
                     && t_d > bound
                 {
                     self.fail(format!(

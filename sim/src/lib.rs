@@ -44,6 +44,8 @@ pub use parse::{
 pub use plan::{Plan, PlanRequest, plan};
 pub use qos::{Summary, TraceStats};
 pub use runner::{Report, predict, report, run};
-pub use scenario::{Scenario, Stalls, chen, fixed, phi, splitmix64, trace_seed};
+pub use scenario::{
+    Scenario, Stalls, chen, fixed, phi, phi_offset_bound_us, splitmix64, trace_seed,
+};
 pub use stats::Interval;
 pub use theory::Prediction;

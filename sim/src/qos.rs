@@ -35,8 +35,18 @@ pub struct TraceStats {
     /// Crashes the detector did not report before the node restarted (the restart itself is
     /// reported) or the trace ended.
     pub undetected: u64,
+    /// Crashes before any beat of the node reached the monitor (nothing to detect), ended by
+    /// the restart or the trace end; not counted as undetected.
+    pub unobserved: u64,
+    /// For each undetected crash, how long it was watched without a down: from the crash to
+    /// the restart or the end of the trace, µs.
+    pub undetected_watched_us: Vec<u64>,
     /// Largest one-way delay any packet took, µs.
     pub max_delay_us: u64,
+    /// Largest inter-arrival sample a detector saw: the gap between two consecutive fresh
+    /// arrivals of one incarnation while the monitor trusted the node, µs (φ's estimates are
+    /// averages of these; see [`crate::Scenario::detection_bound_us`]).
+    pub max_sample_gap_us: u64,
     /// Monitor inputs processed (datagrams and timeouts).
     pub steps: u64,
 }

@@ -85,12 +85,16 @@ impl Scenario {
     }
 
     /// The detection-time bound this scenario guarantees for a crash, given the largest
-    /// one-way delay (µs) any packet took in the trace; `None` if the detector has no bound
-    /// the simulator checks.
+    /// one-way delay `max_delay_us` any packet took in the trace and the largest inter-arrival
+    /// sample `max_gap_us` its detector saw ([`crate::TraceStats::max_sample_gap_us`]);
+    /// `None` if the detector has no bound the simulator checks. In every case the last fresh
+    /// arrival before a crash at `c` comes from a beat sent at or before `c`, so it arrives by
+    /// `c + d_max`, and the bound is that plus the longest deadline offset the detector can set.
     ///
-    /// - fixed: `T + d_max` (the last fresh beat arrives at most `d_max` after the crash);
-    /// - chen (no jitter): `η + α + d_max` plus drift slack (NFD-E, see hb-core's `Chen`).
-    pub fn detection_bound_us(&self, max_delay_us: u64) -> Option<u64> {
+    /// - fixed: `T + d_max`;
+    /// - chen (no jitter): `η + α + d_max` plus drift slack (NFD-E, see hb-core's `Chen`);
+    /// - φ: [`phi_offset_bound_us`]` + d_max`.
+    pub fn detection_bound_us(&self, max_delay_us: u64, max_gap_us: u64) -> Option<u64> {
         let us = |d: Duration| d.as_micros() as u64;
         match self.detector {
             DetectorConfig::Fixed(f) => Some(us(f.timeout) + max_delay_us + 1),
@@ -100,7 +104,10 @@ impl Scenario {
                     .ceil() as u64;
                 Some(eta + us(c.margin) + max_delay_us + drift + 2)
             }
-            _ => None,
+            DetectorConfig::Phi(p) => {
+                Some(phi_offset_bound_us(&p, self.period, max_gap_us) + max_delay_us + 2)
+            }
+            DetectorConfig::Chen(_) => None,
         }
     }
 
@@ -153,6 +160,35 @@ impl Scenario {
     }
 }
 
+/// The longest deadline offset (deadline − last fresh arrival, µs) a φ detector can set for a
+/// sender beating every `period` whose inter-arrival samples never exceeded `max_gap_us`.
+///
+/// hb-core's φ keeps an exponentially weighted mean μ and variance σ² that are exactly the mean
+/// and variance of a mixture: Akka's bootstrap (mean η, σ = η/4) and point masses at the
+/// samples, each update `(1 − w)·old + w·sample`. The bootstrap is the law of some variable on
+/// `[0, X]` when `X ≥ 17η/16` (it needs σ² ≤ η(X − η)), so with `X = max(max_gap, 17η/16)` the
+/// mixture lives on `[0, X]`: μ ≤ X and σ² ≤ μ(X − μ) (Bhatia–Davis). The deadline offset
+/// `μ + pause + z·max(σ, σ_min)` is then at most
+///
+/// ```text
+/// pause + max( X/2·(1 + √(1 + z²)),  X + z·σ_min )      (z > 0; X + pause when z ≤ 0)
+/// ```
+///
+/// (maximising `μ + z√(μ(X − μ))` over μ with `μ = X/2·(1 + cos θ)`), plus 1 µs of rounding.
+pub fn phi_offset_bound_us(phi: &Phi, period: Duration, max_gap_us: u64) -> u64 {
+    let eta = period.as_micros() as f64;
+    let x = (max_gap_us as f64).max(eta * 17.0 / 16.0);
+    let z = phi.z();
+    let pause = phi.acceptable_pause().as_micros() as f64;
+    let spread = if z > 0.0 {
+        let min_sd = phi.min_std_dev().as_micros() as f64;
+        (x / 2.0 * (1.0 + (1.0 + z * z).sqrt())).max(x + z * min_sd)
+    } else {
+        x
+    };
+    (pause + spread).ceil() as u64 + 1
+}
+
 /// A φ detector with the given threshold and hbnode's other defaults.
 pub fn phi(threshold: f64) -> DetectorConfig {
     let d = Phi::default();
@@ -189,6 +225,69 @@ pub fn splitmix64(x: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use hb_core::Timestamp;
+    use hb_core::detector::{Arrival, Detector, DetectorState};
+    use proptest::prelude::*;
+
+    /// The deadline offset φ sets after `gaps` (µs) of inter-arrival samples.
+    fn phi_offset(p: &Phi, period: Duration, gaps: &[u64]) -> u64 {
+        let mut st = DetectorState::default();
+        let mut at = Timestamp::from_micros(1_000_000);
+        let arrival = |at, prev| Arrival {
+            at,
+            prev,
+            seq_advance: 1,
+            period,
+            resumed: false,
+        };
+        p.observe(&mut st, &arrival(at, None));
+        for &g in gaps {
+            let next = at + Duration::from_micros(g);
+            p.observe(&mut st, &arrival(next, Some(at)));
+            at = next;
+        }
+        (p.deadline(&st, at, period) - at).as_micros() as u64
+    }
+
+    proptest! {
+        #[test]
+        fn phi_never_sets_a_deadline_beyond_its_offset_bound(
+            threshold in 0.05..40.0f64,
+            pause_ms in 0..2000u64,
+            min_sd_ms in 1..500u64,
+            period_ms in 50..5000u64,
+            window in 1..64u32,
+            // Fractions of X = 3 periods; two-point sequences (0 or X) maximise the variance.
+            gaps in prop::collection::vec(prop_oneof![0.0..=1.0f64, Just(0.0), Just(1.0)], 0..200),
+        ) {
+            let period = Duration::from_millis(period_ms);
+            let p = Phi::new(threshold, Duration::from_millis(pause_ms),
+                Duration::from_millis(min_sd_ms)).with_window(window);
+            let x = 3 * period.as_micros() as u64;
+            let gaps: Vec<u64> = gaps.iter().map(|f| ((f * x as f64) as u64).max(1)).collect();
+            let max_gap = gaps.iter().copied().max().unwrap_or(0);
+            let offset = phi_offset(&p, period, &gaps);
+            let bound = phi_offset_bound_us(&p, period, max_gap);
+            prop_assert!(offset <= bound, "offset {offset} > bound {bound}");
+        }
+    }
+
+    #[test]
+    fn the_phi_bound_is_attained_by_the_worst_two_point_samples() {
+        // Samples alternating 0 and X push σ towards X/2 with μ ≈ X/2: the offset gets within
+        // 10 % of the bound, so the bound is not slack by construction.
+        let period = Duration::from_secs(1);
+        let p = Phi::new(8.0, Duration::ZERO, Duration::from_millis(100)).with_window(1000);
+        let x = 2_000_000;
+        let gaps: Vec<u64> = (0..2000).map(|i| if i % 2 == 0 { 1 } else { x }).collect();
+        let offset = phi_offset(&p, period, &gaps);
+        let bound = phi_offset_bound_us(&p, period, x);
+        assert!(
+            offset <= bound && offset as f64 > 0.9 * bound as f64,
+            "{offset} vs {bound}"
+        );
+    }
 
     #[test]
     fn trace_seeds_are_pinned() {

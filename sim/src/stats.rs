@@ -97,6 +97,33 @@ pub fn rate_interval(counts: &[f64], exposures: &[f64], level: f64) -> Interval 
     }
 }
 
+/// The wider of the two intervals [`rate_interval`] chooses between — the normal interval over
+/// traces (robust to clustered events) and Garwood's exact Poisson interval (right for few,
+/// independent events) — so a gate using it keeps its nominal level in either regime. With no
+/// events this is `[0, −ln((1 − level)/2)/exposure]`.
+pub fn rate_interval_hull(counts: &[f64], exposures: &[f64], level: f64) -> Interval {
+    let total: f64 = counts.iter().sum();
+    let expo: f64 = exposures.iter().sum();
+    if expo <= 0.0 {
+        return Interval::default();
+    }
+    let value = total / expo;
+    let (plo, phi) = poisson_interval(total.round() as u64, level);
+    let (mut lo, mut hi) = (plo / expo, phi / expo);
+    if counts.len() >= 2 {
+        let n = counts.len() as f64;
+        let ss: f64 = counts
+            .iter()
+            .zip(exposures)
+            .map(|(c, e)| (c - value * e).powi(2))
+            .sum();
+        let h = z(level) * (ss * n / (n - 1.0)).sqrt() / expo;
+        lo = lo.min((value - h).max(0.0));
+        hi = hi.max(value + h);
+    }
+    Interval { value, lo, hi }
+}
+
 /// Mean of non-negative samples (durations) with a normal confidence interval whose lower end
 /// is clamped at zero; `None` for no samples.
 pub fn mean_interval(xs: &[f64], level: f64) -> Option<Interval> {
@@ -178,6 +205,25 @@ mod tests {
         assert!(poisson_p_value(0, 3.0) > 0.04);
         assert!(poisson_p_value(15, 3.0) < 1e-4);
         assert_eq!(poisson_p_value(0, 0.0), 1.0);
+    }
+
+    #[test]
+    fn the_hull_interval_is_at_least_as_wide_as_either() {
+        // Clustered: 10 traces with 0 and 10 with 20 events; the normal interval is wider.
+        let counts: Vec<f64> = (0..20)
+            .map(|i| if i % 2 == 0 { 0.0 } else { 20.0 })
+            .collect();
+        let expo = vec![1.0; 20];
+        let h = rate_interval_hull(&counts, &expo, 0.99);
+        let n = rate_interval(&counts, &expo, 0.99);
+        let (plo, phi) = poisson_interval(200, 0.99);
+        assert!(h.lo <= n.lo && h.hi >= n.hi);
+        assert!(h.lo <= plo / 20.0 && h.hi >= phi / 20.0);
+        assert!(h.hi > phi / 20.0, "clustering widens it beyond Poisson");
+        // No events: Garwood's upper end, −ln(α/2) for the total.
+        let h = rate_interval_hull(&[0.0; 10], &[1.0; 10], 1.0 - 1e-5);
+        assert_eq!(h.lo, 0.0);
+        assert!((h.hi * 10.0 - (-(5e-6f64).ln())).abs() < 1e-6, "{}", h.hi);
     }
 
     #[test]

@@ -29,7 +29,8 @@ struct Cli {
 enum Cmd {
     /// Run many traces of one scenario and report QoS (and the theory, where it applies).
     Run(RunArgs),
-    /// The CI gate: 14 scenarios × ≥ 1000 traces; theory, bounds, determinism, invariants.
+    /// The CI gate: 14 scenarios × ≥ 1000 traces on a fresh master seed; theory, detection,
+    /// deadlines, invariants, determinism.
     Verify(VerifyArgs),
     /// The smallest timeout meeting a false-alarm target, by theory, confirmed by simulation.
     Plan(PlanArgs),
@@ -162,9 +163,9 @@ struct RunArgs {
     /// Sender stalls `EVERY,LENGTH` (mean interval, pause length).
     #[arg(long)]
     stall: Option<String>,
-    /// Master seed; trace i uses a seed mixed from (seed, i). The env var SIM_SEED instead
-    /// replays exactly one trace with that trace seed.
-    #[arg(long, default_value_t = 1)]
+    /// Master seed (decimal or 0x…); trace i uses a seed mixed from (seed, i). The env var
+    /// SIM_SEED instead replays exactly one trace with that trace seed.
+    #[arg(long, default_value = "1", value_parser = seed_arg)]
     seed: u64,
     /// Skip `Monitor::check_invariants` after each step (faster).
     #[arg(long)]
@@ -210,9 +211,9 @@ struct VerifyArgs {
     /// Traces per scenario (the CI gate needs ≥ 1000).
     #[arg(long, default_value_t = 1000)]
     traces: u64,
-    /// Master seed.
-    #[arg(long, default_value_t = 2024)]
-    seed: u64,
+    /// Master seed (decimal or 0x…) to reproduce an earlier run; fresh each run by default.
+    #[arg(long, value_parser = seed_arg)]
+    seed: Option<u64>,
     /// Run only the scenarios whose name contains this.
     #[arg(long)]
     only: Option<String>,
@@ -293,6 +294,22 @@ fn do_run(a: &RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn seed_arg(s: &str) -> Result<u64, String> {
+    parse_seed(s).map_err(|e| format!("{e:#}"))
+}
+
+/// A master seed nobody chose: the OS-seeded std hasher over the wall clock and the pid.
+fn fresh_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    h.write_u128(now);
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
 fn parse_seed(s: &str) -> anyhow::Result<u64> {
     let s = s.trim();
     Ok(match s.strip_prefix("0x") {
@@ -308,6 +325,8 @@ fn do_verify(a: &VerifyArgs) -> anyhow::Result<()> {
             a.traces
         );
     }
+    let seed = a.seed.unwrap_or_else(fresh_seed);
+    println!("verify: master seed {seed:#018x}, reproduce with --seed {seed:#018x}");
     let cases: Vec<_> = verify::suite(a.traces)
         .into_iter()
         .filter(|c| a.only.as_deref().is_none_or(|o| c.name.contains(o)))
@@ -319,31 +338,49 @@ fn do_verify(a: &VerifyArgs) -> anyhow::Result<()> {
     let pb = progress(total, "verify");
     let t0 = Instant::now();
     let mut failed = Vec::new();
+    const CHECKS: [&str; 5] = [
+        "theory",
+        "detection",
+        "deadlines",
+        "invariants",
+        "determinism",
+    ];
     println!(
-        "{:<26} {:>6} {:>10} {:>9}  {:<12} {:<6} {:<6} {:<6} {:>6}",
-        "scenario", "traces", "beats", "mistakes", "theory", "bound", "determ", "invar", "wall"
+        "{:<26} {:>6} {:>10} {:>9}  {:<6} {:<6} {:<6} {:<6} {:<6} {:>6}",
+        "scenario",
+        "traces",
+        "beats",
+        "mistakes",
+        "theory",
+        "detect",
+        "deadl",
+        "invar",
+        "determ",
+        "wall"
     );
     for case in &cases {
         pb.set_message(case.name);
         let t = Instant::now();
-        let r = verify::run_case(case, a.seed, &|| pb.inc(1));
+        let r = verify::run_case(case, seed, &|| pb.inc(1));
         let verdict = |name| {
             r.checks
                 .iter()
                 .find(|c| c.name == name)
                 .map_or("n/a", |c| if c.ok { "ok" } else { "FAIL" })
         };
+        let v = CHECKS.map(verdict);
         pb.suspend(|| {
             println!(
-                "{:<26} {:>6} {:>10} {:>9}  {:<12} {:<6} {:<6} {:<6} {:>5.1}s",
+                "{:<26} {:>6} {:>10} {:>9}  {:<6} {:<6} {:<6} {:<6} {:<6} {:>5.1}s",
                 case.name,
                 case.traces,
                 r.report.summary.beats,
                 r.report.summary.mistakes,
-                verdict("theory"),
-                verdict("bound"),
-                verdict("determinism"),
-                verdict("invariants"),
+                v[0],
+                v[1],
+                v[2],
+                v[3],
+                v[4],
                 t.elapsed().as_secs_f64()
             );
             for c in &r.checks {
@@ -362,28 +399,30 @@ fn do_verify(a: &VerifyArgs) -> anyhow::Result<()> {
         t0.elapsed().as_secs_f64()
     );
     if failed.is_empty() {
-        println!("verify: all checks passed");
+        println!("verify: all checks passed (master seed {seed:#018x})");
         return Ok(());
     }
     for r in &failed {
         for c in r.checks.iter().filter(|c| !c.ok) {
             eprintln!("FAILED {} / {}: {}", r.case.name, c.name, c.detail);
             match c.seed {
-                Some(seed) => eprintln!(
-                    "  replay: SIM_SEED={seed} cargo xtask sim run {}",
+                Some(s) => eprintln!(
+                    "  replay: SIM_SEED={s} cargo xtask sim run {}",
                     r.case.scenario.to_flags()
                 ),
                 None => eprintln!(
-                    "  replay (the check spans all traces; master seed {}): \
-                     cargo xtask sim run {} --traces {} --seed {}",
-                    a.seed,
+                    "  replay (the check spans all traces): cargo xtask sim run {} --traces {} \
+                     --seed {seed:#018x}",
                     r.case.scenario.to_flags(),
                     r.case.traces,
-                    a.seed
                 ),
             }
         }
     }
+    eprintln!(
+        "reproduce the whole run: cargo xtask sim verify --seed {seed:#018x} --traces {}",
+        a.traces
+    );
     bail!("verify failed: {} scenario(s)", failed.len())
 }
 
@@ -499,5 +538,21 @@ mod tests {
         assert_eq!(parse_seed("42").unwrap(), 42);
         assert_eq!(parse_seed("0x2a").unwrap(), 42);
         assert!(parse_seed("forty-two").is_err());
+    }
+
+    #[test]
+    fn verify_takes_a_hex_seed_and_defaults_to_a_fresh_one() {
+        let parse = |flags: &[&str]| match Cli::try_parse_from(
+            ["sim", "verify"].iter().chain(flags).copied(),
+        )
+        .unwrap()
+        .cmd
+        {
+            Cmd::Verify(a) => a.seed,
+            other => panic!("parsed as {other:?}"),
+        };
+        assert_eq!(parse(&["--seed", "0x00000000000007e8"]), Some(2024));
+        assert_eq!(parse(&[]), None);
+        assert_ne!(fresh_seed(), fresh_seed());
     }
 }

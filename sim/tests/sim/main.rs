@@ -1,4 +1,7 @@
-//! hb-sim integration tests: determinism, invariants over random links, kept seeds.
+//! hb-sim integration tests: determinism, invariants over random links, kept seeds; the
+//! gate's checks failing on broken input (`gate`).
+
+mod gate;
 
 use std::time::Duration;
 
@@ -233,7 +236,29 @@ fn quick_second_crash_after_restart_is_measured_from_the_final_down() {
     let o = run_trace(&sc, 16_986_635_446_180_755_155);
     assert!(o.violation.is_none(), "{:?}", o.violation);
     assert_eq!(
-        o.stats.detection_us.len() as u64 + o.stats.undetected,
+        o.stats.detection_us.len() as u64 + o.stats.undetected + o.stats.unobserved,
         o.stats.crashes
+    );
+}
+
+/// Kept seed: the node crashed 1.4 s into the trace, before any of its beats had reached the
+/// monitor (both were lost in a Gilbert–Elliott burst), and the engine counted the crash as
+/// undetected after the 60 s restart — a failure of a detector that had nothing to detect.
+/// Found by `cargo xtask sim verify` on a fresh master seed (0xd21bca0f5849a906,
+/// chen-stalls-drift, trace 254); such crashes are now `unobserved`.
+#[test]
+fn a_crash_before_the_monitor_heard_of_the_node_is_not_undetected() {
+    let sc = hb_sim::verify::suite(1)
+        .into_iter()
+        .find(|c| c.name == "chen-stalls-drift")
+        .unwrap()
+        .scenario;
+    let o = run_trace(&sc, 16_197_539_538_999_969_665);
+    assert!(o.violation.is_none(), "{:?}", o.violation);
+    assert_eq!((o.stats.crashes, o.stats.unobserved), (2, 1));
+    assert_eq!(
+        o.stats.detection_us.len(),
+        1,
+        "the second crash is detected"
     );
 }
