@@ -227,3 +227,85 @@ fn db_flag_parses_none_and_paths() {
     assert!("".parse::<DbPath>().is_err());
     assert_eq!(resolve(Some(&DbPath::Off)).unwrap(), None);
 }
+
+/// Issue 13: one row the schema cannot hold (a NaN reading: `NOT NULL constraint failed`)
+/// used to roll back its whole batch, other nodes' rows with it.
+#[test]
+fn one_bad_row_is_refused_alone_and_the_rest_of_its_batch_committed() {
+    let path = temp("bad-row.db");
+    let stats = Arc::new(Stats::default());
+    let w = StoreWriter::start(
+        open(&path).unwrap(),
+        Duration::from_secs(3600),
+        Arc::clone(&stats),
+    )
+    .unwrap();
+    let tx = w.sender();
+    let now = ms_ago(Duration::ZERO);
+    tx.offer(Row::Node(node("a", NodeState::Alive, 1)));
+    tx.offer(Row::Event {
+        at_ms: now,
+        record: event("a", "joined"),
+    });
+    tx.offer(Row::Reading {
+        at_ms: now,
+        sample: reading("a", "load1", 1.5),
+    });
+    tx.offer(Row::Reading {
+        at_ms: now,
+        sample: reading("evil", "temp", f64::NAN),
+    });
+    tx.offer(Row::Nodes(vec![
+        node("b", NodeState::Down, 2),
+        node("evil", NodeState::Alive, 3),
+    ]));
+    tx.offer(Row::Event {
+        at_ms: now + 1,
+        record: event("b", "down"),
+    });
+    tx.offer(Row::Reading {
+        at_ms: now + 1,
+        sample: reading("a", "load1", 2.5),
+    });
+    drop(w);
+    assert_eq!(
+        stats.store_invalid.load(Ordering::Relaxed),
+        1,
+        "the bad row"
+    );
+    assert_eq!(
+        stats.store_failed.load(Ordering::Relaxed),
+        0,
+        "no batch lost"
+    );
+    assert_eq!(
+        stats.store_errors.load(Ordering::Relaxed),
+        0,
+        "no failed operation"
+    );
+    assert_eq!(
+        stats.store_rows().collect::<Vec<_>>(),
+        [("nodes", 3), ("events", 2), ("readings", 2)]
+    );
+    let reopened = open(&path).unwrap();
+    let ids: Vec<_> = reopened.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b", "evil"]);
+    drop(reopened);
+    let c = open_read_only(&path).unwrap();
+    let events: Vec<_> = query::history(&c, None, 0)
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.node, h.event))
+        .collect();
+    assert_eq!(
+        events,
+        [("a".into(), "joined"), ("b".into(), "down")]
+            .map(|(n, e): (String, &str)| (n, e.to_owned()))
+    );
+    let r = query::readings(&c, "a", "load1", 0).unwrap();
+    assert_eq!(r.iter().map(|r| r.value).collect::<Vec<_>>(), [1.5, 2.5]);
+    assert!(
+        query::probes(&c, "evil").unwrap().is_empty(),
+        "the bad row's new series is rolled back with it"
+    );
+}
