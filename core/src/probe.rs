@@ -443,6 +443,18 @@ impl ProbeState {
         }
     }
 
+    /// A state a previous run left: `status` since `since`, its latest reading `value`.
+    pub(crate) fn restored(status: ProbeStatus, since: Timestamp, value: f64) -> Self {
+        Self {
+            status,
+            since,
+            value,
+            last_status: status,
+            last_at: since,
+            streak: 0,
+        }
+    }
+
     /// Takes one reading that indicates `now_status`; returns the previous state if the state
     /// changed (after `hysteresis` agreeing readings).
     pub(crate) fn observe(

@@ -28,12 +28,7 @@ fn event(node: &str, name: &'static str) -> Arc<crate::runtime::record::EventRec
         incarnation: 1,
         kind: hb_core::EventKind::Joined,
     };
-    let mut r = crate::runtime::record::EventRecord::new(
-        &ev,
-        1,
-        "fixed",
-        &crate::runtime::clock::Clock::new(),
-    );
+    let mut r = crate::runtime::record::EventRecord::new(&ev, 1, "fixed", &Clock::new());
     r.event = name;
     Arc::new(r)
 }
@@ -308,4 +303,61 @@ fn one_bad_row_is_refused_alone_and_the_rest_of_its_batch_committed() {
         query::probes(&c, "evil").unwrap().is_empty(),
         "the bad row's new series is rolled back with it"
     );
+}
+
+/// Issue 13: probe states were not stored, so a probe in error came back ok after a restart.
+#[test]
+fn probe_states_round_trip_and_go_with_their_forgotten_node() {
+    use hb_core::probe::ProbeStatus;
+    let path = temp("probes.db");
+    let stats = Arc::new(Stats::default());
+    let w = StoreWriter::start(open(&path).unwrap(), Duration::from_secs(3600), stats).unwrap();
+    let tx = w.sender();
+    let probe = |node: &str, name: &str, status, value| ProbeRow {
+        node: node.into(),
+        probe: name.into(),
+        status,
+        since_ms: 1_700_000_000_000,
+        value,
+    };
+    tx.offer(Row::Probe(probe(
+        "a",
+        "disk",
+        ProbeStatus::Error,
+        Some(99.5),
+    )));
+    tx.offer(Row::Probe(probe("a", "load1", ProbeStatus::Warning, None)));
+    tx.offer(Row::Probe(probe(
+        "a",
+        "disk",
+        ProbeStatus::Warning,
+        Some(80.0),
+    )));
+    tx.offer(Row::Probe(probe(
+        "gone",
+        "disk",
+        ProbeStatus::Error,
+        Some(1.0),
+    )));
+    tx.offer(Row::Forget("gone".into()));
+    drop(w);
+    assert_eq!(
+        open(&path).unwrap().probes,
+        [
+            probe("a", "disk", ProbeStatus::Warning, Some(80.0)),
+            probe("a", "load1", ProbeStatus::Warning, None),
+        ]
+    );
+}
+
+#[test]
+fn reach_back_covers_the_oldest_stored_time() {
+    let mut old = node("a", NodeState::Down, 1);
+    old.last_seen_ms = 1_000;
+    old.state_since_ms = 5_000;
+    assert_eq!(
+        reach_back(&[old, node("b", NodeState::Alive, 1)], &[], 61_000),
+        Duration::from_secs(61)
+    );
+    assert_eq!(reach_back(&[], &[], 61_000), Duration::from_secs(1));
 }

@@ -14,7 +14,7 @@ use compact_str::CompactString;
 use hb_core::NodeId;
 use hb_core::probe::Sample;
 
-use super::{NodeRow, Opened, ms_ago};
+use super::{NodeRow, Opened, ProbeRow, ms_ago};
 use crate::runtime::record::EventRecord;
 use crate::runtime::stats::{self, Stats, StoreTable};
 
@@ -54,7 +54,9 @@ pub(crate) enum Row {
     Node(NodeRow),
     /// A batch of registry entries (the periodic snapshot).
     Nodes(Vec<NodeRow>),
-    /// A node dropped from the registry (`forgotten`).
+    /// A probe's state (after hysteresis), inserted or replaced.
+    Probe(ProbeRow),
+    /// A node dropped from the registry (`forgotten`), with its probe states.
     Forget(String),
     /// Commits what is queued before it, then ends the writer (closing the file checkpoints
     /// the write-ahead log into it).
@@ -266,6 +268,11 @@ impl Writer {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             let mut forget = tx.prepare_cached("DELETE FROM nodes WHERE id = ?1")?;
+            let mut forget_probes = tx.prepare_cached("DELETE FROM probes WHERE node = ?1")?;
+            let mut probe = tx.prepare_cached(
+                "INSERT OR REPLACE INTO probes (node, probe, status, since_ms, value) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
             let mut put_node = |n: &NodeRow| {
                 node.execute(params![
                     n.id,
@@ -354,7 +361,21 @@ impl Writer {
                             })?;
                         }
                     }
-                    Row::Forget(id) => guarded(&mut || forget.execute(params![id]).map(drop))?,
+                    Row::Probe(p) => guarded(&mut || {
+                        probe
+                            .execute(params![
+                                p.node,
+                                p.probe,
+                                p.status.as_str(),
+                                p.since_ms,
+                                p.value.filter(|v| v.is_finite()),
+                            ])
+                            .map(drop)
+                    })?,
+                    Row::Forget(id) => guarded(&mut || {
+                        forget.execute(params![id])?;
+                        forget_probes.execute(params![id]).map(drop)
+                    })?,
                     Row::Close => {}
                 }
             }
