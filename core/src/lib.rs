@@ -93,7 +93,7 @@ pub use glob::{NodeMatch, NodeMatchError};
 pub use id::{IdError, MAX_ID_LEN, NodeId};
 pub use monitor::{
     MAX_PROBES_PER_NODE, Monitor, MonitorConfig, MonitorConfigError, NodeInfo, NodeState,
-    PeerIdentity, REORDER_WINDOW, Restored, RestoredNode,
+    PeerIdentity, REORDER_WINDOW, Restored, RestoredNode, RestoredProbe,
 };
 pub use reject::{Rejection, Rejections};
 pub use time::Timestamp;

@@ -25,6 +25,76 @@ pub struct Sample {
     pub status: u8,
 }
 
+/// Why a reading of an accepted beat was refused: not judged, not handed on as a [`Sample`].
+///
+/// The beat that carried it still counts for the node's liveness: one garbage sensor value
+/// never costs a node its heartbeat. The wire format carries `f64` as raw bits, so a peer can
+/// send any of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum ReadingRefusal {
+    /// The value is NaN.
+    NotANumber,
+    /// The value is +∞ or −∞.
+    Infinite,
+}
+
+impl ReadingRefusal {
+    /// Every reason, in counter order.
+    pub const ALL: [Self; 2] = [Self::NotANumber, Self::Infinite];
+
+    /// Why `value` is refused, if it is.
+    pub fn of(value: f64) -> Option<Self> {
+        if value.is_nan() {
+            Some(Self::NotANumber)
+        } else if value.is_infinite() {
+            Some(Self::Infinite)
+        } else {
+            None
+        }
+    }
+
+    /// The stable snake_case name used as the `reason` label in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotANumber => "nan",
+            Self::Infinite => "infinite",
+        }
+    }
+}
+
+impl core::fmt::Display for ReadingRefusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Counters of refused readings, one per [`ReadingRefusal`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadingRefusals([u64; ReadingRefusal::ALL.len()]);
+
+impl ReadingRefusals {
+    /// Counts one refused reading.
+    pub fn add(&mut self, why: ReadingRefusal) {
+        self.0[why as usize] += 1;
+    }
+
+    /// The count for one reason.
+    pub fn get(&self, why: ReadingRefusal) -> u64 {
+        self.0[why as usize]
+    }
+
+    /// All refused readings.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// Every reason with its count, in a fixed order.
+    pub fn iter(&self) -> impl Iterator<Item = (ReadingRefusal, u64)> + '_ {
+        ReadingRefusal::ALL.iter().map(|&r| (r, self.get(r)))
+    }
+}
+
 // ---- thresholds ----
 
 /// A Nagios threshold range (the plugin development guidelines' syntax).
@@ -373,6 +443,18 @@ impl ProbeState {
         }
     }
 
+    /// A state a previous run left: `status` since `since`, its latest reading `value`.
+    pub(crate) fn restored(status: ProbeStatus, since: Timestamp, value: f64) -> Self {
+        Self {
+            status,
+            since,
+            value,
+            last_status: status,
+            last_at: since,
+            streak: 0,
+        }
+    }
+
     /// Takes one reading that indicates `now_status`; returns the previous state if the state
     /// changed (after `hysteresis` agreeing readings).
     pub(crate) fn observe(
@@ -410,6 +492,32 @@ impl ProbeState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reading_refusal_all_is_in_discriminant_order_and_covers_non_finite_values() {
+        for (i, r) in ReadingRefusal::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+        }
+        assert_eq!(
+            ReadingRefusal::of(f64::NAN),
+            Some(ReadingRefusal::NotANumber)
+        );
+        assert_eq!(
+            ReadingRefusal::of(-f64::NAN),
+            Some(ReadingRefusal::NotANumber)
+        );
+        assert_eq!(
+            ReadingRefusal::of(f64::INFINITY),
+            Some(ReadingRefusal::Infinite)
+        );
+        assert_eq!(
+            ReadingRefusal::of(f64::NEG_INFINITY),
+            Some(ReadingRefusal::Infinite)
+        );
+        for ok in [0.0, -0.0, f64::MAX, f64::MIN, f64::MIN_POSITIVE / 2.0] {
+            assert_eq!(ReadingRefusal::of(ok), None, "{ok}");
+        }
+    }
 
     fn r(s: &str) -> Range {
         s.parse().unwrap()

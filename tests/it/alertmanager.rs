@@ -149,3 +149,136 @@ fn killed_beater_fires_one_alert_from_two_monitors_and_it_resolves_when_it_retur
         alerts_for(&am, "web-1").filter(Vec::is_empty)
     });
 }
+
+/// Starts Alertmanager on a fresh loopback port in `dir`; its address once ready.
+fn start_alertmanager(dir: &TempDir) -> (Proc, String) {
+    let config = dir.0.join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        "route:\n  receiver: blackhole\n  group_wait: 1s\nreceivers:\n  - name: blackhole\n",
+    )
+    .unwrap();
+    let am = format!("127.0.0.1:{}", free_tcp_port());
+    let p = Proc::spawn(Command::new(alertmanager_bin()).args([
+        format!("--config.file={}", config.display()),
+        format!("--storage.path={}", dir.0.join("data").display()),
+        format!("--web.listen-address={am}"),
+        "--cluster.listen-address=".to_owned(),
+    ]));
+    wait_for("Alertmanager ready", || {
+        http_get(&am, "/-/ready").filter(|(s, _)| *s == 200)
+    });
+    (p, am)
+}
+
+/// The active alerts of `node` by alertname.
+fn active(am: &str, node: &str) -> Vec<String> {
+    let mut names: Vec<String> = alerts_for(am, node)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| a["status"]["state"] == "active")
+        .map(|a| {
+            a["labels"]["alertname"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Issue 13: restored down nodes were not sent to Alertmanager again (the firing set lived
+/// in memory only) and probe states were not stored, so a monitor restart let the alerts of
+/// nodes still down expire after 4 × `--alertmanager-resend`; restored nodes' last beat and
+/// "down since" read as the restart time.
+#[test]
+fn a_monitor_restart_keeps_alerts_of_nodes_still_down_firing_and_their_true_times() {
+    let dir = TempDir::new("am-restart");
+    let (_alertmanager, am) = start_alertmanager(&dir);
+    let db = dir.0.join("hb.db");
+    let am_url = format!("http://{am}");
+    let args = [
+        "--timeout",
+        "1s",
+        "--db",
+        db.to_str().unwrap(),
+        "--alertmanager",
+        &am_url,
+        "--alertmanager-resend",
+        "1s",
+    ];
+    let mon = TestMonitor::builder().args(&args).start();
+    let (udp, http) = (mon.udp.clone(), mon.http.clone());
+    let mut beater = Proc::hbnode(&[
+        "beat",
+        "--to",
+        &udp,
+        "--period",
+        "200ms",
+        "--id",
+        "web-1",
+        "--sensor",
+        r#"cmd:check@200ms=sh -c "echo CRITICAL; exit 2""#,
+    ]);
+    wait_for("the probe in error", || {
+        (active(&am, "web-1") == ["HbnodeProbe"]).then_some(())
+    });
+    beater.kill();
+    wait_for("both alerts firing", || {
+        (active(&am, "web-1") == ["HbnodeNodeDown", "HbnodeProbe"]).then_some(())
+    });
+    let metrics = |http: &str| {
+        http_get(http, "/metrics")
+            .map(|(_, m)| m)
+            .unwrap_or_default()
+    };
+    let last_beat = "hbnode_node_last_beat_timestamp_seconds{node=\"web-1\"}";
+    let before = hb_tests::metric(&metrics(&http), last_beat).expect("last beat");
+    let node = |http: &str| -> Value {
+        let (_, body) = http_get(http, "/v1/nodes/web-1").expect("web-1");
+        serde_json::from_str(&body).expect("JSON")
+    };
+    let down_since = node(&http)["state_since"].clone();
+
+    let mut mon = mon.proc;
+    mon.term();
+    mon.wait();
+    // The last resend before the stop was at most now: its alerts end within 4 × 1 s.
+    let stopped = std::time::Instant::now();
+    let mon2 = TestMonitor::builder()
+        .udp(&udp)
+        .http(&http)
+        .args(&args)
+        .start();
+    let after = hb_tests::metric(&metrics(&http), last_beat).expect("last beat");
+    assert!(
+        (after - before).abs() < 0.002,
+        "the true last beat (stored to the ms), not the restart time: {before} → {after}"
+    );
+    let n = node(&http);
+    assert_eq!(n["state"], "down");
+    assert_eq!(n["state_since"], down_since, "down since its true time");
+    assert_eq!(
+        hb_tests::metric(
+            &metrics(&http),
+            "hbnode_probe_state{node=\"web-1\",probe=\"check\"}"
+        ),
+        Some(2.0),
+        "the probe state survives"
+    );
+    // Watch past the old alerts' expiry: they never resolve.
+    while stopped.elapsed() < std::time::Duration::from_secs(6) {
+        assert_eq!(
+            active(&am, "web-1"),
+            ["HbnodeNodeDown", "HbnodeProbe"],
+            "still firing after the restart"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert!(
+        mon2.events_for("web-1").is_empty(),
+        "nothing announced again: {:?}",
+        mon2.events_for("web-1")
+    );
+}

@@ -373,3 +373,105 @@ exec "$@""#;
     });
     mon.kill();
 }
+
+/// One beat `node` seq 1 carrying `readings`, unauthenticated, to `to`.
+fn send_beat(s: &UdpSocket, to: &str, node: &str, seq: u64, readings: &[Reading<'_>]) {
+    let mut buf = [0u8; wire::MAX_DATAGRAM];
+    let msg = Message::Beat(Beat {
+        period_ms: 200,
+        readings: Readings::from_slice(readings),
+        ..Beat::new(node, 1, seq)
+    });
+    let n = wire::encode(&msg, None, &mut buf).expect("encode");
+    s.send_to(&buf[..n], to).expect("send");
+}
+
+/// Issue 13: one unauthenticated beat carrying a NaN reading used to fail the store's whole
+/// batch (`NOT NULL constraint failed: readings.value`), other nodes' history with it. The
+/// reading is refused where it enters and counted; the beat, its other readings and every
+/// other node's rows are stored.
+#[test]
+fn a_nan_reading_is_refused_and_counted_and_other_nodes_history_is_intact() {
+    let dir = temp_dir("nan");
+    let db = dir.join("hb.db");
+    let dbs = db.to_str().unwrap();
+    let mon = TestMonitor::builder()
+        .args(&["--timeout", "30s", "--db", dbs])
+        .start();
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let load = |value| Reading {
+        probe: "load1",
+        value,
+        status: 0,
+    };
+    send_beat(&s, &mon.udp, "good-1", 1, &[load(0.5)]);
+    send_beat(
+        &s,
+        &mon.udp,
+        "evil",
+        1,
+        &[
+            load(f64::NAN),
+            load(f64::INFINITY),
+            Reading {
+                probe: "disk",
+                value: 42.0,
+                status: 0,
+            },
+        ],
+    );
+    send_beat(&s, &mon.udp, "good-2", 1, &[load(1.5)]);
+    wait_for("both refusals counted", || {
+        let m = http_get(&mon.http, "/metrics")?.1;
+        (metric(&m, "hbnode_readings_refused_total{reason=\"nan\"}")? == 1.0
+            && metric(&m, "hbnode_readings_refused_total{reason=\"infinite\"}")? == 1.0)
+            .then_some(())
+    });
+    let joined = wait_for("three joins in the store", || {
+        let h = history(&db);
+        (h.iter().filter(|(_, e)| e == "joined").count() == 3).then_some(h)
+    });
+    for node in ["good-1", "evil", "good-2"] {
+        assert!(
+            joined.contains(&(node.into(), "joined".into())),
+            "{joined:?}"
+        );
+    }
+    let values = |node: &str, probe: &str| -> Vec<f64> {
+        run_ok(&[
+            "readings", "--db", dbs, "--node", node, "--probe", probe, "--json",
+        ])
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("JSON line")["value"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect()
+    };
+    assert_eq!(values("good-1", "load1"), [0.5]);
+    assert_eq!(values("good-2", "load1"), [1.5]);
+    assert_eq!(
+        values("evil", "disk"),
+        [42.0],
+        "the beat's finite reading is kept"
+    );
+    assert!(values("evil", "load1").is_empty());
+    let m = http_get(&mon.http, "/metrics").expect("metrics").1;
+    assert_eq!(metric(&m, "hbnode_beats_received_total"), Some(3.0));
+    for reason in ["invalid", "error"] {
+        assert_eq!(
+            metric(
+                &m,
+                &format!("hbnode_store_rows_dropped_total{{reason=\"{reason}\"}}")
+            ),
+            Some(0.0),
+            "{m}"
+        );
+    }
+    assert_eq!(
+        metric(&m, "hbnode_node_up{node=\"evil\"}"),
+        Some(1.0),
+        "its beat counts"
+    );
+}

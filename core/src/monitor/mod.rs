@@ -23,7 +23,7 @@ pub use config::{MonitorConfig, MonitorConfigError, PeerIdentity};
 pub use info::NodeInfo;
 pub use probes::MAX_PROBES_PER_NODE;
 pub use registry::NodeState;
-pub use restore::{Restored, RestoredNode};
+pub use restore::{Restored, RestoredNode, RestoredProbe};
 pub use sequence::REORDER_WINDOW;
 pub use state::Monitor;
 

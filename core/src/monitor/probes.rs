@@ -7,7 +7,7 @@ use compact_str::CompactString;
 use super::state::Monitor;
 use crate::event::{Event, EventKind};
 use crate::id::NodeId;
-use crate::probe::{ProbeState, ProbeStatus, Sample};
+use crate::probe::{ProbeState, ProbeStatus, ReadingRefusal, ReadingRefusals, Sample};
 use crate::time::Timestamp;
 use crate::wire::{self, Beat};
 
@@ -19,6 +19,12 @@ impl Monitor {
     /// Readings of probes beyond [`MAX_PROBES_PER_NODE`] for their node (not judged).
     pub fn probes_refused(&self) -> u64 {
         self.probes_refused
+    }
+
+    /// Readings refused by reason (a value no probe or store can hold, such as NaN): neither
+    /// judged nor handed on as samples. The beats that carried them were accepted.
+    pub fn readings_refused(&self) -> &ReadingRefusals {
+        &self.readings_refused
     }
 
     /// Every tracked probe of `node`, by name.
@@ -48,7 +54,8 @@ impl Monitor {
         self.samples.pop_front()
     }
 
-    /// Judges and queues the readings of the fresh beat just accepted from the node in `slot`.
+    /// Judges and queues the readings of the fresh beat just accepted from the node in `slot`;
+    /// refuses (and counts) readings whose value is not a finite number, keeping the beat.
     pub(super) fn take_readings(&mut self, now: Timestamp, slot: u32, b: &Beat<'_>) {
         if b.readings.is_empty() {
             return;
@@ -56,6 +63,10 @@ impl Monitor {
         let n = self.nodes.get(slot).expect("present");
         let (node, addr, incarnation) = (n.id.clone(), n.addr, n.incarnation);
         for r in b.readings.iter() {
+            if let Some(why) = ReadingRefusal::of(r.value) {
+                self.readings_refused.add(why);
+                continue;
+            }
             self.judge(now, &node, addr, incarnation, &r);
             if self.cfg.max_pending_samples == 0 {
                 continue;

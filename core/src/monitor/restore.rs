@@ -7,7 +7,11 @@ use core::time::Duration;
 use super::liveness::{deadline_after, first_arrival};
 use super::registry::{Node, NodeState};
 use super::state::Monitor;
+use compact_str::CompactString;
+
+use super::probes::MAX_PROBES_PER_NODE;
 use crate::id::NodeId;
+use crate::probe::{ProbeState, ProbeStatus};
 use crate::time::Timestamp;
 
 /// One node as a previous run of the monitor last saw it, for [`Monitor::restore`].
@@ -25,6 +29,28 @@ pub struct RestoredNode {
     pub state: NodeState,
     /// Its advertised beat period (zero: the monitor's default).
     pub period: Duration,
+    /// Receive time of its latest fresh beat, in this monitor's time base (the caller converts
+    /// the stored wall-clock time; the core reads no clock). Later than `now` counts as `now`.
+    pub last_seen: Timestamp,
+    /// When it entered `state`, in this monitor's time base. Later than `now` counts as `now`.
+    pub state_since: Timestamp,
+}
+
+/// One probe's state as a previous run of the monitor last saw it, for
+/// [`Monitor::restore_probes`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct RestoredProbe {
+    /// The node's id (a node not in the registry is skipped).
+    pub node: NodeId,
+    /// The probe's name.
+    pub probe: CompactString,
+    /// Its state then (after hysteresis).
+    pub status: ProbeStatus,
+    /// When it entered that state, in this monitor's time base. Later than `now` counts as
+    /// `now`.
+    pub since: Timestamp,
+    /// Its latest reading (NaN: none).
+    pub value: f64,
 }
 
 /// What [`Monitor::restore`] did.
@@ -43,9 +69,13 @@ impl Monitor {
     /// - An **alive** node is treated as if its last beat had arrived at `now`: fresh detector
     ///   state and a deadline one detector bound after `now`. Silent, it is reported `down`
     ///   then (with its silence counted from `now`), so a node that died while the monitor
-    ///   was down is still caught; beating, it carries on with no event.
-    /// - A **down** or **left** node keeps its state and is not announced again; its
-    ///   `forget_after` clock starts at `now`.
+    ///   was down is still caught; beating, it carries on with no event. It keeps its
+    ///   `state_since`.
+    /// - A **down** or **left** node keeps its state, `last_seen` and `state_since` (so "down
+    ///   since" stays true across restarts) and is not announced again. It is forgotten
+    ///   `forget_after` after its true `state_since`, as if the monitor had never stopped; one
+    ///   already overdue is forgotten just after `now` (its `state_since` then reads
+    ///   `now + 1 µs - forget_after`).
     /// - Incarnation and sequence number are kept, and every sequence number up to `seq` counts
     ///   as seen, so a replayed capture of older beats is refused as after any beat.
     ///
@@ -70,6 +100,18 @@ impl Monitor {
             };
             let period = Duration::from_micros(u64::from(period_us));
             let det = first_arrival(&self.cfg.detector, now, period);
+            let state_since = r.state_since.min(now);
+            let (last, since) = match r.state {
+                NodeState::Alive => (now, state_since),
+                NodeState::Down | NodeState::Left => {
+                    // Forgotten after `now` at the earliest (`poll_timeout` is never in the past).
+                    let due_from = self
+                        .cfg
+                        .forget_after
+                        .map_or(Timestamp::ZERO, |f| now + Duration::from_micros(1) - f);
+                    (r.last_seen.min(now), state_since.max(due_from))
+                }
+            };
             let slot = self.nodes.insert(Node {
                 id: r.id,
                 addr: r.addr,
@@ -77,8 +119,8 @@ impl Monitor {
                 seq: r.seq,
                 // Everything up to `seq` counts as seen: replays are duplicates.
                 window: u64::MAX,
-                last: now,
-                since: now,
+                last,
+                since,
                 scheduled: Timestamp::MAX,
                 deadline: deadline_after(&self.cfg.detector, &det, now, period),
                 det,
@@ -96,6 +138,35 @@ impl Monitor {
             out.restored += 1;
         }
         self.settle();
+        out
+    }
+
+    /// Adds probe states a previous run knew (a mutator, called after [`Self::restore`],
+    /// before any datagram). No event is produced: a probe restored in warning or error is
+    /// not announced again, and the next readings carry on from its state (with hysteresis).
+    ///
+    /// Probes of nodes not in the registry, probes already tracked and probes beyond
+    /// [`MAX_PROBES_PER_NODE`] for their node are skipped and counted.
+    pub fn restore_probes(
+        &mut self,
+        probes: impl IntoIterator<Item = RestoredProbe>,
+        now: Timestamp,
+    ) -> Restored {
+        let now = self.advance(now);
+        let mut out = Restored::default();
+        for p in probes {
+            let key = (p.node, p.probe);
+            if self.nodes.find(key.0.as_str()).is_none()
+                || self.probes.contains_key(&key)
+                || self.probes(key.0.as_str()).count() >= MAX_PROBES_PER_NODE
+            {
+                out.skipped += 1;
+                continue;
+            }
+            let state = ProbeState::restored(p.status, p.since.min(now), p.value);
+            self.probes.insert(key, state);
+            out.restored += 1;
+        }
         out
     }
 }

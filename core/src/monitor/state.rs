@@ -12,7 +12,7 @@ use super::registry::{NodeState, Registry};
 use crate::arrival::BeatArrival;
 use crate::event::Event;
 use crate::id::NodeId;
-use crate::probe::{ProbeState, Sample};
+use crate::probe::{ProbeState, ReadingRefusals, Sample};
 use crate::reject::Rejections;
 use crate::schedule::ScheduleRule;
 use crate::time::Timestamp;
@@ -72,6 +72,7 @@ pub struct Monitor {
     pub(super) arrivals_dropped: u64,
     pub(super) probes: BTreeMap<(NodeId, CompactString), ProbeState>,
     pub(super) probes_refused: u64,
+    pub(super) readings_refused: ReadingRefusals,
     pub(super) rejections: Rejections,
     pub(super) now: Timestamp,
     pub(super) beats_received: u64,
@@ -122,6 +123,7 @@ impl Monitor {
             arrivals_dropped: 0,
             probes: BTreeMap::new(),
             probes_refused: 0,
+            readings_refused: ReadingRefusals::default(),
             rejections: Rejections::default(),
             now,
             beats_received: 0,

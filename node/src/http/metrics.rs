@@ -74,6 +74,11 @@ pub(crate) fn render(snap: &Snapshot, stats: &Stats) -> String {
         counter(snap.probes_refused),
     );
     reg.register(
+        "readings_refused",
+        "Sensor readings refused on arrival, by reason (nan, infinite): not judged, not stored; their beats still count",
+        counters("reason", snap.readings_refused.iter().map(|(r, n)| (*r, *n))),
+    );
+    reg.register(
         "node_up",
         "Whether the node is alive (1) or down or gone (0)",
         up,
@@ -200,12 +205,13 @@ pub(crate) fn render(snap: &Snapshot, stats: &Stats) -> String {
     );
     reg.register(
         "store_rows_dropped",
-        "Rows not stored, by reason: queue_full (the disk was slower than ingest) or error (their transaction failed)",
+        "Rows not stored, by reason: queue_full (the disk was slower than ingest), error (their transaction failed) or invalid (a value the store cannot hold; the rest of its batch was written)",
         counters(
             "reason",
             [
                 ("queue_full", stats::get(&stats.store_dropped)),
                 ("error", stats::get(&stats.store_failed)),
+                ("invalid", stats::get(&stats.store_invalid)),
             ]
             .into_iter(),
         ),
@@ -280,6 +286,7 @@ mod tests {
             states: vec![("alive", 0), ("down", 1), ("left", 0)],
             core_acks_dropped: 0,
             probes_refused: 7,
+            readings_refused: vec![("nan", 4), ("infinite", 0)],
             stalls: (2, std::time::Duration::from_millis(1500)),
             max_nodes: 10,
         };
@@ -297,6 +304,8 @@ mod tests {
             "hbnode_probe_value{node=\"web-1\",probe=\"load1\"} 5.5",
             "hbnode_probe_state{node=\"web-1\",probe=\"load1\"} 1",
             "hbnode_probe_readings_refused_total 7",
+            "hbnode_readings_refused_total{reason=\"nan\"} 4",
+            "hbnode_readings_refused_total{reason=\"infinite\"} 0",
             "hbnode_store_rows_written_total{table=\"readings\"} 0",
             "hbnode_store_rows_dropped_total{reason=\"queue_full\"} 0",
             "hbnode_store_errors_total 0",

@@ -94,6 +94,8 @@ pub(crate) struct Snapshot {
     pub(crate) core_acks_dropped: u64,
     /// Readings of probes beyond the per-node limit.
     pub(crate) probes_refused: u64,
+    /// Readings refused by reason (every reason, zeros included): not finite.
+    pub(crate) readings_refused: Vec<(&'static str, u64)>,
     /// Stalls of the monitor itself detected, and the length of the latest.
     pub(crate) stalls: (u64, Duration),
     /// The registry's capacity (`--max-nodes`).
@@ -113,6 +115,9 @@ impl Snapshot {
         }
         self.core_acks_dropped += other.core_acks_dropped;
         self.probes_refused += other.probes_refused;
+        for ((_, n), (_, m)) in self.readings_refused.iter_mut().zip(other.readings_refused) {
+            *n += m;
+        }
         // Each Detector guards its own loop; they share one thread, so a stall shows in all.
         self.stalls = self.stalls.max(other.stalls);
         self.max_nodes += other.max_nodes;
@@ -139,6 +144,11 @@ pub(crate) fn snapshot(monitor: &Monitor, clock: &Clock, legacy: &LegacyState) -
             .collect(),
         core_acks_dropped: monitor.acks_dropped(),
         probes_refused: monitor.probes_refused(),
+        readings_refused: monitor
+            .readings_refused()
+            .iter()
+            .map(|(r, n)| (r.as_str(), n))
+            .collect(),
         stalls: monitor.stalls(),
         max_nodes: monitor.config().max_nodes,
     }

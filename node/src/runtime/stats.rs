@@ -111,6 +111,8 @@ pub(crate) struct Stats {
     pub(crate) store_dropped: AtomicU64,
     /// Rows lost because their transaction failed.
     pub(crate) store_failed: AtomicU64,
+    /// Rows the store refused alone (a value the schema cannot hold); their batch was written.
+    pub(crate) store_invalid: AtomicU64,
     /// Failed store operations (transactions, prunes).
     pub(crate) store_errors: AtomicU64,
     /// Readings the core's sample queue dropped (not drained in time).

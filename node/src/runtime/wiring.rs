@@ -181,20 +181,27 @@ pub(crate) fn start_with(
         max_pending_arrivals: if s.record.is_some() { QUEUE } else { 0 },
         ..core_config(s.detector)
     };
-    let mut monitor = Monitor::new(main_config, clock.now()).context("invalid monitor settings")?;
     let stats = Arc::new(Stats::default());
     // The store first: a file that is not ours stops the start before any socket is bound.
-    let (store, mut stored) = match &s.db {
+    let (store, mut stored, probes) = match &s.db {
         Some(path) => {
             let mut opened = crate::store::open(path)?;
             let nodes = std::mem::take(&mut opened.nodes);
+            let probes = std::mem::take(&mut opened.probes);
             tracing::info!(db = %path.display(), nodes = nodes.len(), "store opened");
             let writer = StoreWriter::start(opened, s.retention, Arc::clone(&stats))
                 .context("cannot start the store's writer thread")?;
-            (Some(writer), nodes)
+            (Some(writer), nodes, probes)
         }
-        None => (None, Vec::new()),
+        None => (None, Vec::new(), Vec::new()),
     };
+    // Stored times (a node down since yesterday) need a place on this run's clock.
+    let clock = clock.reaching_back(crate::store::reach_back(
+        &stored,
+        &probes,
+        crate::store::unix_ms(clock.wall(clock.now())),
+    ));
+    let mut monitor = Monitor::new(main_config, clock.now()).context("invalid monitor settings")?;
     // Stored nodes go back to the Detector that held them (its `--listener` group, by
     // position); groups that no longer exist hand theirs to the main Detector.
     for n in &mut stored {
@@ -206,8 +213,13 @@ pub(crate) fn start_with(
         let nodes = stored
             .iter()
             .filter(|n| n.detector == index)
-            .filter_map(crate::store::NodeRow::restored);
+            .filter_map(|n| n.restored(&clock));
         let r = m.restore(nodes, clock.now());
+        // Each probe goes to the Detector holding its node; the others skip it.
+        m.restore_probes(
+            probes.iter().filter_map(|p| p.restored(&clock)),
+            clock.now(),
+        );
         if r.restored + r.skipped > 0 {
             tracing::info!(
                 restored = r.restored,
@@ -219,6 +231,20 @@ pub(crate) fn start_with(
         }
     };
     restore(&mut monitor, 0, &stored);
+    let mut extra_monitors = Vec::new();
+    for (i, (d, _)) in s.extra.iter().enumerate() {
+        let index = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        let mut m = Monitor::new(core_config(*d), clock.now())
+            .context("invalid listener detector settings")?;
+        restore(&mut m, index, &stored);
+        extra_monitors.push(m);
+    }
+    // What was firing when the previous run stopped fires again at once, before its old
+    // alerts can expire.
+    let restored_alerts: Vec<_> = std::iter::once(&monitor)
+        .chain(&extra_monitors)
+        .flat_map(|m| alertmanager::firing(m, &clock))
+        .collect();
     let store_tx = store.as_ref().map(StoreWriter::sender);
     let mut sinks = vec![stream::start(Stream::Log).context("cannot start the log sink")?];
     if let Some(format) = s.events {
@@ -229,7 +255,7 @@ pub(crate) fn start_with(
     }
     if !s.alertmanager.urls.is_empty() {
         sinks.push(
-            alertmanager::start(&s.alertmanager, &stats)
+            alertmanager::start(&s.alertmanager, &stats, restored_alerts)
                 .context("cannot start the Alertmanager action")?,
         );
     }
@@ -295,11 +321,8 @@ pub(crate) fn start_with(
     for l in &s.legacy {
         start_listen(&Listen::Legacy(l.clone()), &detector)?;
     }
-    for (i, (d, listens)) in s.extra.iter().enumerate() {
+    for (i, ((_, listens), m)) in s.extra.iter().zip(extra_monitors).enumerate() {
         let index = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        let mut m = Monitor::new(core_config(*d), clock.now())
-            .context("invalid listener detector settings")?;
-        restore(&mut m, index, &stored);
         let addr = DetectorActor::new(m, clock, reporter.clone().recipient(), Arc::clone(&stats))
             .with_event_ids(Arc::clone(&event_ids))
             .with_store(store_tx.clone().map(|tx| StoreFeed::new(tx, index)))

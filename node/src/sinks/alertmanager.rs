@@ -25,6 +25,10 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value, json};
 
+use hb_core::probe::ProbeStatus;
+use hb_core::{Monitor, NodeState};
+
+use crate::runtime::clock::Clock;
 use crate::runtime::record::EventRecord;
 use crate::runtime::stats::{PostAction, Stats};
 use crate::sinks::Sink;
@@ -54,6 +58,46 @@ pub(crate) struct AlertmanagerSettings {
     pub(crate) labels: Vec<(String, String)>,
     /// This monitor's id (an annotation).
     pub(crate) monitor: String,
+}
+
+/// An alert that was firing when the previous run stopped (a node restored down, a probe
+/// restored in warning or error): fired again as soon as the sink starts, so it never expires
+/// across a restart. Nothing is announced anywhere else.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct RestoredAlert {
+    node: String,
+    /// `None`: the node-down alert.
+    probe: Option<(String, ProbeStatus, Option<f64>)>,
+    addr: String,
+    since: SystemTime,
+}
+
+/// The alerts `monitor` (just restored) has firing.
+pub(crate) fn firing(monitor: &Monitor, clock: &Clock) -> Vec<RestoredAlert> {
+    let now = clock.now();
+    let down = monitor
+        .nodes(now)
+        .filter(|n| n.state == NodeState::Down)
+        .map(|n| RestoredAlert {
+            node: n.id.to_string(),
+            probe: None,
+            addr: n.addr.to_string(),
+            since: clock.wall(n.state_since),
+        });
+    let probes = monitor
+        .all_probes()
+        .filter(|(_, _, p)| matches!(p.status, ProbeStatus::Warning | ProbeStatus::Error))
+        .map(|(node, probe, p)| RestoredAlert {
+            node: node.to_string(),
+            probe: Some((
+                probe.to_owned(),
+                p.status,
+                p.value.is_finite().then_some(p.value),
+            )),
+            addr: String::new(),
+            since: clock.wall(p.since),
+        });
+    down.chain(probes).collect()
 }
 
 /// One firing alert.
@@ -165,6 +209,57 @@ impl Alerts {
         }
     }
 
+    /// Takes up an alert a previous run had firing (not sent: the first resend sends it).
+    fn restore(&mut self, r: RestoredAlert) {
+        let starts_at = rfc3339(r.since);
+        let mut annotations = Map::new();
+        annotations.insert("monitor".into(), self.settings.monitor.clone().into());
+        let (key, f) = match r.probe {
+            None => {
+                annotations.insert(
+                    "summary".into(),
+                    format!(
+                        "node {} is down (since before the monitor restarted)",
+                        r.node
+                    )
+                    .into(),
+                );
+                annotations.insert("addr".into(), r.addr.into());
+                let f = Firing {
+                    alertname: ALERT_NAME,
+                    labels: Map::new(),
+                    starts_at,
+                    annotations,
+                };
+                ((r.node, String::new()), f)
+            }
+            Some((probe, status, value)) => {
+                let severity = if status == ProbeStatus::Error {
+                    "critical"
+                } else {
+                    "warning"
+                };
+                let reading = value.map_or_else(|| "NaN".to_owned(), |v| v.to_string());
+                annotations.insert(
+                    "summary".into(),
+                    format!("{probe} on {} is {reading} ({severity})", r.node).into(),
+                );
+                annotations.insert("reading".into(), reading.into());
+                let mut labels = Map::new();
+                labels.insert("probe".into(), probe.clone().into());
+                labels.insert("severity".into(), severity.into());
+                let f = Firing {
+                    alertname: PROBE_ALERT_NAME,
+                    labels,
+                    starts_at,
+                    annotations,
+                };
+                ((r.node, probe), f)
+            }
+        };
+        self.firing.insert(key, f);
+    }
+
     /// Records `f` as firing under `key` and returns its first POST.
     fn fire(&mut self, key: (String, String), f: Firing, now: SystemTime) -> Vec<Value> {
         let a = self.alert(&key.0, &f, now + 4 * self.settings.resend);
@@ -210,8 +305,12 @@ fn send(targets: &[Target], alerts: &[Value]) {
     }
 }
 
-/// Starts the Alertmanager runtime and the sink that feeds it.
-pub(crate) fn start(s: &AlertmanagerSettings, stats: &Arc<Stats>) -> std::io::Result<Sink> {
+/// Starts the Alertmanager runtime and the sink that feeds it; `restored` alerts fire at once.
+pub(crate) fn start(
+    s: &AlertmanagerSettings,
+    stats: &Arc<Stats>,
+    restored: Vec<RestoredAlert>,
+) -> std::io::Result<Sink> {
     let settings = s.clone();
     let st = Arc::clone(stats);
     Sink::runtime(
@@ -231,6 +330,10 @@ pub(crate) fn start(s: &AlertmanagerSettings, stats: &Arc<Stats>) -> std::io::Re
                 settings,
                 firing: BTreeMap::new(),
             };
+            for r in restored {
+                alerts.restore(r);
+            }
+            send(&targets, &alerts.resend(SystemTime::now()));
             loop {
                 tokio::select! {
                     r = rx.recv() => match r {
@@ -352,6 +455,45 @@ mod tests {
         assert!(a.resend(now).is_empty());
         a.on_event(&probe(Error, Ok), now);
         assert_eq!(a.on_event(&probe(Ok, Error), now).len(), 1);
+        assert!(a.resend(now).is_empty());
+    }
+
+    #[test]
+    fn restored_alerts_fire_again_with_their_true_start_and_resolve_as_usual() {
+        let mut a = alerts();
+        let since = SystemTime::UNIX_EPOCH + Duration::from_secs(999_000);
+        let now = since + Duration::from_secs(1000);
+        a.restore(RestoredAlert {
+            node: "web-1".into(),
+            probe: None,
+            addr: "127.0.0.1:9".into(),
+            since,
+        });
+        a.restore(RestoredAlert {
+            node: "web-1".into(),
+            probe: Some(("load1".into(), ProbeStatus::Error, Some(9.5))),
+            addr: String::new(),
+            since,
+        });
+        let sent = a.resend(now);
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0]["labels"]["alertname"], "HbnodeNodeDown");
+        assert_eq!(sent[0]["startsAt"], rfc3339(since));
+        assert_eq!(sent[0]["endsAt"], rfc3339(now + Duration::from_secs(240)));
+        assert_eq!(
+            sent[1]["labels"],
+            json!({"alertname": "HbnodeProbe", "node": "web-1", "probe": "load1",
+                   "severity": "critical", "team": "infra"})
+        );
+        let up = record(EventKind::Up {
+            down_for: Duration::ZERO,
+        });
+        assert_eq!(
+            a.on_event(&up, now).len(),
+            1,
+            "up resolves the restored alert"
+        );
+        assert_eq!(a.on_event(&record(EventKind::Left), now).len(), 1);
         assert!(a.resend(now).is_empty());
     }
 

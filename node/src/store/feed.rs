@@ -1,4 +1,5 @@
-//! A Detector's rows for the store: each event with the node's registry row after it, the
+//! A Detector's rows for the store: each event with the node's registry row after it (and a
+//! probe event with the probe's state), the
 //! readings of accepted beats, and the registry in chunks (seq and last-seen move with every
 //! beat, so they are refreshed every [`SNAPSHOT_EVERY`] rather than per beat). Everything is
 //! offered with `try_send` ([`StoreTx::offer`]): the Detector never waits on disk.
@@ -7,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hb_core::probe::Sample;
-use hb_core::{Event, Monitor, NodeInfo};
+use hb_core::{Event, EventKind, Monitor, NodeInfo};
 
 use super::writer::{Row, StoreTx};
-use super::{NodeRow, unix_ms};
+use super::{NodeRow, ProbeRow, unix_ms};
 use crate::runtime::clock::Clock;
 use crate::runtime::record::EventRecord;
 
@@ -58,6 +59,19 @@ impl StoreFeed {
             Some(n) => Row::Node(self.row(clock, &n)),
             None => Row::Forget(record.node.clone()),
         });
+        if let EventKind::Probe { probe, .. } = &ev.kind
+            && let Some((_, s)) = monitor
+                .probes(ev.node.as_str())
+                .find(|(p, _)| *p == probe.as_str())
+        {
+            self.tx.offer(Row::Probe(ProbeRow {
+                node: record.node.clone(),
+                probe: probe.to_string(),
+                status: s.status,
+                since_ms: unix_ms(clock.wall(s.since)),
+                value: s.value.is_finite().then_some(s.value),
+            }));
+        }
     }
 
     /// One reading of an accepted beat.

@@ -25,7 +25,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
-use hb_core::{NodeId, NodeState, RestoredNode};
+use hb_core::probe::ProbeStatus;
+use hb_core::{NodeId, NodeState, RestoredNode, RestoredProbe};
+
+use crate::runtime::clock::Clock;
 use rusqlite::{Connection, OpenFlags};
 
 /// `PRAGMA application_id` of an hbnode store: "HBND".
@@ -67,6 +70,15 @@ const MIGRATIONS: &[&str] = &[
         value REAL NOT NULL,
         status INTEGER NOT NULL,
         PRIMARY KEY (series, at_ms)
+    ) WITHOUT ROWID;",
+    // 2: probe states (after hysteresis), so a restart keeps probes in warning or error.
+    "CREATE TABLE probes (
+        node TEXT NOT NULL,
+        probe TEXT NOT NULL,
+        status TEXT NOT NULL,
+        since_ms INTEGER NOT NULL,
+        value REAL,
+        PRIMARY KEY (node, probe)
     ) WITHOUT ROWID;",
 ];
 
@@ -142,8 +154,8 @@ pub(crate) struct NodeRow {
 }
 
 impl NodeRow {
-    /// The core's view of this row, for `Monitor::restore`.
-    pub(crate) fn restored(&self) -> Option<RestoredNode> {
+    /// The core's view of this row, for `Monitor::restore`, its times placed on `clock`.
+    pub(crate) fn restored(&self, clock: &Clock) -> Option<RestoredNode> {
         Some(RestoredNode {
             id: NodeId::new(&self.id).ok()?,
             addr: self.addr,
@@ -151,8 +163,52 @@ impl NodeRow {
             seq: self.seq,
             state: self.state,
             period: Duration::from_millis(self.period_ms),
+            last_seen: clock.at_unix_ms(self.last_seen_ms),
+            state_since: clock.at_unix_ms(self.state_since_ms),
         })
     }
+}
+
+/// One probe's state (after hysteresis), as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ProbeRow {
+    /// The node id.
+    pub(crate) node: String,
+    /// The probe's name.
+    pub(crate) probe: String,
+    /// Its state.
+    pub(crate) status: ProbeStatus,
+    /// When it entered that state (wall clock, ms).
+    pub(crate) since_ms: i64,
+    /// Its latest reading (`None`: none, or not finite).
+    pub(crate) value: Option<f64>,
+}
+
+impl ProbeRow {
+    /// The core's view of this row, for `Monitor::restore_probes`, its time placed on `clock`.
+    pub(crate) fn restored(&self, clock: &Clock) -> Option<RestoredProbe> {
+        Some(RestoredProbe {
+            node: NodeId::new(&self.node).ok()?,
+            probe: self.probe.as_str().into(),
+            status: self.status,
+            since: clock.at_unix_ms(self.since_ms),
+            value: self.value.unwrap_or(f64::NAN),
+        })
+    }
+}
+
+/// The oldest time any stored row needs placed on this run's clock: how far back
+/// ([`Clock::reaching_back`]) the monitor's clock must reach, from `now_ms`, plus a second (so
+/// the newest rows, rounded to ms, still come after the clock's first instant).
+pub(crate) fn reach_back(nodes: &[NodeRow], probes: &[ProbeRow], now_ms: i64) -> Duration {
+    let oldest = nodes
+        .iter()
+        .flat_map(|n| [n.last_seen_ms, n.state_since_ms])
+        .chain(probes.iter().map(|p| p.since_ms))
+        .min()
+        .unwrap_or(now_ms);
+    Duration::from_millis(u64::try_from(now_ms.saturating_sub(oldest)).unwrap_or(0))
+        + Duration::from_secs(1)
 }
 
 fn parse_state(s: &str) -> Option<NodeState> {
@@ -171,6 +227,8 @@ pub(crate) struct Opened {
     pub(crate) lock: File,
     /// Every node of the stored registry.
     pub(crate) nodes: Vec<NodeRow>,
+    /// Every stored probe state.
+    pub(crate) probes: Vec<ProbeRow>,
 }
 
 /// Opens (creating if needed) the store at `path` for a monitor.
@@ -207,11 +265,14 @@ pub(crate) fn open(path: &Path) -> anyhow::Result<Opened> {
     conn.busy_timeout(Duration::from_secs(1))?;
     let nodes =
         load_nodes(&conn).with_context(|| format!("cannot read the registry in {shown}"))?;
+    let probes =
+        load_probes(&conn).with_context(|| format!("cannot read the probe states in {shown}"))?;
     Ok(Opened {
         path: path.to_owned(),
         conn,
         lock,
         nodes,
+        probes,
     })
 }
 
@@ -327,6 +388,43 @@ fn load_nodes(conn: &Connection) -> rusqlite::Result<Vec<NodeRow>> {
             state_since_ms: since,
             last_seen_ms: last,
             period_ms: u64::try_from(period).unwrap_or(0),
+        });
+    }
+    Ok(out)
+}
+
+/// Every stored probe state (rows that no longer parse are skipped with a warning).
+fn load_probes(conn: &Connection) -> rusqlite::Result<Vec<ProbeRow>> {
+    let mut stmt = conn
+        .prepare("SELECT node, probe, status, since_ms, value FROM probes ORDER BY node, probe")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, Option<f64>>(4)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (node, probe, status, since_ms, value) = row?;
+        let statuses = [
+            ProbeStatus::Ok,
+            ProbeStatus::Warning,
+            ProbeStatus::Error,
+            ProbeStatus::Unknown,
+        ];
+        let Some(status) = statuses.into_iter().find(|s| s.as_str() == status) else {
+            tracing::warn!(%node, %probe, "skipping a stored probe whose state is unreadable");
+            continue;
+        };
+        out.push(ProbeRow {
+            node,
+            probe,
+            status,
+            since_ms,
+            value,
         });
     }
     Ok(out)

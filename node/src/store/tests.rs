@@ -28,12 +28,7 @@ fn event(node: &str, name: &'static str) -> Arc<crate::runtime::record::EventRec
         incarnation: 1,
         kind: hb_core::EventKind::Joined,
     };
-    let mut r = crate::runtime::record::EventRecord::new(
-        &ev,
-        1,
-        "fixed",
-        &crate::runtime::clock::Clock::new(),
-    );
+    let mut r = crate::runtime::record::EventRecord::new(&ev, 1, "fixed", &Clock::new());
     r.event = name;
     Arc::new(r)
 }
@@ -236,4 +231,143 @@ fn a_new_store_is_created_owner_only() {
     drop(open(&p).unwrap());
     let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{mode:o}");
+}
+
+/// Issue 13: one row the schema cannot hold (a NaN reading: `NOT NULL constraint failed`)
+/// used to roll back its whole batch, other nodes' rows with it.
+#[test]
+fn one_bad_row_is_refused_alone_and_the_rest_of_its_batch_committed() {
+    let path = temp("bad-row.db");
+    let stats = Arc::new(Stats::default());
+    let w = StoreWriter::start(
+        open(&path).unwrap(),
+        Duration::from_secs(3600),
+        Arc::clone(&stats),
+    )
+    .unwrap();
+    let tx = w.sender();
+    let now = ms_ago(Duration::ZERO);
+    tx.offer(Row::Node(node("a", NodeState::Alive, 1)));
+    tx.offer(Row::Event {
+        at_ms: now,
+        record: event("a", "joined"),
+    });
+    tx.offer(Row::Reading {
+        at_ms: now,
+        sample: reading("a", "load1", 1.5),
+    });
+    tx.offer(Row::Reading {
+        at_ms: now,
+        sample: reading("evil", "temp", f64::NAN),
+    });
+    tx.offer(Row::Nodes(vec![
+        node("b", NodeState::Down, 2),
+        node("evil", NodeState::Alive, 3),
+    ]));
+    tx.offer(Row::Event {
+        at_ms: now + 1,
+        record: event("b", "down"),
+    });
+    tx.offer(Row::Reading {
+        at_ms: now + 1,
+        sample: reading("a", "load1", 2.5),
+    });
+    drop(w);
+    assert_eq!(
+        stats.store_invalid.load(Ordering::Relaxed),
+        1,
+        "the bad row"
+    );
+    assert_eq!(
+        stats.store_failed.load(Ordering::Relaxed),
+        0,
+        "no batch lost"
+    );
+    assert_eq!(
+        stats.store_errors.load(Ordering::Relaxed),
+        0,
+        "no failed operation"
+    );
+    assert_eq!(
+        stats.store_rows().collect::<Vec<_>>(),
+        [("nodes", 3), ("events", 2), ("readings", 2)]
+    );
+    let reopened = open(&path).unwrap();
+    let ids: Vec<_> = reopened.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b", "evil"]);
+    drop(reopened);
+    let c = open_read_only(&path).unwrap();
+    let events: Vec<_> = query::history(&c, None, 0)
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.node, h.event))
+        .collect();
+    assert_eq!(
+        events,
+        [("a".into(), "joined"), ("b".into(), "down")]
+            .map(|(n, e): (String, &str)| (n, e.to_owned()))
+    );
+    let r = query::readings(&c, "a", "load1", 0).unwrap();
+    assert_eq!(r.iter().map(|r| r.value).collect::<Vec<_>>(), [1.5, 2.5]);
+    assert!(
+        query::probes(&c, "evil").unwrap().is_empty(),
+        "the bad row's new series is rolled back with it"
+    );
+}
+
+/// Issue 13: probe states were not stored, so a probe in error came back ok after a restart.
+#[test]
+fn probe_states_round_trip_and_go_with_their_forgotten_node() {
+    use hb_core::probe::ProbeStatus;
+    let path = temp("probes.db");
+    let stats = Arc::new(Stats::default());
+    let w = StoreWriter::start(open(&path).unwrap(), Duration::from_secs(3600), stats).unwrap();
+    let tx = w.sender();
+    let probe = |node: &str, name: &str, status, value| ProbeRow {
+        node: node.into(),
+        probe: name.into(),
+        status,
+        since_ms: 1_700_000_000_000,
+        value,
+    };
+    tx.offer(Row::Probe(probe(
+        "a",
+        "disk",
+        ProbeStatus::Error,
+        Some(99.5),
+    )));
+    tx.offer(Row::Probe(probe("a", "load1", ProbeStatus::Warning, None)));
+    tx.offer(Row::Probe(probe(
+        "a",
+        "disk",
+        ProbeStatus::Warning,
+        Some(80.0),
+    )));
+    tx.offer(Row::Probe(probe(
+        "gone",
+        "disk",
+        ProbeStatus::Error,
+        Some(1.0),
+    )));
+    tx.offer(Row::Forget("gone".into()));
+    drop(w);
+    assert_eq!(
+        open(&path).unwrap().probes,
+        [
+            probe("a", "disk", ProbeStatus::Warning, Some(80.0)),
+            probe("a", "load1", ProbeStatus::Warning, None),
+        ]
+    );
+}
+
+#[test]
+fn reach_back_covers_the_oldest_stored_time() {
+    let mut old = node("a", NodeState::Down, 1);
+    old.last_seen_ms = 1_000;
+    old.state_since_ms = 5_000;
+    assert_eq!(
+        reach_back(&[old, node("b", NodeState::Alive, 1)], &[], 61_000),
+        Duration::from_secs(61)
+    );
+    assert_eq!(reach_back(&[], &[], 61_000), Duration::from_secs(1));
 }

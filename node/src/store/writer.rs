@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use compact_str::CompactString;
 use hb_core::NodeId;
 use hb_core::probe::Sample;
 
-use super::{NodeRow, Opened, ms_ago};
+use super::{NodeRow, Opened, ProbeRow, ms_ago};
 use crate::runtime::record::EventRecord;
 use crate::runtime::stats::{self, Stats, StoreTable};
 
@@ -53,7 +54,9 @@ pub(crate) enum Row {
     Node(NodeRow),
     /// A batch of registry entries (the periodic snapshot).
     Nodes(Vec<NodeRow>),
-    /// A node dropped from the registry (`forgotten`).
+    /// A probe's state (after hysteresis), inserted or replaced.
+    Probe(ProbeRow),
+    /// A node dropped from the registry (`forgotten`), with its probe states.
     Forget(String),
     /// Commits what is queued before it, then ends the writer (closing the file checkpoints
     /// the write-ahead log into it).
@@ -196,33 +199,56 @@ impl Writer {
         }
     }
 
-    /// Writes `batch` in one transaction (emptying it).
+    /// Writes `batch` in one transaction (emptying it). If a row is one the store cannot hold
+    /// (a constraint or type error: [`refusable`]), the batch is written again row by row,
+    /// each under its own savepoint: the bad rows are counted as invalid and the rest
+    /// committed, so one bad row never costs the others.
     fn commit(&mut self, batch: &mut Vec<Row>) {
+        let rows = batch.iter().map(Row::rows).sum::<u64>();
         let mut counts = [0u64; 3];
-        let rows = batch.iter().filter(|r| !matches!(r, Row::Close)).count();
-        let result = self.write(batch, &mut counts);
+        let mut result = self.write(batch, &mut counts, false);
+        if result.as_ref().is_err_and(refusable) {
+            // Rolled back: the series cache may name series that are not in the file.
+            self.series.clear();
+            counts = [0; 3];
+            result = self.write(batch, &mut counts, true);
+        }
         batch.clear();
         match result {
-            Ok(()) => {
+            Ok(refused) => {
                 for (t, n) in StoreTable::ALL.into_iter().zip(counts) {
                     self.stats.store_written(t, n);
+                }
+                if let Some((n, e)) = refused {
+                    self.series.clear();
+                    self.stats.store_invalid.fetch_add(n, Ordering::Relaxed);
+                    self.log("write a row", &e, n);
                 }
             }
             Err(e) => {
                 // Rolled back: nothing of this batch is in the file, the series cache may lie.
                 self.series.clear();
-                self.stats
-                    .store_failed
-                    .fetch_add(rows as u64, std::sync::atomic::Ordering::Relaxed);
-                self.error("write", &e);
+                self.stats.store_failed.fetch_add(rows, Ordering::Relaxed);
+                stats::inc(&self.stats.store_errors);
+                self.log("write", &e, rows);
             }
         }
     }
 
-    fn write(&mut self, batch: &[Row], counts: &mut [u64; 3]) -> rusqlite::Result<()> {
+    /// Writes `batch` in one transaction. With `isolate`, each row goes under its own
+    /// savepoint and a [`refusable`] error rolls back that row only: returns how many rows
+    /// were refused so, with the first error.
+    fn write(
+        &mut self,
+        batch: &[Row],
+        counts: &mut [u64; 3],
+        isolate: bool,
+    ) -> rusqlite::Result<Option<(u64, rusqlite::Error)>> {
         if batch.iter().all(|r| matches!(r, Row::Close)) {
-            return Ok(());
+            return Ok(None);
         }
+        let mut refused: Option<(u64, rusqlite::Error)> = None;
+        let series = &mut self.series;
         let tx = self.conn.transaction()?;
         {
             let mut event = tx.prepare_cached(
@@ -242,6 +268,11 @@ impl Writer {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             let mut forget = tx.prepare_cached("DELETE FROM nodes WHERE id = ?1")?;
+            let mut forget_probes = tx.prepare_cached("DELETE FROM probes WHERE node = ?1")?;
+            let mut probe = tx.prepare_cached(
+                "INSERT OR REPLACE INTO probes (node, probe, status, since_ms, value) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
             let mut put_node = |n: &NodeRow| {
                 node.execute(params![
                     n.id,
@@ -254,10 +285,31 @@ impl Writer {
                     n.last_seen_ms,
                     i64::try_from(n.period_ms).unwrap_or(i64::MAX),
                 ])
+                .map(drop)
+            };
+            // Runs one row's statements: under a savepoint when isolating, where a refusable
+            // error undoes that row only and is counted.
+            let mut guarded = |f: &mut dyn FnMut() -> rusqlite::Result<()>| {
+                if !isolate {
+                    return f();
+                }
+                tx.execute_batch("SAVEPOINT hbnode_row")?;
+                match f() {
+                    Ok(()) => tx.execute_batch("RELEASE hbnode_row"),
+                    Err(e) if refusable(&e) => {
+                        tx.execute_batch("ROLLBACK TO hbnode_row; RELEASE hbnode_row")?;
+                        match &mut refused {
+                            Some((n, _)) => *n += 1,
+                            None => refused = Some((1, e)),
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
             };
             for r in batch {
                 match r {
-                    Row::Event { at_ms, record } => {
+                    Row::Event { at_ms, record } => guarded(&mut || {
                         event.execute(params![
                             at_ms,
                             record.node,
@@ -265,11 +317,12 @@ impl Writer {
                             record.to_json()
                         ])?;
                         counts[StoreTable::Events as usize] += 1;
-                    }
-                    Row::Reading { at_ms, sample } => {
+                        Ok(())
+                    })?,
+                    Row::Reading { at_ms, sample } => guarded(&mut || {
                         let (node, probe) = (sample.node.as_str(), sample.probe.as_str());
                         let key = (sample.node.clone(), sample.probe.clone());
-                        let id = match self.series.get(&key) {
+                        let id = match series.get(&key) {
                             Some(id) => *id,
                             None => {
                                 let found: Option<i64> = find_series
@@ -286,31 +339,49 @@ impl Writer {
                                         tx.last_insert_rowid()
                                     }
                                 };
-                                self.series.insert(key, id);
+                                series.insert(key, id);
                                 id
                             }
                         };
                         reading.execute(params![id, at_ms, sample.value, sample.status])?;
                         counts[StoreTable::Readings as usize] += 1;
-                    }
-                    Row::Node(n) => {
+                        Ok(())
+                    })?,
+                    Row::Node(n) => guarded(&mut || {
                         put_node(n)?;
                         counts[StoreTable::Nodes as usize] += 1;
-                    }
+                        Ok(())
+                    })?,
                     Row::Nodes(ns) => {
                         for n in ns {
-                            put_node(n)?;
+                            guarded(&mut || {
+                                put_node(n)?;
+                                counts[StoreTable::Nodes as usize] += 1;
+                                Ok(())
+                            })?;
                         }
-                        counts[StoreTable::Nodes as usize] += ns.len() as u64;
                     }
-                    Row::Forget(id) => {
+                    Row::Probe(p) => guarded(&mut || {
+                        probe
+                            .execute(params![
+                                p.node,
+                                p.probe,
+                                p.status.as_str(),
+                                p.since_ms,
+                                p.value.filter(|v| v.is_finite()),
+                            ])
+                            .map(drop)
+                    })?,
+                    Row::Forget(id) => guarded(&mut || {
                         forget.execute(params![id])?;
-                    }
+                        forget_probes.execute(params![id]).map(drop)
+                    })?,
                     Row::Close => {}
                 }
             }
         }
-        tx.commit()
+        tx.commit()?;
+        Ok(refused)
     }
 
     /// Deletes readings and events older than the retention.
@@ -342,20 +413,85 @@ impl Writer {
         }
     }
 
-    /// Counts a storage error and logs it, at most once per [`LOG_EVERY`].
+    /// Counts a failed operation (a prune) and logs it.
     fn error(&mut self, what: &str, e: &rusqlite::Error) {
         stats::inc(&self.stats.store_errors);
+        self.log(what, e, 0);
+    }
+
+    /// Logs a storage error that cost `rows` rows, with what to do about its cause, at most
+    /// once per [`LOG_EVERY`] (the rest are counted in the next line).
+    fn log(&mut self, what: &str, e: &rusqlite::Error, rows: u64) {
         let now = Instant::now();
         if self.last_log.is_some_and(|t| now < t + LOG_EVERY) {
             self.unlogged += 1;
             return;
         }
         tracing::error!(
-            db = %self.path, error = %e, operation = what, suppressed = self.unlogged,
-            "the store cannot write (rows are lost, detection carries on); check the disk: \
-             free space, permissions, read-only mount"
+            db = %self.path, error = %e, operation = what, rows_lost = rows,
+            suppressed = self.unlogged, "{}", advice(e)
         );
         self.last_log = Some(now);
         self.unlogged = 0;
+    }
+}
+
+impl Row {
+    /// How many table rows this is (a snapshot chunk is one per node; `Close` none).
+    fn rows(&self) -> u64 {
+        match self {
+            Self::Nodes(ns) => ns.len() as u64,
+            Self::Close => 0,
+            _ => 1,
+        }
+    }
+}
+
+/// Whether `e` is about the row being written (a value the schema cannot hold) rather than the
+/// file: such a row is refused alone and the rest of its batch written.
+fn refusable(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{ConstraintViolation, TooBig, TypeMismatch};
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => {
+            matches!(f.code, ConstraintViolation | TypeMismatch | TooBig)
+        }
+        rusqlite::Error::ToSqlConversionFailure(_) => true,
+        _ => false,
+    }
+}
+
+/// What an operator should do about a storage error: it names the real cause.
+fn advice(e: &rusqlite::Error) -> &'static str {
+    use rusqlite::ErrorCode as C;
+    if refusable(e) {
+        return "the store refused a row it cannot hold (counted in \
+                hbnode_store_rows_dropped_total{reason=\"invalid\"}); the rest of its batch \
+                was written; this is a bug in hbnode: please report it with this error";
+    }
+    match e.sqlite_error_code() {
+        Some(C::DiskFull) => {
+            "the store cannot write (rows are lost, detection carries on): the disk is full; \
+             free space, or lower --retention"
+        }
+        Some(C::ReadOnly) => {
+            "the store cannot write (rows are lost, detection carries on): the file or its \
+             mount is read-only; check its permissions and the mount"
+        }
+        Some(C::PermissionDenied | C::CannotOpen) => {
+            "the store cannot write (rows are lost, detection carries on): permission denied; \
+             check the file's and its directory's owner and mode"
+        }
+        Some(C::DatabaseBusy | C::DatabaseLocked) => {
+            "the store cannot write (rows are lost, detection carries on): another process \
+             holds a lock on the file; stop whatever else opened it"
+        }
+        Some(C::DatabaseCorrupt | C::NotADatabase) => {
+            "the store cannot write (rows are lost, detection carries on): the file is \
+             corrupt; stop the monitor and move the file aside (a new one is created)"
+        }
+        _ => {
+            "the store cannot write (rows are lost, detection carries on); check the disk: \
+             free space, permissions, read-only mount"
+        }
     }
 }

@@ -536,7 +536,8 @@ pub(crate) fn run_one(
         "hbnode_store_rows_dropped_total{reason=\"queue_full\"}",
     )
     .unwrap_or(0.0)
-        + metric(&http, "hbnode_store_rows_dropped_total{reason=\"error\"}").unwrap_or(0.0);
+        + metric(&http, "hbnode_store_rows_dropped_total{reason=\"error\"}").unwrap_or(0.0)
+        + metric(&http, "hbnode_store_rows_dropped_total{reason=\"invalid\"}").unwrap_or(0.0);
     // SIGTERM: a clean shutdown checkpoints the store's write-ahead log into the file.
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::event::EventKind;
-use crate::probe::{ProbeConfig, ProbeStatus};
+use crate::probe::{ProbeConfig, ProbeStatus, ReadingRefusal};
 
 fn beat_with_readings(node: &str, seq: u64, readings: &[wire::Reading<'_>]) -> Vec<u8> {
     let msg = Message::Beat(Beat {
@@ -194,4 +194,44 @@ fn probes_per_node_are_bounded() {
     assert_eq!(m.probes("a").count(), MAX_PROBES_PER_NODE);
     assert_eq!(m.probes_refused(), 5);
     assert_eq!(m.probes("b").count(), 0);
+}
+
+/// Issue 13: a reading whose value is not a finite number (postcard carries `f64` as raw bits,
+/// so a peer can send NaN or ±∞) is refused and counted by reason; the beat still counts.
+#[test]
+fn non_finite_readings_are_refused_and_counted_but_the_beat_counts() {
+    let mut m = monitor(3);
+    let reading = |probe, value| wire::Reading {
+        probe,
+        value,
+        status: 0,
+    };
+    let rs = [
+        reading("load1", 0.5),
+        reading("load1", f64::NAN),
+        reading("temp", f64::INFINITY),
+        reading("temp", f64::NEG_INFINITY),
+        reading("disk", 93.0),
+    ];
+    m.handle_datagram(t(0), addr(), &beat_with_readings("a", 1, &rs));
+    assert_eq!(m.beats_received(), 1, "the beat is accepted");
+    assert_eq!(m.rejections().total(), 0, "the datagram is not rejected");
+    assert_eq!(m.node("a", t(0)).map(|n| n.state), Some(NodeState::Alive));
+    let samples: Vec<_> = std::iter::from_fn(|| m.poll_sample())
+        .map(|s| (s.probe.to_string(), s.value))
+        .collect();
+    assert_eq!(samples, [("load1".into(), 0.5), ("disk".into(), 93.0)]);
+    let refused = m.readings_refused();
+    assert_eq!(refused.get(ReadingRefusal::NotANumber), 1);
+    assert_eq!(refused.get(ReadingRefusal::Infinite), 2);
+    assert_eq!(refused.total(), 3);
+    let probes: Vec<_> = m
+        .probes("a")
+        .map(|(p, s)| (p.to_owned(), s.value))
+        .collect();
+    assert_eq!(
+        probes,
+        [("disk".into(), 93.0), ("load1".into(), 0.5)],
+        "no state for `temp`; `load1` keeps its finite value"
+    );
 }
