@@ -1,0 +1,146 @@
+use super::*;
+use crate::time::Timestamp;
+
+#[test]
+fn reading_refusal_all_is_in_discriminant_order_and_covers_non_finite_values() {
+    for (i, r) in ReadingRefusal::ALL.iter().enumerate() {
+        assert_eq!(*r as usize, i);
+    }
+    assert_eq!(
+        ReadingRefusal::of(f64::NAN),
+        Some(ReadingRefusal::NotANumber)
+    );
+    assert_eq!(
+        ReadingRefusal::of(-f64::NAN),
+        Some(ReadingRefusal::NotANumber)
+    );
+    assert_eq!(
+        ReadingRefusal::of(f64::INFINITY),
+        Some(ReadingRefusal::Infinite)
+    );
+    assert_eq!(
+        ReadingRefusal::of(f64::NEG_INFINITY),
+        Some(ReadingRefusal::Infinite)
+    );
+    for ok in [0.0, -0.0, f64::MAX, f64::MIN, f64::MIN_POSITIVE / 2.0] {
+        assert_eq!(ReadingRefusal::of(ok), None, "{ok}");
+    }
+}
+
+fn r(s: &str) -> Range {
+    s.parse().unwrap()
+}
+
+#[test]
+fn nagios_ranges_follow_the_guidelines_table() {
+    // (range, value, alerts?) — the examples of the Nagios plugin development guidelines.
+    let cases = [
+        ("10", -1.0, true),
+        ("10", 0.0, false),
+        ("10", 10.0, false),
+        ("10", 10.5, true),
+        ("10:", 9.9, true),
+        ("10:", 10.0, false),
+        ("10:", 1e9, false),
+        ("~:10", -1e9, false),
+        ("~:10", 10.0, false),
+        ("~:10", 10.1, true),
+        ("10:20", 9.0, true),
+        ("10:20", 10.0, false),
+        ("10:20", 20.0, false),
+        ("10:20", 21.0, true),
+        ("@10:20", 9.0, false),
+        ("@10:20", 10.0, true),
+        ("@10:20", 20.0, true),
+        ("@10:20", 21.0, false),
+        ("-5:-1", -3.0, false),
+        ("-5:-1", 0.0, true),
+    ];
+    for (range, v, alerts) in cases {
+        assert_eq!(r(range).alerts(v), alerts, "{range} at {v}");
+    }
+    assert!(r("10").alerts(f64::NAN));
+}
+
+#[test]
+fn bad_ranges_are_clear_errors() {
+    assert_eq!("".parse::<Range>(), Err(RangeError::Empty));
+    assert_eq!("@".parse::<Range>(), Err(RangeError::Empty));
+    assert!(matches!("x".parse::<Range>(), Err(RangeError::Number(_))));
+    assert!(matches!("1:x".parse::<Range>(), Err(RangeError::Number(_))));
+    assert!(matches!("nan".parse::<Range>(), Err(RangeError::Number(_))));
+    assert!(matches!(
+        "20:10".parse::<Range>(),
+        Err(RangeError::Reversed { .. })
+    ));
+}
+
+#[test]
+fn ranges_print_as_they_parse() {
+    for s in ["10", "10:", "~:10", "10:20", "@10:20", "@0:5", "-3:4.5"] {
+        assert_eq!(r(s).to_string(), s);
+        assert_eq!(r(&r(s).to_string()), r(s));
+    }
+}
+
+#[test]
+fn rules_parse_and_the_most_specific_wins() {
+    let rules: Vec<ProbeRule> = [
+        "load1 warning=4 error=8",
+        "load1 warning=16 error=32 nodes=db-*",
+        "load1 error=64 nodes=db-7",
+        "disk.* critical=@0:10 hysteresis=1",
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .collect();
+    let cfg = ProbeConfig {
+        rules,
+        hysteresis: 3,
+    };
+    let pick = |node: &str, probe: &str| cfg.rule(node, probe).map(|r| r.evaluate(20.0));
+    assert_eq!(pick("web-1", "load1"), Some(ProbeStatus::Error));
+    assert_eq!(pick("db-1", "load1"), Some(ProbeStatus::Warning));
+    assert_eq!(pick("db-7", "load1"), Some(ProbeStatus::Ok));
+    assert_eq!(pick("web-1", "disk./var"), Some(ProbeStatus::Ok));
+    assert_eq!(
+        cfg.rule("web-1", "disk./var").unwrap().evaluate(5.0),
+        ProbeStatus::Error
+    );
+    assert_eq!(pick("web-1", "load5"), None);
+    assert_eq!(cfg.rule("x", "disk.a").unwrap().hysteresis, Some(1));
+}
+
+#[test]
+fn bad_rules_are_clear_errors() {
+    let e = |s: &str| s.parse::<ProbeRule>().unwrap_err().to_string();
+    assert!(e("").contains("starts with the probe name"));
+    assert!(e("warning=4").contains("starts with the probe name"));
+    assert!(e("load1").contains("needs warning"));
+    assert!(e("load1 warn=4").contains("unknown key `warn`"));
+    assert!(e("load1 warning").contains("not key=value"));
+    assert!(e("load1 warning=8:4").contains("above its end"));
+    assert!(e("load1 error=4 hysteresis=0").contains("hysteresis"));
+}
+
+#[test]
+fn state_changes_only_after_n_agreeing_readings() {
+    let t = Timestamp::from_micros;
+    let mut s = ProbeState::new(t(0));
+    assert_eq!(s.observe(t(1), 9.0, ProbeStatus::Error, 3), None);
+    assert_eq!(s.observe(t(2), 9.0, ProbeStatus::Error, 3), None);
+    // An ok reading in between restarts the count.
+    assert_eq!(s.observe(t(3), 1.0, ProbeStatus::Ok, 3), None);
+    assert_eq!(s.observe(t(4), 9.0, ProbeStatus::Error, 3), None);
+    assert_eq!(s.observe(t(5), 9.0, ProbeStatus::Error, 3), None);
+    assert_eq!(
+        s.observe(t(6), 9.0, ProbeStatus::Error, 3),
+        Some(ProbeStatus::Ok)
+    );
+    assert_eq!((s.status, s.since), (ProbeStatus::Error, t(6)));
+    assert_eq!(s.observe(t(7), 9.0, ProbeStatus::Error, 3), None);
+    assert_eq!(
+        s.observe(t(8), 1.0, ProbeStatus::Ok, 1),
+        Some(ProbeStatus::Error)
+    );
+}
