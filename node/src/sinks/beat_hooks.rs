@@ -29,6 +29,9 @@ pub(crate) struct BeatHooks {
     node: String,
     stdout: Option<SyncSender<String>>,
     format: Option<EventFormat>,
+    /// `--events` lines dropped because stdout was not read (the beater has no `/metrics`:
+    /// drops are logged, at the 1st, 2nd, 4th, 8th … so the log stays bounded).
+    lines_dropped: std::cell::Cell<u64>,
 }
 
 /// Lines the stdout printer may have queued before further ones are dropped.
@@ -78,6 +81,7 @@ impl BeatHooks {
             node: node.to_owned(),
             stdout,
             format: events,
+            lines_dropped: std::cell::Cell::new(0),
         }))
     }
 
@@ -125,8 +129,17 @@ impl BeatHooks {
                     format!("{time}  {event:<12}  {monitor}{after}")
                 }
             };
-            // A full queue (stdout not read) drops the line; the log still has it.
-            let _ = tx.try_send(line);
+            // A full queue (stdout not read) drops the line; the log still has the event.
+            if tx.try_send(line).is_err() {
+                let n = self.lines_dropped.get() + 1;
+                self.lines_dropped.set(n);
+                if n.is_power_of_two() {
+                    tracing::warn!(
+                        dropped = n,
+                        "--events: stdout is not being read; event lines dropped so far"
+                    );
+                }
+            }
         }
         let Some(runner) = &self.runner else {
             return;
