@@ -6,6 +6,12 @@
 //! [`DEFAULT_MAX_BUFFER`] bytes without a complete object closes that connection only, counted
 //! as a `bad_legacy_format` rejection. Connections beyond `--max-connections` are closed at
 //! once and counted.
+//!
+//! A connection that sends nothing for `--tcp-idle-timeout` is closed and counted
+//! (`hbnode_tcp_connections_idle_closed_total`), and, like any closed connection, takes the
+//! nodes it carried down at once (reason `connection closed`): silence on a TCP heartbeat is a
+//! failure the detector would declare anyway, and idle sockets must not hold the
+//! `--max-connections` slots real clients need.
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -38,6 +44,8 @@ pub(crate) struct TcpSettings {
     pub(crate) greeting: String,
     /// Most simultaneous connections.
     pub(crate) max_connections: usize,
+    /// A connection that sends nothing for this long is closed (its nodes go down).
+    pub(crate) idle_timeout: Duration,
 }
 
 /// Accepts connections on `listener` until the task is aborted.
@@ -73,11 +81,15 @@ pub(crate) async fn run(
         let active = Rc::clone(&active);
         let fut = connection(
             stream,
-            peer,
-            next_conn,
+            Peer {
+                addr: peer,
+                conn: next_conn,
+                idle_timeout: settings.idle_timeout,
+            },
             Rc::clone(&greeting),
             detector.clone(),
             clock,
+            Arc::clone(&stats),
         );
         actix_rt::spawn(async move {
             fut.await;
@@ -86,19 +98,42 @@ pub(crate) async fn run(
     }
 }
 
+/// One connection: its peer, number and idle timeout.
+#[derive(Clone, Copy, Debug)]
+struct Peer {
+    addr: SocketAddr,
+    conn: u64,
+    idle_timeout: Duration,
+}
+
 /// Serves one connection; reports its close to the Detector.
 async fn connection(
     mut stream: TcpStream,
-    peer: SocketAddr,
-    conn: u64,
+    p: Peer,
     greeting: Rc<[u8]>,
     detector: Addr<DetectorActor>,
     clock: Clock,
+    stats: Arc<Stats>,
 ) {
+    let (peer, conn) = (p.addr, p.conn);
     tracing::debug!(%peer, conn, "TCP heartbeat connection");
     let mut nodes: Vec<NodeId> = Vec::new();
     match tokio::time::timeout(GREETING_TIMEOUT, stream.write_all(&greeting)).await {
-        Ok(Ok(())) => serve(&mut stream, peer, conn, &mut nodes, &detector, &clock).await,
+        Ok(Ok(())) => {
+            let end = serve(&mut stream, p, &mut nodes, &detector, &clock).await;
+            match end {
+                End::Closed => {}
+                End::Bad(e) => {
+                    tracing::warn!(%peer, error = %e, "bad TCP heartbeat; closing the connection");
+                }
+                End::Idle => {
+                    inc(&stats.tcp_idle_closed);
+                    tracing::warn!(%peer, idle = ?p.idle_timeout,
+                        "TCP heartbeat connection sent nothing for --tcp-idle-timeout; \
+                         closing it (its nodes are down)");
+                }
+            }
+        }
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "cannot greet"),
         Err(_) => tracing::debug!(%peer, "greeting timed out"),
     }
@@ -111,30 +146,43 @@ async fn connection(
     tracing::debug!(%peer, conn, "TCP heartbeat connection closed");
 }
 
-/// Reads beats until the peer closes, resets or sends something that is not a beat.
+/// Why [`serve`] stopped.
+#[derive(Debug)]
+enum End {
+    /// The peer closed or reset the connection, or the Detector is gone.
+    Closed,
+    /// The peer sent something that is not a beat.
+    Bad(hb_core::legacy::LegacyError),
+    /// The peer sent nothing for the idle timeout.
+    Idle,
+}
+
+/// Reads beats until the peer closes, resets, sends something that is not a beat or sends
+/// nothing for `p.idle_timeout`.
 async fn serve(
     stream: &mut TcpStream,
-    peer: SocketAddr,
-    conn: u64,
+    p: Peer,
     nodes: &mut Vec<NodeId>,
     detector: &Addr<DetectorActor>,
     clock: &Clock,
-) {
+) -> End {
+    let (peer, conn) = (p.addr, p.conn);
     let mut decoder = JsonStream::new(peer, DEFAULT_MAX_BUFFER);
     let mut buf = vec![0u8; 4096];
     loop {
-        let n = match stream.read(&mut buf).await {
-            Ok(0) => return,
-            Ok(n) => n,
-            Err(e) => {
+        let n = match tokio::time::timeout(p.idle_timeout, stream.read(&mut buf)).await {
+            Err(_) => return End::Idle,
+            Ok(Ok(0)) => return End::Closed,
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
                 tracing::debug!(%peer, error = %e, "TCP heartbeat connection lost");
-                return;
+                return End::Closed;
             }
         };
         let at = clock.now();
         decoder.handle_bytes(&buf[..n]);
         let mut items = Vec::new();
-        let mut failed = false;
+        let mut failed = None;
         while let Some(r) = decoder.poll_beat() {
             match r {
                 Ok(beat) => {
@@ -149,17 +197,16 @@ async fn serve(
                     });
                 }
                 Err(e) => {
-                    tracing::warn!(%peer, error = %e, "bad TCP heartbeat; closing the connection");
                     items.push(LegacyInput::Rejected);
-                    failed = true;
+                    failed.get_or_insert(e);
                 }
             }
         }
         if !items.is_empty() && detector.send(LegacyIngest(items)).await.is_err() {
-            return;
+            return End::Closed;
         }
-        if failed {
-            return;
+        if let Some(e) = failed {
+            return End::Bad(e);
         }
     }
 }
