@@ -384,4 +384,15 @@ fn idle_sockets_at_max_connections_no_longer_lock_a_real_client_out() {
     drop(idle);
     mon.proc.term();
     assert!(mon.proc.wait().success(), "{}", mon.proc.stderr());
+    // Refused and idle connections share one rate-limited warning: the first is logged, the
+    // rest (well within 10 s) are counted for a later summary line.
+    let stderr = mon.proc.stderr();
+    let warnings = stderr
+        .lines()
+        .filter(|l| {
+            l.contains("too many TCP heartbeat connections")
+                || l.contains("sent nothing for --tcp-idle-timeout")
+        })
+        .count();
+    assert_eq!(warnings, 1, "{stderr}");
 }
