@@ -306,3 +306,93 @@ fn a_spoofed_circus_line_naming_another_process_gets_no_hbnode_pid_and_it_surviv
     assert!(mon.wait().success(), "{}", mon.stderr());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Connects to a `json+tcp://` listener and reads its greeting line; `None` if the connection
+/// was closed (or failed) before a whole line came.
+fn greeted(addr: &str) -> Option<std::net::TcpStream> {
+    use std::io::{BufRead as _, BufReader};
+    let s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(hb_tests::PATIENCE)).ok()?;
+    let mut line = String::new();
+    BufReader::new(&s).read_line(&mut line).ok()?;
+    line.ends_with('\n').then_some(s)
+}
+
+/// Issue 13 item 9: a connection that sends nothing for `--tcp-idle-timeout` is closed by the
+/// monitor and counted, and the node it carried is down at once.
+#[test]
+fn an_idle_tcp_connection_is_closed_counted_and_its_node_is_down() {
+    use std::io::{Read as _, Write as _};
+
+    let port = free_tcp_port();
+    let addr = format!("127.0.0.1:{port}");
+    // A minute's timeout: only the idle close can make the node down in time.
+    let mut mon = TestMonitor::builder()
+        .no_udp()
+        .listen(format!("json+tcp://{addr}"))
+        .args(&["--timeout", "60s", "--tcp-idle-timeout", "500ms"])
+        .start();
+    let mut silent = greeted(&addr).expect("greeted");
+    let mut rest = [0u8; 64];
+    assert_eq!(
+        silent
+            .read(&mut rest)
+            .expect("closed, not reset or timed out"),
+        0,
+        "the monitor closes a connection that sends nothing"
+    );
+    assert_eq!(mon.metric("hbnode_tcp_connections_idle_closed_total"), 1.0);
+
+    let mut quiet = greeted(&addr).expect("greeted");
+    quiet
+        .write_all(br#"{"ip": "127.0.0.1", "status": "ok", "pid": 1, "id": "quiet"}"#)
+        .unwrap();
+    let down = wait_for("quiet down", || has(&mon.proc, "quiet", "down"));
+    assert_eq!(down["reason"], "connection closed");
+    assert_eq!(quiet.read(&mut rest).expect("closed"), 0);
+    assert_eq!(mon.metric("hbnode_tcp_connections_idle_closed_total"), 2.0);
+    mon.proc.term();
+    assert!(mon.proc.wait().success(), "{}", mon.proc.stderr());
+}
+
+/// Issue 13 item 9: `--max-connections` idle sockets hold their slots only until the idle
+/// timeout, so a real client gets in (before, it was refused for as long as they stayed).
+#[test]
+fn idle_sockets_at_max_connections_no_longer_lock_a_real_client_out() {
+    use std::io::Write as _;
+
+    let port = free_tcp_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut mon = TestMonitor::builder()
+        .no_udp()
+        .listen(format!("json+tcp://{addr}"))
+        .args(&["--max-connections", "2", "--tcp-idle-timeout", "500ms"])
+        .start();
+    // Held open (never read from again, never written to) until the end of the test.
+    let idle: Vec<_> = (0..2).map(|_| greeted(&addr).expect("greeted")).collect();
+    let mut client = wait_for("a real client greeted", || greeted(&addr));
+    client
+        .write_all(br#"{"ip": "127.0.0.1", "status": "ok", "pid": 1, "id": "real"}"#)
+        .unwrap();
+    wait_for("real joined", || has(&mon.proc, "real", "joined"));
+    let closed = mon.metric("hbnode_tcp_connections_idle_closed_total");
+    let refused = mon.metric("hbnode_tcp_connections_refused_total");
+    assert!(
+        closed >= 1.0 && refused >= 1.0,
+        "{closed} idle, {refused} refused"
+    );
+    drop(idle);
+    mon.proc.term();
+    assert!(mon.proc.wait().success(), "{}", mon.proc.stderr());
+    // Refused and idle connections share one rate-limited warning: the first is logged, the
+    // rest (well within 10 s) are counted for a later summary line.
+    let stderr = mon.proc.stderr();
+    let warnings = stderr
+        .lines()
+        .filter(|l| {
+            l.contains("too many TCP heartbeat connections")
+                || l.contains("sent nothing for --tcp-idle-timeout")
+        })
+        .count();
+    assert_eq!(warnings, 1, "{stderr}");
+}

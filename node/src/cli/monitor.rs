@@ -141,6 +141,22 @@ pub(crate) struct MonitorArgs {
     )]
     pub(crate) max_connections: u32,
 
+    /// Close a `json+tcp://` connection that sends nothing for this long (more than 0, at most
+    /// 1 day).
+    ///
+    /// Silence on a TCP heartbeat is a failure: like any closed connection, the nodes it
+    /// carried are down at once. Idle closes are counted in
+    /// `hbnode_tcp_connections_idle_closed_total`; without this, idle sockets could hold every
+    /// --max-connections slot and lock real clients out.
+    #[arg(
+        long,
+        env = "HBNODE_TCP_IDLE_TIMEOUT",
+        value_name = "DUR",
+        default_value = "60s",
+        value_parser = super::values::parse_tcp_idle_timeout
+    )]
+    pub(crate) tcp_idle_timeout: Duration,
+
     /// Run CMD with `sh -c` on EVENT (an event name such as `down`, or `any`); repeatable.
     ///
     /// The command gets HBNODE_EVENT, HBNODE_NODE, HBNODE_ADDR, HBNODE_SILENCE_MS (down

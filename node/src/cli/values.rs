@@ -246,6 +246,20 @@ pub(crate) fn parse_peers_wait(s: &str) -> Result<Duration, String> {
     parse_duration_at_most(s, MAX_PEERS_WAIT, "--wait")
 }
 
+/// Longest `--tcp-idle-timeout`: a day (longer only lets idle sockets hold connection slots).
+pub(crate) const MAX_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// Parses `--tcp-idle-timeout`: more than 0 and at most [`MAX_TCP_IDLE_TIMEOUT`].
+pub(crate) fn parse_tcp_idle_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration_at_most(s, MAX_TCP_IDLE_TIMEOUT, "--tcp-idle-timeout")?;
+    if d.is_zero() {
+        return Err(format!(
+            "--tcp-idle-timeout `{s}` must be more than 0s: a silent connection is closed after it"
+        ));
+    }
+    Ok(d)
+}
+
 /// Parses a byte size: a number with an optional `KiB`, `MiB` or `GiB` suffix.
 pub(crate) fn parse_bytes(s: &str) -> Result<usize, String> {
     let t = s.trim();
@@ -315,5 +329,26 @@ mod tests {
         let e = parse_peers_wait("1h 1s").unwrap_err();
         assert!(e.contains("--wait") && e.contains("at most 1h"), "{e}");
         assert!(parse_resend("junk").is_err());
+    }
+
+    /// Issue 13 item 9: the TCP idle timeout is more than 0 and at most a day.
+    #[test]
+    fn tcp_idle_timeout_refuses_zero_and_absurd_values() {
+        assert_eq!(
+            parse_tcp_idle_timeout("500ms"),
+            Ok(Duration::from_millis(500))
+        );
+        assert_eq!(parse_tcp_idle_timeout("1day"), Ok(MAX_TCP_IDLE_TIMEOUT));
+        let e = parse_tcp_idle_timeout("0s").unwrap_err();
+        assert!(
+            e.contains("--tcp-idle-timeout") && e.contains("more than 0s"),
+            "{e}"
+        );
+        let e = parse_tcp_idle_timeout("100000000years").unwrap_err();
+        assert!(
+            e.contains("--tcp-idle-timeout") && e.contains("at most 1day"),
+            "{e}"
+        );
+        assert!(parse_tcp_idle_timeout("soon").is_err());
     }
 }

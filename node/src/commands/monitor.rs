@@ -51,6 +51,7 @@ fn classify(
             TcpSettings {
                 greeting: a.greeting.clone(),
                 max_connections: a.max_connections as usize,
+                idle_timeout: a.tcp_idle_timeout,
             },
         )),
     })

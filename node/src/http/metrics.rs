@@ -178,6 +178,11 @@ pub(crate) fn render(snap: &Snapshot, stats: &Stats) -> String {
         counter(stats::get(&stats.tcp_refused)),
     );
     reg.register(
+        "tcp_connections_idle_closed",
+        "TCP heartbeat connections closed because they sent nothing for --tcp-idle-timeout (their nodes are down at once)",
+        counter(stats::get(&stats.tcp_idle_closed)),
+    );
+    reg.register(
         "hooks",
         "Exec hook runs (--on), by result: ok, failed, timeout, dropped",
         counters("result", stats.hook_counts()),

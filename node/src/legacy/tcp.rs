@@ -6,12 +6,22 @@
 //! [`DEFAULT_MAX_BUFFER`] bytes without a complete object closes that connection only, counted
 //! as a `bad_legacy_format` rejection. Connections beyond `--max-connections` are closed at
 //! once and counted.
+//!
+//! A connection that sends nothing for `--tcp-idle-timeout` is closed and counted
+//! (`hbnode_tcp_connections_idle_closed_total`), and, like any closed connection, takes the
+//! nodes it carried down at once (reason `connection closed`): silence on a TCP heartbeat is a
+//! failure the detector would declare anyway, and idle sockets must not hold the
+//! `--max-connections` slots real clients need.
+//!
+//! A peer can cause refused, bad and idle connections at will, so their warnings go through
+//! one [`LogLimiter`] per listener: the first is logged, then at most one line per
+//! [`LOG_INTERVAL`] says how many more there were.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::Addr;
 use hb_core::NodeId;
@@ -20,6 +30,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{LegacyIngest, LegacyInput};
+use crate::process::log_limit::{LogLimiter, Note};
 use crate::runtime::clock::Clock;
 use crate::runtime::detector::DetectorActor;
 use crate::runtime::stats::{Stats, inc};
@@ -31,6 +42,9 @@ pub(crate) const MAX_NODES_PER_CONNECTION: usize = 64;
 /// How long writing the greeting may take before the connection is dropped.
 const GREETING_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// At most one warning line per this long about refused, bad or idle connections.
+pub(crate) const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
 /// Settings of one `json+tcp://` listener.
 #[derive(Clone, Debug)]
 pub(crate) struct TcpSettings {
@@ -38,6 +52,51 @@ pub(crate) struct TcpSettings {
     pub(crate) greeting: String,
     /// Most simultaneous connections.
     pub(crate) max_connections: usize,
+    /// A connection that sends nothing for this long is closed (its nodes go down).
+    pub(crate) idle_timeout: Duration,
+}
+
+/// What a listener's connections share: the counters and the listener's rate-limited
+/// warnings about refused, bad and idle connections.
+#[derive(Debug)]
+struct Shared {
+    stats: Arc<Stats>,
+    limiter: RefCell<LogLimiter>,
+    listener: SocketAddr,
+}
+
+impl Shared {
+    /// Logs `log` unless the limiter says to count it only; a summary of counted ones first.
+    fn warn(&self, log: impl FnOnce()) {
+        let note = self.limiter.borrow_mut().note(Instant::now());
+        if let Note::Log { earlier } = note {
+            self.summary(earlier);
+            log();
+        }
+    }
+
+    /// The summary line for `n` counted warnings (none if 0).
+    fn summary(&self, n: u64) {
+        if n > 0 {
+            let secs = self.limiter.borrow().interval().as_secs();
+            tracing::warn!(listener = %self.listener,
+                "{n} more refused, bad or idle TCP heartbeat connections in the last {secs}s \
+                 (see hbnode_tcp_connections_refused_total, \
+                 hbnode_tcp_connections_idle_closed_total and \
+                 hbnode_datagrams_rejected_total{{reason=\"bad_legacy_format\"}})");
+        }
+    }
+
+    /// When the next summary is due, if any.
+    fn deadline(&self) -> Option<Instant> {
+        self.limiter.borrow().deadline()
+    }
+
+    /// Logs the summary if it is due.
+    fn flush(&self) {
+        let due = self.limiter.borrow_mut().flush(Instant::now());
+        self.summary(due.unwrap_or(0));
+    }
 }
 
 /// Accepts connections on `listener` until the task is aborted.
@@ -50,9 +109,24 @@ pub(crate) async fn run(
 ) {
     let active = Rc::new(Cell::new(0usize));
     let greeting: Rc<[u8]> = format!("{}\n", settings.greeting).into_bytes().into();
+    let shared = Rc::new(Shared {
+        stats: Arc::clone(&stats),
+        limiter: RefCell::new(LogLimiter::new(LOG_INTERVAL)),
+        listener: listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0))),
+    });
     let mut next_conn = 0u64;
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let summary_due = shared.deadline();
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = sleep_until(summary_due), if summary_due.is_some() => {
+                shared.flush();
+                continue;
+            }
+        };
+        let (stream, peer) = match accepted {
             Ok(c) => c,
             Err(e) => {
                 inc(&stats.recv_errors);
@@ -63,8 +137,10 @@ pub(crate) async fn run(
         };
         if active.get() >= settings.max_connections {
             inc(&stats.tcp_refused);
-            tracing::warn!(%peer, limit = settings.max_connections,
+            shared.warn(|| {
+                tracing::warn!(%peer, limit = settings.max_connections,
                 "too many TCP heartbeat connections; closing this one (raise --max-connections)");
+            });
             drop(stream);
             continue;
         }
@@ -73,11 +149,15 @@ pub(crate) async fn run(
         let active = Rc::clone(&active);
         let fut = connection(
             stream,
-            peer,
-            next_conn,
+            Peer {
+                addr: peer,
+                conn: next_conn,
+                idle_timeout: settings.idle_timeout,
+            },
             Rc::clone(&greeting),
             detector.clone(),
             clock,
+            Rc::clone(&shared),
         );
         actix_rt::spawn(async move {
             fut.await;
@@ -86,19 +166,52 @@ pub(crate) async fn run(
     }
 }
 
+/// Sleeps until `at` (forever if `None`: the caller's `select!` guard disables that branch).
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One connection: its peer, number and idle timeout.
+#[derive(Clone, Copy, Debug)]
+struct Peer {
+    addr: SocketAddr,
+    conn: u64,
+    idle_timeout: Duration,
+}
+
 /// Serves one connection; reports its close to the Detector.
 async fn connection(
     mut stream: TcpStream,
-    peer: SocketAddr,
-    conn: u64,
+    p: Peer,
     greeting: Rc<[u8]>,
     detector: Addr<DetectorActor>,
     clock: Clock,
+    shared: Rc<Shared>,
 ) {
+    let (peer, conn) = (p.addr, p.conn);
     tracing::debug!(%peer, conn, "TCP heartbeat connection");
     let mut nodes: Vec<NodeId> = Vec::new();
     match tokio::time::timeout(GREETING_TIMEOUT, stream.write_all(&greeting)).await {
-        Ok(Ok(())) => serve(&mut stream, peer, conn, &mut nodes, &detector, &clock).await,
+        Ok(Ok(())) => {
+            let end = serve(&mut stream, p, &mut nodes, &detector, &clock).await;
+            match end {
+                End::Closed => {}
+                End::Bad(e) => shared.warn(|| {
+                    tracing::warn!(%peer, error = %e, "bad TCP heartbeat; closing the connection");
+                }),
+                End::Idle => {
+                    inc(&shared.stats.tcp_idle_closed);
+                    shared.warn(|| {
+                        tracing::warn!(%peer, idle = ?p.idle_timeout,
+                            "TCP heartbeat connection sent nothing for --tcp-idle-timeout; \
+                             closing it (its nodes are down)");
+                    });
+                }
+            }
+        }
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "cannot greet"),
         Err(_) => tracing::debug!(%peer, "greeting timed out"),
     }
@@ -111,30 +224,43 @@ async fn connection(
     tracing::debug!(%peer, conn, "TCP heartbeat connection closed");
 }
 
-/// Reads beats until the peer closes, resets or sends something that is not a beat.
+/// Why [`serve`] stopped.
+#[derive(Debug)]
+enum End {
+    /// The peer closed or reset the connection, or the Detector is gone.
+    Closed,
+    /// The peer sent something that is not a beat.
+    Bad(hb_core::legacy::LegacyError),
+    /// The peer sent nothing for the idle timeout.
+    Idle,
+}
+
+/// Reads beats until the peer closes, resets, sends something that is not a beat or sends
+/// nothing for `p.idle_timeout`.
 async fn serve(
     stream: &mut TcpStream,
-    peer: SocketAddr,
-    conn: u64,
+    p: Peer,
     nodes: &mut Vec<NodeId>,
     detector: &Addr<DetectorActor>,
     clock: &Clock,
-) {
+) -> End {
+    let (peer, conn) = (p.addr, p.conn);
     let mut decoder = JsonStream::new(peer, DEFAULT_MAX_BUFFER);
     let mut buf = vec![0u8; 4096];
     loop {
-        let n = match stream.read(&mut buf).await {
-            Ok(0) => return,
-            Ok(n) => n,
-            Err(e) => {
+        let n = match tokio::time::timeout(p.idle_timeout, stream.read(&mut buf)).await {
+            Err(_) => return End::Idle,
+            Ok(Ok(0)) => return End::Closed,
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
                 tracing::debug!(%peer, error = %e, "TCP heartbeat connection lost");
-                return;
+                return End::Closed;
             }
         };
         let at = clock.now();
         decoder.handle_bytes(&buf[..n]);
         let mut items = Vec::new();
-        let mut failed = false;
+        let mut failed = None;
         while let Some(r) = decoder.poll_beat() {
             match r {
                 Ok(beat) => {
@@ -149,17 +275,16 @@ async fn serve(
                     });
                 }
                 Err(e) => {
-                    tracing::warn!(%peer, error = %e, "bad TCP heartbeat; closing the connection");
                     items.push(LegacyInput::Rejected);
-                    failed = true;
+                    failed.get_or_insert(e);
                 }
             }
         }
         if !items.is_empty() && detector.send(LegacyIngest(items)).await.is_err() {
-            return;
+            return End::Closed;
         }
-        if failed {
-            return;
+        if let Some(e) = failed {
+            return End::Bad(e);
         }
     }
 }

@@ -100,6 +100,8 @@ pub(crate) struct Stats {
     pub(crate) acks_dropped: AtomicU64,
     /// TCP heartbeat connections closed at once because a listener was at its limit.
     pub(crate) tcp_refused: AtomicU64,
+    /// TCP heartbeat connections closed because they sent nothing for `--tcp-idle-timeout`.
+    pub(crate) tcp_idle_closed: AtomicU64,
     hooks: [AtomicU64; HOOK_RESULTS.len()],
     /// POSTs by action, then ok (0) / failed (1).
     posts: [[AtomicU64; 2]; 2],
