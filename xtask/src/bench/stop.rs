@@ -129,6 +129,9 @@ fn run_one(bin: &std::path::Path, m: usize, run: usize) -> anyhow::Result<Durati
     silent.store(true, Ordering::Relaxed);
     thread::sleep(Duration::from_secs(4));
     let t0 = Instant::now();
+    let term_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis();
     let ok = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()?
@@ -160,6 +163,21 @@ fn run_one(bin: &std::path::Path, m: usize, run: usize) -> anyhow::Result<Durati
     }) {
         println!("  {l}");
     }
+    // What the store holds: every node, and how far the newest last-seen is from SIGTERM.
+    let db = rusqlite::Connection::open(dir.join("hb.db"))?;
+    let (rows, oldest, newest): (i64, i64, i64) = db.query_row(
+        "SELECT count(*), min(last_seen_ms), max(last_seen_ms) FROM nodes",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let term_ms = i64::try_from(term_ms)?;
+    println!(
+        "  store: {rows} nodes; newest last-seen {} ms before SIGTERM, oldest {} ms (a tenth \
+         went silent 4 s before)",
+        term_ms - newest,
+        term_ms - oldest
+    );
+    drop(db);
     let _ = std::fs::remove_dir_all(&dir);
     drop((am, hook));
     if !status.success() {
