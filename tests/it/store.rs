@@ -475,3 +475,67 @@ fn a_nan_reading_is_refused_and_counted_and_other_nodes_history_is_intact() {
         "its beat counts"
     );
 }
+
+/// Issue 13 item 6: seq and last-seen move with every beat but reach the store only with the
+/// periodic registry snapshot (a chunk every 5 s), so a clean stop used to leave them as old
+/// as the last chunk (here: the join's seq 1). SIGTERM now commits every Detector's whole
+/// registry — the main one's and a `--listener` group's — before the store closes.
+#[test]
+fn sigterm_commits_every_detectors_whole_registry_as_of_the_last_beat() {
+    let dir = temp_dir("final-snapshot");
+    let db = dir.join("hb.db");
+    let udp = format!("127.0.0.1:{}", free_udp_port());
+    let extra = format!("127.0.0.1:{}", free_udp_port());
+    let http = format!("127.0.0.1:{}", free_tcp_port());
+    let spec = format!("udp://{extra} timeout=30s");
+    let db_arg = db.to_str().expect("utf-8 path");
+    let mut mon = TestMonitor::start_on(
+        &udp,
+        &http,
+        &["--timeout", "30s", "--db", db_arg, "--listener", &spec],
+    )
+    .proc;
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    const LAST: u64 = 40;
+    #[allow(clippy::cast_possible_wrap)]
+    const STORED: i64 = LAST as i64;
+    let taken = |seq: u64| {
+        for node in ["main-1", "extra-1"] {
+            wait_for("the beat to be taken", || {
+                let (code, body) = http_get(&http, &format!("/v1/nodes/{node}"))?;
+                let v: Value = serde_json::from_str(&body).ok()?;
+                (code == 200 && v["seq"] == seq).then_some(())
+            });
+        }
+    };
+    // The join writes the row with seq 1; the later beats change nothing but seq/last-seen.
+    send_beat(&s, &udp, "main-1", 1, &[]);
+    send_beat(&s, &extra, "extra-1", 1, &[]);
+    taken(1);
+    for seq in 2..=LAST {
+        send_beat(&s, &udp, "main-1", seq, &[]);
+        send_beat(&s, &extra, "extra-1", seq, &[]);
+    }
+    taken(LAST);
+    mon.term();
+    assert!(mon.wait().success(), "{}", mon.stderr());
+    let c = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("open the store");
+    let rows: Vec<(String, u32, i64)> = c
+        .prepare("SELECT id, detector, seq FROM nodes ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("extra-1".to_owned(), 1, STORED),
+            ("main-1".to_owned(), 0, STORED)
+        ],
+        "{}",
+        mon.stderr()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -22,8 +22,9 @@ fn main() -> ExitCode {
         "fuzz" => fuzz::main(&rest),
         "bench" => bench::main(&rest),
         "dist" => dist::main(&rest),
+        "stop-time" => bench::stop::main(&rest),
         "" | "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <sim|fuzz|bench|dist> [args…]");
+            println!("usage: cargo xtask <sim|fuzz|bench|dist|stop-time> [args…]");
             Ok(())
         }
         other => Err(anyhow::anyhow!(

@@ -17,6 +17,10 @@ use crate::runtime::detector::{DetectorActor, GetNode, GetSnapshot};
 use crate::runtime::record::EventRecord;
 use crate::runtime::stats::Stats;
 
+/// How long stopping the server lets requests in flight finish: HTTP's share of
+/// [`crate::runtime::wiring::SHUTDOWN_BUDGET`].
+pub(crate) const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
+
 /// What the handlers share.
 #[derive(Debug)]
 pub(crate) struct HttpState {
@@ -197,7 +201,7 @@ pub(crate) fn start(
     })
     .workers(1)
     .disable_signals()
-    .shutdown_timeout(1)
+    .shutdown_timeout(SHUTDOWN_WAIT.as_secs())
     .bind(addr)
     .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
     let bound = server.addrs().first().copied().unwrap_or(addr);

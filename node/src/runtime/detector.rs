@@ -46,6 +46,13 @@ pub(crate) struct Ingest(pub(crate) Batch);
 #[rtype(result = "Snapshot")]
 pub(crate) struct GetSnapshot;
 
+/// Shutdown: offers the whole registry to the store (every node's seq and last-seen as of now,
+/// not as of the last periodic chunk); replies with how many rows were offered (0 without a
+/// store). Sent after the Receivers stop and before the store closes.
+#[derive(Debug, Message)]
+#[rtype(result = "usize")]
+pub(crate) struct FinalSnapshot;
+
 /// Asks for one node of this Detector.
 #[derive(Debug, Message)]
 #[rtype(result = "Option<NodeView>")]
@@ -339,6 +346,17 @@ impl Handler<PidChecked> for DetectorActor {
 
     fn handle(&mut self, c: PidChecked, _: &mut Self::Context) {
         self.legacy.checked(&c.node, c.pid, c.start);
+    }
+}
+
+impl Handler<FinalSnapshot> for DetectorActor {
+    type Result = usize;
+
+    fn handle(&mut self, _: FinalSnapshot, _: &mut Self::Context) -> usize {
+        match &mut self.store {
+            Some(store) => store.snapshot_all(&self.monitor, &self.clock),
+            None => 0,
+        }
     }
 }
 

@@ -104,9 +104,7 @@ impl Handler<Flush> for Reporter {
     type Result = ();
 
     fn handle(&mut self, _: Flush, _: &mut Self::Context) {
-        for s in &mut self.sinks {
-            s.close();
-        }
+        crate::sinks::close_all(&mut self.sinks);
     }
 }
 

@@ -167,6 +167,11 @@ impl Stats {
         inc(&self.posts[action as usize][usize::from(!ok)]);
     }
 
+    /// Counts `n` POSTs of `action` as failed (dropped at shutdown).
+    pub(crate) fn posts_failed(&self, action: PostAction, n: u64) {
+        self.posts[action as usize][1].fetch_add(n, Ordering::Relaxed);
+    }
+
     /// POSTs of `action`, as (ok, failed).
     pub(crate) fn posts(&self, action: PostAction) -> [(&'static str, u64); 2] {
         let c = &self.posts[action as usize];

@@ -21,7 +21,7 @@ use crate::legacy::udp::UdpFormat;
 use crate::net::transport::{Transport as _, Udp, bind_udp};
 use crate::process::host::random_u64;
 use crate::runtime::clock::Clock;
-use crate::runtime::detector::{DetectorActor, GetHealth};
+use crate::runtime::detector::{DetectorActor, FinalSnapshot, GetHealth};
 use crate::runtime::receiver::{Receiver, Speaks, StopReceiver};
 use crate::runtime::recorder::{QUEUE, TraceRecorder};
 use crate::runtime::reporter::{Flush, Published, Reporter};
@@ -32,6 +32,17 @@ use crate::sinks::stream::{self, Stream};
 use crate::sinks::webhook;
 use crate::store::feed::StoreFeed;
 use crate::store::writer::StoreWriter;
+
+/// The final registry snapshot's share of [`SHUTDOWN_BUDGET`]: each Detector answers
+/// [`FinalSnapshot`] after the batches already in its mailbox.
+pub(crate) const SHUTDOWN_SNAPSHOT: Duration = Duration::from_secs(1);
+
+/// The longest shutdown: HTTP, then the final snapshot, then the sinks (all at once) and the
+/// store. The sinks and the store close concurrently, so this sum is an upper bound.
+pub(crate) const SHUTDOWN_BUDGET: Duration = server::SHUTDOWN_WAIT
+    .saturating_add(SHUTDOWN_SNAPSHOT)
+    .saturating_add(crate::sinks::CLOSE_WAIT)
+    .saturating_add(crate::store::writer::CLOSE_WAIT);
 
 /// What `hbnode monitor` runs with.
 #[derive(Clone, Debug)]
@@ -397,9 +408,13 @@ impl RunningMonitor {
             .collect()
     }
 
-    /// Stops receiving and serving, then writes out every queued event.
+    /// Stops receiving and serving, writes every Detector's whole registry to the store, then
+    /// closes the sinks (each drains what it holds, counting what it cannot send) and the
+    /// store (committing what is queued) together; within [`SHUTDOWN_BUDGET`].
     pub(crate) async fn shutdown(self) {
+        let started = std::time::Instant::now();
         if let Some((handle, _)) = &self.http {
+            // `stop(true)` waits for requests in flight for at most SHUTDOWN_WAIT (server.rs).
             handle.stop(true).await;
         }
         for r in &self.receivers {
@@ -408,10 +423,30 @@ impl RunningMonitor {
         for t in &self.legacy_tasks {
             t.abort();
         }
+        if self.store.is_some() {
+            let deadline = tokio::time::Instant::now() + SHUTDOWN_SNAPSHOT;
+            let mut rows = 0;
+            for d in &self.detectors {
+                match tokio::time::timeout_at(deadline, d.send(FinalSnapshot)).await {
+                    Ok(Ok(n)) => rows += n,
+                    _ => tracing::warn!("a Detector did not answer for its final snapshot"),
+                }
+            }
+            tracing::info!(rows, "final registry snapshot queued for the store");
+        }
+        let store = self.store.map(|store| {
+            // Blocking for at most the store's CLOSE_WAIT, at shutdown only.
+            actix_web::rt::task::spawn_blocking(move || drop(store))
+        });
         let _ = self.reporter.send(Flush).await;
-        if let Some(store) = self.store {
-            // Blocking for at most a few seconds, at shutdown only.
-            let _ = actix_web::rt::task::spawn_blocking(move || drop(store)).await;
+        if let Some(store) = store {
+            let _ = store.await;
+        }
+        let took = started.elapsed();
+        if took > SHUTDOWN_BUDGET {
+            tracing::warn!(?took, budget = ?SHUTDOWN_BUDGET, "shutdown took longer than its budget");
+        } else {
+            tracing::info!(?took, "stopped");
         }
     }
 }
@@ -480,4 +515,60 @@ fn start_tcp(
         Arc::clone(stats),
     );
     Ok(actix_rt::spawn(fut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the shipped units' `TimeoutStopSec` must leave beyond [`SHUTDOWN_BUDGET`] (the
+    /// runtime's own exit, a loaded host), so systemd never kills a monitor still committing.
+    pub(crate) const SHUTDOWN_MARGIN: Duration = Duration::from_secs(3);
+
+    /// `TimeoutStopSec=` of a unit file, in seconds (`10s`, `10`, `1min`).
+    fn timeout_stop(unit: &str) -> Option<Duration> {
+        let v = unit
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("TimeoutStopSec="))?;
+        let v = v.trim();
+        let (n, scale) = if let Some(n) = v.strip_suffix("min") {
+            (n, 60)
+        } else {
+            (v.strip_suffix('s').unwrap_or(v), 1)
+        };
+        Some(Duration::from_secs(n.trim().parse::<u64>().ok()? * scale))
+    }
+
+    #[test]
+    fn shutdown_budget_is_the_sum_of_its_parts_and_fits_every_shipped_unit() {
+        assert_eq!(SHUTDOWN_BUDGET, Duration::from_secs(7));
+        assert!(crate::sinks::DRAIN < crate::sinks::CLOSE_WAIT);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/systemd");
+        let mut units = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_none_or(|x| x != "service") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let limit = timeout_stop(&text)
+                .unwrap_or_else(|| panic!("{} sets no TimeoutStopSec", path.display()));
+            assert!(
+                SHUTDOWN_BUDGET + SHUTDOWN_MARGIN <= limit,
+                "{}: TimeoutStopSec={limit:?} < budget {SHUTDOWN_BUDGET:?} + margin \
+                 {SHUTDOWN_MARGIN:?}",
+                path.display()
+            );
+            units += 1;
+        }
+        assert!(units >= 2, "no units found in {}", dir.display());
+        assert_eq!(
+            timeout_stop("TimeoutStopSec=1min\n"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            timeout_stop("[Service]\nTimeoutStopSec=10s\n"),
+            Some(Duration::from_secs(10))
+        );
+    }
 }

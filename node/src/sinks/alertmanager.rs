@@ -31,9 +31,9 @@ use hb_core::{Monitor, NodeState};
 use crate::runtime::clock::Clock;
 use crate::runtime::record::EventRecord;
 use crate::runtime::stats::{PostAction, Stats};
-use crate::sinks::Sink;
-use crate::sinks::http_post::Target;
+use crate::sinks::http_post::{self, Target};
 use crate::sinks::kind::SinkKind;
+use crate::sinks::{DRAIN, Sink};
 
 /// The `alertname` label of a node-down alert.
 pub(crate) const ALERT_NAME: &str = "HbnodeNodeDown";
@@ -338,11 +338,12 @@ pub(crate) fn start(
                 tokio::select! {
                     r = rx.recv() => match r {
                         Some(r) => send(&targets, &alerts.on_event(&r, SystemTime::now())),
-                        None => return,
+                        None => break,
                     },
                     _ = tick.tick() => send(&targets, &alerts.resend(SystemTime::now())),
                 }
             }
+            http_post::drain(targets, DRAIN).await;
         },
     )
 }

@@ -30,8 +30,14 @@ use crate::runtime::record::EventRecord;
 /// Events a thread sink may have queued before further ones are dropped.
 pub(crate) const SINK_QUEUE: usize = 65_536;
 
-/// How long closing a sink waits for it to write out its queue.
-const CLOSE_WAIT: Duration = Duration::from_secs(2);
+/// How long closing sinks waits for them to write out their queues (all sinks at once, see
+/// [`close_all`]): the sinks' share of [`crate::runtime::wiring::SHUTDOWN_BUDGET`].
+pub(crate) const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// How long a POSTing sink (Alertmanager, webhooks) lets its workers finish once its queue
+/// closes, before counting what they still hold as failed: less than [`CLOSE_WAIT`], so the
+/// counting is done before closing gives up on the thread.
+pub(crate) const DRAIN: Duration = Duration::from_millis(1500);
 
 /// Writes one event; an error ends the sink (later offers count as drops).
 pub(crate) type Writer = Box<dyn FnMut(&EventRecord) -> std::io::Result<()> + Send>;
@@ -145,13 +151,23 @@ impl Sink {
     /// Closes the queue and waits (at most 2 s) until everything queued has been written and
     /// flushed; a sink still stuck after that is abandoned, never waited on forever.
     pub(crate) fn close(&mut self) {
-        self.queue = None;
-        let Some(t) = self.thread.take() else {
-            return;
-        };
-        if !join_within(t, CLOSE_WAIT) {
+        close_all(std::slice::from_mut(self));
+    }
+}
+
+/// Closes every sink's queue at once, then waits for them together: at most [`CLOSE_WAIT`] in
+/// all, however many sinks there are (not [`CLOSE_WAIT`] each, one after the other); a sink
+/// still stuck then is abandoned.
+pub(crate) fn close_all(sinks: &mut [Sink]) {
+    for s in sinks.iter_mut() {
+        s.queue = None;
+    }
+    let deadline = Instant::now() + CLOSE_WAIT;
+    for s in sinks.iter_mut() {
+        let Some(t) = s.thread.take() else { continue };
+        if !join_within(t, deadline.saturating_duration_since(Instant::now())) {
             tracing::warn!(
-                sink = self.kind.name(),
+                sink = s.kind.name(),
                 "an event sink is stuck; exiting without it"
             );
         }

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use crate::runtime::stats::{PostAction, Stats};
-use crate::sinks::Sink;
-use crate::sinks::http_post::Target;
+use crate::sinks::http_post::{self, Target};
 use crate::sinks::kind::SinkKind;
+use crate::sinks::{DRAIN, Sink};
 
 /// Events waiting for the webhook runtime before further ones are dropped.
 const QUEUE: usize = 4096;
@@ -30,6 +30,7 @@ pub(crate) fn start(urls: &[String], stats: &Arc<Stats>) -> std::io::Result<Sink
                     t.offer(body.clone());
                 }
             }
+            http_post::drain(targets, DRAIN).await;
         },
     )
 }

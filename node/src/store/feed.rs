@@ -99,6 +99,27 @@ impl StoreFeed {
         }
     }
 
+    /// Writes the whole registry, in chunks of at most `SNAPSHOT_CHUNK` rows: at shutdown, so
+    /// the stored seq and last-seen of every node are those of its last beat. Returns how many
+    /// rows were offered.
+    pub(crate) fn snapshot_all(&mut self, monitor: &Monitor, clock: &Clock) -> usize {
+        let mut offered = 0;
+        let mut rows = Vec::with_capacity(SNAPSHOT_CHUNK.min(monitor.len()));
+        for n in monitor.nodes(clock.now()) {
+            rows.push(self.row(clock, &n));
+            if rows.len() == SNAPSHOT_CHUNK {
+                offered += rows.len();
+                self.tx.offer(Row::Nodes(std::mem::take(&mut rows)));
+            }
+        }
+        offered += rows.len();
+        if !rows.is_empty() {
+            self.tx.offer(Row::Nodes(rows));
+        }
+        self.cursor = 0;
+        offered
+    }
+
     /// A node's registry row.
     fn row(&self, clock: &Clock, n: &NodeInfo<'_>) -> NodeRow {
         NodeRow {

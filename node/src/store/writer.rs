@@ -28,8 +28,10 @@ const BATCH_WAIT: Duration = Duration::from_millis(200);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// At most one error log line per this interval (the rest are counted).
 const LOG_EVERY: Duration = Duration::from_secs(10);
-/// How long shutdown waits for the queue to be written out.
-const CLOSE_WAIT: Duration = Duration::from_secs(3);
+/// How long shutdown waits for the queue to be written out, in all (room for the close row
+/// and the writer's end together): the store's share of
+/// [`crate::runtime::wiring::SHUTDOWN_BUDGET`].
+pub(crate) const CLOSE_WAIT: Duration = Duration::from_secs(3);
 
 /// One thing to write.
 #[derive(Debug)]
@@ -129,9 +131,8 @@ impl StoreWriter {
         self.tx.clone()
     }
 
-    /// Queues a control row, waiting (at most a few seconds) for room: shutdown only.
-    fn send_waiting(&self, mut row: Row) -> bool {
-        let deadline = Instant::now() + CLOSE_WAIT;
+    /// Queues a control row, waiting until `deadline` for room: shutdown only.
+    fn send_waiting(&self, mut row: Row, deadline: Instant) -> bool {
         loop {
             match self.tx.tx.try_send(row) {
                 Ok(()) => return true,
@@ -146,14 +147,18 @@ impl StoreWriter {
 }
 
 impl Drop for StoreWriter {
-    /// Writes out the queue and closes the file (at most a few seconds); rows offered later
+    /// Writes out the queue and closes the file (at most [`CLOSE_WAIT`]); rows offered later
     /// count as dropped.
     fn drop(&mut self) {
         let Some(t) = self.thread.take() else { return };
-        if !self.send_waiting(Row::Close) {
+        // One deadline for both waits: never more than CLOSE_WAIT in all.
+        let deadline = Instant::now() + CLOSE_WAIT;
+        if !self.send_waiting(Row::Close, deadline) {
+            tracing::warn!("the store's queue stayed full; exiting without writing it out");
             return;
         }
-        if !crate::sinks::join_within(t, CLOSE_WAIT) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !crate::sinks::join_within(t, left) {
             tracing::warn!("the store's writer is stuck; exiting without it");
         }
     }

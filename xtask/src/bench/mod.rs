@@ -5,6 +5,7 @@
 
 mod ingest;
 mod micro;
+pub(crate) mod stop;
 mod store;
 mod table;
 
