@@ -80,11 +80,21 @@ pub(crate) struct Job {
     pub(crate) pid: Option<(u32, u64)>,
 }
 
-/// A pool of hook workers behind a bounded queue; dropping it lets them finish and exit.
+/// A pool of hook workers behind a bounded queue. Dropping it (at shutdown) gives the jobs it
+/// holds, queued or running, [`crate::sinks::DRAIN`] to finish; those still held then are
+/// abandoned and counted as dropped (`hbnode_hooks_total{result="dropped"}`).
 #[derive(Debug)]
 pub(crate) struct HookRunner {
-    tx: SyncSender<Job>,
+    tx: Option<SyncSender<Job>>,
     stats: Arc<Stats>,
+    held: Arc<Mutex<Held>>,
+}
+
+/// The jobs a runner holds (queued or running), and whether it has given up on them.
+#[derive(Debug, Default)]
+struct Held {
+    jobs: u64,
+    abandoned: bool,
 }
 
 impl HookRunner {
@@ -96,24 +106,62 @@ impl HookRunner {
     ) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel::<Job>(HOOK_QUEUE);
         let rx = Arc::new(Mutex::new(rx));
+        let held = Arc::new(Mutex::new(Held::default()));
         for i in 0..concurrency.max(1) {
             let rx = Arc::clone(&rx);
             let stats = Arc::clone(&stats);
             std::thread::Builder::new()
                 .name(format!("hbnode-hook-{i}"))
-                .spawn(move || worker(&rx, timeout, &stats))?;
+                .spawn({
+                    let held = Arc::clone(&held);
+                    move || worker(&rx, timeout, &stats, &held)
+                })?;
         }
-        Ok(Self { tx, stats })
+        Ok(Self {
+            tx: Some(tx),
+            stats,
+            held,
+        })
     }
 
     /// Queues `job` without waiting; a full queue drops it, counted and logged.
     pub(crate) fn offer(&self, job: Job) {
-        if let Err(TrySendError::Full(j) | TrySendError::Disconnected(j)) = self.tx.try_send(job) {
+        let Some(tx) = &self.tx else { return };
+        lock(&self.held).jobs += 1;
+        if let Err(TrySendError::Full(j) | TrySendError::Disconnected(j)) = tx.try_send(job) {
+            lock(&self.held).jobs -= 1;
             self.stats.hook(HookResult::Dropped);
             tracing::warn!(event = j.event, node = %j.node, command = %j.command,
                 "hook queue full; not running this hook (raise --hook-concurrency)");
         }
     }
+}
+
+impl Drop for HookRunner {
+    fn drop(&mut self) {
+        self.tx = None;
+        let deadline = Instant::now() + crate::sinks::DRAIN;
+        while lock(&self.held).jobs > 0 && Instant::now() < deadline {
+            std::thread::sleep(POLL);
+        }
+        let mut held = lock(&self.held);
+        held.abandoned = true;
+        let left = std::mem::take(&mut held.jobs);
+        drop(held);
+        if left > 0 {
+            for _ in 0..left {
+                self.stats.hook(HookResult::Dropped);
+            }
+            tracing::warn!(
+                hooks = left,
+                "shutting down with hook runs still queued or running; not waiting for them"
+            );
+        }
+    }
+}
+
+fn lock(held: &Mutex<Held>) -> std::sync::MutexGuard<'_, Held> {
+    held.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Starts the worker pool; the sink queues each event's matching hooks straight into it.
@@ -149,7 +197,7 @@ fn dispatch(hooks: &[HookSpec], runner: &HookRunner, r: &EventRecord) {
 }
 
 /// Runs jobs until the queue closes.
-fn worker(rx: &Mutex<Receiver<Job>>, timeout: Duration, stats: &Stats) {
+fn worker(rx: &Mutex<Receiver<Job>>, timeout: Duration, stats: &Stats, held: &Mutex<Held>) {
     loop {
         let job = {
             let rx = rx.lock().unwrap_or_else(|e| e.into_inner());
@@ -158,7 +206,17 @@ fn worker(rx: &Mutex<Receiver<Job>>, timeout: Duration, stats: &Stats) {
                 Err(_) => return,
             }
         };
+        if lock(held).abandoned {
+            return;
+        }
         let result = run(&job, timeout);
+        let mut h = lock(held);
+        if h.abandoned {
+            // Counted as dropped at shutdown.
+            return;
+        }
+        h.jobs -= 1;
+        drop(h);
         let (event, node, command) = (job.event, &job.node, &job.command);
         match &result {
             Ok(Some(status)) if status.success() => {
@@ -412,8 +470,9 @@ mod tests {
         let (tx, rx) = sync_channel(1);
         let stats = Arc::new(Stats::default());
         let runner = HookRunner {
-            tx,
+            tx: Some(tx),
             stats: Arc::clone(&stats),
+            held: Arc::default(),
         };
         dispatch(&hooks, &runner, &down());
         assert_eq!(rx.try_recv().unwrap().command, "true");
@@ -423,6 +482,31 @@ mod tests {
         );
         let dropped = stats.hook_counts().find(|(n, _)| *n == "dropped");
         assert_eq!(dropped.unwrap().1, 1);
+    }
+
+    #[test]
+    fn hooks_still_held_at_shutdown_are_counted_as_dropped() {
+        let stats = Arc::new(Stats::default());
+        // One worker, a hook that outlasts the drain: one runs, two wait in the queue.
+        let runner = HookRunner::start(Duration::from_secs(30), 1, Arc::clone(&stats)).unwrap();
+        let hooks = vec![crate::cli::values::parse_hook("down=sleep 5").unwrap()];
+        for _ in 0..3 {
+            dispatch(&hooks, &runner, &down());
+        }
+        drop(runner);
+        let count = |name| {
+            stats
+                .hook_counts()
+                .find(|(n, _)| *n == name)
+                .map_or(0, |(_, c)| c)
+        };
+        assert_eq!(
+            count("dropped"),
+            3,
+            "{:?}",
+            stats.hook_counts().collect::<Vec<_>>()
+        );
+        assert_eq!(count("ok"), 0);
     }
 
     #[test]

@@ -159,10 +159,17 @@ impl Sink {
 /// all, however many sinks there are (not [`CLOSE_WAIT`] each, one after the other); a sink
 /// still stuck then is abandoned.
 pub(crate) fn close_all(sinks: &mut [Sink]) {
+    let deadline = Instant::now() + CLOSE_WAIT;
+    // Threads and runtimes first, so they drain while a direct sink (hooks) waits for its
+    // own jobs (at most `DRAIN`, inside the same deadline).
+    for s in sinks.iter_mut() {
+        if !matches!(s.queue, Some(Queue::Direct(_))) {
+            s.queue = None;
+        }
+    }
     for s in sinks.iter_mut() {
         s.queue = None;
     }
-    let deadline = Instant::now() + CLOSE_WAIT;
     for s in sinks.iter_mut() {
         let Some(t) = s.thread.take() else { continue };
         if !join_within(t, deadline.saturating_duration_since(Instant::now())) {
