@@ -59,22 +59,7 @@ fn alerts_for(am: &str, node: &str) -> Option<Vec<Value>> {
 #[test]
 fn killed_beater_fires_one_alert_from_two_monitors_and_it_resolves_when_it_returns() {
     let dir = TempDir::new("alertmanager");
-    let config = dir.0.join("alertmanager.yml");
-    std::fs::write(
-        &config,
-        "route:\n  receiver: blackhole\n  group_wait: 1s\nreceivers:\n  - name: blackhole\n",
-    )
-    .unwrap();
-    let am = format!("127.0.0.1:{}", free_tcp_port());
-    let _alertmanager = Proc::spawn(Command::new(alertmanager_bin()).args([
-        format!("--config.file={}", config.display()),
-        format!("--storage.path={}", dir.0.join("data").display()),
-        format!("--web.listen-address={am}"),
-        "--cluster.listen-address=".to_owned(),
-    ]));
-    wait_for("Alertmanager ready", || {
-        http_get(&am, "/-/ready").filter(|(s, _)| *s == 200)
-    });
+    let (_alertmanager, am) = start_alertmanager(&dir);
 
     let am_url = format!("http://{am}");
     let monitor = |id: &str| {

@@ -149,6 +149,19 @@ impl EventRecord {
 }
 
 /// The human form: `TIME  EVENT  NODE (ADDR) details`.
+/// A `joined` event of node `a`, for tests of what consumes records.
+#[cfg(test)]
+pub(crate) fn sample_record() -> std::sync::Arc<EventRecord> {
+    let ev = Event {
+        at: hb_core::Timestamp::ZERO,
+        node: hb_core::NodeId::new("a").expect("valid id"),
+        addr: "127.0.0.1:1".parse().expect("valid address"),
+        incarnation: 1,
+        kind: EventKind::Joined,
+    };
+    std::sync::Arc::new(EventRecord::new(&ev, 1, "fixed", &Clock::new()))
+}
+
 /// The event column's width in text lines: the longest event name (`probe_warning`,
 /// `probe_unknown`), so every line's node starts in the same column.
 const EVENT_WIDTH: usize = 13;

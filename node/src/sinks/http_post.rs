@@ -181,16 +181,7 @@ mod tests {
     use crate::runtime::record::EventRecord;
     use crate::sinks::Offer;
 
-    fn record() -> Arc<EventRecord> {
-        let ev = Event {
-            at: Timestamp::ZERO,
-            node: NodeId::new("a").unwrap(),
-            addr: "127.0.0.1:1".parse().unwrap(),
-            incarnation: 1,
-            kind: EventKind::Joined,
-        };
-        Arc::new(EventRecord::new(&ev, 1, "fixed", &Clock::new()))
-    }
+    use crate::runtime::record::sample_record as record;
 
     /// A receiver that accepts connections (the kernel's backlog does) and never answers.
     fn silent_receiver() -> (TcpListener, String) {

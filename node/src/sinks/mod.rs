@@ -205,21 +205,9 @@ pub(crate) fn join_within(t: JoinHandle<()>, wait: Duration) -> bool {
 mod tests {
     use std::sync::mpsc;
 
-    use hb_core::{Event, EventKind, NodeId, Timestamp};
-
     use super::*;
-    use crate::runtime::clock::Clock;
 
-    fn record() -> Arc<EventRecord> {
-        let ev = Event {
-            at: Timestamp::ZERO,
-            node: NodeId::new("a").unwrap(),
-            addr: "127.0.0.1:1".parse().unwrap(),
-            incarnation: 1,
-            kind: EventKind::Joined,
-        };
-        Arc::new(EventRecord::new(&ev, 1, "fixed", &Clock::new()))
-    }
+    use crate::runtime::record::sample_record as record;
 
     #[test]
     fn stuck_sink_drops_beyond_its_queue_and_never_blocks_the_offer() {
