@@ -13,8 +13,14 @@ use hb_core::legacy::LegacyBeat;
 use hb_core::{Monitor, NodeId, NodeState, Rejection, Timestamp, wire};
 
 use super::LegacyInput;
-use super::owner::{Claim, Proto};
+use std::sync::Arc;
+
+use actix::Recipient;
+
+use super::owner::{Claim, PidChecked, Proto, Verifier};
 use crate::runtime::clock::Clock;
+use crate::runtime::record::EventRecord;
+use crate::runtime::stats::Stats;
 
 /// Most labels kept per node (TCP/JSON fields other than `id`, `ip`, `pid`; plus `status`).
 pub(crate) const MAX_LABELS: usize = 16;
@@ -70,6 +76,8 @@ fn labels_of(beat: &LegacyBeat) -> BTreeMap<String, String> {
 pub(crate) struct LegacyState {
     nodes: HashMap<NodeId, Side>,
     max: usize,
+    /// Checks pid claims off the Detector (started at the first claim).
+    verifier: Option<Verifier>,
 }
 
 impl LegacyState {
@@ -78,6 +86,49 @@ impl LegacyState {
         Self {
             nodes: HashMap::new(),
             max,
+            verifier: None,
+        }
+    }
+
+    /// Hands pid claims to the verifier thread (started at the first claim), whose answers
+    /// come back to `reply` as [`PidChecked`] (give them to [`Self::checked`]); a claim it has
+    /// no room for is asked again at the node's next beat.
+    pub(crate) fn verify(
+        &mut self,
+        claims: Vec<Claim>,
+        clock: Clock,
+        stats: &Arc<Stats>,
+        reply: &Recipient<PidChecked>,
+    ) {
+        if claims.is_empty() {
+            return;
+        }
+        if self.verifier.is_none() {
+            match Verifier::start(clock, Arc::clone(stats)) {
+                Ok(v) => self.verifier = Some(v),
+                Err(e) => tracing::warn!(error = %e, "cannot start the pid verifier"),
+            }
+        }
+        for c in claims {
+            let node = c.node.clone();
+            let queued = self
+                .verifier
+                .as_ref()
+                .is_some_and(|v| v.offer(c, reply.clone()));
+            if !queued {
+                self.unchecked(&node);
+            }
+        }
+    }
+
+    /// Adds what is known of the node's pid to its event: the claim, and whether (and with
+    /// which start time) it was verified.
+    pub(crate) fn annotate(&self, r: &mut EventRecord, node: &NodeId) {
+        r.pid = self.pid(node);
+        if r.pid.is_some() {
+            let verified = self.verified_pid(node);
+            r.pid_verified = Some(verified.is_some());
+            r.pid_start = verified.map(|(_, start)| start);
         }
     }
 

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use crate::http::views::{self, NodeView, Snapshot};
 use crate::legacy::LegacyIngest;
-use crate::legacy::owner::{Claim, PidChecked, Verifier};
+use crate::legacy::owner::PidChecked;
 use crate::legacy::state::LegacyState;
 use crate::runtime::batch::Batch;
 use crate::runtime::clock::Clock;
@@ -108,8 +108,6 @@ pub(crate) struct DetectorActor {
     samples_dropped: u64,
     /// The core's `arrivals_dropped` already added to the shared counter.
     arrivals_dropped: u64,
-    /// Checks legacy pid claims off this actor (started at the first claim).
-    verifier: Option<Verifier>,
 }
 
 impl DetectorActor {
@@ -134,7 +132,6 @@ impl DetectorActor {
             store: None,
             samples_dropped: 0,
             arrivals_dropped: 0,
-            verifier: None,
         }
     }
 
@@ -188,12 +185,7 @@ impl DetectorActor {
         while let Some(ev) = self.monitor.poll_event() {
             let id = self.event_ids.fetch_add(1, Ordering::Relaxed) + 1;
             let mut r = EventRecord::new(&ev, id, name, &self.clock);
-            r.pid = self.legacy.pid(&ev.node);
-            if r.pid.is_some() {
-                let verified = self.legacy.verified_pid(&ev.node);
-                r.pid_verified = Some(verified.is_some());
-                r.pid_start = verified.map(|(_, start)| start);
-            }
+            self.legacy.annotate(&mut r, &ev.node);
             let r = Arc::new(r);
             if let Some(store) = &self.store {
                 store.event(&self.monitor, &self.clock, &ev, &r);
@@ -311,33 +303,8 @@ impl Handler<LegacyIngest> for DetectorActor {
         let claims = self.legacy.feed(&mut self.monitor, &self.clock, items);
         self.drain();
         self.rearm(ctx);
-        self.verify(claims, ctx);
-    }
-}
-
-impl DetectorActor {
-    /// Hands pid claims to the verifier thread (started at the first claim); a claim it has no
-    /// room for is asked again at the node's next beat.
-    fn verify(&mut self, claims: Vec<Claim>, ctx: &mut Context<Self>) {
-        if claims.is_empty() {
-            return;
-        }
-        if self.verifier.is_none() {
-            match Verifier::start(self.clock, Arc::clone(&self.stats)) {
-                Ok(v) => self.verifier = Some(v),
-                Err(e) => tracing::warn!(error = %e, "cannot start the pid verifier"),
-            }
-        }
-        for c in claims {
-            let node = c.node.clone();
-            let queued = self
-                .verifier
-                .as_ref()
-                .is_some_and(|v| v.offer(c, ctx.address().recipient()));
-            if !queued {
-                self.legacy.unchecked(&node);
-            }
-        }
+        let reply = ctx.address().recipient();
+        self.legacy.verify(claims, self.clock, &self.stats, &reply);
     }
 }
 
