@@ -41,7 +41,7 @@ pub(crate) struct BeatArgs {
     /// Keys to sign beats with, one `hbk1:` line each (see `hbnode keygen`).
     ///
     /// Beats are signed with the first key; acks are accepted under any key in the file, and
-    /// unsigned or wrongly signed acks are ignored. A file readable by every user is refused.
+    /// unsigned or wrongly signed acks are ignored. A file other users can read, or group or others can write, is refused.
     #[arg(long, env = "HBNODE_KEY_FILE", value_name = "FILE")]
     pub(crate) key_file: Option<PathBuf>,
 

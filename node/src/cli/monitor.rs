@@ -84,7 +84,7 @@ pub(crate) struct MonitorArgs {
     ///
     /// Acks are signed with the first key; beats signed with any key in the file are accepted
     /// (rotation: add the new key, roll it out, move it first, drop the old one). Blank lines
-    /// and `#` comments are ignored. A file readable by every user is refused. Without a key
+    /// and `#` comments are ignored. A file other users can read, or group or others can write, is refused. Without a key
     /// file beats are unauthenticated and the monitor says so once at start.
     #[arg(long, env = "HBNODE_KEY_FILE", value_name = "FILE")]
     pub(crate) key_file: Option<PathBuf>,

@@ -36,7 +36,7 @@ pub(crate) struct GroupArgs {
     ///
     /// Beats, identify requests and answers are signed with the first key; those without a
     /// valid MAC under one of the keys are refused and counted (`peers` lists only signed
-    /// answers). A file readable by every user is refused.
+    /// answers). A file other users can read, or group or others can write, is refused.
     #[arg(long, env = "HBNODE_KEY_FILE", value_name = "FILE")]
     pub(crate) key_file: Option<PathBuf>,
 }
