@@ -11,17 +11,7 @@ use serde_json::Value;
 
 /// The Alertmanager binary, from PATH.
 fn alertmanager_bin() -> PathBuf {
-    let out = Command::new("sh")
-        .args(["-c", "command -v prometheus-alertmanager"])
-        .output()
-        .expect("run sh");
-    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert!(
-        !path.is_empty(),
-        "prometheus-alertmanager is not installed: `apt-get install -y --no-install-recommends \
-         prometheus-alertmanager` (.ci/run does)"
-    );
-    PathBuf::from(path)
+    hb_tests::tool("prometheus-alertmanager", "prometheus-alertmanager")
 }
 
 /// A temporary directory, removed when dropped.

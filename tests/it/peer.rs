@@ -153,9 +153,10 @@ struct Net {
 }
 
 fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().unwrap_or_else(|e| {
-        panic!("run ip {args:?}: {e} (iproute2 is needed: apt-get install iproute2)")
-    });
+    let out = Command::new(hb_tests::tool("ip", "iproute2"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run ip {args:?}: {e}"));
     assert!(
         out.status.success(),
         "ip {args:?} failed (root is needed for network namespaces): {}",

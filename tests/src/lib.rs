@@ -37,6 +37,18 @@ pub fn hbnode() -> PathBuf {
     bin
 }
 
+/// An external program a test needs, from `PATH`: a missing one fails the test with the
+/// Debian package to install (never a silent skip). `cargo xtask test` installs them all.
+pub fn tool(program: &str, package: &str) -> PathBuf {
+    which::which(program).unwrap_or_else(|_| {
+        panic!(
+            "`{program}` is not installed and this test needs it: \
+             `apt-get install -y --no-install-recommends {package}` \
+             (or run `cargo xtask test`, which installs what the test suite needs)"
+        )
+    })
+}
+
 /// A loopback UDP port that was free a moment ago.
 pub fn free_udp_port() -> u16 {
     let s = UdpSocket::bind("127.0.0.1:0").expect("bind udp");

@@ -1,5 +1,6 @@
 //! Project automation: `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
+//! - `test`    the whole test suite as CI runs it, installing the tools it needs
 //! - `sim …`   loss/jitter experiments over hb-core (see `cargo xtask sim --help`)
 //! - `bench …` benchmarks, written to BENCHMARKS.md
 //! - `fuzz …`  cargo-fuzz targets: time-boxed runs, or `--replay` of the corpus (CI)
@@ -12,6 +13,7 @@ mod dist;
 mod fuzz;
 mod paths;
 mod sim;
+mod test;
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -22,9 +24,10 @@ fn main() -> ExitCode {
         "fuzz" => fuzz::main(&rest),
         "bench" => bench::main(&rest),
         "dist" => dist::main(&rest),
+        "test" => test::main(&rest),
         "stop-time" => bench::stop::main(&rest),
         "" | "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <sim|fuzz|bench|dist|stop-time> [args…]");
+            println!("usage: cargo xtask <test|sim|fuzz|bench|dist|stop-time> [args…]");
             Ok(())
         }
         other => Err(anyhow::anyhow!(
