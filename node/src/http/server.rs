@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use actix::Addr;
 use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::http::header;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::Context as _;
 use serde::Deserialize;
 
+use crate::http::metrics;
 use crate::http::views::{NodeView, Snapshot};
 use crate::runtime::detector::{DetectorActor, GetNode, GetSnapshot};
 use crate::runtime::record::EventRecord;
@@ -67,13 +69,26 @@ async fn find(state: &HttpState, id: &str) -> Result<Option<NodeView>, actix::Ma
     Ok(None)
 }
 
-async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
-    match snapshot(&state).await {
-        Ok(snap) => HttpResponse::Ok()
-            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-            .body(crate::http::metrics::render(&snap, &state.stats)),
-        Err(_) => unavailable(),
-    }
+/// `/metrics`: text format 0.0.4 or OpenMetrics as `Accept` asks; 200 with `hbnode_ready 0`
+/// and the process-wide counters when a Detector does not answer (see [`crate::http::metrics`]).
+async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpResponse {
+    let accept: Vec<&str> = req
+        .headers()
+        .get_all(header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let format = metrics::negotiate((!accept.is_empty()).then(|| accept.join(",")).as_deref());
+    let snap = snapshot(&state).await.ok();
+    let scrape = metrics::Scrape {
+        snapshot: snap.as_ref(),
+        stats: &state.stats,
+        kernel_drops: metrics::receive_buffer_drops(&state.stats.udp_sockets()),
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header((header::VARY, "Accept"))
+        .body(metrics::render(&scrape, format))
 }
 
 async fn nodes(state: web::Data<HttpState>) -> HttpResponse {

@@ -87,6 +87,15 @@ pub(crate) fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> anyhow::Result<B
 }
 
 impl Udp {
+    /// The socket's inode (what `/proc/net/udp` lists it by), from `fstat` on a duplicate of
+    /// its descriptor; `None` if it cannot be duplicated.
+    pub(crate) fn inode(&self) -> Option<u64> {
+        use std::os::fd::AsFd as _;
+        use std::os::unix::fs::MetadataExt as _;
+        let fd = self.tx.as_fd().try_clone_to_owned().ok()?;
+        std::fs::File::from(fd).metadata().ok().map(|m| m.ino())
+    }
+
     /// Wraps a bound socket (made non-blocking here). Must run inside a tokio runtime.
     pub(crate) fn from_socket(socket: Socket) -> anyhow::Result<Self> {
         socket.set_nonblocking(true)?;

@@ -84,6 +84,35 @@ impl StoreTable {
     }
 }
 
+/// Upper bounds of `hbnode_detection_slack_seconds`' buckets, in µs (`+Inf` is implied).
+pub(crate) const SLACK_BOUNDS_US: [u64; 14] = [
+    500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+    2_500_000, 5_000_000, 10_000_000,
+];
+
+/// How late past their deadlines `down` events were declared: a histogram.
+#[derive(Debug, Default)]
+pub(crate) struct Slack {
+    /// Reports in each bucket of [`SLACK_BOUNDS_US`] (not cumulative), then above the last.
+    buckets: [AtomicU64; SLACK_BOUNDS_US.len() + 1],
+    /// Sum of every report's slack, in µs.
+    sum_us: AtomicU64,
+}
+
+impl Slack {
+    /// Counts one `down` declared `us` µs after its deadline.
+    pub(crate) fn observe(&self, us: u64) {
+        let i = SLACK_BOUNDS_US.partition_point(|b| *b < us);
+        inc(&self.buckets[i]);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// Reports per bucket (not cumulative; the last is above every bound) and the sum in µs.
+    pub(crate) fn read(&self) -> ([u64; SLACK_BOUNDS_US.len() + 1], u64) {
+        (self.buckets.each_ref().map(get), get(&self.sum_us))
+    }
+}
+
 /// How many recent events `/v1/events` keeps.
 pub(crate) const RECENT_EVENTS: usize = 1024;
 
@@ -124,6 +153,10 @@ pub(crate) struct Stats {
     pid_checks: [AtomicU64; PID_CHECKS.len()],
     /// Every listener's URL (bound address) and whether it accepts beats without a MAC.
     listeners: Mutex<Vec<(String, bool)>>,
+    /// Every UDP listener's URL and its socket's inode (its kernel drop count is read by it).
+    udp_sockets: Mutex<Vec<(String, u64)>>,
+    /// How late `down` events were declared.
+    pub(crate) slack: Slack,
 }
 
 /// Adds one to a counter.
@@ -141,6 +174,9 @@ impl Stats {
     pub(crate) fn record(&self, r: &Arc<EventRecord>) {
         if let Some(i) = EVENT_NAMES.iter().position(|n| *n == r.event) {
             inc(&self.events[i]);
+        }
+        if let Some(us) = r.slack_us {
+            self.slack.observe(us);
         }
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         if recent.len() == RECENT_EVENTS {
@@ -238,6 +274,20 @@ impl Stats {
     /// Every listener, with whether it accepts unauthenticated beats, in start order.
     pub(crate) fn listeners(&self) -> Vec<(String, bool)> {
         self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Registers a UDP listener's socket (`SCHEME://ADDR`, its inode) for its kernel drop count.
+    pub(crate) fn udp_socket(&self, url: String, inode: u64) {
+        let mut s = self.udp_sockets.lock().unwrap_or_else(|e| e.into_inner());
+        s.push((url, inode));
+    }
+
+    /// Every UDP listener's URL and socket inode, in start order.
+    pub(crate) fn udp_sockets(&self) -> Vec<(String, u64)> {
+        self.udp_sockets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()

@@ -305,6 +305,7 @@ pub(crate) fn start_with(
         let local = socket.local_addr()?;
         listening.push(local);
         announce(&stats, format!("udp://{local}"), !s.keyring.requires_auth());
+        watch_drops(&stats, format!("udp://{local}"), &socket);
         let r = Receiver::new(
             socket,
             Speaks::Native,
@@ -466,6 +467,17 @@ fn announce(stats: &Stats, url: String, unauthenticated: bool) {
     stats.listener(url, unauthenticated);
 }
 
+/// Registers a UDP listener's socket for `hbnode_receive_buffer_drops_total` (the kernel's
+/// count of datagrams it dropped because the socket's receive buffer was full).
+fn watch_drops(stats: &Stats, url: String, socket: &Udp) {
+    match socket.inode() {
+        Some(inode) => stats.udp_socket(url, inode),
+        None => {
+            tracing::debug!(listener = %url, "cannot find the socket's inode: its kernel drops are not exported")
+        }
+    }
+}
+
 /// Binds a UDP listener (native or legacy) and starts its Receiver; returns the bound address.
 fn start_udp(
     addr: SocketAddr,
@@ -479,10 +491,12 @@ fn start_udp(
     let bound = bind_udp(addr, recv_buffer)?;
     let local = bound.socket.local_addr()?;
     report_buffer(local, recv_buffer, bound.recv_buffer);
-    match &speaks {
-        Speaks::Native => announce(stats, format!("udp://{local}"), !s.keyring.requires_auth()),
-        Speaks::Legacy(f) => announce(stats, format!("{}://{local}", f.scheme()), true),
-    }
+    let (url, unauthenticated) = match &speaks {
+        Speaks::Native => (format!("udp://{local}"), !s.keyring.requires_auth()),
+        Speaks::Legacy(f) => (format!("{}://{local}", f.scheme()), true),
+    };
+    announce(stats, url.clone(), unauthenticated);
+    watch_drops(stats, url, &bound.socket);
     let r = Receiver::new(
         bound.socket,
         speaks,

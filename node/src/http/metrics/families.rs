@@ -1,0 +1,262 @@
+//! hbnode's metric families: what each is called, says and holds, built per scrape from one
+//! merged Detector snapshot (if every Detector answered) and the process-wide counters.
+
+use hb_core::NodeState;
+
+use crate::http::metrics::model::{Family, Unit, Value};
+use crate::http::views::Snapshot;
+use crate::runtime::stats::{self, SLACK_BOUNDS_US, Stats};
+
+/// Everything one scrape shows.
+#[derive(Debug)]
+pub(crate) struct Scrape<'a> {
+    /// Every Detector's snapshot, merged; `None` if one did not answer in time (then
+    /// `hbnode_ready` is 0 and only the process-wide families are written).
+    pub(crate) snapshot: Option<&'a Snapshot>,
+    /// The process-wide counters.
+    pub(crate) stats: &'a Stats,
+    /// Each UDP listener's kernel receive-buffer drops; `None` where they cannot be read.
+    pub(crate) kernel_drops: Option<Vec<(String, u64)>>,
+    /// `hbnode_build_info{version}`.
+    pub(crate) version: &'a str,
+}
+
+fn count(n: usize) -> Value {
+    Value::Int(u64::try_from(n).unwrap_or(u64::MAX))
+}
+
+/// Every family of one scrape, in exposition order, series sorted by their labels.
+pub(crate) fn families(s: &Scrape<'_>) -> Vec<Family> {
+    let mut out = vec![
+        Family::gauge(
+            "ready",
+            "Whether every Detector answered this scrape (1); 0: the Detector-derived families are absent from this scrape",
+        )
+        .value(Value::Int(u64::from(s.snapshot.is_some()))),
+        Family::info(
+            "build",
+            "Build information",
+            vec![("version", s.version.to_owned())],
+        ),
+    ];
+    if let Some(snap) = s.snapshot {
+        out.extend(detector_families(snap, s.stats));
+    }
+    out.extend(process_families(s));
+    out.into_iter().map(Family::sorted).collect()
+}
+
+/// What the Detectors' snapshot shows: nodes, probes and the core's counters.
+fn detector_families(snap: &Snapshot, stats: &Stats) -> Vec<Family> {
+    let mut state = Family::gauge(
+        "node_state",
+        "Whether the node is in this state (1) or not (0), one series per known state: alert on hbnode_node_state{state=\"down\"} == 1",
+    );
+    let mut up = Family::gauge(
+        "node_up",
+        "Whether the node is alive (1) or not (0): down and left nodes are both 0, so alert on hbnode_node_state{state=\"down\"} instead",
+    );
+    let mut last = Family::gauge(
+        "node_last_beat_timestamp_seconds",
+        "Wall-clock time of the node's latest fresh beat, in seconds since the Unix epoch",
+    )
+    .unit(Unit::Seconds);
+    let mut loss = Family::gauge(
+        "node_beat_loss_ratio",
+        "Estimated fraction of the node's beats lost on the way (sequence gaps), 0 to 1",
+    )
+    .unit(Unit::Ratio);
+    let mut probe_value = Family::gauge(
+        "probe_value",
+        "Latest sensor reading of the probe of an alive node (absent while the node is down or left)",
+    );
+    let mut probe_state = Family::gauge(
+        "probe_state",
+        "State of the node's probe: 0 ok, 1 warning, 2 error, 3 unknown (after hysteresis; 3 while the node is not alive)",
+    );
+    for n in &snap.nodes {
+        let node = || vec![("node", n.id.clone())];
+        for s in NodeState::ALL {
+            let labels = vec![("node", n.id.clone()), ("state", s.as_str().to_owned())];
+            state.push(labels, Value::Int(u64::from(n.state == s.as_str())));
+        }
+        let alive = n.state == NodeState::Alive.as_str();
+        up.push(node(), Value::Int(u64::from(alive)));
+        last.push(node(), Value::Float(n.last_seen_unix));
+        loss.push(node(), Value::Float(n.loss));
+        for p in &n.probes {
+            let labels = vec![("node", n.id.clone()), ("probe", p.name.clone())];
+            let code = match p.state.as_str() {
+                _ if !alive => 3,
+                "ok" => 0,
+                "warning" => 1,
+                "error" => 2,
+                _ => 3,
+            };
+            probe_state.push(labels.clone(), Value::Int(code));
+            if alive {
+                probe_value.push(labels, Value::Float(p.value.unwrap_or(f64::NAN)));
+            }
+        }
+    }
+    vec![
+        state,
+        up,
+        last,
+        loss,
+        Family::gauge("nodes", "Known nodes by state")
+            .by(
+                "state",
+                snap.states
+                    .iter()
+                    .map(|(s, n)| (*s, u64::try_from(*n).unwrap_or(u64::MAX))),
+            ),
+        probe_value,
+        probe_state,
+        Family::counter(
+            "probe_readings_refused",
+            "Readings of probes beyond the per-node limit of 64, not judged",
+        )
+        .value(Value::Int(snap.probes_refused)),
+        Family::counter(
+            "readings_refused",
+            "Sensor readings refused on arrival, by reason (nan, infinite): not judged, not stored; their beats still count",
+        )
+        .by("reason", snap.readings_refused.iter().map(|(r, n)| (*r, *n))),
+        Family::counter("beats_received", "Fresh beats accepted")
+            .value(Value::Int(snap.beats_received)),
+        Family::counter("datagrams_rejected", "Datagrams refused, by reason")
+            .by("reason", snap.rejections.iter().map(|(r, n)| (*r, *n))),
+        Family::counter(
+            "acks_dropped",
+            "Acks not sent: a queue or the socket buffer was full, or the ack could not be encoded",
+        )
+        .value(Value::Int(
+            stats::get(&stats.acks_dropped).saturating_add(snap.core_acks_dropped),
+        )),
+        Family::counter(
+            "monitor_stalls",
+            "Times the monitor itself was stalled past a deadline and re-armed alive nodes",
+        )
+        .value(Value::Int(snap.stalls.0)),
+        Family::gauge(
+            "monitor_last_stall_seconds",
+            "How late the monitor ran after a deadline in its latest stall",
+        )
+        .unit(Unit::Seconds)
+        .value(Value::Float(snap.stalls.1.as_secs_f64())),
+        Family::gauge(
+            "registry_max_nodes",
+            "Most nodes the registry holds (--max-nodes); further new ids count as registry_full",
+        )
+        .value(count(snap.max_nodes)),
+    ]
+}
+
+/// What the process counts itself, shown even when a Detector does not answer.
+fn process_families(s: &Scrape<'_>) -> Vec<Family> {
+    let stats = s.stats;
+    let (slack, slack_sum_us) = stats.slack.read();
+    let bounds = SLACK_BOUNDS_US.map(|us| us as f64 / 1e6);
+    let mut unauthenticated = Family::gauge(
+        "listener_unauthenticated",
+        "Whether the listener accepts beats without a MAC (1): legacy protocols always, hbnode beats without --require-auth",
+    );
+    for (url, open) in stats.listeners() {
+        unauthenticated.push(vec![("listener", url)], Value::Int(u64::from(open)));
+    }
+    let mut out = vec![
+        Family::counter(
+            "datagrams_received",
+            "Datagrams read from the listeners' sockets",
+        )
+        .value(Value::Int(stats::get(&stats.datagrams))),
+        Family::counter("receive_errors", "Socket receive errors")
+            .value(Value::Int(stats::get(&stats.recv_errors))),
+        Family::counter("acks_sent", "Acks sent").value(Value::Int(stats::get(&stats.acks_sent))),
+        Family::counter("events", "Events reported, by kind").by("event", stats.events()),
+        Family::counter("events_dropped", "Events a sink had no room for, by sink")
+            .by("sink", stats.sink_drops()),
+        Family::histogram(
+            "detection_slack_seconds",
+            "How late past the detector's exact deadline each down was declared (the monitor's own scheduling delay)",
+            &bounds,
+            &slack,
+            slack_sum_us as f64 / 1e6,
+        )
+        .unit(Unit::Seconds),
+        unauthenticated,
+        Family::counter(
+            "pid_claims",
+            "Pids claimed by legacy beats, by outcome: verified (HBNODE_PID), unverified (HBNODE_CLAIMED_PID only), dropped (verifier queue full)",
+        )
+        .by("result", stats.pid_checks()),
+        Family::counter(
+            "tcp_connections_refused",
+            "TCP heartbeat connections closed at once because the listener was at --max-connections",
+        )
+        .value(Value::Int(stats::get(&stats.tcp_refused))),
+        Family::counter(
+            "tcp_connections_idle_closed",
+            "TCP heartbeat connections closed because they sent nothing for --tcp-idle-timeout (their nodes are down at once)",
+        )
+        .value(Value::Int(stats::get(&stats.tcp_idle_closed))),
+        Family::counter(
+            "hooks",
+            "Exec hook runs (--on), by result: ok, failed, timeout, dropped",
+        )
+        .by("result", stats.hook_counts()),
+        Family::counter(
+            "alertmanager_posts",
+            "Alert POSTs to Alertmanager, by result (after retries; failed includes dropped)",
+        )
+        .by("result", stats.posts(stats::PostAction::Alertmanager)),
+        Family::counter(
+            "webhook_posts",
+            "Event POSTs to webhooks, by result (after retries; failed includes dropped)",
+        )
+        .by("result", stats.posts(stats::PostAction::Webhook)),
+        Family::counter(
+            "store_rows_written",
+            "Rows committed to the store (--db), by table",
+        )
+        .by("table", stats.store_rows()),
+        Family::counter(
+            "store_rows_dropped",
+            "Rows not stored, by reason: queue_full (the disk was slower than ingest), error (their transaction failed) or invalid (a value the store cannot hold; the rest of its batch was written)",
+        )
+        .by(
+            "reason",
+            [
+                ("queue_full", stats::get(&stats.store_dropped)),
+                ("error", stats::get(&stats.store_failed)),
+                ("invalid", stats::get(&stats.store_invalid)),
+            ],
+        ),
+        Family::counter(
+            "store_errors",
+            "Failed store operations (transactions, prunes): read-only or full disk, locked file",
+        )
+        .value(Value::Int(stats::get(&stats.store_errors))),
+        Family::counter(
+            "readings_dropped",
+            "Readings the monitor had no room to queue for the store",
+        )
+        .value(Value::Int(stats::get(&stats.samples_dropped))),
+        Family::counter(
+            "arrivals_dropped",
+            "Beat arrivals --record had no room to queue (the trace file's disk was too slow)",
+        )
+        .value(Value::Int(stats::get(&stats.arrivals_dropped))),
+    ];
+    if let Some(drops) = &s.kernel_drops {
+        out.push(
+            Family::counter(
+                "receive_buffer_drops",
+                "Datagrams the kernel dropped for the UDP listener because its socket's receive buffer was full (raise --recv-buffer and net.core.rmem_max)",
+            )
+            .by("listener", drops.iter().map(|(l, n)| (l.as_str(), *n))),
+        );
+    }
+    out
+}
