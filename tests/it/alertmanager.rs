@@ -235,12 +235,17 @@ fn a_monitor_restart_keeps_alerts_of_nodes_still_down_firing_and_their_true_time
     assert_eq!(n["state"], "down");
     assert_eq!(n["state_since"], down_since, "down since its true time");
     assert_eq!(
+        n["probes"][0]["state"], "error",
+        "the probe state survives: {n}"
+    );
+    // While its node is down, /metrics says the probe is unknown rather than current.
+    assert_eq!(
         hb_tests::metric(
             &metrics(&http),
             "hbnode_probe_state{node=\"web-1\",probe=\"check\"}"
         ),
-        Some(2.0),
-        "the probe state survives"
+        Some(3.0),
+        "a down node's probe state in /metrics"
     );
     // Watch past the old alerts' expiry: they never resolve.
     while stopped.elapsed() < std::time::Duration::from_secs(6) {

@@ -8,6 +8,7 @@ mod flood;
 mod garbage;
 mod legacy;
 mod liveness;
+mod metrics;
 mod page;
 mod peer;
 mod probes;

@@ -90,7 +90,8 @@ fn write_value(out: &mut String, v: Value) {
 
 /// Escapes `\` and line feeds (and `"` when `quotes`: label values, OpenMetrics help).
 fn escape(s: &str, quotes: bool) -> std::borrow::Cow<'_, str> {
-    if !s.contains(['\\', '\n']) && !(quotes && s.contains('"')) {
+    let special = |c: char| c == '\\' || c == '\n' || (quotes && c == '"');
+    if !s.contains(special) {
         return s.into();
     }
     let mut out = String::with_capacity(s.len() + 8);

@@ -213,7 +213,7 @@ mod tests {
     #[test]
     fn histogram_buckets_are_cumulative_and_end_at_inf_with_the_count() {
         let f = Family::histogram("x_seconds", "x", &[0.5, 1.0], &[2, 0, 3], 4.25);
-        let got: Vec<(&str, Vec<(&str, String)>, Value)> = f
+        let got: Vec<(&str, Labels, Value)> = f
             .samples
             .iter()
             .map(|s| (s.suffix, s.labels.clone(), s.value))
