@@ -170,12 +170,11 @@ fn metrics_lint_clean_in_0_0_4_negotiate_openmetrics_and_tell_node_states_apart(
 
     down.kill(); // kill -9
     left.term();
-    let text = wait_for("down-1 down and left-1 left", || {
+    wait_for("down-1 down and left-1 left", || {
         let (_, _, m) = scrape(&http, None);
         (state(&m, "down-1", "down") == Some(1.0) && state(&m, "left-1", "left") == Some(1.0))
-            .then_some(m)
+            .then_some(())
     });
-    let _ = text;
 
     // curl: no Accept → 0.0.4, clean under promtool.
     let (status, content_type, text) = scrape(&http, None);
@@ -252,4 +251,39 @@ fn metrics_lint_clean_in_0_0_4_negotiate_openmetrics_and_tell_node_states_apart(
         assert_eq!(state(&om, "left-1", "left"), Some(1.0));
         assert_eq!(state(&om, "alive-1", "alive"), Some(1.0));
     }
+}
+
+/// Sends `sig` (`-STOP`, `-CONT`) to `pid` through kill(1).
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("run kill")
+        .success();
+    assert!(ok, "kill {sig} {pid} failed");
+}
+
+#[test]
+fn datagrams_the_kernel_drops_for_a_full_receive_buffer_are_counted_per_listener() {
+    // The smallest buffer the kernel grants (it doubles the ask and has a floor of a few KiB).
+    let tm = TestMonitor::builder()
+        .args(&["--db", "none", "--recv-buffer", "4KiB"])
+        .start();
+    let (udp, http) = (tm.udp.clone(), tm.http.clone());
+    let listener = format!("hbnode_receive_buffer_drops_total{{listener=\"udp://{udp}\"}}");
+    let (_, _, before) = scrape(&http, None);
+    assert_eq!(metric(&before, &listener), Some(0.0), "{before}");
+
+    // Stopped, the monitor reads nothing: 500 datagrams of 200 bytes overflow its buffer.
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    signal(tm.proc.pid(), "-STOP");
+    for _ in 0..500 {
+        let _ = sender.send_to(&[0u8; 200], &udp);
+    }
+    signal(tm.proc.pid(), "-CONT");
+    let dropped = wait_for("the kernel's drops in /metrics", || {
+        let (_, _, m) = scrape(&http, None);
+        metric(&m, &listener).filter(|d| *d > 0.0)
+    });
+    assert!(dropped <= 500.0, "{dropped}");
 }

@@ -104,7 +104,12 @@ impl Slack {
     pub(crate) fn observe(&self, us: u64) {
         let i = SLACK_BOUNDS_US.partition_point(|b| *b < us);
         inc(&self.buckets[i]);
-        self.sum_us.fetch_add(us, Ordering::Relaxed);
+        // Saturating: a wrapped sum would look like a counter reset.
+        let _ = self
+            .sum_us
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
+                Some(s.saturating_add(us))
+            });
     }
 
     /// Reports per bucket (not cumulative; the last is above every bound) and the sum in µs.
@@ -301,5 +306,27 @@ impl Stats {
             .filter(|r| r.event_id > since)
             .cloned()
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slack_buckets_are_inclusive_upper_bounds_and_the_rest_goes_above_the_last() {
+        let s = Slack::default();
+        for us in [0, 500, 501, 10_000_000, 10_000_001, u64::MAX / 2] {
+            s.observe(us);
+        }
+        let (buckets, sum) = s.read();
+        assert_eq!(buckets[0], 2, "0 and 500 µs are ≤ 0.5 ms");
+        assert_eq!(buckets[1], 1, "501 µs is in (0.5 ms, 1 ms]");
+        assert_eq!(buckets[SLACK_BOUNDS_US.len() - 1], 1, "10 s is ≤ 10 s");
+        assert_eq!(buckets[SLACK_BOUNDS_US.len()], 2, "above 10 s");
+        assert_eq!(buckets.iter().sum::<u64>(), 6);
+        assert_eq!(sum, 500 + 501 + 10_000_000 + 10_000_001 + u64::MAX / 2);
+        s.observe(u64::MAX);
+        assert_eq!(s.read().1, u64::MAX, "the sum saturates");
     }
 }

@@ -6,7 +6,7 @@
 //! them and review the diff:
 //!
 //! ```text
-//! UPDATE_GOLDEN=1 cargo test -p hb-node --lib http::metrics::tests::golden
+//! UPDATE_GOLDEN=1 cargo test -p hb-node --bin hbnode http::metrics::tests::golden
 //! git diff node/src/http/metrics/testdata/
 //! ```
 //!
@@ -268,7 +268,7 @@ fn golden(name: &str, got: &str) {
     }
     panic!(
         "{} differs from the rendered exposition (- file, + rendered):\n{diff}\n\
-         If the change is intended: UPDATE_GOLDEN=1 cargo test -p hb-node --lib \
+         If the change is intended: UPDATE_GOLDEN=1 cargo test -p hb-node --bin hbnode \
          http::metrics::tests::golden, then review `git diff`.",
         path.display()
     );
