@@ -11,10 +11,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use hb_tests::{Proc, TestMonitor, metric, wait_for};
-
-/// What Debian's promtool is installed with.
-const INSTALL: &str = "apt-get install -y --no-install-recommends prometheus";
+use hb_tests::{Proc, TestMonitor, metric, tool, wait_for};
 
 /// What a Prometheus 2.42 server sends.
 const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,\
@@ -33,16 +30,13 @@ fn golden(name: &str) -> String {
 
 /// Runs `promtool check metrics` on `text`: its exit success and everything it printed.
 fn promtool(text: &str) -> (bool, String) {
-    let child = Command::new("promtool")
+    let mut child = Command::new(tool("promtool", "prometheus"))
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => panic!("cannot run promtool ({e}): install it with `{INSTALL}`"),
-    };
+        .spawn()
+        .expect("run promtool");
     let mut stdin = child.stdin.take().expect("stdin");
     stdin.write_all(text.as_bytes()).expect("write to promtool");
     drop(stdin);
@@ -95,15 +89,6 @@ fn state(text: &str, node: &str, state: &str) -> Option<f64> {
         text,
         &format!("hbnode_node_state{{node=\"{node}\",state=\"{state}\"}}"),
     )
-}
-
-#[test]
-fn promtool_is_installed() {
-    let ok = Command::new("promtool").arg("--version").output();
-    assert!(
-        ok.is_ok_and(|o| o.status.success()),
-        "promtool is missing: install it with `{INSTALL}`"
-    );
 }
 
 #[test]
