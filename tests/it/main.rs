@@ -12,6 +12,7 @@ mod metrics;
 mod page;
 mod peer;
 mod probes;
+mod prometheus;
 mod record;
 mod replay;
 mod sensors;
