@@ -127,6 +127,41 @@ fn shipped_rules_pass_promtool_check_and_every_rule_has_a_unit_test() {
         unqueried.is_empty(),
         "recording rules without a test: {unqueried:?}"
     );
+
+    // Every alert links its own runbook section in docs/guides/prometheus.md.
+    let guide = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/guides/prometheus.md");
+    let guide = std::fs::read_to_string(&guide).expect("read docs/guides/prometheus.md");
+    let anchors: BTreeSet<String> = guide
+        .lines()
+        .filter_map(|l| l.strip_prefix('#'))
+        .map(|h| {
+            h.trim_start_matches('#')
+                .trim()
+                .to_lowercase()
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+                .map(|c| if c == ' ' { '-' } else { c })
+                .collect()
+        })
+        .collect();
+    let runbooks = values_of(&rule_text, "runbook_url");
+    assert_eq!(runbooks.len(), alerts.len(), "one runbook_url per alert");
+    for (alert, url) in alerts.iter().zip(&runbooks) {
+        let (page, anchor) = url.split_once('#').expect("runbook_url has an anchor");
+        assert!(
+            page.ends_with("docs/guides/prometheus.md"),
+            "{alert}: {url}"
+        );
+        assert_eq!(
+            anchor,
+            alert.to_lowercase(),
+            "{alert} links its own section"
+        );
+        assert!(
+            anchors.contains(anchor),
+            "{alert}: no section #{anchor} in the guide"
+        );
+    }
 }
 
 /// The shipped dashboard, parsed.
@@ -323,7 +358,10 @@ fn alerts_of(prom: &Prometheus, node: &str) -> Vec<String> {
     prom.alerts()
         .iter()
         .filter(|a| a["labels"]["node"] == node)
-        .map(|a| format!("{} {}", a["labels"]["alertname"], a["state"]))
+        .map(|a| {
+            let name = a["labels"]["alertname"].as_str().unwrap_or_default();
+            format!("{name} {}", a["state"].as_str().unwrap_or_default())
+        })
         .collect()
 }
 
@@ -430,8 +468,9 @@ fn prometheus_pages_a_killed_node_never_one_that_left_and_every_panel_has_data()
         let got = wait_up_to(&format!("data for panel {title}"), || {
             prom.query(&q).filter(|r| has_finite(r))
         });
-        if got.is_none() {
-            empty.push(format!("{title}: {q} → {:?}", prom.query(&q)));
+        match got {
+            Some(r) => eprintln!("panel {title}: {} series from {q}", r.len()),
+            None => empty.push(format!("{title}: {q} → {:?}", prom.query(&q))),
         }
     }
     assert!(
