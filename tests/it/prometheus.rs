@@ -389,7 +389,7 @@ fn beater(id: &str, udp: &str) -> Proc {
 fn prometheus_pages_a_killed_node_never_one_that_left_and_every_panel_has_data() {
     let dir = TempDir::new("prometheus");
     let mon = TestMonitor::builder()
-        .args(&["--timeout", "1s", "--db", "none"])
+        .args(&["--timeout", "2s", "--db", "none"])
         .start();
     let prom = Prometheus::start(&dir.0, &mon.http);
     let has = |m: &TestMonitor, node: &str, event: &str| {
