@@ -245,6 +245,36 @@ fn substitute(expr: &str) -> String {
     q
 }
 
+/// The values Grafana would offer for the query variable `name` (`label_values(SELECTOR,
+/// LABEL)`, other variables at "All"), from Prometheus' label values API.
+fn variable_values(prom: &Prometheus, dash: &Value, name: &str) -> Vec<String> {
+    let var = dash["templating"]["list"]
+        .as_array()
+        .expect("templating.list")
+        .iter()
+        .find(|v| v["name"] == name)
+        .unwrap_or_else(|| panic!("no variable {name}"));
+    let query = var["query"].as_str().expect("a label_values query");
+    let args = query
+        .strip_prefix("label_values(")
+        .and_then(|q| q.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("${name}: not label_values(…): {query}"));
+    let (selector, label) = args
+        .rsplit_once(',')
+        .unwrap_or_else(|| panic!("${name}: {query}"));
+    let selector = substitute(selector.trim());
+    let m = utf8_percent_encode(&selector, NON_ALPHANUMERIC);
+    prom.api(&format!(
+        "/api/v1/label/{}/values?match[]={m}",
+        label.trim()
+    ))
+    .and_then(|d| d.as_array().cloned())
+    .unwrap_or_default()
+    .into_iter()
+    .filter_map(|v| v.as_str().map(str::to_owned))
+    .collect()
+}
+
 /// A temporary directory, removed when dropped.
 struct TempDir(PathBuf);
 
@@ -478,6 +508,20 @@ fn prometheus_pages_a_killed_node_never_one_that_left_and_every_panel_has_data()
         "panels without data:\n{}",
         empty.join("\n")
     );
+
+    // The dashboard's variables list the monitor and the three nodes.
+    for (var, want) in [
+        ("instance", vec![mon.http.as_str()]),
+        ("node", vec!["killed", "left", "stays"]),
+    ] {
+        let values = variable_values(&prom, &dash, var);
+        for w in want {
+            assert!(
+                values.iter().any(|v| v == w),
+                "${var}: {w} not in {values:?}"
+            );
+        }
+    }
 
     // The killed node comes back: its alert resolves.
     let _back = beater("killed", &mon.udp);
