@@ -164,6 +164,28 @@ fn shipped_rules_pass_promtool_check_and_every_rule_has_a_unit_test() {
     }
 }
 
+/// docs/guides/prometheus.md's recipe for another job name (its `sed` line) keeps the monitor
+/// tests passing: the job is named nowhere else.
+#[test]
+fn the_guides_job_rename_recipe_keeps_the_unit_tests_passing() {
+    let dir = TempDir::new("promrules-job");
+    std::fs::create_dir_all(dir.0.join("tests")).expect("mkdir");
+    let rename = |text: String| {
+        text.replace(r#"job="hbnode""#, r#"job="monitors""#)
+            .replace("job: hbnode", "job: monitors")
+            .replace("job_name: hbnode", "job_name: monitors")
+    };
+    let prom = dist().join("prometheus");
+    for file in ["hbnode-alerts.yml", "tests/monitor.test.yml"] {
+        let text = std::fs::read_to_string(prom.join(file)).expect("read");
+        let renamed = rename(text.clone());
+        assert_ne!(renamed, text, "{file} names the job");
+        assert!(!renamed.contains(r#"job="hbnode""#), "{file}");
+        std::fs::write(dir.0.join(file), renamed).expect("write");
+    }
+    promtool(&["test", "rules"], &dir.0.join("tests/monitor.test.yml"));
+}
+
 /// The shipped dashboard, parsed.
 fn dashboard() -> Value {
     let path = dist().join("grafana").join("hbnode.json");
