@@ -14,28 +14,16 @@ use hb_tests::{Proc, TestMonitor, free_tcp_port, http_get};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
-/// The install line a missing Prometheus tool's failure names.
-const INSTALL: &str = "apt-get install -y --no-install-recommends prometheus";
-
 /// How long Prometheus may take to show what the test waits for: a bound, not a measurement.
 const PROM_PATIENCE: Duration = Duration::from_secs(60);
 
 /// The job name the shipped rules assume (docs/guides/prometheus.md).
 const JOB: &str = "hbnode";
 
-/// `program` from PATH; panics with the install line if it is missing.
+/// `program` (`prometheus` or `promtool`) from PATH; a missing one fails the test with the
+/// install line of Debian's `prometheus` package, which has both.
 fn tool(program: &str) -> PathBuf {
-    let out = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .expect("run sh");
-    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    assert!(
-        !path.is_empty(),
-        "{program} is not installed: `{INSTALL}` (Debian's prometheus package has both \
-         prometheus and promtool)"
-    );
-    PathBuf::from(path)
+    hb_tests::tool(program, "prometheus")
 }
 
 /// The repository's `dist/` directory.
