@@ -454,6 +454,7 @@ fn prometheus_pages_a_killed_node_never_one_that_left_and_every_panel_has_data()
     );
 
     killed.kill();
+    let killed_at = Instant::now();
     left.term();
     assert!(
         wait_up_to("killed down, left left", || {
@@ -479,6 +480,11 @@ fn prometheus_pages_a_killed_node_never_one_that_left_and_every_panel_has_data()
             prom.proc.stderr()
         )
     });
+    // Reported, not asserted: the Prometheus path's detection time on this run.
+    eprintln!(
+        "HbnodeNodeDown firing {:?} after SIGKILL (--timeout 2s, 1 s scrape and evaluation)",
+        killed_at.elapsed()
+    );
     assert_eq!(firing["labels"]["severity"], "page", "{firing}");
     assert!(firing["labels"]["instance"].is_null(), "{firing}");
 
@@ -535,6 +541,7 @@ fn prometheus_pages_a_killed_node_never_one_that_left_and_every_panel_has_data()
 
     // The killed node comes back: its alert resolves.
     let _back = beater("killed", &mon.udp);
+    let back_at = Instant::now();
     let resolved = wait_up_to("HbnodeNodeDown resolved for killed", || {
         alerts_of(&prom, "killed").is_empty().then_some(())
     });
@@ -542,5 +549,9 @@ fn prometheus_pages_a_killed_node_never_one_that_left_and_every_panel_has_data()
         resolved.is_some(),
         "still: {:?}",
         alerts_of(&prom, "killed")
+    );
+    eprintln!(
+        "HbnodeNodeDown resolved {:?} after the node returned",
+        back_at.elapsed()
     );
 }
