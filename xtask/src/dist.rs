@@ -7,9 +7,11 @@
 //!   hbnode.toml                       example config (dist/hbnode.toml)
 //!   systemd/hbnode-monitor.service    hardened units (dist/systemd/)
 //!   systemd/hbnode-beat.service
+//!   prometheus/hbnode-*.yml, tests/     alert and recording rules, their promtool tests
+//!   grafana/hbnode.json               the dashboard
 //!   man/man1/hbnode.1, hbnode-*.1     from `hbnode man --out-dir`
 //!   completions/hbnode.bash, _hbnode, hbnode.fish
-//!   README.md CHANGELOG.md LICENSE-* docs/config.md docs/events.md docs/guides/*.md
+//!   README.md CHANGELOG.md LICENSE-* docs/*.md docs/guides/*.md
 //! ```
 //!
 //! Man pages and completions are produced by running the freshly built binary, so they match
@@ -63,7 +65,15 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&stage)
             .with_context(|| format!("cannot clear {}", stage.display()))?;
     }
-    for sub in ["bin", "systemd", "man/man1", "completions", "docs/guides"] {
+    for sub in [
+        "bin",
+        "systemd",
+        "prometheus/tests",
+        "grafana",
+        "man/man1",
+        "completions",
+        "docs/guides",
+    ] {
         mkdir(&stage.join(sub))?;
     }
 
@@ -78,13 +88,18 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     for file in ["README.md", "CHANGELOG.md", "LICENSE-MIT", "LICENSE-APACHE"] {
         copy(&root.join(file), &stage.join(file))?;
     }
-    for doc in [
-        "docs/config.md",
-        "docs/events.md",
-        "docs/guides/deploying.md",
-        "docs/guides/choosing-a-timeout.md",
+    for dir in [
+        "dist/prometheus",
+        "dist/prometheus/tests",
+        "dist/grafana",
+        "docs",
+        "docs/guides",
     ] {
-        copy(&root.join(doc), &stage.join(doc))?;
+        let into = stage.join(dir.strip_prefix("dist/").unwrap_or(dir));
+        for file in files(&root.join(dir))? {
+            let name = file.file_name().context("file name")?;
+            copy(&file, &into.join(name))?;
+        }
     }
 
     run(Command::new(&bin)
@@ -125,6 +140,19 @@ fn host_triple() -> anyhow::Result<String> {
         .find_map(|l| l.strip_prefix("host: "))
         .map(str::to_owned)
         .context("`rustc -vV` printed no `host:` line")
+}
+
+/// The regular files directly in `dir`, sorted.
+fn files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_file() {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 fn mkdir(dir: &Path) -> anyhow::Result<()> {

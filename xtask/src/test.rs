@@ -29,7 +29,6 @@ pub(crate) const TOOLS: &[(&str, &str)] = &[
     ("systemd-analyze", "systemd"),
     ("unshare", "util-linux"),
     ("mount", "mount"),
-    ("tar", "tar"),
     ("kill", "procps"),
 ];
 
