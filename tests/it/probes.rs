@@ -10,16 +10,8 @@ use hb_tests::{TestMonitor, hbnode, http_get, wait_for};
 /// Sends beat `seq` of `node` carrying one `load1` reading.
 fn send(sock: &UdpSocket, to: &str, node: &str, seq: u64, load: f64) {
     let readings = [
-        Reading {
-            probe: "load1",
-            value: load,
-            status: 0,
-        },
-        Reading {
-            probe: "plugin",
-            value: 0.0,
-            status: 0,
-        },
+        Reading::new("load1", load, 0),
+        Reading::new("plugin", 0.0, 0),
     ];
     let msg = Message::Beat(Beat {
         period_ms: 1000,

@@ -150,16 +150,8 @@ fn send_readings(to: &str, node: &str, first_seq: u64, count: u64) {
     let mut buf = [0u8; wire::MAX_DATAGRAM];
     for seq in first_seq..first_seq + count {
         let readings = [
-            Reading {
-                probe: "load1",
-                value: seq as f64 / 4.0,
-                status: 0,
-            },
-            Reading {
-                probe: "disk",
-                value: 100.0 - seq as f64,
-                status: if seq % 2 == 0 { 1 } else { 2 },
-            },
+            Reading::new("load1", seq as f64 / 4.0, 0),
+            Reading::new("disk", 100.0 - seq as f64, if seq % 2 == 0 { 1 } else { 2 }),
         ];
         let msg = Message::Beat(Beat {
             period_ms: 200,
@@ -399,11 +391,7 @@ fn a_nan_reading_is_refused_and_counted_and_other_nodes_history_is_intact() {
         .args(&["--timeout", "30s", "--db", dbs])
         .start();
     let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let load = |value| Reading {
-        probe: "load1",
-        value,
-        status: 0,
-    };
+    let load = |value| Reading::new("load1", value, 0);
     send_beat(&s, &mon.udp, "good-1", 1, &[load(0.5)]);
     send_beat(
         &s,
@@ -413,11 +401,7 @@ fn a_nan_reading_is_refused_and_counted_and_other_nodes_history_is_intact() {
         &[
             load(f64::NAN),
             load(f64::INFINITY),
-            Reading {
-                probe: "disk",
-                value: 42.0,
-                status: 0,
-            },
+            Reading::new("disk", 42.0, 0),
         ],
     );
     send_beat(&s, &mon.udp, "good-2", 1, &[load(1.5)]);

@@ -26,6 +26,7 @@ use readings::{OwnedReading, Pending};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::probe::ProbeMeta;
 use crate::reject::{Rejection, Rejections};
 use crate::schedule::SensorInterval;
 use crate::time::{Timestamp, micros};
@@ -224,17 +225,31 @@ impl Beater {
     }
 
     /// Queues a sensor reading for the next beats. Each beat carries up to
-    /// [`wire::MAX_READINGS`] waiting readings, oldest first (always within
-    /// [`wire::MAX_DATAGRAM`]); the rest wait for the following beats. A newer reading of a
-    /// probe still waiting replaces the older one; beyond [`MAX_PENDING_READINGS`] the oldest
-    /// waiting reading is dropped and counted ([`Self::readings_dropped`]).
+    /// [`wire::MAX_READINGS`] waiting readings, oldest first, as many as fit
+    /// [`wire::MAX_DATAGRAM`] (readings with meta are larger: at least 9 of the largest fit);
+    /// the rest wait for the following beats. A newer reading of a probe still waiting
+    /// replaces the older one; beyond [`MAX_PENDING_READINGS`] the oldest waiting reading is
+    /// dropped and counted ([`Self::readings_dropped`]).
     pub fn push_reading(
         &mut self,
         probe: &str,
         value: f64,
         status: u8,
     ) -> Result<(), ReadingError> {
-        self.readings.push(probe, value, status)
+        self.readings
+            .push(probe, value, status, ProbeMeta::default())
+    }
+
+    /// [`Self::push_reading`] with the unit, ranges, min and max the sensor gave (a plugin's
+    /// performance data); an empty `meta` is sent as none.
+    pub fn push_reading_with_meta(
+        &mut self,
+        probe: &str,
+        value: f64,
+        status: u8,
+        meta: ProbeMeta,
+    ) -> Result<(), ReadingError> {
+        self.readings.push(probe, value, status, meta)
     }
 
     // ---- inputs ----

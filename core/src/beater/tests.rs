@@ -411,6 +411,52 @@ fn a_full_beat_fits_a_datagram() {
     assert!(tx.len < 900, "{} bytes", tx.len);
 }
 
+/// Issue 14: readings with meta (unit, both ranges, min, max) are larger; the largest beat
+/// takes as many as fit a datagram, oldest first, and the rest ride on the next beats: none
+/// is lost to an encoding that does not fit.
+#[test]
+fn readings_with_meta_spread_over_beats_that_fit_a_datagram() {
+    use crate::probe::{ProbeMeta, Range, Unit};
+    let mut c = cfg(1, false, Some(3));
+    c.id = NodeId::new(&"n".repeat(64)).unwrap();
+    let key = Key::new(u32::MAX, [1; 32]);
+    c.keyring = Keyring::new(vec![key], true);
+    c.incarnation = u64::MAX;
+    c.unix_offset_us = u64::MAX / 2;
+    let mut b = Beater::new(c.clone(), t(0)).unwrap();
+    let range = Range::new(Some(-f64::MAX), Some(f64::MAX), true).unwrap();
+    let meta = ProbeMeta {
+        unit: Unit::new("uuuuuuuu").unwrap(),
+        warning: Some(range),
+        critical: Some(range),
+        min: Some(f64::MIN),
+        max: Some(f64::MAX),
+    };
+    for i in 0..MAX_READINGS {
+        b.push_reading_with_meta(&format!("{i:x<32}"), f64::MAX, 3, meta)
+            .unwrap();
+    }
+    let mut got = Vec::new();
+    let mut per_beat = Vec::new();
+    for k in 0..3 {
+        b.handle_timeout(t(u64::MAX / 4 + k * S));
+        let mut buf = [0; MAX_DATAGRAM];
+        let tx = b.poll_transmit(&mut buf).expect("the beat encodes");
+        let Message::Beat(beat) = wire::decode(&buf[..tx.len], &c.keyring).unwrap().message else {
+            panic!("not a beat")
+        };
+        per_beat.push(beat.readings.len());
+        for r in beat.readings.iter() {
+            assert_eq!(r.meta.map(|m| ProbeMeta::from_wire(&m)), Some(meta));
+            got.push(r.probe.to_owned());
+        }
+        while b.poll_transmit(&mut buf).is_some() {}
+    }
+    assert_eq!(per_beat, [9, 7, 0], "9 of the largest fit one datagram");
+    let want: Vec<String> = (0..MAX_READINGS).map(|i| format!("{i:x<32}")).collect();
+    assert_eq!(got, want, "every reading, oldest first");
+}
+
 #[test]
 fn a_schedule_is_adopted_once_per_version_and_version_zero_restores_own_settings() {
     let mut b = Beater::new(keyed(cfg(1, false, Some(10))), t(0)).unwrap();

@@ -7,7 +7,9 @@ use compact_str::CompactString;
 use super::state::Monitor;
 use crate::event::{Event, EventKind};
 use crate::id::NodeId;
-use crate::probe::{ProbeState, ProbeStatus, ReadingRefusal, ReadingRefusals, Sample};
+use crate::probe::{
+    ProbeMeta, ProbeState, ProbeStatus, Ranges, ReadingRefusal, ReadingRefusals, Sample,
+};
 use crate::time::Timestamp;
 use crate::wire::{self, Beat};
 
@@ -37,6 +39,12 @@ impl Monitor {
                 .take_while(move |((n, _), _)| *n == id)
                 .map(|((_, p), s)| (p.as_str(), s))
         })
+    }
+
+    /// The ranges judging `probe` of `node` now (a monitor rule, else the sender's own from its
+    /// latest reading; `None`: the sender's status decides), for showing with its state.
+    pub fn ranges_in_force(&self, node: &str, probe: &str, state: &ProbeState) -> Option<Ranges> {
+        Ranges::in_force(self.cfg.probes.rule(node, probe), &state.meta)
     }
 
     /// Every tracked probe of every node, ordered by node then probe.
@@ -103,8 +111,14 @@ impl Monitor {
             self.probes.insert(key.clone(), ProbeState::new(now));
         }
         let rule = self.cfg.probes.rule(node.as_str(), r.probe);
-        let status = match rule {
-            Some(rule) => rule.evaluate(r.value),
+        // Precedence: monitor rule > the sender's own ranges > the sender's status.
+        let meta = r
+            .meta
+            .as_ref()
+            .map(ProbeMeta::from_wire)
+            .unwrap_or_default();
+        let status = match Ranges::in_force(rule, &meta) {
+            Some(ranges) => ranges.evaluate(r.value),
             None if r.value.is_nan() => ProbeStatus::Unknown,
             None => ProbeStatus::from_code(r.status),
         };
@@ -112,6 +126,7 @@ impl Monitor {
             .and_then(|r| r.hysteresis)
             .unwrap_or(self.cfg.probes.hysteresis);
         let state = self.probes.get_mut(&key).expect("inserted above");
+        state.meta = meta;
         if let Some(previous) = state.observe(now, r.value, status, hysteresis) {
             self.events.push_back(Event {
                 at: now,

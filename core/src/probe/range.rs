@@ -36,6 +36,40 @@ pub enum RangeError {
 }
 
 impl Range {
+    /// The range from `low` to `high` (`None`: unbounded on that side, Nagios `~` and `N:`),
+    /// alerting inside it if `inside` (Nagios `@`). Bounds must be finite and in order.
+    pub fn new(low: Option<f64>, high: Option<f64>, inside: bool) -> Result<Self, RangeError> {
+        for b in [low, high].into_iter().flatten() {
+            if !b.is_finite() {
+                return Err(RangeError::Number(b.to_string()));
+            }
+        }
+        let start = low.unwrap_or(f64::NEG_INFINITY);
+        let end = high.unwrap_or(f64::INFINITY);
+        if start > end {
+            return Err(RangeError::Reversed {
+                start: start.to_string(),
+                end: end.to_string(),
+            });
+        }
+        Ok(Self { start, end, inside })
+    }
+
+    /// The lower bound (`None`: unbounded, Nagios `~`).
+    pub fn low(&self) -> Option<f64> {
+        self.start.is_finite().then_some(self.start)
+    }
+
+    /// The upper bound (`None`: unbounded, Nagios `N:`).
+    pub fn high(&self) -> Option<f64> {
+        self.end.is_finite().then_some(self.end)
+    }
+
+    /// Whether a value alerts inside the bounds (Nagios `@`) rather than outside them.
+    pub fn inside(&self) -> bool {
+        self.inside
+    }
+
     /// Whether `value` is outside the range (inside, for `@` ranges): an alert. NaN always
     /// alerts.
     pub fn alerts(&self, value: f64) -> bool {
@@ -65,21 +99,15 @@ impl core::str::FromStr for Range {
                 _ => Err(RangeError::Number(t.to_string())),
             }
         };
-        let (start, end) = match body.split_once(':') {
-            None => (0.0, num(body)?),
+        let (low, high) = match body.split_once(':') {
+            None => (Some(0.0), Some(num(body)?)),
             Some((a, b)) => {
-                let start = if a == "~" { f64::NEG_INFINITY } else { num(a)? };
-                let end = if b.is_empty() { f64::INFINITY } else { num(b)? };
-                (start, end)
+                let low = if a == "~" { None } else { Some(num(a)?) };
+                let high = if b.is_empty() { None } else { Some(num(b)?) };
+                (low, high)
             }
         };
-        if start > end {
-            return Err(RangeError::Reversed {
-                start: start.to_string(),
-                end: end.to_string(),
-            });
-        }
-        Ok(Self { start, end, inside })
+        Self::new(low, high, inside)
     }
 }
 
@@ -90,6 +118,7 @@ impl core::fmt::Display for Range {
         }
         match (self.start, self.end) {
             (s, e) if s == 0.0 && e.is_finite() && !self.inside => write!(f, "{e}"),
+            (s, e) if s.is_infinite() && e.is_infinite() => f.write_str("~:"),
             (s, e) if e.is_infinite() => write!(f, "{s}:"),
             (s, e) if s.is_infinite() => write!(f, "~:{e}"),
             (s, e) => write!(f, "{s}:{e}"),

@@ -1,5 +1,6 @@
 //! Threshold rules per probe (or glob) and nodes, and the most specific one that applies.
 
+use super::meta::{RangeSource, Ranges};
 use super::range::{Range, RangeError};
 use super::status::ProbeStatus;
 use crate::glob::NodeMatch;
@@ -36,15 +37,12 @@ impl ProbeRule {
 
     /// The state `value` puts the probe in under this rule.
     pub fn evaluate(&self, value: f64) -> ProbeStatus {
-        if value.is_nan() {
-            ProbeStatus::Unknown
-        } else if self.error.is_some_and(|r| r.alerts(value)) {
-            ProbeStatus::Error
-        } else if self.warning.is_some_and(|r| r.alerts(value)) {
-            ProbeStatus::Warning
-        } else {
-            ProbeStatus::Ok
+        Ranges {
+            source: RangeSource::Rule,
+            warning: self.warning,
+            error: self.error,
         }
+        .evaluate(value)
     }
 }
 
@@ -135,8 +133,8 @@ impl core::str::FromStr for ProbeRule {
 ///
 /// For each (node, probe) the most specific matching rule applies: an exact node id beats a node
 /// glob, which beats a per-probe default; among equals the first listed wins. With a rule the
-/// monitor's ranges decide the state; without one the sender's own status does (a plugin's exit
-/// code). A state changes only after `hysteresis` consecutive readings agree on the new state.
+/// monitor's ranges decide the state; without one the sender's own ranges do (a plugin's
+/// performance data warn/crit), and without those its status (a plugin's exit code). A state changes only after `hysteresis` consecutive readings agree on the new state.
 #[derive(Clone, Debug)]
 pub struct ProbeConfig {
     /// The rules, in configuration order.

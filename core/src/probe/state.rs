@@ -1,5 +1,6 @@
 //! What the monitor remembers of one probe of one node, with hysteresis.
 
+use super::meta::ProbeMeta;
 use super::status::ProbeStatus;
 use crate::time::Timestamp;
 
@@ -16,6 +17,8 @@ pub struct ProbeState {
     pub last_status: ProbeStatus,
     /// When the latest reading arrived.
     pub last_at: Timestamp,
+    /// The unit, ranges, min and max the latest reading carried (empty if it carried none).
+    pub meta: ProbeMeta,
     /// Consecutive readings indicating `last_status` (when it differs from `status`).
     streak: u32,
 }
@@ -28,6 +31,7 @@ impl ProbeState {
             value: f64::NAN,
             last_status: ProbeStatus::Ok,
             last_at: at,
+            meta: ProbeMeta::default(),
             streak: 0,
         }
     }
@@ -40,6 +44,7 @@ impl ProbeState {
             value,
             last_status: status,
             last_at: since,
+            meta: ProbeMeta::default(),
             streak: 0,
         }
     }

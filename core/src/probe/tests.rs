@@ -144,3 +144,95 @@ fn state_changes_only_after_n_agreeing_readings() {
         Some(ProbeStatus::Error)
     );
 }
+
+#[test]
+fn ranges_build_from_bounds_and_expose_them() {
+    let open = Range::new(Some(10.0), None, false).unwrap();
+    assert_eq!(
+        (open.low(), open.high(), open.inside()),
+        (Some(10.0), None, false)
+    );
+    assert_eq!(open.to_string(), "10:");
+    assert_eq!(Range::new(None, None, false).unwrap().to_string(), "~:");
+    assert_eq!(
+        "~:".parse::<Range>().unwrap(),
+        Range::new(None, None, false).unwrap()
+    );
+    let at = r("@10:20");
+    assert_eq!(
+        (at.low(), at.high(), at.inside()),
+        (Some(10.0), Some(20.0), true)
+    );
+    assert_eq!((r("~:5").low(), r("5").low()), (None, Some(0.0)));
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        assert!(matches!(
+            Range::new(Some(bad), None, false),
+            Err(RangeError::Number(_))
+        ));
+        assert!(Range::new(None, Some(bad), true).is_err());
+    }
+    assert!(matches!(
+        Range::new(Some(2.0), Some(1.0), false),
+        Err(RangeError::Reversed { .. })
+    ));
+}
+
+#[test]
+fn units_are_bounded_and_convert_to_base_units() {
+    assert_eq!(Unit::new("MB").unwrap().as_str(), "MB");
+    assert!(Unit::default().is_empty());
+    assert_eq!(Unit::new("").unwrap(), Unit::NONE);
+    for bad in ["123456789", "a b", "5s", "k;", "\u{1b}[m"] {
+        assert!(Unit::new(bad).is_err(), "{bad:?}");
+    }
+    let base = |u: &str| Unit::new(u).unwrap().base();
+    assert_eq!(base("ms"), Some((BaseUnit::Seconds, 1e-3)));
+    assert_eq!(base("us"), Some((BaseUnit::Seconds, 1e-6)));
+    assert_eq!(base("s"), Some((BaseUnit::Seconds, 1.0)));
+    assert_eq!(base("B"), Some((BaseUnit::Bytes, 1.0)));
+    // check_disk's MB is 1024² bytes (monitoring-plugins ≤ 2.3; 2.4 says MiB).
+    assert_eq!(base("MB"), Some((BaseUnit::Bytes, 1_048_576.0)));
+    assert_eq!(base("MiB"), base("MB"));
+    assert_eq!(base("KB"), Some((BaseUnit::Bytes, 1024.0)));
+    assert_eq!(base("TB"), Some((BaseUnit::Bytes, 1024f64.powi(4))));
+    assert_eq!(base("%"), Some((BaseUnit::Ratio, 0.01)));
+    assert_eq!(base("c"), Some((BaseUnit::Counter, 1.0)));
+    assert_eq!(base("rpm"), None);
+    assert_eq!(base(""), None);
+}
+
+#[test]
+fn a_rule_wins_whole_then_plugin_ranges_then_none() {
+    let meta = ProbeMeta {
+        warning: Some(r("5")),
+        critical: Some(r("10")),
+        ..ProbeMeta::default()
+    };
+    let plugin = Ranges::in_force(None, &meta).unwrap();
+    assert_eq!(plugin.source, RangeSource::Plugin);
+    assert_eq!(
+        [4.0, 6.0, 11.0, f64::NAN].map(|v| plugin.evaluate(v)),
+        [
+            ProbeStatus::Ok,
+            ProbeStatus::Warning,
+            ProbeStatus::Error,
+            ProbeStatus::Unknown
+        ]
+    );
+    let rule: ProbeRule = "x warning=100".parse().unwrap();
+    let by_rule = Ranges::in_force(Some(&rule), &meta).unwrap();
+    assert_eq!(
+        (by_rule.source, by_rule.error, by_rule.evaluate(11.0)),
+        (RangeSource::Rule, None, ProbeStatus::Ok)
+    );
+    let only_unit = ProbeMeta {
+        unit: Unit::new("s").unwrap(),
+        min: Some(0.0),
+        ..ProbeMeta::default()
+    };
+    assert_eq!(Ranges::in_force(None, &only_unit), None);
+    assert!(!only_unit.is_empty() && ProbeMeta::default().is_empty());
+    assert_eq!(ProbeMeta::default().to_wire(), None);
+    let wire = meta.to_wire().unwrap();
+    assert_eq!(ProbeMeta::from_wire(&wire), meta);
+}

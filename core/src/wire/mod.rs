@@ -15,12 +15,15 @@
 //! [`MAX_DATAGRAM`] bytes are refused before anything is parsed; the MAC is checked before the
 //! body is decoded; the body must use every byte (trailing bytes are refused); strings and
 //! readings are borrowed from the datagram and counts are bounded, so decoding allocates nothing.
+//! A reading's optional meta (unit, the sender's ranges, min, max; `meta.rs`) is validated the
+//! same way: non-finite numbers and reversed ranges are invalid fields.
 
 mod ack;
 mod beat;
 mod envelope;
 mod error;
 mod message;
+mod meta;
 mod peer;
 mod readings;
 
@@ -34,6 +37,7 @@ pub use envelope::{
 };
 pub use error::{DecodeError, EncodeError};
 pub use message::{Kind, Message};
+pub use meta::{MAX_UNIT_LEN, ReadingMeta, WireRange, valid_unit};
 pub use peer::{Identify, Member};
 pub use readings::{MAX_PROBE_LEN, MAX_READINGS, Reading, Readings};
 

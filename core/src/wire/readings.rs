@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::DecodeError;
+use super::meta::{ReadingMeta, validate_meta};
 
 /// Most sensor readings one beat carries.
 pub const MAX_READINGS: usize = 16;
@@ -110,6 +111,9 @@ impl Serialize for Readings<'_> {
 }
 
 /// One sensor reading.
+///
+/// Encoded as a postcard struct of these fields in order; `meta` is a postcard `Option` (one
+/// byte `0` when absent).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Reading<'a> {
     /// Probe name (1–32 bytes).
@@ -118,12 +122,40 @@ pub struct Reading<'a> {
     pub value: f64,
     /// Nagios-style status code: 0 ok, 1 warning, 2 critical, 3 unknown.
     pub status: u8,
+    /// Unit, the sender's own ranges, min and max, if it has any (plugin performance data).
+    #[serde(borrow)]
+    pub meta: Option<ReadingMeta<'a>>,
 }
 
-/// Checks one reading's probe name.
+impl<'a> Reading<'a> {
+    /// A reading of `probe` with no meta. Add one with struct update syntax:
+    ///
+    /// ```
+    /// use hb_core::wire::{Reading, ReadingMeta};
+    ///
+    /// let r = Reading {
+    ///     meta: Some(ReadingMeta { unit: "s", ..ReadingMeta::default() }),
+    ///     ..Reading::new("rtt", 0.25, 0)
+    /// };
+    /// assert_eq!(r.meta.map(|m| m.unit), Some("s"));
+    /// ```
+    pub const fn new(probe: &'a str, value: f64, status: u8) -> Self {
+        Self {
+            probe,
+            value,
+            status,
+            meta: None,
+        }
+    }
+}
+
+/// Checks one reading's probe name and meta.
 pub(super) fn validate_reading(r: &Reading<'_>) -> Result<(), DecodeError> {
     if r.probe.is_empty() || r.probe.len() > MAX_PROBE_LEN {
         return Err(DecodeError::InvalidField("probe name"));
+    }
+    if let Some(m) = &r.meta {
+        validate_meta(m)?;
     }
     Ok(())
 }

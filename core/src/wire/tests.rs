@@ -31,6 +31,164 @@ fn golden_beat_bytes() {
     );
 }
 
+/// A reading without meta costs one byte for it (`00`); one with meta carries its unit, its
+/// ranges as (low, high, inside) with `None` for an open end, min and max, each an `Option`.
+#[test]
+fn golden_reading_bytes_with_and_without_meta() {
+    // `golden_beat_bytes` up to its group and schedule version, before the reading count.
+    let beat_hex = "4842010100057765622d318080f9c0c1c482032ae80701c0c480c1c1c482030000";
+    let head: Vec<u8> = (0..beat_hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&beat_hex[i..i + 2], 16).unwrap())
+        .collect();
+    let f = |v: f64| v.to_le_bytes();
+
+    let plain = [Reading::new("p", 1.0, 2)];
+    let mut b = beat();
+    b.readings = Readings::from_slice(&plain);
+    let mut want = head.clone();
+    want.extend_from_slice(&[1, 1, b'p']);
+    want.extend_from_slice(&f(1.0));
+    want.extend_from_slice(&[2, 0]);
+    assert_eq!(enc(&Message::Beat(b), None), want);
+
+    let with_meta = [Reading {
+        meta: Some(ReadingMeta {
+            unit: "B",
+            // Nagios `5` and `@10:20`; and `~:` for an open range.
+            warning: Some(WireRange {
+                low: Some(0.0),
+                high: Some(5.0),
+                inside: false,
+            }),
+            critical: Some(WireRange {
+                low: Some(10.0),
+                high: Some(20.0),
+                inside: true,
+            }),
+            min: Some(0.0),
+            max: None,
+        }),
+        ..Reading::new("l", 0.74, 0)
+    }];
+    let mut b = beat();
+    b.readings = Readings::from_slice(&with_meta);
+    let mut want = head;
+    want.extend_from_slice(&[1, 1, b'l']);
+    want.extend_from_slice(&f(0.74));
+    want.extend_from_slice(&[0, 1, 1, b'B', 1, 1]);
+    want.extend_from_slice(&f(0.0));
+    want.push(1);
+    want.extend_from_slice(&f(5.0));
+    want.extend_from_slice(&[0, 1, 1]);
+    want.extend_from_slice(&f(10.0));
+    want.push(1);
+    want.extend_from_slice(&f(20.0));
+    want.extend_from_slice(&[1, 1]);
+    want.extend_from_slice(&f(0.0));
+    want.push(0);
+    let bytes = enc(&Message::Beat(b.clone()), None);
+    assert_eq!(bytes, want);
+    assert_eq!(
+        decode(&bytes, &Keyring::open()).unwrap().message,
+        Message::Beat(b)
+    );
+}
+
+/// Issue 14: postcard carries raw `f64` bits, so a peer can put NaN or ±∞ in a range bound or
+/// min/max, or reverse a range, or send a unit no perfdata can hold: each is an invalid field,
+/// refused at decode (and at encode).
+#[test]
+fn reading_meta_is_validated_both_ways() {
+    let meta = ReadingMeta {
+        unit: "ms",
+        warning: Some(WireRange {
+            low: None,
+            high: Some(5.0),
+            inside: false,
+        }),
+        critical: None,
+        min: Some(0.0),
+        max: Some(10.0),
+    };
+    let with = |m: ReadingMeta<'static>| {
+        let rs = [Reading {
+            meta: Some(m),
+            ..Reading::new("p", 1.0, 0)
+        }];
+        let mut b = beat();
+        b.readings = Readings::from_slice(&rs);
+        let mut buf = [0; MAX_DATAGRAM];
+        encode(&Message::Beat(b), None, &mut buf).map(|n| buf[..n].to_vec())
+    };
+    let ok = with(meta).unwrap();
+    assert!(decode(&ok, &Keyring::open()).is_ok());
+    let bad_units = ["123456789", "a b", "m;s", "5s", "-x", "\n", "\u{7}"];
+    for unit in bad_units {
+        let m = ReadingMeta { unit, ..meta };
+        assert_eq!(
+            with(m),
+            Err(EncodeError::InvalidField("reading unit")),
+            "{unit:?}"
+        );
+    }
+    for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let m = ReadingMeta {
+            max: Some(v),
+            ..meta
+        };
+        assert_eq!(with(m), Err(EncodeError::InvalidField("reading min/max")));
+        let m = ReadingMeta {
+            critical: Some(WireRange {
+                low: Some(v),
+                high: None,
+                inside: true,
+            }),
+            ..meta
+        };
+        assert_eq!(with(m), Err(EncodeError::InvalidField("reading range")));
+    }
+    let reversed = ReadingMeta {
+        warning: Some(WireRange {
+            low: Some(9.0),
+            high: Some(1.0),
+            inside: false,
+        }),
+        ..meta
+    };
+    assert_eq!(
+        with(reversed),
+        Err(EncodeError::InvalidField("reading range"))
+    );
+    // Hand-made from the valid datagram: max's bits (the last 8 bytes) made NaN and +∞, the
+    // warning's high bound made −∞, and the unit made to hold a space.
+    let open = Keyring::open();
+    for bits in [f64::NAN, f64::INFINITY] {
+        let mut b = ok.clone();
+        let n = b.len();
+        b[n - 8..].copy_from_slice(&bits.to_le_bytes());
+        assert_eq!(
+            decode(&b, &open),
+            Err(DecodeError::InvalidField("reading min/max"))
+        );
+    }
+    let mut b = ok.clone();
+    let five = 5.0f64.to_le_bytes();
+    let at = b.windows(8).position(|w| w == five).unwrap();
+    b[at..at + 8].copy_from_slice(&f64::NEG_INFINITY.to_le_bytes());
+    assert_eq!(
+        decode(&b, &open),
+        Err(DecodeError::InvalidField("reading range"))
+    );
+    let mut b = ok;
+    let at = b.windows(2).position(|w| w == b"ms").unwrap();
+    b[at] = b' ';
+    assert_eq!(
+        decode(&b, &open),
+        Err(DecodeError::InvalidField("reading unit"))
+    );
+}
+
 #[test]
 fn golden_ack_and_leave_bytes() {
     let ack = Message::Ack(Ack {
@@ -200,18 +358,7 @@ fn round_trip_with_and_without_key() {
     let key = Key::new(1, [3; 32]);
     let ring = Keyring::new(vec![key.clone()], false);
     let mut b = beat();
-    let rs = [
-        Reading {
-            probe: "load1",
-            value: 0.5,
-            status: 0,
-        },
-        Reading {
-            probe: "disk",
-            value: 91.0,
-            status: 2,
-        },
-    ];
+    let rs = [Reading::new("load1", 0.5, 0), Reading::new("disk", 91.0, 2)];
     b.readings = Readings::from_slice(&rs);
     let msg = Message::Beat(b);
     let plain = enc(&msg, None);
@@ -234,11 +381,7 @@ fn round_trip_with_and_without_key() {
 
 #[test]
 fn readings_are_bounded_and_validated() {
-    let r = Reading {
-        probe: "p",
-        value: 1.0,
-        status: 0,
-    };
+    let r = Reading::new("p", 1.0, 0);
     let many = [r; MAX_READINGS + 1];
     let mut b = beat();
     b.readings = Readings::from_slice(&many);
@@ -250,7 +393,7 @@ fn readings_are_bounded_and_validated() {
     // Hand-made: the count says 17.
     b.readings = Readings::from_slice(&many[..1]);
     let mut bytes = enc(&Message::Beat(b.clone()), None);
-    let count_at = bytes.len() - (1 + 1 + 8 + 1) - 1;
+    let count_at = bytes.len() - (1 + 1 + 8 + 1 + 1) - 1;
     assert_eq!(bytes[count_at], 1);
     bytes[count_at] = 17;
     assert_eq!(
@@ -262,7 +405,7 @@ fn readings_are_bounded_and_validated() {
     ok.pop();
     ok.extend_from_slice(&[1, 0]);
     ok.extend_from_slice(&1.0f64.to_le_bytes());
-    ok.push(0);
+    ok.extend_from_slice(&[0, 0]);
     assert_eq!(
         decode(&ok, &Keyring::open()),
         Err(DecodeError::InvalidField("probe name"))

@@ -53,7 +53,7 @@ proptest! {
     #[test]
     fn valid_messages_round_trip((node, monitor, kind, inc, seq, period, flags, sent, (group, sv), readings, sched, redirect) in message(), signed in any::<bool>()) {
         let rs: Vec<Reading<'_>> =
-            readings.iter().map(|(p, v, s)| Reading { probe: p, value: *v, status: *s }).collect();
+            readings.iter().map(|(p, v, s)| Reading::new(p, *v, *s)).collect();
         let msg = match kind {
             1 => Message::Beat(Beat { period_ms: period, flags: BeatFlags(flags), sent_at_us: sent, group, schedule_version: sv, readings: Readings::from_slice(&rs), ..Beat::new(&node, inc, seq) }),
             2 => Message::Ack(Ack { node: &node, seq, monitor: &monitor, schedule: sched.as_ref().map(|(version, period_ms, sensors)| Schedule { version: *version, period_ms: *period_ms, sensors: sensors.as_ref().map(|l| l.iter().map(|(s, ms)| SensorEvery { sensor: s, every_ms: *ms }).collect()) }), redirect: redirect.as_deref() }),

@@ -434,11 +434,7 @@ pub(crate) fn run_one(
                             .iter()
                             .take(probes)
                             .enumerate()
-                            .map(|(i, p)| Reading {
-                                probe: p,
-                                value: (seq * 7 + i as u64) as f64 / 10.0,
-                                status: 0,
-                            })
+                            .map(|(i, p)| Reading::new(p, (seq * 7 + i as u64) as f64 / 10.0, 0))
                             .collect();
                         let msg = Message::Beat(Beat {
                             period_ms,

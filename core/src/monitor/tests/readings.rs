@@ -19,16 +19,8 @@ fn beat_with_readings(node: &str, seq: u64, readings: &[wire::Reading<'_>]) -> V
 fn readings_of_fresh_beats_become_samples_once() {
     let mut m = monitor(3);
     let rs = [
-        wire::Reading {
-            probe: "load1",
-            value: 0.5,
-            status: 0,
-        },
-        wire::Reading {
-            probe: "disk",
-            value: 93.0,
-            status: 2,
-        },
+        wire::Reading::new("load1", 0.5, 0),
+        wire::Reading::new("disk", 93.0, 2),
     ];
     let first = beat_with_readings("a", 1, &rs);
     m.handle_datagram(t(0), addr(), &first);
@@ -64,11 +56,7 @@ fn sample_queue_is_bounded_and_counts_drops() {
         ..MonitorConfig::default()
     };
     let mut m = Monitor::new(cfg, t(0)).unwrap();
-    let r = wire::Reading {
-        probe: "p",
-        value: 1.0,
-        status: 0,
-    };
+    let r = wire::Reading::new("p", 1.0, 0);
     m.handle_datagram(t(0), addr(), &beat_with_readings("a", 1, &[r, r, r]));
     assert!(m.poll_sample().is_some());
     assert!(m.poll_sample().is_none());
@@ -90,17 +78,9 @@ fn thresholds_turn_readings_into_probe_events_with_hysteresis() {
         ..MonitorConfig::default()
     };
     let mut m = Monitor::new(cfg, t(0)).unwrap();
-    let load = |v: f64| wire::Reading {
-        probe: "load1",
-        value: v,
-        status: 0,
-    };
+    let load = |v: f64| wire::Reading::new("load1", v, 0);
     // No rule for `plugin`: the sender's status decides.
-    let plugin = |code: u8| wire::Reading {
-        probe: "plugin",
-        value: f64::from(code),
-        status: code,
-    };
+    let plugin = |code: u8| wire::Reading::new("plugin", f64::from(code), code);
     let values = [
         (1.0, 0),
         (9.0, 2),
@@ -179,11 +159,7 @@ fn probes_per_node_are_bounded() {
     for (i, chunk) in names.chunks(wire::MAX_READINGS).enumerate() {
         let rs: Vec<_> = chunk
             .iter()
-            .map(|p| wire::Reading {
-                probe: p,
-                value: 1.0,
-                status: 0,
-            })
+            .map(|p| wire::Reading::new(p, 1.0, 0))
             .collect();
         m.handle_datagram(
             t(i as u64 * S),
@@ -201,11 +177,7 @@ fn probes_per_node_are_bounded() {
 #[test]
 fn non_finite_readings_are_refused_and_counted_but_the_beat_counts() {
     let mut m = monitor(3);
-    let reading = |probe, value| wire::Reading {
-        probe,
-        value,
-        status: 0,
-    };
+    let reading = |probe, value| wire::Reading::new(probe, value, 0);
     let rs = [
         reading("load1", 0.5),
         reading("load1", f64::NAN),
@@ -233,5 +205,140 @@ fn non_finite_readings_are_refused_and_counted_but_the_beat_counts() {
         probes,
         [("disk".into(), 93.0), ("load1".into(), 0.5)],
         "no state for `temp`; `load1` keeps its finite value"
+    );
+}
+
+/// A plugin reading with perfdata `label=value;warn;crit;min;max`, exit code `code`.
+fn plugin_reading<'a>(
+    probe: &'a str,
+    value: f64,
+    code: u8,
+    warning: &str,
+    critical: &str,
+) -> wire::Reading<'a> {
+    let range = |s: &str| {
+        (!s.is_empty()).then(|| wire::WireRange::from(s.parse::<crate::probe::Range>().unwrap()))
+    };
+    wire::Reading {
+        meta: Some(wire::ReadingMeta {
+            unit: "B",
+            warning: range(warning),
+            critical: range(critical),
+            min: Some(0.0),
+            max: Some(5968.0),
+        }),
+        ..wire::Reading::new(probe, value, code)
+    }
+}
+
+/// Issue 14: with no monitor rule, a plugin's own warn/crit ranges judge its perfdata probe
+/// (not the plugin's exit code, which speaks for all its items at once); a monitor rule
+/// overrides them whole; without either the exit code decides. The state keeps the latest
+/// unit, ranges, min and max, and says which ranges are in force.
+#[test]
+fn plugin_ranges_judge_unless_a_rule_overrides_them() {
+    use crate::probe::RangeSource;
+    let cfg = MonitorConfig {
+        stall_threshold: None,
+        probes: ProbeConfig {
+            rules: vec!["disk.home warning=100".parse().unwrap()],
+            hysteresis: 1,
+        },
+        ..MonitorConfig::default()
+    };
+    let mut m = Monitor::new(cfg, t(0)).unwrap();
+    // check_disk's `/=5960MB;5948;5958;0;5968`: past its own critical line, though the
+    // plugin exited 0 (say its other partitions are fine); the rule-covered one the same.
+    let rs = [
+        plugin_reading("disk./", 5960.0, 0, "5948", "5958"),
+        plugin_reading("disk.home", 5960.0, 0, "5948", "5958"),
+        plugin_reading("disk.opt", 5960.0, 2, "", ""),
+        plugin_reading("disk.tmp", 5.0, 2, "@0:10", ""),
+    ];
+    m.handle_datagram(t(0), addr(), &beat_with_readings("a", 1, &rs));
+    let got: Vec<_> = m
+        .probes("a")
+        .map(|(p, s)| {
+            let ranges = m.ranges_in_force("a", p, s);
+            (
+                p.to_owned(),
+                s.status,
+                ranges.map(|r| r.source),
+                ranges.and_then(|r| r.warning).map(|r| r.to_string()),
+                ranges.and_then(|r| r.error).map(|r| r.to_string()),
+            )
+        })
+        .collect();
+    let s = |x: &str| Some(x.to_owned());
+    assert_eq!(
+        got,
+        [
+            (
+                "disk./".into(),
+                ProbeStatus::Error,
+                Some(RangeSource::Plugin),
+                s("5948"),
+                s("5958")
+            ),
+            (
+                "disk.home".into(),
+                ProbeStatus::Warning,
+                Some(RangeSource::Rule),
+                s("100"),
+                None
+            ),
+            ("disk.opt".into(), ProbeStatus::Error, None, None, None),
+            (
+                "disk.tmp".into(),
+                ProbeStatus::Warning,
+                Some(RangeSource::Plugin),
+                s("@0:10"),
+                None
+            ),
+        ],
+        "plugin ranges, then the rule (its missing error range is not the plugin's), then the \
+         exit code; an `@` range alerts inside"
+    );
+    let (_, root) = m.probes("a").next().unwrap();
+    assert_eq!(root.meta.unit.as_str(), "B");
+    assert_eq!((root.meta.min, root.meta.max), (Some(0.0), Some(5968.0)));
+    // Back under the plugin's warning line: ok; a reading without meta forgets it, and the
+    // sender's status decides again.
+    m.handle_datagram(
+        t(S),
+        addr(),
+        &beat_with_readings("a", 2, &[plugin_reading("disk./", 10.0, 2, "5948", "5958")]),
+    );
+    let state = |m: &Monitor| {
+        m.probes("a")
+            .next()
+            .map(|(_, s)| (s.status, s.meta))
+            .unwrap()
+    };
+    assert_eq!(state(&m).0, ProbeStatus::Ok);
+    m.handle_datagram(
+        t(2 * S),
+        addr(),
+        &beat_with_readings("a", 3, &[wire::Reading::new("disk./", 10.0, 1)]),
+    );
+    let (status, meta) = state(&m);
+    assert_eq!(status, ProbeStatus::Warning);
+    assert!(meta.is_empty(), "{meta:?}");
+    let probe_events: Vec<_> = std::iter::from_fn(|| m.poll_event())
+        .filter_map(|e| match e.kind {
+            EventKind::Probe { probe, status, .. } => Some((probe.to_string(), status)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        probe_events,
+        [
+            ("disk./".into(), ProbeStatus::Error),
+            ("disk.home".into(), ProbeStatus::Warning),
+            ("disk.opt".into(), ProbeStatus::Error),
+            ("disk.tmp".into(), ProbeStatus::Warning),
+            ("disk./".into(), ProbeStatus::Ok),
+            ("disk./".into(), ProbeStatus::Warning),
+        ]
     );
 }

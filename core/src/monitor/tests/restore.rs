@@ -241,14 +241,11 @@ fn restored_probe_states_carry_on_without_an_event() {
     );
     // The sender's status decides (no rule): three ok readings (the default hysteresis) end
     // the error.
+    let disk = [wire::Reading::new("disk", 10.0, 0)];
     for seq in 2..5 {
         let msg = Message::Beat(Beat {
             period_ms: 1000,
-            readings: wire::Readings::from_slice(&[wire::Reading {
-                probe: "disk",
-                value: 10.0,
-                status: 0,
-            }]),
+            readings: wire::Readings::from_slice(&disk),
             ..Beat::new("a", 7, seq)
         });
         m.handle_datagram(t(100 * S + seq), addr(), &msg_bytes(&msg, None));
