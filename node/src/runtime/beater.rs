@@ -221,7 +221,10 @@ impl<T: Transport> Handler<PushReadings> for BeaterActor<T> {
 
     fn handle(&mut self, PushReadings(readings): PushReadings, _: &mut Self::Context) {
         for r in readings {
-            if let Err(e) = self.beater.push_reading(&r.probe, r.value, r.status) {
+            if let Err(e) = self
+                .beater
+                .push_reading_with_meta(&r.probe, r.value, r.status, r.meta)
+            {
                 self.readings_refused += 1;
                 if self.readings_refused.is_power_of_two() {
                     tracing::warn!(probe = %r.probe, error = %e, refused = self.readings_refused,

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use actix::prelude::*;
+use hb_core::probe::ProbeMeta;
 use hb_core::schedule::SensorInterval;
 
 use spec::{DEFAULT_EVERY, SensorKind, SensorSpec};
@@ -29,15 +30,18 @@ pub(crate) struct Reading {
     pub(crate) value: f64,
     /// 0 ok, 1 warning, 2 critical, 3 unknown.
     pub(crate) status: u8,
+    /// Unit, the plugin's own ranges, min and max (empty for built-ins).
+    pub(crate) meta: ProbeMeta,
 }
 
 impl Reading {
-    /// A reading.
+    /// A reading without meta.
     pub(crate) fn new(probe: &str, value: f64, status: u8) -> Self {
         Self {
             probe: probe.to_owned(),
             value,
             status,
+            meta: ProbeMeta::default(),
         }
     }
 }

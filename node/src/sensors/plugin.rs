@@ -2,12 +2,16 @@
 //!
 //! The exit code is the status (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; anything else,
 //! a signal, a failure to start or a timeout is 3). Readings: the probe `NAME` with the status
-//! as its value, and `NAME.LABEL` for each performance data value, with the same status.
+//! as its value, and `NAME.LABEL` for each performance data value, with the same status and
+//! the item's unit, warn/crit ranges, min and max (the monitor judges the probe by those
+//! ranges unless one of its own rules covers it).
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt as _;
+
+use hb_core::probe::{ProbeMeta, Unit};
 
 use super::Reading;
 use super::perfdata;
@@ -93,7 +97,11 @@ pub(crate) fn readings(name: &str, outcome: &Outcome) -> Vec<Reading> {
                     tracing::debug!(sensor = name, %probe, "perfdata label too long for a probe name; skipped");
                     continue;
                 }
-                r.push(Reading::new(&probe, p.value, *code));
+                let meta = meta(name, &probe, &p);
+                r.push(Reading {
+                    meta,
+                    ..Reading::new(&probe, p.value, *code)
+                });
             }
             r
         }
@@ -105,6 +113,29 @@ pub(crate) fn readings(name: &str, outcome: &Outcome) -> Vec<Reading> {
             tracing::warn!(sensor = name, "sensor plugin timed out and was killed");
             vec![Reading::new(name, 3.0, 3)]
         }
+    }
+}
+
+/// The meta of one perfdata item; what cannot ride on the wire is dropped and debug-logged.
+fn meta(sensor: &str, probe: &str, p: &perfdata::Perf) -> ProbeMeta {
+    if p.dropped > 0 {
+        tracing::debug!(
+            sensor,
+            probe,
+            dropped = p.dropped,
+            "perfdata thresholds, min or max that are not Nagios ranges or numbers; dropped"
+        );
+    }
+    let unit = Unit::new(&p.uom).unwrap_or_else(|e| {
+        tracing::debug!(sensor, probe, error = %e, "perfdata unit dropped");
+        Unit::NONE
+    });
+    ProbeMeta {
+        unit,
+        warning: p.warning,
+        critical: p.critical,
+        min: p.min,
+        max: p.max,
     }
 }
 
@@ -127,14 +158,64 @@ mod tests {
             out,
             Outcome::Exited(1, "WARN - t is 5|t=5;1;2 x=1.5s\n".into())
         );
+        let got = readings("check", &out);
         assert_eq!(
-            readings("check", &out),
-            [
-                Reading::new("check", 1.0, 1),
-                Reading::new("check.t", 5.0, 1),
-                Reading::new("check.x", 1.5, 1),
-            ]
+            got.iter()
+                .map(|r| (r.probe.as_str(), r.value, r.status))
+                .collect::<Vec<_>>(),
+            [("check", 1.0, 1), ("check.t", 5.0, 1), ("check.x", 1.5, 1)]
         );
+        assert!(got[0].meta.is_empty());
+        let t = got[1].meta;
+        assert_eq!(
+            (
+                t.warning.map(|r| r.to_string()),
+                t.critical.map(|r| r.to_string())
+            ),
+            (Some("1".into()), Some("2".into()))
+        );
+        assert_eq!(got[2].meta.unit.as_str(), "s");
+    }
+
+    /// Issue 14: check_disk's and check_load's perfdata keep unit, warn/crit, min and max; a
+    /// unit no perfdata could carry back is dropped, the value kept.
+    #[test]
+    fn perfdata_items_keep_their_meta() {
+        let out = Outcome::Exited(
+            0,
+            "OK | load1=0.740;5.000;10.000;0; /=2643MB;5948;5958;0;5968 odd=1verylongunit;x\n"
+                .into(),
+        );
+        let got = readings("d", &out);
+        let m = |i: usize| {
+            let m = got[i].meta;
+            (
+                got[i].probe.as_str(),
+                m.unit.to_string(),
+                m.warning.map(|r| r.to_string()),
+                m.critical.map(|r| r.to_string()),
+                m.min,
+                m.max,
+            )
+        };
+        let s = |x: &str| Some(x.to_owned());
+        assert_eq!(
+            m(1),
+            ("d.load1", "".into(), s("5"), s("10"), Some(0.0), None)
+        );
+        assert_eq!(
+            m(2),
+            (
+                "d./",
+                "MB".into(),
+                s("5948"),
+                s("5958"),
+                Some(0.0),
+                Some(5968.0)
+            )
+        );
+        assert_eq!(m(3), ("d.odd", "".into(), None, None, None, None));
+        assert_eq!(got[3].value, 1.0);
     }
 
     #[actix_rt::test]
