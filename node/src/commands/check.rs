@@ -147,14 +147,7 @@ fn judge(n: &NodeView, probe: Option<&str>) -> Verdict {
             p.state.to_uppercase(),
             p.state_since
         );
-        let _ = write!(
-            perf,
-            " {}={};{};{}",
-            perf_label(&p.name),
-            p.value.map_or_else(|| "U".to_owned(), |v| format!("{v}")),
-            p.warning.as_deref().unwrap_or(""),
-            p.error.as_deref().unwrap_or("")
-        );
+        let _ = write!(perf, " {}", perf_item(p));
     }
     if probe.is_some() && node_state != State::Ok {
         // The probe's last reading is stale: the node itself decides.
@@ -179,6 +172,26 @@ fn judge(n: &NodeView, probe: Option<&str>) -> Verdict {
         state,
         text: format!("HBNODE {} - {summary} | {perf}{long}", state.label()),
     }
+}
+
+/// One probe as a perfdata item, `label=value[UOM];warn;crit;min;max` (Nagios plugin
+/// guidelines): the unit, min and max of its latest reading, the ranges in force (a rule's, else
+/// the plugin's own); trailing empty fields left out. A value that is not a number is `U`.
+fn perf_item(p: &ProbeView) -> String {
+    let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let value = match p.value {
+        Some(v) => format!("{v}{}", p.unit.as_deref().unwrap_or("")),
+        None => "U".to_owned(),
+    };
+    let item = format!(
+        "{}={value};{};{};{};{}",
+        perf_label(&p.name),
+        p.warning.as_deref().unwrap_or(""),
+        p.error.as_deref().unwrap_or(""),
+        num(p.min),
+        num(p.max),
+    );
+    item.trim_end_matches(';').to_owned()
 }
 
 /// A perfdata label: quoted when it has spaces, `=` or quotes (Nagios guidelines).
@@ -224,6 +237,8 @@ mod tests {
                     last_reading: "2026-11-22T10:00:00.000Z".into(),
                     warning: Some("4".into()),
                     error: Some("8".into()),
+                    source: Some("rule".into()),
+                    ..Default::default()
                 })
                 .collect(),
         }
@@ -281,6 +296,64 @@ mod tests {
         let v = judge(&n, Some("nope"));
         assert_eq!(v.state, State::Unknown);
         assert!(v.text.contains("has no probe nope (probes: load1, disk)"));
+    }
+
+    /// Issue 14: each probe is written back as `label=value[UOM];warn;crit;min;max`, what a
+    /// plugin printed (`check_load`, `check_disk`), and reads back the same.
+    #[test]
+    fn probes_are_written_back_as_full_perfdata() {
+        let probe = |name: &str, value, unit: &str, w: &str, c: &str, min, max| ProbeView {
+            name: name.into(),
+            state: "ok".into(),
+            value,
+            unit: (!unit.is_empty()).then(|| unit.into()),
+            warning: (!w.is_empty()).then(|| w.into()),
+            error: (!c.is_empty()).then(|| c.into()),
+            min,
+            max,
+            ..Default::default()
+        };
+        let cases = [
+            (
+                probe("nload.load1", Some(0.74), "", "5", "10", Some(0.0), None),
+                "nload.load1=0.74;5;10;0",
+            ),
+            (
+                probe(
+                    "disk./",
+                    Some(2643.0),
+                    "MB",
+                    "5948",
+                    "5958",
+                    Some(0.0),
+                    Some(5968.0),
+                ),
+                "disk./=2643MB;5948;5958;0;5968",
+            ),
+            (
+                probe("ping rta", Some(0.25), "ms", "", "", None, Some(1000.0)),
+                "'ping rta'=0.25ms;;;;1000",
+            ),
+            (
+                probe("plain", Some(1.6), "", "", "", None, None),
+                "plain=1.6",
+            ),
+            (probe("t", None, "s", "@1:2", "", None, None), "t=U;@1:2"),
+        ];
+        for (p, want) in cases {
+            let item = perf_item(&p);
+            assert_eq!(item, want);
+            let back = crate::sensors::perfdata::parse(&item);
+            // A `U` value reads back as nothing (there is no value to keep).
+            assert_eq!(back.len(), usize::from(p.value.is_some()), "{item}");
+            if let Some(v) = p.value {
+                assert_eq!(back[0].value, v);
+                assert_eq!(back[0].uom, p.unit.clone().unwrap_or_default());
+                assert_eq!(back[0].warning.map(|r| r.to_string()), p.warning);
+                assert_eq!(back[0].critical.map(|r| r.to_string()), p.error);
+                assert_eq!((back[0].min, back[0].max), (p.min, p.max));
+            }
+        }
     }
 
     #[test]

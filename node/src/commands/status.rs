@@ -1,4 +1,6 @@
-//! `hbnode status`: a table of the nodes a running monitor knows.
+//! `hbnode status`: a table of the nodes a running monitor knows, then one of the probes that
+//! are not ok, with their values, units, the ranges in force (and where they come from: a
+//! monitor `rule` or the `plugin`'s perfdata), min and max. `--json` shows every probe.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -65,5 +67,108 @@ pub(crate) fn table(nodes: &[NodeView]) -> String {
             ]
         })
         .collect();
-    crate::commands::table::render(&header, &rows, "(no nodes yet)")
+    let mut out = crate::commands::table::render(&header, &rows, "(no nodes yet)");
+    out.push_str(&problem_probes(nodes));
+    out
+}
+
+/// The probes that are not ok, as a second table after a blank line (nothing if none).
+fn problem_probes(nodes: &[NodeView]) -> String {
+    let header = [
+        "NODE", "PROBE", "STATE", "VALUE", "WARNING", "ERROR", "SOURCE", "MIN", "MAX",
+    ];
+    let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+    let num = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| v.to_string());
+    let rows: Vec<[String; 9]> = nodes
+        .iter()
+        .flat_map(|n| n.probes.iter().map(move |p| (n, p)))
+        .filter(|(_, p)| p.state != "ok")
+        .map(|(n, p)| {
+            let unit = p.unit.as_deref().unwrap_or("");
+            [
+                n.id.clone(),
+                p.name.clone(),
+                p.state.clone(),
+                p.value
+                    .map_or_else(|| "NaN".into(), |v| format!("{v}{unit}")),
+                opt(&p.warning),
+                opt(&p.error),
+                opt(&p.source),
+                num(p.min),
+                num(p.max),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!("\n{}", crate::commands::table::render(&header, &rows, ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::views::ProbeView;
+
+    /// Issue 14: a probe out of its plugin's own ranges shows them, with unit, min and max.
+    #[test]
+    fn probes_not_ok_are_listed_with_their_ranges_unit_min_and_max() {
+        let node = |id: &str, probes: Vec<ProbeView>| NodeView {
+            id: id.into(),
+            state: "alive".into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            incarnation: 1,
+            seq: 1,
+            last_seen: "2026-12-01T00:00:00.000Z".into(),
+            last_seen_unix: 0.0,
+            silence_ms: 100,
+            state_since: String::new(),
+            value: None,
+            threshold: 3.0,
+            period_ms: 1000,
+            beats: 1,
+            lost: 0,
+            loss: 0.0,
+            duplicates: 0,
+            reordered: 0,
+            labels: Default::default(),
+            probes,
+        };
+        let disk = ProbeView {
+            name: "disk./".into(),
+            state: "error".into(),
+            value: Some(5960.0),
+            unit: Some("MB".into()),
+            warning: Some("5948".into()),
+            error: Some("5958".into()),
+            source: Some("plugin".into()),
+            min: Some(0.0),
+            max: Some(5968.0),
+            ..Default::default()
+        };
+        let fine = ProbeView {
+            name: "load1".into(),
+            state: "ok".into(),
+            value: Some(0.5),
+            ..Default::default()
+        };
+        let text = table(&[
+            node("web-1", vec![disk, fine.clone()]),
+            node("web-2", vec![fine]),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].ends_with("disk./ error"), "{text}");
+        assert!(lines[2].ends_with("1 ok"), "{text}");
+        assert_eq!(lines[3], "", "{text}");
+        let cells: Vec<&str> = lines[5].split_whitespace().collect();
+        assert_eq!(
+            cells,
+            [
+                "web-1", "disk./", "error", "5960MB", "5948", "5958", "plugin", "0", "5968"
+            ],
+            "{text}"
+        );
+        assert_eq!(lines.len(), 6, "ok probes are not listed:\n{text}");
+        assert!(!table(&[node("web-2", Vec::new())]).contains("PROBE "));
+    }
 }

@@ -59,7 +59,7 @@ pub(crate) struct NodeView {
 }
 
 /// One sensor probe of one node, as the HTTP API, `/metrics` and `hbnode check` show it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ProbeView {
     /// Probe name.
     pub(crate) name: String,
@@ -77,6 +77,19 @@ pub(crate) struct ProbeView {
     /// The error range in force, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
+    /// Where `warning` and `error` come from: `rule` (a monitor `--threshold`) or `plugin`
+    /// (the latest reading's perfdata warn/crit); absent when neither gives ranges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) source: Option<String>,
+    /// The latest reading's unit of measure, as the plugin wrote it (`s`, `%`, `MB`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) unit: Option<String>,
+    /// The latest reading's minimum, in its unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) min: Option<f64>,
+    /// The latest reading's maximum, in its unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) max: Option<f64>,
 }
 
 /// Everything the metrics endpoint needs, taken in one Detector turn.
@@ -184,21 +197,24 @@ pub(crate) fn node(
     }
 }
 
-/// A node's probes, with the threshold rule in force for each.
+/// A node's probes, with the ranges in force for each (a rule's, else the plugin's).
 fn probes(monitor: &Monitor, clock: &Clock, node: &str) -> Vec<ProbeView> {
-    let rules = &monitor.config().probes;
     monitor
         .probes(node)
         .map(|(name, p)| {
-            let rule = rules.rule(node, name);
+            let ranges = monitor.ranges_in_force(node, name, p);
             ProbeView {
                 name: name.to_owned(),
                 state: p.status.as_str().to_owned(),
                 state_since: clock.rfc3339(p.since),
                 value: p.value.is_finite().then_some(p.value),
                 last_reading: clock.rfc3339(p.last_at),
-                warning: rule.and_then(|r| r.warning).map(|r| r.to_string()),
-                error: rule.and_then(|r| r.error).map(|r| r.to_string()),
+                warning: ranges.and_then(|r| r.warning).map(|r| r.to_string()),
+                error: ranges.and_then(|r| r.error).map(|r| r.to_string()),
+                source: ranges.map(|r| r.source.as_str().to_owned()),
+                unit: (!p.meta.unit.is_empty()).then(|| p.meta.unit.to_string()),
+                min: p.meta.min,
+                max: p.meta.max,
             }
         })
         .collect()

@@ -30,6 +30,7 @@ fn probe(name: &str, state: &str, value: Option<f64>) -> ProbeView {
         last_reading: String::new(),
         warning: Some("4".into()),
         error: None,
+        ..Default::default()
     }
 }
 
