@@ -255,3 +255,154 @@ fn a_beater_without_keys_ignores_an_unsigned_schedule_and_says_so_once() {
     assert!(!log.contains("schedule v"), "not adopted:\n{log}");
     assert_eq!(node_json(&http, "plain-1").unwrap()["period_ms"], 100);
 }
+
+/// Runs `hbnode ARGS…` to completion: (exit code, stdout).
+fn run_hbnode(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(hb_tests::hbnode())
+        .args(args)
+        .output()
+        .expect("run hbnode");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    (out.status.code().expect("exit code"), text)
+}
+
+/// A probe of `node` in the monitor at `http`, once it is in `state`.
+fn probe_in_state(http: &str, node: &str, probe: &str, state: &str) -> Value {
+    wait_for(&format!("{node} {probe} {state} at {http}"), || {
+        node_json(http, node)?["probes"]
+            .as_array()?
+            .iter()
+            .find(|p| p["name"] == probe && p["state"] == state)
+            .cloned()
+    })
+}
+
+/// Issue 14: a real script plugin printing check_load- and check_disk-style perfdata through a
+/// real `hbnode beat --sensor cmd:…` to two monitors. Its own ranges judge its probes where no
+/// `--threshold` covers them (a load past its crit is `error` although the plugin exited 0);
+/// a monitor `--threshold` overrides them; `/v1/nodes/{id}`, `hbnode status` and `hbnode check`
+/// show unit, warn, crit (and where they come from), min and max, and `hbnode check` writes
+/// them back as `label=value[UOM];warn;crit;min;max`.
+#[test]
+fn plugin_perfdata_keeps_its_ranges_unit_min_and_max_end_to_end() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = std::env::temp_dir().join(format!("hb-it-perfdata-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plugin = dir.join("check_fake");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\n\
+         echo 'LOAD OK - load average: 12.50 | load1=12.500;5.000;10.000;0; /=2643MB;5948;5958;0;5968'\n\
+         exit 0\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let plain = TestMonitor::start(&["--timeout", "30s"]);
+    let ruled = TestMonitor::start(&[
+        "--timeout",
+        "30s",
+        "--threshold",
+        "nload.load1 warning=20 error=30",
+    ]);
+    let spec = format!("cmd:nload@200ms={}", plugin.display());
+    let _beater = Proc::hbnode(&[
+        "beat", "--to", &plain.udp, "--to", &ruled.udp, "--id", "perf-1", "--period", "100ms",
+        "--sensor", &spec,
+    ]);
+
+    // No rule: the plugin's ranges judge (crit 10 < 12.5), not its exit code (0).
+    let load = probe_in_state(&plain.http, "perf-1", "nload.load1", "error");
+    assert_eq!(load["source"], "plugin", "{load}");
+    assert_eq!(
+        (&load["warning"], &load["error"]),
+        (&"5".into(), &"10".into())
+    );
+    assert_eq!((&load["min"], &load["max"]), (&0.0.into(), &Value::Null));
+    assert_eq!(load["unit"], Value::Null);
+    assert_eq!(load["value"], 12.5);
+    let disk = probe_in_state(&plain.http, "perf-1", "nload./", "ok");
+    assert_eq!(disk["unit"], "MB", "{disk}");
+    assert_eq!(
+        (&disk["warning"], &disk["error"]),
+        (&"5948".into(), &"5958".into())
+    );
+    assert_eq!((&disk["min"], &disk["max"]), (&0.0.into(), &5968.0.into()));
+    assert_eq!(disk["source"], "plugin");
+    let exit_code = probe_in_state(&plain.http, "perf-1", "nload", "ok");
+    assert_eq!(
+        exit_code["source"],
+        Value::Null,
+        "the exit code judges itself"
+    );
+    assert!(
+        plain
+            .events_for("perf-1")
+            .iter()
+            .any(|e| e["event"] == "probe_error" && e["probe"] == "nload.load1")
+    );
+
+    // A monitor rule overrides the plugin's ranges whole.
+    let ruled_load = probe_in_state(&ruled.http, "perf-1", "nload.load1", "ok");
+    assert_eq!(ruled_load["source"], "rule", "{ruled_load}");
+    assert_eq!(
+        (&ruled_load["warning"], &ruled_load["error"]),
+        (&"20".into(), &"30".into())
+    );
+    assert_eq!(ruled_load["min"], 0.0, "min and max stay the plugin's");
+    assert!(
+        ruled
+            .events_for("perf-1")
+            .iter()
+            .all(|e| e["event"] != "probe_error"),
+        "{:?}",
+        ruled.events_for("perf-1")
+    );
+
+    // hbnode check writes the perfdata back.
+    let (code, text) = run_hbnode(&["check", "--http", &plain.http, "--node", "perf-1"]);
+    assert_eq!(code, 2, "{text}");
+    let first = text.lines().next().unwrap_or_default();
+    assert!(first.contains(" nload.load1=12.5;5;10;0"), "{first}");
+    assert!(
+        first.contains(" nload./=2643MB;5948;5958;0;5968"),
+        "{first}"
+    );
+    let (code, text) = run_hbnode(&[
+        "check",
+        "--http",
+        &ruled.http,
+        "--node",
+        "perf-1",
+        "--probe",
+        "nload.load1",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains(" nload.load1=12.5;20;30;0"), "{text}");
+
+    // hbnode status lists the probe in error with its ranges and where they come from.
+    let (code, table) = run_hbnode(&["status", "--http", &plain.http]);
+    assert_eq!(code, 0, "{table}");
+    let row: Vec<&str> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("NODE "))
+        .find(|l| l.starts_with("perf-1"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row,
+        [
+            "perf-1",
+            "nload.load1",
+            "error",
+            "12.5",
+            "5",
+            "10",
+            "plugin",
+            "0",
+            "-"
+        ],
+        "{table}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
