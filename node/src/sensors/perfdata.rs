@@ -181,8 +181,10 @@ mod tests {
         }
     }
 
-    /// The item's fields as text: (label, value, uom, warn, crit, min, max, dropped).
-    fn fields(p: &Perf) -> (String, f64, String, String, String, String, String, u8) {
+    /// An item's fields as text: (label, value, uom, warn, crit, min, max, dropped).
+    type Fields = (String, f64, String, String, String, String, String, u8);
+
+    fn fields(p: &Perf) -> Fields {
         let r = |r: Option<Range>| r.map(|r| r.to_string()).unwrap_or_default();
         let n = |n: Option<f64>| n.map(|n| n.to_string()).unwrap_or_default();
         (
@@ -197,17 +199,11 @@ mod tests {
         )
     }
 
-    fn all(text: &str) -> Vec<(String, f64, String, String, String, String, String, u8)> {
+    fn all(text: &str) -> Vec<Fields> {
         parse(text).iter().map(fields).collect()
     }
 
-    fn f(
-        label: &str,
-        value: f64,
-        uom: &str,
-        rest: [&str; 4],
-        dropped: u8,
-    ) -> (String, f64, String, String, String, String, String, u8) {
+    fn f(label: &str, value: f64, uom: &str, rest: [&str; 4], dropped: u8) -> Fields {
         let [w, c, min, max] = rest.map(str::to_owned);
         (label.into(), value, uom.into(), w, c, min, max, dropped)
     }
