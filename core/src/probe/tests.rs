@@ -185,20 +185,26 @@ fn units_are_bounded_and_convert_to_base_units() {
     for bad in ["123456789", "a b", "5s", "k;", "\u{1b}[m"] {
         assert!(Unit::new(bad).is_err(), "{bad:?}");
     }
-    let base = |u: &str| Unit::new(u).unwrap().base();
-    assert_eq!(base("ms"), Some((BaseUnit::Seconds, 1e-3)));
-    assert_eq!(base("us"), Some((BaseUnit::Seconds, 1e-6)));
-    assert_eq!(base("s"), Some((BaseUnit::Seconds, 1.0)));
-    assert_eq!(base("B"), Some((BaseUnit::Bytes, 1.0)));
+    let base = |u: &str, v: f64| {
+        let unit = Unit::new(u).unwrap();
+        (unit.base(), unit.to_base(v))
+    };
+    assert_eq!(base("ms", 250.0), (Some(BaseUnit::Seconds), 0.25));
+    assert_eq!(base("us", 1500.0), (Some(BaseUnit::Seconds), 0.0015));
+    assert_eq!(base("s", 2.5), (Some(BaseUnit::Seconds), 2.5));
+    assert_eq!(base("B", 68.0), (Some(BaseUnit::Bytes), 68.0));
     // check_disk's MB is 1024² bytes (monitoring-plugins ≤ 2.3; 2.4 says MiB).
-    assert_eq!(base("MB"), Some((BaseUnit::Bytes, 1_048_576.0)));
-    assert_eq!(base("MiB"), base("MB"));
-    assert_eq!(base("KB"), Some((BaseUnit::Bytes, 1024.0)));
-    assert_eq!(base("TB"), Some((BaseUnit::Bytes, 1024f64.powi(4))));
-    assert_eq!(base("%"), Some((BaseUnit::Ratio, 0.01)));
-    assert_eq!(base("c"), Some((BaseUnit::Counter, 1.0)));
-    assert_eq!(base("rpm"), None);
-    assert_eq!(base(""), None);
+    assert_eq!(
+        base("MB", 2643.0),
+        (Some(BaseUnit::Bytes), 2643.0 * 1_048_576.0)
+    );
+    assert_eq!(base("MiB", 1.0), base("MB", 1.0));
+    assert_eq!(base("KB", 2.0), (Some(BaseUnit::Bytes), 2048.0));
+    assert_eq!(base("TB", 1.0), (Some(BaseUnit::Bytes), 1024f64.powi(4)));
+    assert_eq!(base("%", 91.0), (Some(BaseUnit::Ratio), 0.91));
+    assert_eq!(base("c", 7.0), (Some(BaseUnit::Counter), 7.0));
+    assert_eq!(base("rpm", 900.0), (None, 900.0));
+    assert_eq!(base("", 3.0), (None, 3.0));
 }
 
 #[test]

@@ -71,27 +71,41 @@ impl Unit {
         self.len == 0
     }
 
-    /// The base unit and the factor a value in this unit is multiplied by to be in it, for the
-    /// units the Nagios plugin guidelines name (and their binary-prefix spellings); `None` for
-    /// no unit or one hbnode does not know (shown unconverted).
+    /// The base unit a value in this unit converts to, for the units the Nagios plugin
+    /// guidelines name (and their binary-prefix spellings); `None` for no unit or one hbnode
+    /// does not know (shown unconverted).
     ///
     /// Byte prefixes are 1024-powers: monitoring-plugins' `check_disk` up to 2.3 (Debian 12)
     /// prints `MB` for 1024² bytes, and 2.4's default is `MiB`. Only 2.4's explicit
     /// `--units MB` means 1000² bytes, which this reads as 1024² (about 5 % high).
-    pub fn base(&self) -> Option<(BaseUnit, f64)> {
+    pub fn base(&self) -> Option<BaseUnit> {
+        self.scale().map(|(base, _, _)| base)
+    }
+
+    /// `value` in this unit, in its [`base`](Self::base) unit (unchanged without one). Smaller
+    /// units divide (`250ms` is exactly `0.25`), larger ones multiply.
+    pub fn to_base(&self, value: f64) -> f64 {
+        match self.scale() {
+            Some((_, mul, div)) => value * mul / div,
+            None => value,
+        }
+    }
+
+    /// (base unit, multiplier, divisor).
+    fn scale(&self) -> Option<(BaseUnit, f64, f64)> {
         const K: f64 = 1024.0;
         Some(match self.as_str() {
-            "s" => (BaseUnit::Seconds, 1.0),
-            "ms" => (BaseUnit::Seconds, 1e-3),
-            "us" | "µs" => (BaseUnit::Seconds, 1e-6),
-            "B" => (BaseUnit::Bytes, 1.0),
-            "KB" | "kB" | "KiB" | "kiB" => (BaseUnit::Bytes, K),
-            "MB" | "MiB" => (BaseUnit::Bytes, K * K),
-            "GB" | "GiB" => (BaseUnit::Bytes, K * K * K),
-            "TB" | "TiB" => (BaseUnit::Bytes, K * K * K * K),
-            "PB" | "PiB" => (BaseUnit::Bytes, K * K * K * K * K),
-            "%" => (BaseUnit::Ratio, 0.01),
-            "c" => (BaseUnit::Counter, 1.0),
+            "s" => (BaseUnit::Seconds, 1.0, 1.0),
+            "ms" => (BaseUnit::Seconds, 1.0, 1e3),
+            "us" | "µs" => (BaseUnit::Seconds, 1.0, 1e6),
+            "B" => (BaseUnit::Bytes, 1.0, 1.0),
+            "KB" | "kB" | "KiB" | "kiB" => (BaseUnit::Bytes, K, 1.0),
+            "MB" | "MiB" => (BaseUnit::Bytes, K * K, 1.0),
+            "GB" | "GiB" => (BaseUnit::Bytes, K * K * K, 1.0),
+            "TB" | "TiB" => (BaseUnit::Bytes, K * K * K * K, 1.0),
+            "PB" | "PiB" => (BaseUnit::Bytes, K * K * K * K * K, 1.0),
+            "%" => (BaseUnit::Ratio, 1.0, 100.0),
+            "c" => (BaseUnit::Counter, 1.0, 1.0),
             _ => return None,
         })
     }
