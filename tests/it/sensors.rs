@@ -404,5 +404,32 @@ fn plugin_perfdata_keeps_its_ranges_unit_min_and_max_end_to_end() {
         ],
         "{table}"
     );
+
+    // /metrics: MB converted to bytes (1024²), the plugin's thresholds, min and max with it.
+    let mib = 1_048_576.0;
+    let series =
+        |labels: &str| format!("{{node=\"perf-1\",probe=\"nload./\"{labels}unit=\"bytes\"}}");
+    assert_eq!(
+        plain.metric(&format!("hbnode_probe_value{}", series(","))),
+        2643.0 * mib
+    );
+    assert_eq!(
+        plain.metric(&format!("hbnode_probe_max{}", series(","))),
+        5968.0 * mib
+    );
+    assert_eq!(
+        plain.metric(&format!(
+            "hbnode_probe_threshold{}",
+            series(",level=\"error\",bound=\"high\",alerts=\"outside\",source=\"plugin\",")
+        )),
+        5958.0 * mib
+    );
+    assert_eq!(
+        ruled.metric(
+            "hbnode_probe_threshold{node=\"perf-1\",probe=\"nload.load1\",level=\"error\",\
+             bound=\"high\",alerts=\"outside\",source=\"rule\"}"
+        ),
+        30.0
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

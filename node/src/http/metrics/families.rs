@@ -4,6 +4,7 @@
 use hb_core::NodeState;
 
 use crate::http::metrics::model::{Family, Unit, Value};
+use crate::http::metrics::probes::ProbeFamilies;
 use crate::http::views::Snapshot;
 use crate::runtime::stats::{self, SLACK_BOUNDS_US, Stats};
 
@@ -66,14 +67,7 @@ fn detector_families(snap: &Snapshot, stats: &Stats) -> Vec<Family> {
         "Estimated fraction of the node's beats lost on the way (sequence gaps), 0 to 1",
     )
     .unit(Unit::Ratio);
-    let mut probe_value = Family::gauge(
-        "probe_value",
-        "Latest sensor reading of the probe of an alive node (absent while the node is down or left)",
-    );
-    let mut probe_state = Family::gauge(
-        "probe_state",
-        "State of the node's probe: 0 ok, 1 warning, 2 error, 3 unknown (after hysteresis; 3 while the node is not alive)",
-    );
+    let mut probes = ProbeFamilies::new();
     for n in &snap.nodes {
         let node = || vec![("node", n.id.clone())];
         for s in NodeState::ALL {
@@ -85,34 +79,23 @@ fn detector_families(snap: &Snapshot, stats: &Stats) -> Vec<Family> {
         last.push(node(), Value::Float(n.last_seen_unix));
         loss.push(node(), Value::Float(n.loss));
         for p in &n.probes {
-            let labels = vec![("node", n.id.clone()), ("probe", p.name.clone())];
-            let code = match p.state.as_str() {
-                _ if !alive => 3,
-                "ok" => 0,
-                "warning" => 1,
-                "error" => 2,
-                _ => 3,
-            };
-            probe_state.push(labels.clone(), Value::Int(code));
-            if alive {
-                probe_value.push(labels, Value::Float(p.value.unwrap_or(f64::NAN)));
-            }
+            probes.push(&n.id, alive, p);
         }
     }
-    vec![
+    let mut out = vec![
         state,
         up,
         last,
         loss,
-        Family::gauge("nodes", "Known nodes by state")
-            .by(
-                "state",
-                snap.states
-                    .iter()
-                    .map(|(s, n)| (*s, u64::try_from(*n).unwrap_or(u64::MAX))),
-            ),
-        probe_value,
-        probe_state,
+        Family::gauge("nodes", "Known nodes by state").by(
+            "state",
+            snap.states
+                .iter()
+                .map(|(s, n)| (*s, u64::try_from(*n).unwrap_or(u64::MAX))),
+        ),
+    ];
+    out.extend(probes.into_families());
+    out.extend([
         Family::counter(
             "probe_readings_refused",
             "Readings of probes beyond the per-node limit of 64, not judged",
@@ -150,7 +133,8 @@ fn detector_families(snap: &Snapshot, stats: &Stats) -> Vec<Family> {
             "Most nodes the registry holds (--max-nodes); further new ids count as registry_full",
         )
         .value(count(snap.max_nodes)),
-    ]
+    ]);
+    out
 }
 
 /// What the process counts itself, shown even when a Detector does not answer.

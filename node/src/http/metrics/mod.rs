@@ -30,12 +30,15 @@
 //! - A node that is not alive exports no `hbnode_probe_value` (the series ends, as an
 //!   operator expects of a value nobody measures any more) and `hbnode_probe_state` 3
 //!   (unknown).
+//! - Probe values, thresholds, min and max are in base units with a `unit` label
+//!   ([`probes`] says why one family with a label rather than one per unit).
 
 mod expose;
 mod families;
 mod kernel;
 mod model;
 mod negotiate;
+mod probes;
 #[cfg(test)]
 mod tests;
 

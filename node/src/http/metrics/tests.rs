@@ -34,6 +34,23 @@ fn probe(name: &str, state: &str, value: Option<f64>) -> ProbeView {
     }
 }
 
+/// A plugin probe with perfdata `value[unit];warning;error;min;max`, ranges from `source`.
+fn perf(name: &str, value: f64, unit: &str, ranges: [&str; 2], source: &str) -> ProbeView {
+    let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    ProbeView {
+        name: name.into(),
+        state: "error".into(),
+        value: Some(value),
+        unit: some(unit),
+        warning: some(ranges[0]),
+        error: some(ranges[1]),
+        source: some(source),
+        min: Some(0.0),
+        max: (unit != "ms").then_some(if unit == "%" { 100.0 } else { 5968.0 }),
+        ..Default::default()
+    }
+}
+
 fn node(id: &str, state: &str, last_seen_unix: f64, probes: Vec<ProbeView>) -> NodeView {
     NodeView {
         id: id.into(),
@@ -69,13 +86,20 @@ fn snapshot() -> Snapshot {
                 vec![
                     probe("load1", "ok", Some(0.5)),
                     probe("disk", "unknown", None),
+                    perf("disk./", 5960.0, "MB", ["5948", "5958"], "plugin"),
+                    perf("used", 91.0, "%", ["@95:100", "~:90"], "rule"),
+                    perf("rta", 250.0, "ms", ["", "100:"], "plugin"),
+                    perf("fan", 900.0, "rpm", ["", ""], ""),
                 ],
             ),
             node(
                 "web-1",
                 "down",
                 1_700_000_000.5,
-                vec![probe("load1", "warning", Some(5.5))],
+                vec![
+                    probe("load1", "warning", Some(5.5)),
+                    perf("disk./", 10.0, "MB", ["5948", "5958"], "plugin"),
+                ],
             ),
             node("db \"1\"", "left", 1_700_000_001.0, Vec::new()),
         ],
@@ -171,6 +195,80 @@ fn exposition_has_the_documented_families() {
         !text.contains("hbnode_probe_value{node=\"web-1\""),
         "{text}"
     );
+}
+
+/// Issue 14: plugin perfdata's value, thresholds in force, min and max, in base units with a
+/// `unit` label: MB are 1024² bytes, % a ratio, ms seconds; an unknown unit passes through.
+#[test]
+fn probe_values_thresholds_min_and_max_are_in_base_units() {
+    let (snap, stats) = (snapshot(), stats());
+    let text = render(&scrape(Some(&snap), &stats), Format::Text004);
+    let mib = 1_048_576.0;
+    let disk = |family: &str, extra: &str, v: f64| {
+        format!("hbnode_{family}{{node=\"web-2\",probe=\"disk./\"{extra},unit=\"bytes\"}} {v}")
+    };
+    let threshold = |probe: &str,
+                     level: &str,
+                     bound: &str,
+                     alerts: &str,
+                     source: &str,
+                     unit: &str,
+                     v: f64| {
+        format!(
+            "hbnode_probe_threshold{{node=\"web-2\",probe=\"{probe}\",level=\"{level}\",bound=\"{bound}\",alerts=\"{alerts}\",source=\"{source}\",unit=\"{unit}\"}} {v}"
+        )
+    };
+    for line in [
+        disk("probe_value", "", 5960.0 * mib),
+        disk("probe_min", "", 0.0),
+        disk("probe_max", "", 5968.0 * mib),
+        threshold(
+            "disk./", "warning", "low", "outside", "plugin", "bytes", 0.0,
+        ),
+        threshold(
+            "disk./",
+            "warning",
+            "high",
+            "outside",
+            "plugin",
+            "bytes",
+            5948.0 * mib,
+        ),
+        threshold(
+            "disk./",
+            "error",
+            "high",
+            "outside",
+            "plugin",
+            "bytes",
+            5958.0 * mib,
+        ),
+        "hbnode_probe_value{node=\"web-2\",probe=\"used\",unit=\"ratio\"} 0.91".into(),
+        "hbnode_probe_max{node=\"web-2\",probe=\"used\",unit=\"ratio\"} 1".into(),
+        threshold("used", "warning", "low", "inside", "rule", "ratio", 0.95),
+        threshold("used", "warning", "high", "inside", "rule", "ratio", 1.0),
+        threshold("used", "error", "high", "outside", "rule", "ratio", 0.9),
+        "hbnode_probe_value{node=\"web-2\",probe=\"rta\",unit=\"seconds\"} 0.25".into(),
+        threshold("rta", "error", "low", "outside", "plugin", "seconds", 0.1),
+        "hbnode_probe_value{node=\"web-2\",probe=\"fan\",unit=\"rpm\"} 900".into(),
+        "hbnode_probe_value{node=\"web-2\",probe=\"load1\"} 0.5".into(),
+    ] {
+        assert!(has(&text, &line), "missing `{line}` in:\n{text}");
+    }
+    // Open ends have no series: `~:90` has no low bound, `100:` no high one.
+    for absent in [
+        "probe=\"used\",level=\"error\",bound=\"low\"",
+        "probe=\"rta\",level=\"error\",bound=\"high\"",
+        "probe=\"fan\",level=",
+        "probe=\"load1\",level=",
+    ] {
+        assert!(!text.contains(absent), "{absent} in:\n{text}");
+    }
+    // A down node's thresholds, min and max end with its value.
+    for family in ["probe_threshold", "probe_min", "probe_max"] {
+        let prefix = format!("hbnode_{family}{{node=\"web-1\"");
+        assert!(!text.contains(&prefix), "{prefix} in:\n{text}");
+    }
 }
 
 #[test]
