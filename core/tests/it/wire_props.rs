@@ -1,8 +1,8 @@
 //! The decoder never panics, and every valid message survives a round trip.
 
 use hb_core::wire::{
-    self, Ack, Beat, BeatFlags, Leave, MAX_DATAGRAM, Message, Reading, Readings, Schedule,
-    SensorEvery,
+    self, Ack, Beat, BeatFlags, Leave, MAX_DATAGRAM, Message, Reading, ReadingMeta, Readings,
+    Schedule, SensorEvery, WireRange,
 };
 use hb_core::{Key, Keyring};
 use proptest::prelude::*;
@@ -87,5 +87,111 @@ proptest! {
         bytes.truncate(n - cut.min(n));
         // Any change to an authenticated datagram must be refused.
         prop_assert!(wire::decode(&bytes, &ring).is_err());
+    }
+}
+
+/// A number for a meta field: mostly finite, sometimes NaN or ±∞ (postcard carries raw bits).
+fn number() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        8 => -1e12f64..1e12,
+        1 => Just(f64::NAN),
+        1 => Just(f64::INFINITY),
+        1 => Just(f64::NEG_INFINITY),
+    ]
+}
+
+/// (low, high, inside) of a range.
+type RangeFields = (Option<f64>, Option<f64>, bool);
+
+fn range() -> impl Strategy<Value = Option<RangeFields>> {
+    prop::option::of((
+        prop::option::of(number()),
+        prop::option::of(number()),
+        any::<bool>(),
+    ))
+}
+
+/// (unit, warning, critical, min, max) of a reading's meta.
+type MetaFields = (
+    String,
+    Option<RangeFields>,
+    Option<RangeFields>,
+    Option<f64>,
+    Option<f64>,
+);
+
+fn meta() -> impl Strategy<Value = MetaFields> {
+    (
+        // Mostly units a plugin prints; sometimes too long, spaced, delimited or numeric.
+        prop_oneof![
+            6 => "[a-zA-Z%]{0,8}",
+            1 => "[a-z]{9,12}",
+            1 => "[a-z]{0,3}[ ;='|][a-z]{0,3}",
+            1 => "[0-9.+-][a-z]{0,3}",
+        ],
+        range(),
+        range(),
+        prop::option::of(number()),
+        prop::option::of(number()),
+    )
+}
+
+fn wire_range(r: Option<RangeFields>) -> Option<WireRange> {
+    r.map(|(low, high, inside)| WireRange { low, high, inside })
+}
+
+/// Whether `m` is what a receiver accepts, said plainly (not with the crate's own checks).
+fn acceptable(m: &MetaFields) -> bool {
+    let (unit, w, c, min, max) = m;
+    let unit_ok = unit.len() <= 8 && unit.chars().all(|ch| ch.is_ascii_alphabetic() || ch == '%');
+    let range_ok = |r: &Option<RangeFields>| {
+        r.is_none_or(|(lo, hi, _)| {
+            lo.is_none_or(f64::is_finite)
+                && hi.is_none_or(f64::is_finite)
+                && !matches!((lo, hi), (Some(a), Some(b)) if a > b)
+        })
+    };
+    unit_ok
+        && range_ok(w)
+        && range_ok(c)
+        && min.is_none_or(f64::is_finite)
+        && max.is_none_or(f64::is_finite)
+}
+
+proptest! {
+    /// Issue 14: a beat of readings with meta (at most 9: the most of the largest that fit a
+    /// datagram) either encodes and decodes to itself, or — when a unit, bound, min or max is
+    /// one a receiver refuses — is refused as an invalid field.
+    #[test]
+    fn readings_with_meta_round_trip_or_are_refused(
+        metas in prop::collection::vec(meta(), 1..=9),
+        signed in any::<bool>(),
+    ) {
+        let rs: Vec<Reading<'_>> = metas
+            .iter()
+            .enumerate()
+            .map(|(i, (unit, w, c, min, max))| Reading {
+                meta: Some(ReadingMeta {
+                    unit,
+                    warning: wire_range(*w),
+                    critical: wire_range(*c),
+                    min: *min,
+                    max: *max,
+                }),
+                ..Reading::new(["a", "b", "c", "d", "e", "f", "g", "h", "i"][i], i as f64, 0)
+            })
+            .collect();
+        let node = "n".repeat(64);
+        let msg = Message::Beat(Beat { readings: Readings::from_slice(&rs), ..Beat::new(&node, u64::MAX, u64::MAX) });
+        let key = Key::new(3, [5; 32]);
+        let ring = Keyring::new(vec![key.clone()], false);
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let encoded = wire::encode(&msg, signed.then_some(&key), &mut buf);
+        if metas.iter().all(acceptable) {
+            let n = encoded.unwrap();
+            prop_assert_eq!(wire::decode(&buf[..n], &ring).unwrap().message, msg);
+        } else {
+            prop_assert!(matches!(encoded, Err(wire::EncodeError::InvalidField(_))), "{:?}", encoded);
+        }
     }
 }
