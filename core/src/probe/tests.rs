@@ -242,3 +242,23 @@ fn a_rule_wins_whole_then_plugin_ranges_then_none() {
     let wire = meta.to_wire().unwrap();
     assert_eq!(ProbeMeta::from_wire(&wire), meta);
 }
+
+/// Issue 14: a probe's state keeps its latest unit, ranges, min and max inline (no heap), so the
+/// probe table stays fixed-size per entry (and bounded by `MAX_PROBES_PER_NODE` per node).
+#[test]
+fn probe_state_with_its_meta_is_fixed_size_and_small() {
+    eprintln!(
+        "ProbeState {} bytes, of which ProbeMeta {} (Unit {}, Range {})",
+        size_of::<ProbeState>(),
+        size_of::<ProbeMeta>(),
+        size_of::<Unit>(),
+        size_of::<Range>()
+    );
+    assert_eq!(size_of::<Unit>(), 9);
+    assert!(size_of::<ProbeMeta>() <= 96, "{}", size_of::<ProbeMeta>());
+    assert!(
+        size_of::<ProbeState>() <= 160,
+        "{}",
+        size_of::<ProbeState>()
+    );
+}
