@@ -78,7 +78,9 @@ fn replay_all(fuzz: &Path, targets: &[String]) -> anyhow::Result<()> {
     let status = Command::new(&cargo)
         .args(["build", "--release", "--manifest-path"])
         .arg(fuzz.join("Cargo.toml"))
-        .args(["--bins"])
+        .args(["--bins", "--target-dir"])
+        // Always its own target dir, even under CARGO_TARGET_DIR: the binaries are run from it.
+        .arg(fuzz.join("target"))
         .status()?;
     if !status.success() {
         bail!("building the fuzz targets failed");
