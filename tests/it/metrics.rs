@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use hb_tests::{Proc, TestMonitor, metric, tool, wait_for};
+use hb_tests::{Proc, TestMonitor, http_get, metric, tool, wait_for};
 
 /// What a Prometheus 2.42 server sends.
 const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,\
@@ -183,6 +183,27 @@ fn metrics_lint_clean_in_0_0_4_negotiate_openmetrics_and_tell_node_states_apart(
     }
     assert_eq!(metric(&text, "hbnode_node_up{node=\"left-1\"}"), Some(0.0));
     assert_eq!(metric(&text, "hbnode_ready"), Some(1.0));
+    // The fixed detector's timeout is the silence after which an alive node is down; only
+    // alive nodes have one, in /metrics and /v1/nodes alike.
+    assert_eq!(
+        metric(&text, "hbnode_node_timeout_seconds{node=\"alive-1\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "hbnode_node_timeout_seconds{node=\"down-1\"}"),
+        None
+    );
+    let (_, nodes) = http_get(&http, "/v1/nodes").expect("GET /v1/nodes");
+    let nodes: serde_json::Value = serde_json::from_str(&nodes).expect("JSON");
+    let timeout = |id: &str| {
+        nodes
+            .as_array()
+            .and_then(|a| a.iter().find(|n| n["id"] == id))
+            .map(|n| n["timeout_ms"].clone())
+    };
+    assert_eq!(timeout("alive-1"), Some(serde_json::json!(1000)), "{nodes}");
+    assert_eq!(timeout("down-1"), Some(serde_json::Value::Null), "{nodes}");
     // The killed node's probe is no longer reported as current.
     assert_eq!(
         metric(&text, "hbnode_probe_value{node=\"down-1\",probe=\"check\"}"),

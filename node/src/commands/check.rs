@@ -218,6 +218,7 @@ mod tests {
             last_seen_unix: 0.0,
             silence_ms: 400,
             state_since: "2026-11-22T09:00:00.000Z".into(),
+            timeout_ms: None,
             value: Some(0.4),
             threshold: 3.0,
             period_ms: 1000,

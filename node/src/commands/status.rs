@@ -47,11 +47,12 @@ pub(crate) fn table(nodes: &[NodeView]) -> String {
         "ADDR",
         "LAST SEEN",
         "SILENCE",
+        "TIMEOUT",
         "LOSS",
         "VALUE",
         "PROBES",
     ];
-    let rows: Vec<[String; 8]> = nodes
+    let rows: Vec<[String; 9]> = nodes
         .iter()
         .map(|n| {
             [
@@ -60,6 +61,8 @@ pub(crate) fn table(nodes: &[NodeView]) -> String {
                 n.addr.to_string(),
                 n.last_seen.clone(),
                 format!("{:.1}s", n.silence_ms as f64 / 1000.0),
+                n.timeout_ms
+                    .map_or_else(|| "-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
                 format!("{:.1}%", n.loss * 100.0),
                 n.value
                     .map_or_else(|| "-".into(), |v| format!("{v:.3}/{:.3}", n.threshold)),
@@ -123,6 +126,7 @@ mod tests {
             last_seen_unix: 0.0,
             silence_ms: 100,
             state_since: String::new(),
+            timeout_ms: None,
             value: None,
             threshold: 3.0,
             period_ms: 1000,

@@ -34,6 +34,11 @@ pub(crate) struct NodeView {
     pub(crate) silence_ms: u64,
     /// When the node entered its state (RFC 3339).
     pub(crate) state_since: String,
+    /// The silence after which the detector would declare this node down right now, in ms
+    /// (its deadline minus its latest beat; null unless alive). Fixed: the timeout; phi and
+    /// chen: what their estimates of this node's link give now.
+    #[serde(default)]
+    pub(crate) timeout_ms: Option<u64>,
     /// Detector value now (see docs/events.md).
     pub(crate) value: Option<f64>,
     /// Detector value at which the node is down.
@@ -184,6 +189,10 @@ pub(crate) fn node(
         last_seen_unix: unix_secs(clock.wall(n.last_seen)),
         silence_ms: u64::try_from(n.silence.as_millis()).unwrap_or(u64::MAX),
         state_since: clock.rfc3339(n.state_since),
+        timeout_ms: n
+            .deadline
+            .filter(|_| n.state == NodeState::Alive)
+            .map(|d| u64::try_from((d - n.last_seen).as_millis()).unwrap_or(u64::MAX)),
         value: n.value.is_finite().then_some(n.value),
         threshold: monitor.config().detector.threshold(),
         period_ms: u64::try_from(n.period.as_millis()).unwrap_or(u64::MAX),

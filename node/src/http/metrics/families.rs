@@ -67,6 +67,11 @@ fn detector_families(snap: &Snapshot, stats: &Stats) -> Vec<Family> {
         "Estimated fraction of the node's beats lost on the way (sequence gaps), 0 to 1",
     )
     .unit(Unit::Ratio);
+    let mut timeout = Family::gauge(
+        "node_timeout_seconds",
+        "Silence after which the detector would declare the alive node down right now (its deadline minus its latest beat): fixed, the timeout; phi and chen, what their estimates of the node's link give",
+    )
+    .unit(Unit::Seconds);
     let mut probes = ProbeFamilies::new();
     for n in &snap.nodes {
         let node = || vec![("node", n.id.clone())];
@@ -78,6 +83,9 @@ fn detector_families(snap: &Snapshot, stats: &Stats) -> Vec<Family> {
         up.push(node(), Value::Int(u64::from(alive)));
         last.push(node(), Value::Float(n.last_seen_unix));
         loss.push(node(), Value::Float(n.loss));
+        if let Some(ms) = n.timeout_ms {
+            timeout.push(node(), Value::Float(ms as f64 / 1000.0));
+        }
         for p in &n.probes {
             probes.push(&n.id, alive, p);
         }
@@ -87,6 +95,7 @@ fn detector_families(snap: &Snapshot, stats: &Stats) -> Vec<Family> {
         up,
         last,
         loss,
+        timeout,
         Family::gauge("nodes", "Known nodes by state").by(
             "state",
             snap.states

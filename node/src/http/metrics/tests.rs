@@ -62,6 +62,7 @@ fn node(id: &str, state: &str, last_seen_unix: f64, probes: Vec<ProbeView>) -> N
         last_seen_unix,
         silence_ms: 4000,
         state_since: String::new(),
+        timeout_ms: (state == "alive").then_some(3000),
         value: Some(4.0),
         threshold: 3.0,
         period_ms: 1000,
