@@ -2,6 +2,7 @@
 //! small client `hbnode status`, `check`, `history` and `readings` use.
 
 pub(crate) mod client;
+pub(crate) mod fleet;
 pub(crate) mod metrics;
 pub(crate) mod page;
 pub(crate) mod server;

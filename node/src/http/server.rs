@@ -1,5 +1,6 @@
-//! The HTTP API, on actix-web in the same actix System: `/metrics`, `/v1/nodes`,
-//! `/v1/nodes/{id}`, `/v1/events?since=N`, `/healthz`, and from the store (`--db`)
+//! The HTTP API, on actix-web in the same actix System: `/metrics`, `/v1/nodes` (every node;
+//! with `?state=&match=&sort=&limit=&offset=` a bounded page, see [`crate::http::fleet`]),
+//! `/v1/summary`, `/v1/nodes/{id}`, `/v1/events?since=N`, `/healthz`, and from the store (`--db`)
 //! `/v1/history?node=&since=` and `/v1/nodes/{id}/readings?probe=&since=`.
 
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::Context as _;
 use serde::Deserialize;
 
+use crate::http::fleet::{self, PageQuery};
 use crate::http::metrics;
 use crate::http::views::{NodeView, Snapshot};
 use crate::runtime::detector::{DetectorActor, GetNode, GetSnapshot};
@@ -91,9 +93,33 @@ async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpResponse 
         .body(metrics::render(&scrape, format))
 }
 
-async fn nodes(state: web::Data<HttpState>) -> HttpResponse {
+/// `/v1/nodes`: without parameters every node (as it always was, for `hbnode status` and
+/// scripts); with any, one bounded page and the counts (400 on a bad parameter).
+async fn nodes(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse {
+    let query = if req.query_string().is_empty() {
+        None
+    } else {
+        let parsed = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+            .map_err(|e| format!("cannot decode the query string: {e}"))
+            .and_then(|pairs| PageQuery::parse(&pairs).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(q) => Some(q),
+            Err(e) => return bad_request(e),
+        }
+    };
     match snapshot(&state).await {
-        Ok(snap) => HttpResponse::Ok().json(snap.nodes),
+        Ok(snap) => match query {
+            None => HttpResponse::Ok().json(snap.nodes),
+            Some(q) => HttpResponse::Ok().json(fleet::page(&snap, &q)),
+        },
+        Err(_) => unavailable(),
+    }
+}
+
+/// `/v1/summary`: counts by node state and probe state.
+async fn summary(state: web::Data<HttpState>) -> HttpResponse {
+    match snapshot(&state).await {
+        Ok(snap) => HttpResponse::Ok().json(fleet::summary(&snap)),
         Err(_) => unavailable(),
     }
 }
@@ -207,6 +233,7 @@ pub(crate) fn start(
             .app_data(data.clone())
             .route("/metrics", web::get().to(metrics))
             .route("/v1/nodes", web::get().to(nodes))
+            .route("/v1/summary", web::get().to(summary))
             .route("/v1/nodes/{id}", web::get().to(node))
             .route("/v1/nodes/{id}/readings", web::get().to(readings))
             .route("/v1/history", web::get().to(history))

@@ -97,6 +97,26 @@ pub(crate) struct ProbeView {
     pub(crate) max: Option<f64>,
 }
 
+/// Where a node in `state` sorts on the status page and in `/v1/nodes?sort=state`: the states
+/// that need a person first (`down`), then `alive`, then `left`. The match is exhaustive, so a
+/// new state (say `unreachable`) cannot be added without deciding where it sorts.
+pub(crate) fn state_rank(state: NodeState) -> u8 {
+    match state {
+        NodeState::Down => 0,
+        NodeState::Alive => 1,
+        NodeState::Left => 2,
+    }
+}
+
+impl NodeView {
+    /// Its state as the core's type (`None` only for a name no state has).
+    pub(crate) fn node_state(&self) -> Option<NodeState> {
+        NodeState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == self.state)
+    }
+}
+
 /// Everything the metrics endpoint needs, taken in one Detector turn.
 #[derive(Debug, Default)]
 pub(crate) struct Snapshot {
