@@ -3,6 +3,12 @@
 //! alive; the beater is killed; the page marks the node down — once across two loads, and once
 //! within a single load (a proxy holds the page's second poll until the node is down, which
 //! also stops Chromium's virtual clock meanwhile).
+//!
+//! Issue 14: `fleet.rs` loads the page against 10k live nodes; `api.rs` pins the bounded
+//! `/v1/nodes?…` page and `/v1/summary` it polls.
+
+mod api;
+mod fleet;
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -36,9 +42,10 @@ fn chromium() -> PathBuf {
     );
 }
 
-/// Spawns headless Chromium on `url`; it prints the DOM once the page's timers and fetches
-/// have used `--virtual-time-budget` (virtual time stands still while a fetch is pending).
-fn chromium_dump(url: &str) -> (std::process::Child, PathBuf) {
+/// Spawns headless Chromium on `url`; it prints the DOM (or does what `extra` says instead,
+/// e.g. `--screenshot=…`) once the page's timers and fetches have used
+/// `--virtual-time-budget` (virtual time stands still while a fetch is pending).
+fn chromium_dump(url: &str, extra: &[&str]) -> (std::process::Child, PathBuf) {
     let profile = std::env::temp_dir().join(format!(
         "hbnode-chromium-{}-{}",
         std::process::id(),
@@ -60,9 +67,13 @@ fn chromium_dump(url: &str) -> (std::process::Child, PathBuf) {
             "--disable-dev-shm-usage",
             &format!("--user-data-dir={}", profile.display()),
             "--virtual-time-budget=5000",
-            "--dump-dom",
-            url,
         ])
+        .args(if extra.is_empty() {
+            &["--dump-dom"][..]
+        } else {
+            extra
+        })
+        .arg(url)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -72,7 +83,7 @@ fn chromium_dump(url: &str) -> (std::process::Child, PathBuf) {
 
 /// The DOM after the page's scripts ran, as Chromium serialises it.
 fn dump_dom(url: &str) -> String {
-    let (child, profile) = chromium_dump(url);
+    let (child, profile) = chromium_dump(url, &[]);
     let out = child.wait_with_output().expect("run chromium");
     let _ = std::fs::remove_dir_all(&profile);
     assert!(
@@ -81,6 +92,25 @@ fn dump_dom(url: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The value of attribute `attr` in the first tag of the body that has `marker` (e.g.
+/// `data-count="down"`; the stylesheet in the head is not searched).
+fn attr_after(dom: &str, marker: &str, attr: &str) -> Option<String> {
+    let dom = &dom[dom.find("<body")?..];
+    let at = dom.find(marker)?;
+    let tag_start = dom[..=at].rfind('<')?;
+    let tag = &dom[tag_start..];
+    let tag = &tag[..tag.find('>')?];
+    let v = tag.split(&format!(" {attr}=\"")).nth(1)?;
+    Some(v[..v.find('"')?].to_owned())
+}
+
+/// The count the page shows for `state` (`total` for every node), from its `data-n`.
+fn count(dom: &str, state: &str) -> Option<usize> {
+    attr_after(dom, &format!("data-count=\"{state}\""), "data-n")?
+        .parse()
+        .ok()
 }
 
 /// The `data-state` of the row for `node`, if the page rendered one.
@@ -120,7 +150,9 @@ fn status_page_shows_a_killed_node_turn_down() {
     let dom = dump_dom(&url);
     assert_eq!(row_state(&dom, "web-1").as_deref(), Some("alive"), "{dom}");
     assert_eq!(row_state(&dom, "db-1").as_deref(), Some("alive"), "{dom}");
-    assert!(dom.contains("2 nodes: 2 alive, 0 down"), "{dom}");
+    assert_eq!(count(&dom, "total"), Some(2), "{dom}");
+    assert_eq!(count(&dom, "alive"), Some(2), "{dom}");
+    assert_eq!(count(&dom, "down"), Some(0), "{dom}");
 
     web.kill();
     wait_for("web-1 down in /v1/nodes", || {
@@ -129,7 +161,11 @@ fn status_page_shows_a_killed_node_turn_down() {
     let dom = dump_dom(&url);
     assert_eq!(row_state(&dom, "web-1").as_deref(), Some("down"), "{dom}");
     assert_eq!(row_state(&dom, "db-1").as_deref(), Some("alive"), "{dom}");
-    assert!(dom.contains("1 down"), "{dom}");
+    assert_eq!(count(&dom, "down"), Some(1), "{dom}");
+    assert!(
+        dom.contains("1 down · hbnode status"),
+        "the title says it: {dom}"
+    );
     assert!(
         dom.contains("data-event=\"down\""),
         "the down event is listed: {dom}"
@@ -137,7 +173,7 @@ fn status_page_shows_a_killed_node_turn_down() {
 }
 
 /// A TCP proxy in front of the monitor's HTTP address that forwards everything, except that it
-/// holds the page's `hold_at`-th `GET /v1/nodes` (reporting it on the returned channel) until
+/// holds the page's `hold_at`-th `GET /v1/nodes?…` (reporting it on the returned channel) until
 /// `release` is set. Returns the proxy's address.
 fn holding_proxy(
     upstream: String,
@@ -177,7 +213,7 @@ fn holding_proxy(
                         break;
                     }
                     let chunk = &buf[..n];
-                    if chunk.starts_with(b"GET /v1/nodes ")
+                    if chunk.starts_with(b"GET /v1/nodes?")
                         && polls.fetch_add(1, Ordering::SeqCst) + 1 == hold_at
                     {
                         let _ = held_tx.send(());
@@ -221,7 +257,7 @@ fn status_page_updates_live_when_a_node_dies() {
     // If an assertion fails while a poll is held, let Chromium finish and exit on its own.
     let _release_on_drop = ReleaseOnDrop(Arc::clone(&release));
     let (proxy, held) = holding_proxy(http.clone(), 2, Arc::clone(&release));
-    let (child, profile) = chromium_dump(&format!("http://{proxy}/"));
+    let (child, profile) = chromium_dump(&format!("http://{proxy}/"), &[]);
     // The page's second poll is held: its first was answered while web-1 was alive.
     held.recv_timeout(hb_tests::PATIENCE)
         .expect("the page polls /v1/nodes a second time");
