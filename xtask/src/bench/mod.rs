@@ -1,10 +1,11 @@
-//! `cargo xtask bench [core|ingest|sim|store]…` runs benchmarks and writes BENCHMARKS.md.
+//! `cargo xtask bench [core|ingest|sim|store|page]…` runs benchmarks and writes BENCHMARKS.md.
 //!
 //! Every row compares a figure with a baseline measured in the same run on the same machine, so
 //! the ratio means something even on a noisy shared host; absolute figures are for context.
 
 mod ingest;
 mod micro;
+mod page;
 pub(crate) mod stop;
 mod store;
 mod table;
@@ -15,7 +16,7 @@ use crate::paths::root;
 use table::{merge, render};
 
 pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
-    let all = ["core", "sim", "ingest", "store"];
+    let all = ["core", "sim", "ingest", "store", "page"];
     // Names first, then flags for the ingest benchmark (`bench ingest --nodes 10000`).
     let split = args
         .iter()
@@ -34,6 +35,7 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
             "sim" => rows.extend(micro::sim_rows()?),
             "ingest" => rows.extend(ingest::rows(flags)?),
             "store" => rows.extend(store::rows(flags)?),
+            "page" => rows.extend(page::rows(flags)?),
             other => bail!("unknown benchmark {other:?}; known: {}", all.join(", ")),
         }
     }

@@ -37,7 +37,15 @@ pub(super) fn render(rows: &[Row]) -> String {
     );
     let _ = writeln!(s, "|---|---|---|---|---|");
     for r in rows {
-        let ratio = r.ratio.map_or("—".into(), |x| format!("{x:.2}×"));
+        // Two decimals, or three significant ones for ratios far below 1 (0.0100×, not 0.01×).
+        let ratio = r.ratio.map_or("—".into(), |x| {
+            if x > 0.0 && x < 0.1 {
+                let prec = (2.0 - x.log10().floor()) as usize;
+                format!("{x:.prec$}×")
+            } else {
+                format!("{x:.2}×")
+            }
+        });
         let _ = writeln!(
             s,
             "| {} | {} | {} | {ratio} | {} |",
@@ -70,4 +78,30 @@ pub(super) fn merge(path: &Path, which: &[&str], table: &str) -> anyhow::Result<
         format!("{}\n", old.trim_end())
     };
     Ok(format!("{head}## {key}\n\n{section}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_ratios_keep_three_significant_digits() {
+        let row = |ratio| Row {
+            name: "n".into(),
+            figure: "f".into(),
+            baseline: "b".into(),
+            ratio,
+            target: "t".into(),
+        };
+        let md = render(&[
+            row(Some(0.010_05)),
+            row(Some(0.007)),
+            row(Some(2.5)),
+            row(None),
+        ]);
+        assert!(md.contains("| 0.0100× |"), "{md}");
+        assert!(md.contains("| 0.00700× |"), "{md}");
+        assert!(md.contains("| 2.50× |"), "{md}");
+        assert!(md.contains("| — |"), "{md}");
+    }
 }
