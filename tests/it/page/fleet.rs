@@ -6,12 +6,14 @@
 //! the downs in its timeline chart. A screenshot of the page is taken too (written to
 //! `$HBNODE_PAGE_SCREENSHOT` when set: that is how docs/status-page.png is made).
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use hb_tests::{Fleet, FleetNode, TestMonitor, http_get, wait_for};
 use serde_json::Value;
 
-use super::{attr_after, chromium_dump, count, dump_dom, row_state};
+use super::{attr_after, chromium_dump, count, dump_dom, recording_proxy, row_state};
 
 const PER_KIND: u64 = 5000;
 
@@ -116,8 +118,10 @@ fn status_page_at_10k_nodes_counts_filters_and_lists_down_first() {
     });
     let http = &mon.http;
 
-    // The whole fleet: counts, down first, badges, the timeline.
-    let dom = dump_dom(&format!("http://{http}/"));
+    // The whole fleet: counts, down first, badges, the timeline; through a proxy that records
+    // what the page asks for.
+    let (proxy, _, requests) = recording_proxy(http.clone(), 0, Arc::new(AtomicBool::new(true)));
+    let dom = dump_dom(&format!("http://{proxy}/"));
     assert_eq!(count(&dom, "total"), Some(total), "{dom}");
     assert_eq!(count(&dom, "down"), Some(23), "{dom}");
     assert_eq!(count(&dom, "alive"), Some(total - 23), "{dom}");
@@ -156,6 +160,22 @@ fn status_page_at_10k_nodes_counts_filters_and_lists_down_first() {
         "the timeline draws down bars: {dom}"
     );
     assert!(dom.contains("23 down · hbnode status"), "{dom}");
+    // Every refresh asked for one bounded page, never the whole fleet.
+    let polls: Vec<String> = requests
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|l| l.starts_with("GET /v1/nodes"))
+        .cloned()
+        .collect();
+    assert!(polls.len() >= 2, "the page refreshed: {polls:?}");
+    assert!(polls.iter().all(|l| l.contains("limit=100")), "{polls:?}");
+    let size = |path: &str| http_get(http, path).map_or(0, |(_, b)| b.len());
+    let (page, all) = (size("/v1/nodes?sort=state&limit=100"), size("/v1/nodes"));
+    assert!(
+        page > 0 && page * 50 < all,
+        "a page ({page} B) is a small part of the fleet ({all} B)"
+    );
 
     // The filter box, driven by the URL: a substring, down first within it, probes as badges.
     let dom = dump_dom(&format!("http://{http}/?q=web-40"));

@@ -15,7 +15,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 
 use hb_tests::{Proc, TestMonitor, http_get, wait_for};
@@ -180,8 +180,21 @@ fn holding_proxy(
     hold_at: usize,
     release: Arc<AtomicBool>,
 ) -> (String, mpsc::Receiver<()>) {
+    let (addr, held, _) = recording_proxy(upstream, hold_at, release);
+    (addr, held)
+}
+
+/// [`holding_proxy`], also recording the request line of every request it forwards (give
+/// `hold_at` 0 to hold none).
+fn recording_proxy(
+    upstream: String,
+    hold_at: usize,
+    release: Arc<AtomicBool>,
+) -> (String, mpsc::Receiver<()>, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
     let addr = listener.local_addr().expect("addr").to_string();
+    let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&requests);
     let (held_tx, held_rx) = mpsc::channel();
     let polls = Arc::new(AtomicUsize::new(0));
     thread::spawn(move || {
@@ -204,8 +217,12 @@ fn holding_proxy(
                 }
                 let _ = c_out.shutdown(std::net::Shutdown::Both);
             });
-            let (polls, release, held_tx) =
-                (Arc::clone(&polls), Arc::clone(&release), held_tx.clone());
+            let (polls, release, held_tx, log) = (
+                Arc::clone(&polls),
+                Arc::clone(&release),
+                held_tx.clone(),
+                Arc::clone(&log),
+            );
             thread::spawn(move || {
                 let mut buf = [0u8; 8192];
                 while let Ok(n) = c_in.read(&mut buf) {
@@ -213,6 +230,11 @@ fn holding_proxy(
                         break;
                     }
                     let chunk = &buf[..n];
+                    if chunk.starts_with(b"GET ") {
+                        let line = String::from_utf8_lossy(chunk);
+                        let line = line.lines().next().unwrap_or_default().to_owned();
+                        log.lock().expect("lock").push(line);
+                    }
                     if chunk.starts_with(b"GET /v1/nodes?")
                         && polls.fetch_add(1, Ordering::SeqCst) + 1 == hold_at
                     {
@@ -229,7 +251,7 @@ fn holding_proxy(
             });
         }
     });
-    (addr, held_rx)
+    (addr, held_rx, requests)
 }
 
 /// Sets the flag when dropped.
