@@ -309,6 +309,20 @@ pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<Row>> {
         }
         thread::sleep(Duration::from_millis(200));
     }
+    // The monitor's side of a refresh: how long its node request takes to answer.
+    let answer = |path: &str| -> anyhow::Result<f64> {
+        let times = (0..ANSWERS)
+            .map(|_| {
+                let t = Instant::now();
+                fetch(&http, path).map(|_| t.elapsed().as_secs_f64() * 1e3)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        quantile(&times, 0.5).context("no answer")
+    };
+    let answers = (
+        answer("/v1/nodes")?,
+        answer("/v1/nodes?sort=state&limit=100")?,
+    );
     let new_page = split_body(&fetch(&http, "/")?)
         .context("no page at /")?
         .to_vec();
@@ -358,10 +372,19 @@ pub(crate) fn rows(args: &[String]) -> anyhow::Result<Vec<Row>> {
     let _ = std::fs::remove_dir_all(&profile);
     drop(monitor);
     let (old, new) = (&measured[0], &measured[1]);
-    report(o.nodes, downs, old, new)
+    report(o.nodes, downs, old, new, answers)
 }
 
-fn report(nodes: usize, downs: usize, old: &Measured, new: &Measured) -> anyhow::Result<Vec<Row>> {
+/// Requests timed for the monitor's side of a refresh.
+const ANSWERS: usize = 20;
+
+fn report(
+    nodes: usize,
+    downs: usize,
+    old: &Measured,
+    new: &Measured,
+    (all_ms, page_ms): (f64, f64),
+) -> anyhow::Result<Vec<Row>> {
     let bytes = |m: &Measured| -> anyhow::Result<usize> {
         let n = quantile(&m.nodes_bytes, 0.5).context("no node request was made")?;
         Ok(n + quantile(&m.events_bytes, 0.5).unwrap_or(0))
@@ -404,6 +427,15 @@ fn report(nodes: usize, downs: usize, old: &Measured, new: &Measured) -> anyhow:
                 r_old.0, r_old.1
             ),
             ratio: Some(r_new.0 / r_old.0),
+            target: "—".into(),
+        },
+        Row {
+            name: format!(
+                "page: the monitor's answer to a refresh's node request, {nodes} nodes, median of {ANSWERS} (wall time on loopback)"
+            ),
+            figure: format!("{page_ms:.2} ms (`/v1/nodes?sort=state&limit=100`)"),
+            baseline: format!("all of `/v1/nodes`: {all_ms:.2} ms"),
+            ratio: Some(page_ms / all_ms),
             target: "—".into(),
         },
     ])
