@@ -13,7 +13,7 @@ use std::time::Duration;
 use hb_tests::{Fleet, FleetNode, TestMonitor, http_get, wait_for};
 use serde_json::Value;
 
-use super::{attr_after, chromium_dump, count, dump_dom, recording_proxy, row_state};
+use super::{attr_after, chromium_dump, count, dump_dom, finish, recording_proxy, row_state};
 
 const PER_KIND: u64 = 5000;
 
@@ -96,20 +96,12 @@ fn status_page_at_10k_nodes_counts_filters_and_lists_down_first() {
     let summary: Value = wait_for("10k nodes, 23 down, probes judged", || {
         let (_, body) = http_get(&mon.http, "/v1/summary")?;
         let s: Value = serde_json::from_str(&body).ok()?;
-        let state = |name: &str| {
-            s["states"]
-                .as_array()?
-                .iter()
-                .find(|c| c["state"] == name)?["count"]
-                .as_u64()
+        // The count of `name` in the summary's list `of` (`states` or `probes`).
+        let n = |of: &str, name: &str| {
+            s[of].as_array()?.iter().find(|c| c["state"] == name)?["count"].as_u64()
         };
-        let probe = |name: &str| {
-            s["probes"]
-                .as_array()?
-                .iter()
-                .find(|c| c["state"] == name)?["count"]
-                .as_u64()
-        };
+        let state = |name| n("states", name);
+        let probe = |name| n("probes", name);
         // Three agreeing readings change a probe's state (the default hysteresis): the down
         // nodes' two beats leave their probes ok, so 10 of the 1000 `…3` nodes stay ok.
         let judged = probe("warning")? == 1000 && probe("error")? == 1000;
@@ -241,13 +233,7 @@ fn status_page_at_10k_nodes_counts_filters_and_lists_down_first() {
         &format!("http://{http}/?q=web-40"),
         &[&arg, "--window-size=1400,1000", "--hide-scrollbars"],
     );
-    let out = child.wait_with_output().expect("run chromium");
-    let _ = std::fs::remove_dir_all(&profile);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    finish(child, &profile);
     let png = std::fs::read(&shot).expect("the screenshot");
     assert!(
         png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 10_000,

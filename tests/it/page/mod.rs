@@ -84,8 +84,14 @@ fn chromium_dump(url: &str, extra: &[&str]) -> (std::process::Child, PathBuf) {
 /// The DOM after the page's scripts ran, as Chromium serialises it.
 fn dump_dom(url: &str) -> String {
     let (child, profile) = chromium_dump(url, &[]);
+    finish(child, &profile)
+}
+
+/// Waits for a [`chromium_dump`] to exit (successfully, or the test fails) and removes its
+/// profile; returns what it printed.
+fn finish(child: std::process::Child, profile: &std::path::Path) -> String {
     let out = child.wait_with_output().expect("run chromium");
-    let _ = std::fs::remove_dir_all(&profile);
+    let _ = std::fs::remove_dir_all(profile);
     assert!(
         out.status.success(),
         "chromium failed: {}",
@@ -288,14 +294,7 @@ fn status_page_updates_live_when_a_node_dies() {
         http_get(&http, "/v1/nodes").filter(|(_, b)| b.contains("\"state\":\"down\""))
     });
     release.store(true, Ordering::SeqCst);
-    let out = child.wait_with_output().expect("run chromium");
-    let _ = std::fs::remove_dir_all(&profile);
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = finish(child, &profile);
     assert_eq!(row_state(&dom, "web-1").as_deref(), Some("down"), "{dom}");
     assert!(dom.contains("data-event=\"down\""), "{dom}");
 }

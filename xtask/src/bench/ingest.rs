@@ -284,7 +284,7 @@ pub(crate) struct Outcome {
 }
 
 /// Kills the child on drop.
-struct Guard(Child);
+pub(crate) struct Guard(pub(crate) Child);
 impl Drop for Guard {
     fn drop(&mut self) {
         let _ = self.0.kill();

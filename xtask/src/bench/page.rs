@@ -22,7 +22,7 @@
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use hb_tests::{Fleet, FleetNode};
 
-use super::ingest::build_hbnode;
+use super::ingest::{Guard, build_hbnode};
 use super::table::Row;
 
 /// The page before issue 14, instrumented as the new one is.
@@ -61,15 +61,6 @@ fn parse(args: &[String]) -> anyhow::Result<Opts> {
         bail!("--nodes must be positive and --window at least 3s; {USAGE}");
     }
     Ok(o)
-}
-
-/// Kills the child on drop.
-struct Guard(Child);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// `GET path` on `addr` (HTTP/1.0): the whole response, head and body.
