@@ -52,6 +52,16 @@ fn rows(dom: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The text of `node`'s cell in column `col` (its `data-col`).
+fn cell(dom: &str, node: &str, col: &str) -> Option<String> {
+    let at = dom.find(&format!("<tr data-node=\"{node}\""))?;
+    let row = &dom[at..];
+    let row = &row[..row.find("</tr>").unwrap_or(row.len())];
+    let td = row.split(&format!("data-col=\"{col}\"")).nth(1)?;
+    let text = &td[td.find('>')? + 1..];
+    Some(text[..text.find('<')?].to_owned())
+}
+
 /// The badge states of `node`'s row: (probe, state).
 fn badges(dom: &str, node: &str) -> Vec<(String, String)> {
     let Some(at) = dom.find(&format!("<tr data-node=\"{node}\"")) else {
@@ -188,6 +198,19 @@ fn status_page_at_10k_nodes_counts_filters_and_lists_down_first() {
     ];
     assert_eq!(listed[..2], two_down, "{listed:?}");
     assert!(listed[2..].iter().all(|(_, s)| s == "alive"), "{listed:?}");
+    // The detector's timeout per node: the 6 s of --timeout for an alive node (more only if
+    // the monitor itself stalled and re-armed it), none for a down one.
+    assert_eq!(
+        cell(&dom, "web-4007", "timeout").as_deref(),
+        Some("–"),
+        "{dom}"
+    );
+    let alive_timeout = cell(&dom, "web-400", "timeout").expect("timeout cell");
+    let secs: f64 = alive_timeout
+        .strip_suffix(" s")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("timeout cell {alive_timeout:?}"));
+    assert!(secs >= 6.0, "{alive_timeout}");
     // Badges in the API's order: by probe name.
     let expect = |l: &str, d: &str, m: &str| {
         vec![
