@@ -36,7 +36,7 @@ pub(crate) struct MonitorArgs {
     #[command(flatten)]
     pub(crate) detector: DetectorArgs,
 
-    /// Address of the HTTP API (/metrics, /v1/nodes, /v1/events, /healthz), or `off`.
+    /// Address of the HTTP API (/metrics, /v1/nodes, /v1/summary, /v1/events, /v1/history, /healthz, the status page at /), or `off`.
     #[arg(
         long,
         env = "HBNODE_HTTP",
@@ -57,7 +57,8 @@ pub(crate) struct MonitorArgs {
     /// default).
     ///
     /// Linux silently clamps it to net.core.rmem_max; the granted size is logged, with a
-    /// warning when it is smaller than asked. A small buffer drops beats under bursts.
+    /// warning when it is smaller than asked. A small buffer drops beats under bursts: the
+    /// kernel's drops are counted in hbnode_receive_buffer_drops_total{listener}.
     #[arg(
         long,
         env = "HBNODE_RECV_BUFFER",
