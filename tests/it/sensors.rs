@@ -433,3 +433,82 @@ fn plugin_perfdata_keeps_its_ranges_unit_min_and_max_end_to_end() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 14 with the plugins operators really run (Debian's `monitoring-plugins-basic`):
+/// check_load's `load1=0.740;5.000;10.000;0;` keeps its ranges and min, check_disk's `B` unit
+/// reaches `/v1/nodes/{id}` and `/metrics` (in bytes), and `hbnode check` writes both back.
+#[test]
+fn real_nagios_plugins_keep_their_thresholds_and_units() {
+    let check_load = hb_tests::tool(
+        "/usr/lib/nagios/plugins/check_load",
+        "monitoring-plugins-basic",
+    );
+    let check_disk = hb_tests::tool(
+        "/usr/lib/nagios/plugins/check_disk",
+        "monitoring-plugins-basic",
+    );
+    let mon = TestMonitor::start(&["--timeout", "30s"]);
+    // Thresholds no test machine reaches: the probes are ok, judged by the plugins' ranges.
+    let load = format!(
+        "cmd:nload@200ms={} -w 1000,1000,1000 -c 2000,2000,2000",
+        check_load.display()
+    );
+    let disk = format!("cmd:ndisk@200ms={} -w 1% -c 1% -p /", check_disk.display());
+    let _beater = Proc::hbnode(&[
+        "beat", "--to", &mon.udp, "--id", "real-1", "--period", "100ms", "--sensor", &load,
+        "--sensor", &disk,
+    ]);
+
+    let load1 = probe_in_state(&mon.http, "real-1", "nload.load1", "ok");
+    assert_eq!(load1["source"], "plugin", "{load1}");
+    assert_eq!(
+        (
+            &load1["warning"],
+            &load1["error"],
+            &load1["min"],
+            &load1["max"]
+        ),
+        (&"1000".into(), &"2000".into(), &0.0.into(), &Value::Null),
+        "{load1}"
+    );
+    let root = probe_in_state(&mon.http, "real-1", "ndisk./", "ok");
+    assert_eq!(
+        (&root["unit"], &root["source"]),
+        (&"B".into(), &"plugin".into()),
+        "{root}"
+    );
+    let used = root["value"].as_f64().expect("a value");
+    let size = root["max"]
+        .as_f64()
+        .expect("check_disk gives the size as max");
+    assert!(used > 0.0 && used < size, "{root}");
+    assert_eq!(root["min"], 0.0);
+    let (warn, crit) = (
+        root["warning"].as_str().expect("warning range"),
+        root["error"].as_str().expect("error range"),
+    );
+
+    // /metrics in bytes: B is the base unit already.
+    assert_eq!(
+        mon.metric("hbnode_probe_value{node=\"real-1\",probe=\"ndisk./\",unit=\"bytes\"}"),
+        used
+    );
+
+    // hbnode check writes the perfdata back as the plugins printed it (numbers normalised).
+    let (code, text) = run_hbnode(&["check", "--http", &mon.http, "--node", "real-1"]);
+    assert_eq!(code, 0, "{text}");
+    let first = text.lines().next().unwrap_or_default();
+    let item = |label: &str| {
+        first
+            .split(' ')
+            .find(|i| i.starts_with(&format!("{label}=")))
+            .unwrap_or_else(|| panic!("no {label} in {first}"))
+            .to_owned()
+    };
+    assert!(item("nload.load1").ends_with(";1000;2000;0"), "{first}");
+    assert_eq!(
+        item("ndisk./"),
+        format!("ndisk./={used}B;{warn};{crit};0;{size}"),
+        "{first}"
+    );
+}

@@ -42,8 +42,14 @@ pub fn hbnode() -> PathBuf {
 
 /// An external program a test needs, from `PATH`: a missing one fails the test with the
 /// Debian package to install (never a silent skip). `cargo xtask test` installs them all.
+/// `program` may also be an absolute path (Nagios plugins live outside `PATH`).
 pub fn tool(program: &str, package: &str) -> PathBuf {
-    which::which(program).unwrap_or_else(|_| {
+    let found = if program.starts_with('/') {
+        Some(PathBuf::from(program)).filter(|p| p.is_file())
+    } else {
+        which::which(program).ok()
+    };
+    found.unwrap_or_else(|| {
         panic!(
             "`{program}` is not installed and this test needs it: \
              `apt-get install -y --no-install-recommends {package}` \

@@ -30,6 +30,15 @@ pub(crate) const TOOLS: &[(&str, &str)] = &[
     ("unshare", "util-linux"),
     ("mount", "mount"),
     ("kill", "procps"),
+    // Nagios plugins live outside PATH.
+    (
+        "/usr/lib/nagios/plugins/check_load",
+        "monitoring-plugins-basic",
+    ),
+    (
+        "/usr/lib/nagios/plugins/check_disk",
+        "monitoring-plugins-basic",
+    ),
 ];
 
 const USAGE: &str = "usage: cargo xtask test [--no-install]
@@ -102,8 +111,11 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where `program` is on `PATH`, if it is.
+/// Where `program` is on `PATH` (or, given as an absolute path, whether it is there).
 pub(crate) fn find(program: &str) -> Option<PathBuf> {
+    if program.starts_with('/') {
+        return Some(PathBuf::from(program)).filter(|p| p.is_file());
+    }
     which::which(program).ok()
 }
 
@@ -207,5 +219,7 @@ mod tests {
     fn finds_a_program_that_exists_and_not_one_that_does_not() {
         assert!(find("sh").is_some());
         assert!(find("hbnode-no-such-program-xyz").is_none());
+        assert!(find("/bin/sh").is_some());
+        assert!(find("/hbnode/no/such/program").is_none());
     }
 }
