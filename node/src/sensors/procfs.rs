@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use hb_core::probe::{ProbeMeta, Unit};
+
 use super::Reading;
 
 /// `load1 load5 load15 running/total last_pid` from /proc/loadavg.
@@ -144,11 +146,24 @@ pub(crate) fn memory(proc: &Path) -> Vec<Reading> {
         Some(Some(m)) => {
             let used = m.total - m.available;
             let swap_used = m.swap_total.saturating_sub(m.swap_free);
+            // Units and bounds, as a plugin's perfdata would give them: bytes of the total,
+            // percentages of 100 (shown by status and check, in base units in /metrics).
+            let meta = |unit: &str, max: f64| ProbeMeta {
+                unit: Unit::new(unit).expect("a valid unit"),
+                min: Some(0.0),
+                max: Some(max),
+                ..ProbeMeta::default()
+            };
+            let (bytes, percent) = (meta("B", m.total as f64), meta("%", 100.0));
+            let with = |probe: &str, value: f64, meta: ProbeMeta| Reading {
+                meta,
+                ..Reading::new(probe, value, 0)
+            };
             vec![
-                Reading::new(MEMORY[0], used as f64, 0),
-                Reading::new(MEMORY[1], m.available as f64, 0),
-                Reading::new(MEMORY[2], pct(used, m.total), 0),
-                Reading::new(MEMORY[3], pct(swap_used, m.swap_total), 0),
+                with(MEMORY[0], used as f64, bytes),
+                with(MEMORY[1], m.available as f64, bytes),
+                with(MEMORY[2], pct(used, m.total), percent),
+                with(MEMORY[3], pct(swap_used, m.swap_total), percent),
             ]
         }
         Some(None) => {
@@ -223,9 +238,31 @@ mod tests {
         )
         .unwrap();
         let m = memory(&dir);
-        assert_eq!(m[0], Reading::new("mem_used_bytes", 750.0 * 1024.0, 0));
-        assert_eq!(m[2], Reading::new("mem_used_pct", 75.0, 0));
-        assert_eq!(m[3], Reading::new("swap_used_pct", 0.0, 0));
+        let plain: Vec<_> = m
+            .iter()
+            .map(|r| Reading::new(&r.probe, r.value, r.status))
+            .collect();
+        assert_eq!(plain[0], Reading::new("mem_used_bytes", 750.0 * 1024.0, 0));
+        assert_eq!(plain[2], Reading::new("mem_used_pct", 75.0, 0));
+        assert_eq!(plain[3], Reading::new("swap_used_pct", 0.0, 0));
+        // Their units and bounds, as a plugin would give them.
+        let meta: Vec<_> = m
+            .iter()
+            .map(|r| (r.meta.unit.as_str().to_owned(), r.meta.min, r.meta.max))
+            .collect();
+        assert_eq!(
+            meta,
+            [
+                ("B".to_owned(), Some(0.0), Some(1000.0 * 1024.0)),
+                ("B".to_owned(), Some(0.0), Some(1000.0 * 1024.0)),
+                ("%".to_owned(), Some(0.0), Some(100.0)),
+                ("%".to_owned(), Some(0.0), Some(100.0)),
+            ]
+        );
+        assert!(
+            m.iter()
+                .all(|r| r.meta.warning.is_none() && r.meta.critical.is_none())
+        );
     }
 
     #[test]
