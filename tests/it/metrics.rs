@@ -170,8 +170,13 @@ fn metrics_lint_clean_in_0_0_4_negotiate_openmetrics_and_tell_node_states_apart(
         "promtool check metrics:\n{printed}\non:\n{text}"
     );
     for accept in ["text/plain", "*/*", "text/plain;version=0.0.4"] {
-        let (_, content_type, _) = scrape(&http, Some(accept));
+        let (_, content_type, body) = scrape(&http, Some(accept));
         assert_eq!(content_type, TEXT_004, "Accept: {accept}");
+        let (ok, printed) = promtool(&body);
+        assert!(
+            ok && printed.is_empty(),
+            "promtool check metrics (Accept: {accept}):\n{printed}"
+        );
     }
 
     // One series per state per node; exactly the current one is 1.
