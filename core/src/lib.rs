@@ -56,6 +56,8 @@
 //! - [`Beater`]: beat schedule with seeded jitter, acks, monitor loss and failover; readings
 //!   riding on beats; schedules and redirects from monitors.
 //! - [`schedule`]: central schedule rules (per node id or glob, [`NodeMatch`]).
+//! - [`theory`]: the false-alarm rate of a timeout on a lossy, delayed link (pure math, shared
+//!   by the simulator, `hbnode plan` and the budget detector).
 //! - [`legacy`]: decoders for the protocols hbnode replaces (PyHeartbeat, Circus, TCP/JSON).
 //!
 //! # Panics, errors and unwraps
@@ -78,6 +80,7 @@ mod monitor;
 pub mod probe;
 mod reject;
 pub mod schedule;
+pub mod theory;
 mod time;
 mod transmit;
 pub mod wire;

@@ -103,25 +103,9 @@ pub fn plan(req: &PlanRequest) -> Result<Plan, PlanError> {
     };
     let eta = req.period.as_micros() as u64;
     let step = (eta / 1000).max(1);
-    let mut hi = eta.max(step);
-    while per_year(hi) > target {
-        hi *= 2;
-        if hi > eta.saturating_mul(10_000) {
-            return Err(PlanError::Unreachable);
-        }
-    }
-    // In units of `step`: per_year(hi) ≤ target < per_year(lo) (lo = 0 stands for "no
-    // timeout", which never meets a target); bisect to the first grid point that meets it.
-    let (mut lo, mut hi) = (0u64, hi.div_ceil(step));
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if per_year(mid * step) <= target {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
-    let hi = hi * step;
+    let hi =
+        hb_core::theory::smallest_timeout(eta, step, eta.saturating_mul(10_000), target, per_year)
+            .ok_or(PlanError::Unreachable)?;
     let timeout = Duration::from_micros(hi);
     Ok(Plan {
         timeout,

@@ -1,4 +1,6 @@
-//! Analytic predictions for the fixed-timeout detector, computed apart from the engine.
+//! Analytic predictions for the fixed-timeout detector, computed apart from the engine: a thin
+//! adapter from the simulator's [`Loss`] and [`Delay`] to [`hb_core::theory`], where the math
+//! lives (shared with `hbnode plan` and the budget detector).
 //!
 //! Model (see docs/sim.md for the derivation): beats are sent at `jη`; beat j is lost according
 //! to a Markov-modulated loss process (Bernoulli is the one-state case, Gilbert–Elliott the
@@ -22,11 +24,13 @@
 
 use core::time::Duration;
 
+use hb_core::theory::{Law, LossChain};
+
 use crate::delay::{Delay, DelayLaw};
 use crate::link::Loss;
 
 /// Cells used to discretise the delay law.
-const NODES: usize = 400;
+pub const NODES: usize = 400;
 
 /// What the theory predicts for a fixed-timeout detector.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -49,111 +53,33 @@ pub struct Prediction {
     pub t_d_mean_s: f64,
 }
 
-/// The loss process as a Markov chain: stationary law, transitions, per-state loss.
-#[derive(Clone, Copy, Debug)]
-struct Chain {
-    pi: [f64; 2],
-    trans: [[f64; 2]; 2],
-    loss: [f64; 2],
-}
-
-impl Chain {
-    fn of(loss: &Loss) -> Self {
-        match *loss {
-            Loss::Bernoulli(p) => Self {
-                pi: [1.0, 0.0],
-                trans: [[1.0, 0.0], [1.0, 0.0]],
-                loss: [p, p],
-            },
-            Loss::GilbertElliott {
-                p_gb,
-                p_bg,
-                loss_good,
-                loss_bad,
-            } => {
-                let pb = if p_gb + p_bg > 0.0 {
-                    p_gb / (p_gb + p_bg)
-                } else {
-                    0.0
-                };
-                Self {
-                    pi: [1.0 - pb, pb],
-                    trans: [[1.0 - p_gb, p_gb], [p_bg, 1.0 - p_bg]],
-                    loss: [loss_good, loss_bad],
-                }
-            }
-        }
-    }
-
-    /// H(y; s₀) for `y` in seconds after beat 0's send time.
-    fn h(&self, law: &DelayLaw, eta: f64, y: f64, s0: usize) -> f64 {
-        let mut v = [0.0; 2];
-        v[s0] = 1.0;
-        let mut j = 1.0;
-        while y - j * eta > 0.0 {
-            let s = law.survival(y - j * eta);
-            let mut w = [0.0; 2];
-            for (from, &mass) in v.iter().enumerate() {
-                for (to, wt) in w.iter_mut().enumerate() {
-                    *wt += mass * self.trans[from][to];
-                }
-            }
-            for (k, wk) in w.iter_mut().enumerate() {
-                *wk *= self.loss[k] + (1.0 - self.loss[k]) * s;
-            }
-            v = w;
-            j += 1.0;
-            if v[0] + v[1] < 1e-300 {
-                return 0.0;
-            }
-        }
-        v[0] + v[1]
+/// hb-core's loss chain for the simulator's loss model (the one implementation of the theory
+/// lives in [`hb_core::theory`]).
+pub fn chain_of(loss: &Loss) -> LossChain {
+    match *loss {
+        Loss::Bernoulli(p) => LossChain::bernoulli(p),
+        Loss::GilbertElliott {
+            p_gb,
+            p_bg,
+            loss_good,
+            loss_bad,
+        } => LossChain::gilbert_elliott(p_gb, p_bg, loss_good, loss_bad),
     }
 }
 
-/// λ_M (per second) for period `eta`, timeout `t` (seconds).
-fn rate_and_tm(chain: &Chain, law: &DelayLaw, eta: f64, t: f64, with_tm: bool) -> (f64, f64) {
+/// λ_M (per second) and, if `with_tm`, E(T_M) for period `eta`, timeout `t` (seconds), by
+/// hb-core's theory on `law` discretised into [`NODES`] cells.
+fn rate_and_tm(chain: &LossChain, law: &DelayLaw, eta: f64, t: f64, with_tm: bool) -> (f64, f64) {
     let nodes = law.nodes(NODES);
-    let mut num = 0.0;
-    let mut tm_num = 0.0;
-    for s0 in 0..2 {
-        let w0 = chain.pi[s0] * (1.0 - chain.loss[s0]);
-        if w0 <= 0.0 {
-            continue;
-        }
-        for &(x, wx) in &nodes {
-            let h = chain.h(law, eta, x + t, s0);
-            num += w0 * wx * h;
-            if with_tm && h > 0.0 {
-                tm_num += w0 * wx * integrate_tail(|u| chain.h(law, eta, x + t + u, s0), h, eta);
-            }
-        }
+    let law = Law {
+        nodes: &nodes,
+        survival: |x| law.survival(x),
+    };
+    if with_tm {
+        hb_core::theory::mistake_rate_and_duration(chain, &law, eta, t)
+    } else {
+        (hb_core::theory::mistake_rate(chain, &law, eta, t), 0.0)
     }
-    let rate = num / eta;
-    let tm = if num > 0.0 { tm_num / num } else { 0.0 };
-    (rate, tm)
-}
-
-/// ∫₀^∞ f(u) du for a decreasing f with f(0) = f0, by the midpoint rule: cells of η/256 for
-/// the first 2η (exact for the step functions of lattice delays, whose jumps fall on cell
-/// edges), η/32 after, until f falls below 10⁻⁹ · f0 (or 10⁴ η).
-fn integrate_tail(f: impl Fn(f64) -> f64, f0: f64, eta: f64) -> f64 {
-    let mut sum = 0.0;
-    let mut u = 0.0;
-    while u < 1e4 * eta {
-        let h = if u < 2.0 * eta {
-            eta / 256.0
-        } else {
-            eta / 32.0
-        };
-        let cur = f(u + 0.5 * h);
-        sum += cur * h;
-        if cur < 1e-9 * f0 {
-            break;
-        }
-        u += h;
-    }
-    sum
 }
 
 /// Predicts the QoS of a fixed timeout `timeout` with beats every `period` over a link with
@@ -171,7 +97,7 @@ pub fn predict(
     if eta <= 0.0 || t <= 0.0 {
         return None;
     }
-    let chain = Chain::of(loss);
+    let chain = chain_of(loss);
     let (rate, tm) = rate_and_tm(&chain, &law, eta, t, true);
     let q = loss.mean();
     let mean_delay: f64 = law.nodes(NODES).iter().map(|(x, w)| x * w).sum();
@@ -203,7 +129,7 @@ pub fn mistake_rate(
 ) -> Option<f64> {
     let law = delay.law()?;
     let (eta, t) = (period.as_secs_f64(), timeout.as_secs_f64());
-    (eta > 0.0 && t > 0.0).then(|| rate_and_tm(&Chain::of(loss), &law, eta, t, false).0)
+    (eta > 0.0 && t > 0.0).then(|| rate_and_tm(&chain_of(loss), &law, eta, t, false).0)
 }
 
 #[cfg(test)]
