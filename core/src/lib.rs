@@ -95,7 +95,7 @@ pub use event::{DownReason, Event, EventKind};
 pub use glob::{NodeMatch, NodeMatchError};
 pub use id::{IdError, MAX_ID_LEN, NodeId};
 pub use monitor::{
-    MAX_PROBES_PER_NODE, Monitor, MonitorConfig, MonitorConfigError, NodeInfo, NodeState,
+    LinkView, MAX_PROBES_PER_NODE, Monitor, MonitorConfig, MonitorConfigError, NodeInfo, NodeState,
     PeerIdentity, REORDER_WINDOW, Restored, RestoredNode, RestoredProbe,
 };
 pub use reject::{Rejection, Rejections};

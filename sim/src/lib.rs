@@ -45,7 +45,7 @@ pub use plan::{Plan, PlanRequest, plan};
 pub use qos::{Summary, TraceStats};
 pub use runner::{Report, predict, report, run};
 pub use scenario::{
-    Scenario, Stalls, chen, fixed, phi, phi_offset_bound_us, splitmix64, trace_seed,
+    Scenario, Stalls, budget, chen, fixed, phi, phi_offset_bound_us, splitmix64, trace_seed,
 };
 pub use stats::Interval;
 pub use theory::Prediction;

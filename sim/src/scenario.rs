@@ -3,7 +3,7 @@
 use core::fmt::Write as _;
 use core::time::Duration;
 
-use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
+use hb_core::detector::{AlarmRate, Budget, Chen, DetectorConfig, Fixed, Phi};
 
 use crate::link::Link;
 use crate::parse::fmt_duration;
@@ -93,7 +93,9 @@ impl Scenario {
     ///
     /// - fixed: `T + d_max`;
     /// - chen (no jitter): `η + α + d_max` plus drift slack (NFD-E, see hb-core's `Chen`);
-    /// - φ: [`phi_offset_bound_us`]` + d_max`.
+    /// - φ: [`phi_offset_bound_us`]` + d_max`;
+    /// - budget: its longest timeout (`max_periods · η`) `+ d_max` (the tight check of its
+    ///   detection time is against the oracle, in [`crate::verify`]).
     pub fn detection_bound_us(&self, max_delay_us: u64, max_gap_us: u64) -> Option<u64> {
         let us = |d: Duration| d.as_micros() as u64;
         match self.detector {
@@ -108,6 +110,9 @@ impl Scenario {
                 Some(phi_offset_bound_us(&p, self.period, max_gap_us) + max_delay_us + 2)
             }
             DetectorConfig::Chen(_) => None,
+            DetectorConfig::Budget(b) => {
+                Some(us(self.period) * u64::from(b.max_periods) + max_delay_us + 2)
+            }
         }
     }
 
@@ -130,6 +135,8 @@ impl Scenario {
                 d(c.margin),
                 c.window
             ),
+            // The CLI sets the budget; the other knobs are hb-core's defaults.
+            DetectorConfig::Budget(b) => write!(s, "--detector budget --budget {}", b.rate),
         }
         .expect("write to string");
         let _ = write!(
@@ -206,6 +213,11 @@ pub fn chen(margin: Duration) -> DetectorConfig {
 /// A fixed-timeout detector.
 pub fn fixed(timeout: Duration) -> DetectorConfig {
     DetectorConfig::Fixed(Fixed { timeout })
+}
+
+/// A budget detector with hb-core's default knobs.
+pub fn budget(rate: AlarmRate) -> DetectorConfig {
+    DetectorConfig::Budget(Budget::new(rate))
 }
 
 /// The RNG seed of trace `index` under `master`: two rounds of SplitMix64 over the pair.

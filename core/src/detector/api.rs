@@ -8,6 +8,9 @@ use crate::time::Timestamp;
 /// Per-node detector state: 24 bytes, the same for every detector.
 ///
 /// Each detector documents how it uses the two estimates; `samples` counts observed intervals.
+/// The budget detector needs more; its [`LinkEstimate`](super::LinkEstimate) lives in a side
+/// table of the monitor that exists only when that detector is configured, so the other
+/// detectors' nodes stay this small.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct DetectorState {
     /// First running estimate, in µs (phi: mean interval; chen: mean lag behind schedule).
@@ -36,7 +39,7 @@ pub struct Arrival {
 /// A failure detector. Implementations are stateless configuration; per-node state lives in
 /// [`DetectorState`].
 pub trait Detector {
-    /// Short name used in events and metrics (`fixed`, `phi`, `chen`).
+    /// Short name used in events and metrics (`fixed`, `phi`, `chen`, `budget`).
     fn name(&self) -> &'static str;
 
     /// Updates `state` with a fresh beat.
@@ -59,4 +62,10 @@ pub trait Detector {
 
     /// The value of [`Self::value`] at which the node is down.
     fn threshold(&self) -> f64;
+
+    /// The silence after which the node would be declared down right now: its deadline minus
+    /// its last fresh beat (`/v1/nodes`' `timeout_ms`).
+    fn timeout(&self, state: &DetectorState, period: Duration) -> Duration {
+        self.deadline(state, Timestamp::ZERO, period) - Timestamp::ZERO
+    }
 }

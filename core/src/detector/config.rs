@@ -3,12 +3,14 @@
 use core::time::Duration;
 
 use super::api::{Arrival, Detector, DetectorState};
+use super::budget::Budget;
 use super::chen::Chen;
 use super::fixed::Fixed;
+use super::link::LinkEstimate;
 use super::phi::Phi;
 use crate::time::Timestamp;
 
-/// A detector chosen at run time: what `--detector fixed|phi|chen` builds.
+/// A detector chosen at run time: what `--detector fixed|phi|chen|budget` builds.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum DetectorConfig {
     /// See [`Fixed`].
@@ -17,6 +19,8 @@ pub enum DetectorConfig {
     Phi(Phi),
     /// See [`Chen`].
     Chen(Chen),
+    /// See [`Budget`].
+    Budget(Budget),
 }
 
 /// Why a detector configuration is unusable.
@@ -28,6 +32,9 @@ pub enum ConfigError {
     /// The φ threshold is outside (0, 100].
     #[error("phi threshold must be greater than 0 and at most 100")]
     PhiThreshold,
+    /// A budget detector knob is out of its range.
+    #[error("budget detector: {0}")]
+    Budget(&'static str),
 }
 
 impl DetectorConfig {
@@ -39,8 +46,40 @@ impl DetectorConfig {
                 Err(ConfigError::PhiThreshold)
             }
             Self::Phi(p) if p.min_std_dev().is_zero() => Err(ConfigError::Zero("min std-dev")),
+            Self::Budget(b) if !(1..=1 << 20).contains(&b.window) => Err(ConfigError::Budget(
+                "window must be between 1 and 1048576 beats",
+            )),
+            Self::Budget(b) if b.warmup > 1_000_000 => {
+                Err(ConfigError::Budget("warm-up must be at most 1000000 beats"))
+            }
+            Self::Budget(b) if !(1..=1_000_000).contains(&b.resolve_every) => Err(
+                ConfigError::Budget("resolve-every must be between 1 and 1000000 beats"),
+            ),
+            Self::Budget(b) if !(2..=100_000).contains(&b.max_periods) => Err(ConfigError::Budget(
+                "max-periods must be between 2 and 100000",
+            )),
             _ => Ok(()),
         }
+    }
+
+    /// Updates `state` with a fresh beat, and `link` (the node's side state) when the detector
+    /// keeps one: the budget detector needs it (without it, it holds its prior timeout), the
+    /// others ignore it.
+    pub fn observe_with(
+        &self,
+        state: &mut DetectorState,
+        link: Option<&mut LinkEstimate>,
+        arrival: &Arrival,
+    ) {
+        match (self, link) {
+            (Self::Budget(b), Some(link)) => b.observe_link(state, link, arrival),
+            _ => self.observe(state, arrival),
+        }
+    }
+
+    /// Whether nodes need a [`LinkEstimate`] beside their state (the budget detector).
+    pub fn keeps_link_estimates(&self) -> bool {
+        matches!(self, Self::Budget(_))
     }
 }
 
@@ -50,6 +89,7 @@ impl Detector for DetectorConfig {
             Self::Fixed(d) => d.name(),
             Self::Phi(d) => d.name(),
             Self::Chen(d) => d.name(),
+            Self::Budget(d) => d.name(),
         }
     }
 
@@ -58,6 +98,7 @@ impl Detector for DetectorConfig {
             Self::Fixed(d) => d.observe(state, arrival),
             Self::Phi(d) => d.observe(state, arrival),
             Self::Chen(d) => d.observe(state, arrival),
+            Self::Budget(d) => d.observe(state, arrival),
         }
     }
 
@@ -66,6 +107,7 @@ impl Detector for DetectorConfig {
             Self::Fixed(d) => d.deadline(state, last, period),
             Self::Phi(d) => d.deadline(state, last, period),
             Self::Chen(d) => d.deadline(state, last, period),
+            Self::Budget(d) => d.deadline(state, last, period),
         }
     }
 
@@ -80,6 +122,7 @@ impl Detector for DetectorConfig {
             Self::Fixed(d) => d.value(state, last, period, now),
             Self::Phi(d) => d.value(state, last, period, now),
             Self::Chen(d) => d.value(state, last, period, now),
+            Self::Budget(d) => d.value(state, last, period, now),
         }
     }
 
@@ -88,6 +131,7 @@ impl Detector for DetectorConfig {
             Self::Fixed(d) => d.threshold(),
             Self::Phi(d) => d.threshold(),
             Self::Chen(d) => d.threshold(),
+            Self::Budget(d) => d.threshold(),
         }
     }
 }

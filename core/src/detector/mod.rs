@@ -10,16 +10,23 @@
 //! | [`Fixed`] | silence ≥ `timeout` | T_D ≤ timeout + max delay; mistake rate = p_S/η (NFD-S) |
 //! | [`Phi`] | φ(silence) ≥ threshold | down at the instant φ crosses the threshold |
 //! | [`Chen`] | now ≥ EA + α | T_D ≤ η + α + max delay (NFD-E) |
+//! | [`Budget`] | silence ≥ the node's own timeout | false alarms ≤ the budget; T_D p99 ≤ 1.25 × the oracle's + η |
 
 mod api;
+mod budget;
 mod chen;
 mod config;
 mod estimate;
 mod fixed;
+mod link;
 mod phi;
+mod rate;
 
 pub use api::{Arrival, Detector, DetectorState};
+pub use budget::{Budget, PRIOR_LOSS};
 pub use chen::Chen;
 pub use config::{ConfigError, DetectorConfig};
 pub use fixed::Fixed;
+pub use link::{BINS, FAST_WINDOW, LinkEstimate, LinkSummary, MAX_RUN};
 pub use phi::Phi;
+pub use rate::{AlarmRate, MAX_PER_HOUR, MIN_PER_YEAR, RateError, YEAR_S};

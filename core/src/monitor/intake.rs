@@ -8,7 +8,7 @@ use super::liveness::{deadline_after, first_arrival};
 use super::registry::{Node, NodeState};
 use super::sequence::{Seq, sequence};
 use super::state::Monitor;
-use crate::detector::{Arrival, Detector};
+use crate::detector::Arrival;
 use crate::event::{DownReason, Event, EventKind};
 use crate::id::{self, NodeId};
 use crate::reject::Rejection;
@@ -133,7 +133,12 @@ impl Monitor {
             n.seq = b.seq;
             n.window = 0;
             n.period_us = period_us;
-            n.det = first_arrival(&self.cfg.detector, now, n.period());
+            n.det = first_arrival(
+                &self.cfg.detector,
+                now,
+                n.period(),
+                self.links.get_mut(slot),
+            );
         } else {
             // Same incarnation: the sequence number decides.
             let advance = match sequence(n, b.seq) {
@@ -172,7 +177,9 @@ impl Monitor {
                 period: n.period(),
                 resumed,
             };
-            self.cfg.detector.observe(&mut n.det, &arrival);
+            self.cfg
+                .detector
+                .observe_with(&mut n.det, self.links.get_mut(slot), &arrival);
             event = match prev_state {
                 NodeState::Alive => None,
                 NodeState::Down => Some(EventKind::Up {
@@ -215,7 +222,8 @@ impl Monitor {
             return;
         };
         let period = Duration::from_micros(u64::from(period_us));
-        let det = first_arrival(&self.cfg.detector, now, period);
+        let mut link = self.links.fresh();
+        let det = first_arrival(&self.cfg.detector, now, period, link.as_mut());
         let slot = self.nodes.insert(Node {
             id: id.clone(),
             addr: from,
@@ -236,6 +244,7 @@ impl Monitor {
             state: NodeState::Alive,
             occupied: true,
         });
+        self.links.put(slot, link);
         self.counts[NodeState::Alive as usize] += 1;
         self.beats_received += 1;
         self.events.push_back(Event {

@@ -6,7 +6,7 @@ use core::time::Duration;
 use super::deadlines::Entry;
 use super::registry::{Node, NodeState};
 use super::state::Monitor;
-use crate::detector::{Arrival, Detector, DetectorConfig, DetectorState};
+use crate::detector::{Arrival, Detector, DetectorConfig, DetectorState, LinkEstimate};
 use crate::event::{DownReason, Event, EventKind};
 use crate::time::Timestamp;
 
@@ -219,11 +219,13 @@ pub(super) fn deadline_after(
     d.deadline(st, now, p).max(now + Duration::from_micros(1))
 }
 
-/// A node's detector state after its first beat (of an incarnation, or after a restore) at `at`.
+/// A node's detector state after its first beat (of an incarnation, or after a restore) at `at`;
+/// `link` is the node's link estimate when the detector keeps one (it survives a restart).
 pub(super) fn first_arrival(
     detector: &DetectorConfig,
     at: Timestamp,
     period: Duration,
+    link: Option<&mut LinkEstimate>,
 ) -> DetectorState {
     let mut det = DetectorState::default();
     let arrival = Arrival {
@@ -233,6 +235,6 @@ pub(super) fn first_arrival(
         period,
         resumed: false,
     };
-    detector.observe(&mut det, &arrival);
+    detector.observe_with(&mut det, link, &arrival);
     det
 }

@@ -3,7 +3,8 @@
 //! [`Monitor`] is one struct whose methods are split by concept: `state.rs` (the struct,
 //! construction, getters), `intake.rs` (beats, leaves, disconnects), `liveness.rs` (time,
 //! deadlines, down and forget), `acks.rs` (what it sends), `probes.rs` (readings and samples),
-//! `arrivals.rs`, `info.rs` (node snapshots) and `restore.rs`; `registry.rs`, `deadlines.rs`
+//! `arrivals.rs`, `info.rs` (node snapshots), `links.rs` (the budget detector's per-node link
+//! estimates) and `restore.rs`; `registry.rs`, `deadlines.rs`
 //! and `sequence.rs` hold the per-node records, the deadline heap and the sequence window.
 
 mod acks;
@@ -12,6 +13,7 @@ mod config;
 mod deadlines;
 mod info;
 mod intake;
+mod links;
 mod liveness;
 mod probes;
 mod registry;
@@ -21,6 +23,7 @@ mod state;
 
 pub use config::{MonitorConfig, MonitorConfigError, PeerIdentity};
 pub use info::NodeInfo;
+pub use links::LinkView;
 pub use probes::MAX_PROBES_PER_NODE;
 pub use registry::NodeState;
 pub use restore::{Restored, RestoredNode, RestoredProbe};

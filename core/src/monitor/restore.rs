@@ -99,7 +99,8 @@ impl Monitor {
                 u32::try_from(r.period.as_micros()).unwrap_or(u32::MAX)
             };
             let period = Duration::from_micros(u64::from(period_us));
-            let det = first_arrival(&self.cfg.detector, now, period);
+            let mut link = self.links.fresh();
+            let det = first_arrival(&self.cfg.detector, now, period, link.as_mut());
             let state_since = r.state_since.min(now);
             let (last, since) = match r.state {
                 NodeState::Alive => (now, state_since),
@@ -133,6 +134,7 @@ impl Monitor {
                 state: r.state,
                 occupied: true,
             });
+            self.links.put(slot, link);
             self.counts[r.state as usize] += 1;
             self.arm(slot);
             out.restored += 1;

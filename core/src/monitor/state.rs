@@ -8,6 +8,7 @@ use compact_str::CompactString;
 
 use super::config::{MonitorConfig, MonitorConfigError};
 use super::deadlines::Deadlines;
+use super::links::Links;
 use super::registry::{NodeState, Registry};
 use crate::arrival::BeatArrival;
 use crate::event::Event;
@@ -63,6 +64,8 @@ pub(super) enum Pending {
 pub struct Monitor {
     pub(super) cfg: MonitorConfig,
     pub(super) nodes: Registry,
+    /// The budget detector's link estimates by slot (empty for the other detectors).
+    pub(super) links: Links,
     pub(super) deadlines: Deadlines,
     pub(super) events: VecDeque<Event>,
     pub(super) acks: VecDeque<Pending>,
@@ -113,6 +116,7 @@ impl Monitor {
         Ok(Self {
             schedule_versions,
             nodes: Registry::with_capacity(cfg.hash_seed, cap),
+            links: Links::new(&cfg.detector, cap),
             cfg,
             deadlines: Deadlines::default(),
             events: VecDeque::new(),
@@ -179,7 +183,7 @@ impl Monitor {
 
     /// Heap bytes held by the registry and the deadline heap (for the memory benchmark).
     pub fn heap_bytes(&self) -> usize {
-        self.nodes.capacity_bytes() + self.deadlines.capacity_bytes()
+        self.nodes.capacity_bytes() + self.deadlines.capacity_bytes() + self.links.capacity_bytes()
     }
 
     /// The next event, if any.

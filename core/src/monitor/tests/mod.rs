@@ -1,10 +1,12 @@
 //! Scenario tests of the monitor with a fixed detector and hand-made beats.
 //!
 //! One file per concept: liveness (down, up, restarts, sequence, leaves, forgetting, stalls),
-//! readings (samples and probe states), arrivals, restore, peer mode, acks and schedules.
+//! readings (samples and probe states), arrivals, restore, peer mode, acks and schedules, and
+//! the budget detector (`budget.rs`).
 
 mod acks;
 mod arrivals;
+mod budget;
 mod liveness;
 mod peer;
 mod readings;
