@@ -13,13 +13,15 @@
 //! - [`Summary`] — Chen–Toueg–Aguilera QoS (T_D, mistakes, E(T_MR), E(T_M), P_A) with
 //!   confidence intervals.
 //! - [`theory`] — analytic predictions for the fixed detector, written apart from the engine.
-//! - [`run`] — many traces on every core; [`verify`] — the CI gate; [`plan()`] — the smallest
+//! - [`run`] — many traces on every core; [`verify`] — the CI gate ([`budget`]: the budget
+//!   detector's cases, oracle and checks); [`plan()`] — the smallest
 //!   timeout meeting a false-alarm target; [`trace`] — recorded arrivals and their replay.
 //!
 //! See docs/sim.md for the models, the derivation of the predictions and the CLI.
 
 #![warn(missing_docs)]
 
+pub mod budget;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod delay;

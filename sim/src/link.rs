@@ -1,4 +1,5 @@
-//! Link models: loss (Bernoulli, Gilbert–Elliott), delay, duplication, reordering, partitions.
+//! Link models: loss (Bernoulli, Gilbert–Elliott), delay, duplication, reordering, partitions,
+//! and a change of loss regime mid-trace.
 //!
 //! A [`Link`] is configuration; [`LinkState`] is the per-trace mutable part (the Gilbert–Elliott
 //! channel state). Both are driven by the trace's seeded RNG only, in a fixed order per packet,
@@ -96,6 +97,9 @@ pub struct Link {
     pub reorder: (f64, Duration),
     /// Scheduled partitions.
     pub partitions: Vec<Partition>,
+    /// A change of regime: from this time after the trace start on, packets are lost by this
+    /// loss model instead of [`Self::loss`] (a link that gets worse, or better, mid-trace).
+    pub switch: Option<(Duration, Loss)>,
 }
 
 impl Default for Link {
@@ -107,6 +111,7 @@ impl Default for Link {
             duplicate: 0.0,
             reorder: (0.0, Duration::ZERO),
             partitions: Vec::new(),
+            switch: None,
         }
     }
 }
@@ -116,7 +121,8 @@ pub const PRESETS: [&str; 4] = ["lan", "wan", "wifi_lossy", "congested"];
 
 const HINT: &str = "a preset (lan, wan, wifi_lossy, congested) and/or KEY=VALUE items separated by \
                     ';': loss=P, burst=P_GB,P_BG[,LOSS_BAD], delay=SPEC, dup=P, \
-                    reorder=P,EXTRA, partition=START,DURATION[,EVERY]";
+                    reorder=P,EXTRA, partition=START,DURATION[,EVERY], \
+                    switch=AT,P or switch=AT,P_GB,P_BG[,LOSS_BAD] (the loss from AT on)";
 
 impl Link {
     /// `lan`: a switched data-centre LAN. Delay uniform 100–400 µs; Bernoulli loss 0.01 %; no
@@ -235,6 +241,22 @@ impl Link {
             ("reorder", [p, extra]) => {
                 self.reorder = (parse::probability(p)?, parse::duration(extra)?);
             }
+            ("switch", [at, p]) => {
+                self.switch = Some((
+                    parse::duration(at)?,
+                    Loss::Bernoulli(parse::probability(p)?),
+                ));
+            }
+            ("switch", [at, gb, bg, rest @ ..]) if rest.len() <= 1 => {
+                let loss_bad = rest.first().map_or(Ok(1.0), |p| parse::probability(p))?;
+                let loss = Loss::GilbertElliott {
+                    p_gb: parse::probability(gb)?,
+                    p_bg: parse::probability(bg)?,
+                    loss_good: 0.0,
+                    loss_bad,
+                };
+                self.switch = Some((parse::duration(at)?, loss));
+            }
             ("partition", [start, dur, rest @ ..]) if rest.len() <= 1 => {
                 self.partitions.push(Partition {
                     start: parse::duration(start)?,
@@ -247,13 +269,23 @@ impl Link {
         Ok(())
     }
 
-    /// Whether the analytic predictions apply: no duplication, reordering or partitions (loss
-    /// may be Bernoulli or Gilbert–Elliott, the delay one random part plus a constant).
+    /// Whether the analytic predictions apply: no duplication, reordering, partitions or change
+    /// of regime (loss may be Bernoulli or Gilbert–Elliott, the delay one random part plus a
+    /// constant).
     pub fn theory_applies(&self) -> bool {
         self.duplicate == 0.0
             && self.reorder.0 == 0.0
             && self.partitions.is_empty()
+            && self.switch.is_none()
             && self.delay.law().is_some()
+    }
+
+    /// The loss model in force for a packet sent at `t_us` (µs from the trace start).
+    pub fn loss_at(&self, t_us: u64) -> Loss {
+        match self.switch {
+            Some((at, loss)) if t_us >= at.as_micros() as u64 => loss,
+            _ => self.loss,
+        }
     }
 
     /// Largest extra delay the link can add on top of [`Delay`] (reordering hold-back).
@@ -273,7 +305,7 @@ impl Link {
         rng: &mut R,
         t_us: u64,
     ) -> Copies {
-        let lost = match self.loss {
+        let lost = match self.loss_at(t_us) {
             Loss::Bernoulli(p) => p > 0.0 && rng.random_bool(p),
             Loss::GilbertElliott {
                 p_gb,
@@ -356,6 +388,19 @@ impl fmt::Display for Link {
                 write!(s, ",{}", fmt_duration(e))?;
             }
         }
+        match self.switch {
+            None => {}
+            Some((at, Loss::Bernoulli(p))) => write!(s, ";switch={},{p}", fmt_duration(at))?,
+            Some((
+                at,
+                Loss::GilbertElliott {
+                    p_gb,
+                    p_bg,
+                    loss_bad,
+                    ..
+                },
+            )) => write!(s, ";switch={},{p_gb},{p_bg},{loss_bad}", fmt_duration(at))?,
+        }
         f.write_str(&s)
     }
 }
@@ -423,6 +468,30 @@ mod tests {
             .count();
         let rate = lost as f64 / n as f64;
         assert!((rate - 1.0 / 6.0).abs() < 0.01, "{rate}");
+    }
+
+    #[test]
+    fn a_switch_changes_the_loss_from_its_time_on() {
+        let l = Link::parse("lan;switch=30m,5%").unwrap();
+        assert_eq!(l.loss_at(0), Loss::Bernoulli(1e-4));
+        assert_eq!(l.loss_at(1_800_000_000), Loss::Bernoulli(0.05));
+        assert!(!l.theory_applies());
+        assert_eq!(Link::parse(&l.to_string()).unwrap(), l);
+        let g = Link::parse("loss=0.1%;switch=10m,2%,30%").unwrap();
+        assert!(matches!(g.loss_at(600_000_000), Loss::GilbertElliott { p_bg, .. } if p_bg == 0.3));
+        assert_eq!(Link::parse(&g.to_string()).unwrap(), g);
+        assert!(Link::parse("switch=10m").is_err());
+        // Packets after the switch are lost at the new rate.
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut st = LinkState::default();
+        let lost = (0..20_000u64)
+            .filter(|&i| {
+                l.transmit(&mut st, &mut rng, 1_800_000_000 + i)
+                    .as_slice()
+                    .is_empty()
+            })
+            .count();
+        assert!((800..1200).contains(&lost), "{lost}");
     }
 
     #[test]

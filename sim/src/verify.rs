@@ -1,4 +1,5 @@
-//! The CI gate: a fixed suite of scenarios, each run over ≥ 1000 traces, with five checks.
+//! The CI gate: a fixed suite of scenarios, each run over ≥ 1000 traces, with five checks (and
+//! two more for the budget detector's cases, see [`crate::budget`]).
 //!
 //! Each check is a function of what was *claimed* (the [`Scenario`] whose detector and
 //! prediction are being vouched for) and what was *observed* (the traces' outcomes), so a test
@@ -20,9 +21,11 @@
 //! 5. **Determinism** ([`check_determinism`]): the traces are run twice; every trace's
 //!    event-log hash and statistics must match.
 //!
-//! Checks 2–5 are exact: a correct detector passes them for every seed. Only the theory check
-//! is statistical; with 9 theory cases at [`THEORY_LEVEL`] a correct build fails a run with
-//! probability below 10⁻⁴, whatever the master seed (see docs/sim.md).
+//! Checks 2–5 are exact: a correct detector passes them for every seed. The theory check is
+//! statistical, and so is the budget detector's budget check; with 9 theory cases and 8 budget
+//! cases at [`THEORY_LEVEL`] a correct build fails a run with probability below 2·10⁻⁴,
+//! whatever the master seed (see docs/sim.md). The budget detector's oracle check compares two
+//! measured p99s with a 25 % + η allowance.
 //!
 //! A failure names the trace seed; `SIM_SEED=<seed> cargo xtask sim run <flags>` replays it.
 
@@ -86,8 +89,16 @@ fn link(spec: &str) -> Link {
     Link::parse(spec).expect("suite link specs are valid")
 }
 
-/// The suite: 14 scenarios, `traces` traces each (the CI gate uses 1000).
+/// The suite: 14 scenarios of the fixed, φ and Chen detectors, `traces` traces each (the CI
+/// gate uses 1000), then the budget detector's 8 ([`crate::budget::suite`], `traces / 4` traces
+/// of 4 h each: each of those also runs its oracle).
 pub fn suite(traces: u64) -> Vec<Case> {
+    let mut cases = classic(traces);
+    cases.extend(crate::budget::suite((traces / 4).max(1)));
+    cases
+}
+
+fn classic(traces: u64) -> Vec<Case> {
     let hour = Duration::from_secs(3600);
     let base = Scenario {
         duration: hour,
@@ -250,7 +261,18 @@ pub const MIN_EXPECTED_MISTAKES: f64 = 30.0;
 /// Fewest crashes a scenario that injects crashes must see for its detection check to count.
 pub const MIN_CRASHES: u64 = 100;
 
-/// Runs one case: its traces twice (in parallel), then the checks.
+/// How many traces [`run_case`] runs for `case` (its progress callback fires once per trace):
+/// twice its traces, three times for a budget case (its oracle runs too).
+pub fn runs(case: &Case) -> u64 {
+    let extra = u64::from(matches!(
+        case.scenario.detector,
+        hb_core::detector::DetectorConfig::Budget(_)
+    ));
+    (2 + extra) * case.traces
+}
+
+/// Runs one case: its traces twice (in parallel), then the checks (for a budget case, its
+/// oracle's traces too, and the budget and oracle checks).
 pub fn run_case(case: &Case, seed: u64, progress: &(dyn Fn() + Sync)) -> CaseResult {
     let go = || -> Vec<TraceOutcome> {
         (0..case.traces)
@@ -264,10 +286,17 @@ pub fn run_case(case: &Case, seed: u64, progress: &(dyn Fn() + Sync)) -> CaseRes
     };
     let first = go();
     let second = go();
+    let mut checks = checks(&case.scenario, &first, &second);
+    checks.extend(crate::budget::checks(
+        &case.scenario,
+        &first,
+        seed,
+        progress,
+    ));
     CaseResult {
         case: case.clone(),
         report: report(&case.scenario, seed, &first),
-        checks: checks(&case.scenario, &first, &second),
+        checks,
     }
 }
 

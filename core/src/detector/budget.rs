@@ -60,13 +60,13 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// A budget detector with the default knobs: window 1024 beats, warm-up 100 beats, a solve
+    /// A budget detector with the default knobs: window 8192 beats, warm-up 50 beats, a solve
     /// every 64 beats, timeouts of at most 100 periods.
     pub fn new(rate: AlarmRate) -> Self {
         Self {
             rate,
-            window: 1024,
-            warmup: 100,
+            window: 8192,
+            warmup: 50,
             resolve_every: 64,
             max_periods: 100,
         }

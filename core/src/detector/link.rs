@@ -13,6 +13,10 @@ pub const BINS: usize = 22;
 /// Memory of the fast loss fit, in beats (the slow one's is the detector's `window`).
 pub const FAST_WINDOW: u32 = 128;
 
+/// Standard deviations of the loss fit's posterior by which [`LinkEstimate::chain`] leans
+/// towards more loss and longer bursts.
+pub const CONFIDENCE_Z: f64 = 0.5;
+
 /// Effective loss runs the fast fit needs before it is believed.
 const FAST_MIN_RUNS: f32 = 2.0;
 
@@ -177,25 +181,33 @@ impl LinkEstimate {
         self.beats
     }
 
-    /// The fitted loss chain (state 0: received, state 1: lost): the worse of the slow and the
-    /// fast fit (the larger P(received → lost), the smaller P(lost → received)).
+    /// The fitted loss chain (state 0: received, state 1: lost), on the pessimistic side of
+    /// the evidence: P(received → lost) is the larger of the slow and the fast fit's, P(lost →
+    /// received) the slow fit's (a burst length from a few recent bursts is too noisy to use).
     ///
-    /// The slow fit carries pseudo-counts, so it never predicts zero loss: half a loss run
-    /// and half a clean beat on the received side (a window without a loss still predicts a
-    /// loss rate of about 1/(2·window)), and on the lost side half a run's end against
-    /// p_gb/2 of continuing (without evidence of bursts, losses look independent). The fast
-    /// fit is used only once it holds two loss runs' worth of evidence.
+    /// The slow fit treats each transition probability as a Beta posterior — Jeffreys' prior
+    /// (half a loss run, half a clean beat) on the received side; on the lost side half a
+    /// run's end against p_gb/2 of continuing, so that without evidence of bursts losses look
+    /// independent — and takes the posterior mean moved [`CONFIDENCE_Z`] standard deviations
+    /// towards more loss and longer bursts. It never predicts zero loss (a window without a
+    /// loss still predicts about 1/(2·window)), and its margin shrinks as evidence accumulates.
+    /// The fast fit (a point estimate) is used only once it holds two loss runs' worth of
+    /// evidence.
     pub fn chain(&self) -> LossChain {
         let slow = self.slow.map(|c| f64::from(c / self.weight[0]));
-        let p_gb = (slow[1] + 0.5) / (slow[0] + slow[1] + 1.0);
-        let p_bg = (slow[1] + 0.5) / (slow[1] + slow[2] + 0.5 + 0.5 * p_gb);
+        let beta = |a: f64, b: f64| {
+            let mean = a / (a + b);
+            (mean, (mean * (1.0 - mean) / (a + b + 1.0)).sqrt())
+        };
+        let (gb_mean, gb_sd) = beta(slow[1] + 0.5, slow[0] + 0.5);
+        let p_gb = (gb_mean + CONFIDENCE_Z * gb_sd).min(1.0);
+        let (bg_mean, bg_sd) = beta(slow[1] + 0.5, slow[2] + 0.5 * gb_mean);
+        let p_bg = (bg_mean - CONFIDENCE_Z * bg_sd).max(bg_mean / 4.0);
         let fast = self.fast.map(|c| f64::from(c / self.weight[1]));
-        let (p_gb, p_bg) = if fast[1] >= f64::from(FAST_MIN_RUNS) {
-            let f_gb = fast[1] / (fast[0] + fast[1]);
-            let f_bg = fast[1] / (fast[1] + fast[2]);
-            (p_gb.max(f_gb), p_bg.min(f_bg))
+        let p_gb = if fast[1] >= f64::from(FAST_MIN_RUNS) {
+            p_gb.max(fast[1] / (fast[0] + fast[1]))
         } else {
-            (p_gb, p_bg)
+            p_gb
         };
         LossChain::gilbert_elliott(p_gb, p_bg, 0.0, 1.0)
     }
@@ -331,8 +343,8 @@ mod tests {
         let c = e.chain();
         let p = c.trans[0][1];
         assert!(p > 0.0 && p < 1e-3, "{p}");
-        // No burst seen: losses are assumed independent.
-        assert!((c.trans[1][0] - (1.0 - p)).abs() < 1e-3, "{:?}", c.trans);
+        // No burst seen: losses are assumed (nearly) independent, bursts of about one beat.
+        assert!(c.trans[1][0] > 0.98, "{:?}", c.trans);
     }
 
     #[test]

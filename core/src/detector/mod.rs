@@ -27,6 +27,6 @@ pub use budget::{Budget, PRIOR_LOSS};
 pub use chen::Chen;
 pub use config::{ConfigError, DetectorConfig};
 pub use fixed::Fixed;
-pub use link::{BINS, FAST_WINDOW, LinkEstimate, LinkSummary, MAX_RUN};
+pub use link::{BINS, CONFIDENCE_Z, FAST_WINDOW, LinkEstimate, LinkSummary, MAX_RUN};
 pub use phi::Phi;
 pub use rate::{AlarmRate, MAX_PER_HOUR, MIN_PER_YEAR, RateError, YEAR_S};

@@ -20,6 +20,8 @@ pub const MAX_PER_HOUR: f64 = 60.0;
 ///
 /// Parsed from `N/hour`, `N/day` or `N/year` (N a positive decimal number, e.g. `0.5/day`,
 /// `1e-3/hour`); always between [`MIN_PER_YEAR`] per year and [`MAX_PER_HOUR`] per hour.
+///
+/// Held as alarms per hour, so its `N/hour` display parses back to exactly the same value.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd)]
 pub struct AlarmRate(f64);
 
@@ -67,7 +69,7 @@ impl AlarmRate {
         if per_second > MAX_PER_HOUR / HOUR_S {
             return Err(RateError::TooLarge(text()));
         }
-        Ok(Self(per_second))
+        Ok(Self(per_second * HOUR_S))
     }
 
     /// Parses `N/hour`, `N/day` or `N/year`.
@@ -89,39 +91,36 @@ impl AlarmRate {
         if n <= 0.0 {
             return Err(RateError::NotPositive(s.into()));
         }
-        Self::per_second(n / scale).map_err(|e| match e {
-            RateError::TooSmall(_) => RateError::TooSmall(s.into()),
-            RateError::TooLarge(_) => RateError::TooLarge(s.into()),
-            _ => RateError::Number(s.into()),
-        })
+        let per_hour = n * (HOUR_S / scale);
+        if per_hour < MIN_PER_YEAR * (HOUR_S / YEAR_S) {
+            return Err(RateError::TooSmall(s.into()));
+        }
+        if per_hour > MAX_PER_HOUR {
+            return Err(RateError::TooLarge(s.into()));
+        }
+        Ok(Self(per_hour))
     }
 
     /// Alarms per second.
     pub fn as_per_second(self) -> f64 {
-        self.0
+        self.0 / HOUR_S
     }
 
     /// Alarms per hour.
     pub fn as_per_hour(self) -> f64 {
-        self.0 * HOUR_S
+        self.0
     }
 
     /// Alarms per year.
     pub fn as_per_year(self) -> f64 {
-        self.0 * YEAR_S
+        self.0 * (YEAR_S / HOUR_S)
     }
 }
 
 impl fmt::Display for AlarmRate {
-    /// The spec that parses back to (nearly) this rate: `N/hour` when N ≥ 0.01 per hour, else
-    /// `N/year`.
+    /// `N/hour`, which parses back to exactly this rate.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let h = self.as_per_hour();
-        if h >= 0.01 {
-            write!(f, "{h}/hour")
-        } else {
-            write!(f, "{}/year", self.as_per_year())
-        }
+        write!(f, "{}/hour", self.0)
     }
 }
 
@@ -146,6 +145,7 @@ mod tests {
             AlarmRate::parse(" 2/day ").unwrap().as_per_hour(),
             2.0 / 24.0
         );
+        assert_eq!(AlarmRate::parse("1/hour").unwrap().as_per_hour(), 1.0);
         let y = AlarmRate::parse("0.5/year").unwrap();
         assert!((y.as_per_year() - 0.5).abs() < 1e-12);
         assert!((AlarmRate::parse("1e-3/hour").unwrap().as_per_hour() - 1e-3).abs() < 1e-15);
@@ -171,13 +171,16 @@ mod tests {
 
     #[test]
     fn budgets_print_back_to_a_spec() {
-        for s in ["1/hour", "0.5/hour", "0.25/year"] {
+        for s in [
+            "1/hour",
+            "0.5/hour",
+            "1/day",
+            "0.25/year",
+            "1e-6/year",
+            "60/hour",
+        ] {
             let r = AlarmRate::parse(s).unwrap();
-            let back = AlarmRate::parse(&r.to_string()).unwrap();
-            assert!(
-                (back.as_per_second() / r.as_per_second() - 1.0).abs() < 1e-12,
-                "{s}"
-            );
+            assert_eq!(AlarmRate::parse(&r.to_string()).unwrap(), r, "{s}");
         }
     }
 }

@@ -1,14 +1,17 @@
 //! The gate's checks fail on broken input: each test runs real traces (or builds synthetic
 //! outcomes) and hands `hb_sim::verify`'s check functions a claim that does not match what ran
 //! — a detector one period slower or faster than stated, a φ that never fires, a Chen margin
-//! wider than stated, a prediction 2× off, a detector that never errs.
+//! wider than stated, a prediction 2× off, a detector that never errs, a budget detector that
+//! ignores loss or is twice as slow as its oracle.
 
 use std::time::Duration;
 
-use hb_core::detector::{Chen, DetectorConfig, Phi};
+use hb_core::detector::{AlarmRate, Chen, DetectorConfig, Phi};
+use hb_sim::budget::{check_budget, check_oracle, oracle_scenario};
 use hb_sim::verify::{self, Case, check_detection, check_theory};
 use hb_sim::{
-    Scenario, TraceOutcome, TraceStats, Violation, fixed, predict, run_trace, trace_seed,
+    Link, Loss, Scenario, TraceOutcome, TraceStats, Violation, fixed, predict, run_trace,
+    trace_seed,
 };
 use rayon::prelude::*;
 
@@ -208,4 +211,121 @@ fn engine_violations_and_nondeterminism_fail_their_checks() {
     let c = verify::check_determinism(&clean, &other);
     assert!(!c.ok && c.seed == Some(3), "{c:?}");
     assert!(!verify::check_determinism(&clean, &clean[..3]).ok);
+}
+
+/// A budget case of the suite and its budget.
+fn budget_case(name: &str) -> (Scenario, AlarmRate) {
+    let sc = case(name);
+    let DetectorConfig::Budget(b) = sc.detector else {
+        panic!("{name} is not a budget case");
+    };
+    (sc, b.rate)
+}
+
+#[test]
+fn a_budget_detector_that_ignores_loss_fails_the_budget() {
+    // What a detector blind to loss would choose: the oracle of the same link without loss,
+    // just past the delay spread (about one period).
+    let (sc, budget) = budget_case("budget-bern5%-1/h");
+    let lossless = Scenario {
+        link: Link {
+            loss: Loss::Bernoulli(0.0),
+            ..sc.link.clone()
+        },
+        ..sc.clone()
+    };
+    let t = oracle_scenario(&lossless, budget)
+        .unwrap()
+        .fixed_timeout()
+        .unwrap();
+    let blind = Scenario {
+        detector: fixed(t),
+        ..sc.clone()
+    };
+    assert!(t < Duration::from_millis(1100), "{t:?}");
+    let c = check_budget(budget, &outcomes(&blind, 20, 7));
+    assert!(!c.ok && c.detail.contains("over budget"), "{}", c.detail);
+    // The real budget detector, on the same traces' seeds, meets it.
+    let honest = check_budget(budget, &outcomes(&sc, 20, 7));
+    assert!(honest.ok, "{}", honest.detail);
+}
+
+#[test]
+fn a_budget_detector_twice_as_slow_as_the_oracle_fails_the_oracle_check() {
+    for name in ["budget-bern1%-1/h", "budget-GE-5%,50%-1/h"] {
+        let (sc, budget) = budget_case(name);
+        let oracle = oracle_scenario(&sc, budget).unwrap();
+        let t = oracle.fixed_timeout().unwrap();
+        let slow = Scenario {
+            detector: fixed(2 * t),
+            ..sc.clone()
+        };
+        let oracle_runs = outcomes(&oracle, 20, 8);
+        let c = check_oracle(sc.period, t, &outcomes(&slow, 20, 8), &oracle_runs);
+        assert!(
+            !c.ok && c.detail.contains("too slow"),
+            "{name}: {}",
+            c.detail
+        );
+        // The oracle itself passes against itself, and the budget detector against it.
+        assert!(check_oracle(sc.period, t, &oracle_runs, &oracle_runs).ok);
+        let honest = check_oracle(sc.period, t, &outcomes(&sc, 20, 8), &oracle_runs);
+        assert!(honest.ok, "{name}: {}", honest.detail);
+    }
+}
+
+#[test]
+fn a_budget_case_without_crashes_or_theory_fails_the_oracle_check() {
+    let (sc, budget) = budget_case("budget-bern1%-1/h");
+    let calm = Scenario {
+        crash_every: None,
+        duration: Duration::from_secs(600),
+        ..sc.clone()
+    };
+    let obs = outcomes(&calm, 2, 9);
+    let c = check_oracle(sc.period, Duration::from_secs(2), &obs, &obs);
+    assert!(!c.ok && c.detail.contains("no crash"), "{}", c.detail);
+    // A link outside the theory (duplicates) has no oracle: the case cannot pass.
+    let dup = Scenario {
+        link: Link {
+            duplicate: 0.01,
+            ..sc.link.clone()
+        },
+        ..calm
+    };
+    assert!(oracle_scenario(&dup, budget).is_none());
+    let checks = hb_sim::budget::checks(&dup, &obs, 9, &|| {});
+    assert!(
+        checks.iter().any(|c| c.name == "oracle" && !c.ok),
+        "{checks:?}"
+    );
+}
+
+#[test]
+fn the_suite_has_the_budget_cases_the_issue_asks_for() {
+    let names: Vec<_> = verify::suite(1000)
+        .into_iter()
+        .filter(|c| matches!(c.scenario.detector, DetectorConfig::Budget(_)))
+        .map(|c| (c.name, c.scenario.link.clone(), c.traces))
+        .collect();
+    assert_eq!(names.len(), 8);
+    let bern = |p: f64| {
+        names
+            .iter()
+            .any(|(_, l, _)| l.loss == Loss::Bernoulli(p) && l.switch.is_none())
+    };
+    assert!(bern(0.001) && bern(0.01) && bern(0.05));
+    let ge = names
+        .iter()
+        .filter(|(_, l, _)| matches!(l.loss, Loss::GilbertElliott { .. }))
+        .count();
+    assert_eq!(ge, 2);
+    assert!(
+        names
+            .iter()
+            .any(|(_, l, _)| l.delay.to_string().starts_with("pareto"))
+    );
+    assert!(names.iter().any(|(n, _, _)| n.contains("wan")));
+    assert!(names.iter().any(|(_, l, _)| l.switch.is_some()));
+    assert!(names.iter().all(|(_, _, t)| *t == 250));
 }

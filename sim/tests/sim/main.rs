@@ -170,6 +170,7 @@ fn arb_link() -> impl Strategy<Value = Link> {
             duplicate,
             reorder: (rp, Duration::from_millis(rx)),
             partitions,
+            switch: None,
         })
 }
 

@@ -29,8 +29,9 @@ struct Cli {
 enum Cmd {
     /// Run many traces of one scenario and report QoS (and the theory, where it applies).
     Run(RunArgs),
-    /// The CI gate: 14 scenarios × ≥ 1000 traces on a fresh master seed; theory, detection,
-    /// deadlines, invariants, determinism.
+    /// The CI gate: 14 scenarios × ≥ 1000 traces and 8 budget-detector scenarios × a quarter of that
+    /// fresh master seed; theory, detection, deadlines, invariants, determinism, and for
+    /// `budget` its false-alarm budget and its detection time against the oracle.
     Verify(VerifyArgs),
     /// The smallest timeout meeting a false-alarm target, by theory, confirmed by simulation.
     Plan(PlanArgs),
@@ -49,6 +50,9 @@ pub(crate) enum DetectorKind {
     Phi,
     /// Chen NFD-E (`--chen-margin`).
     Chen,
+    /// Each node's timeout from its own measured link, meeting a false-alarm budget
+    /// (`--budget`).
+    Budget,
 }
 
 /// Detector flags shared by run, sweep and replay.
@@ -75,11 +79,18 @@ pub(crate) struct DetectorArgs {
     /// Chen detector: averaging window, in beats.
     #[arg(long, default_value_t = 32)]
     chen_window: u32,
+    /// Budget detector: false alarms allowed per node, as N/hour, N/day or N/year.
+    #[arg(long, default_value = "1/day", value_parser = budget_rate)]
+    budget: hb_core::detector::AlarmRate,
+}
+
+fn budget_rate(s: &str) -> Result<hb_core::detector::AlarmRate, String> {
+    hb_core::detector::AlarmRate::parse(s).map_err(|e| e.to_string())
 }
 
 impl DetectorArgs {
     pub(crate) fn config(&self) -> anyhow::Result<hb_core::detector::DetectorConfig> {
-        use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
+        use hb_core::detector::{Budget, Chen, DetectorConfig, Fixed, Phi};
         let d = match self.detector {
             DetectorKind::Fixed => DetectorConfig::Fixed(Fixed {
                 timeout: self.timeout,
@@ -93,6 +104,7 @@ impl DetectorArgs {
                 margin: self.chen_margin,
                 window: self.chen_window,
             }),
+            DetectorKind::Budget => DetectorConfig::Budget(Budget::new(self.budget)),
         };
         d.validate().context("detector parameters")?;
         Ok(d)
@@ -334,19 +346,21 @@ fn do_verify(a: &VerifyArgs) -> anyhow::Result<()> {
     if cases.is_empty() {
         bail!("no scenario matches --only");
     }
-    let total: u64 = cases.iter().map(|c| 2 * c.traces).sum();
+    let total: u64 = cases.iter().map(verify::runs).sum();
     let pb = progress(total, "verify");
     let t0 = Instant::now();
     let mut failed = Vec::new();
-    const CHECKS: [&str; 5] = [
+    const CHECKS: [&str; 7] = [
         "theory",
         "detection",
         "deadlines",
         "invariants",
         "determinism",
+        "budget",
+        "oracle",
     ];
     println!(
-        "{:<26} {:>6} {:>10} {:>9}  {:<6} {:<6} {:<6} {:<6} {:<6} {:>6}",
+        "{:<26} {:>6} {:>10} {:>9}  {:<6} {:<6} {:<6} {:<6} {:<6} {:<6} {:<6} {:>6}",
         "scenario",
         "traces",
         "beats",
@@ -356,6 +370,8 @@ fn do_verify(a: &VerifyArgs) -> anyhow::Result<()> {
         "deadl",
         "invar",
         "determ",
+        "budget",
+        "oracle",
         "wall"
     );
     for case in &cases {
@@ -371,7 +387,7 @@ fn do_verify(a: &VerifyArgs) -> anyhow::Result<()> {
         let v = CHECKS.map(verdict);
         pb.suspend(|| {
             println!(
-                "{:<26} {:>6} {:>10} {:>9}  {:<6} {:<6} {:<6} {:<6} {:<6} {:>5.1}s",
+                "{:<26} {:>6} {:>10} {:>9}  {:<6} {:<6} {:<6} {:<6} {:<6} {:<6} {:<6} {:>5.1}s",
                 case.name,
                 case.traces,
                 r.report.summary.beats,
@@ -381,6 +397,8 @@ fn do_verify(a: &VerifyArgs) -> anyhow::Result<()> {
                 v[2],
                 v[3],
                 v[4],
+                v[5],
+                v[6],
                 t.elapsed().as_secs_f64()
             );
             for c in &r.checks {
@@ -392,9 +410,9 @@ fn do_verify(a: &VerifyArgs) -> anyhow::Result<()> {
         }
     }
     pb.finish_and_clear();
-    let traces: u64 = total / 2;
+    let traces: u64 = cases.iter().map(|c| c.traces).sum();
     println!(
-        "{} scenarios, {traces} traces (each run twice) in {:.1}s",
+        "{} scenarios, {traces} traces (each run twice; budget cases' oracles once more) in {:.1}s",
         cases.len(),
         t0.elapsed().as_secs_f64()
     );
@@ -498,6 +516,13 @@ mod tests {
     fn detector_flags_select_phi_and_chen() {
         let sc = run_args(&["--detector", "phi", "--phi-threshold", "12"]).unwrap();
         assert!(matches!(sc.detector, DetectorConfig::Phi(p) if p.threshold_phi() == 12.0));
+        let sc = run_args(&["--detector", "budget", "--budget", "2/day"]).unwrap();
+        assert!(
+            matches!(sc.detector, DetectorConfig::Budget(b) if b.rate.as_per_hour() == 2.0 / 24.0)
+        );
+        assert!(run_args(&["--detector", "budget", "--budget", "0/day"]).is_err());
+        assert!(run_args(&["--detector", "budget", "--budget", "NaN/hour"]).is_err());
+        assert!(run_args(&["--detector", "budget", "--budget", "1/week"]).is_err());
         let sc = run_args(&["--detector", "chen", "--chen-margin", "200ms"]).unwrap();
         assert!(
             matches!(sc.detector, DetectorConfig::Chen(c) if c.margin == Duration::from_millis(200))
