@@ -35,7 +35,8 @@ enum Cmd {
     Verify(VerifyArgs),
     /// The smallest timeout meeting a false-alarm target, by theory, confirmed by simulation.
     Plan(PlanArgs),
-    /// A grid of detectors × loss × jitter × timeout: CSV, markdown and SVG under target/sim/.
+    /// A grid of detectors (fixed, φ, Chen, budget) × loss × jitter × knob: CSV, markdown and
+    /// SVG under target/sim/.
     Sweep(sweep::SweepArgs),
     /// Rerun a recorded trace (`hbnode monitor --record FILE`) through a detector.
     Replay(ReplayArgs),
@@ -84,7 +85,7 @@ pub(crate) struct DetectorArgs {
     budget: hb_core::detector::AlarmRate,
 }
 
-fn budget_rate(s: &str) -> Result<hb_core::detector::AlarmRate, String> {
+pub(crate) fn budget_rate(s: &str) -> Result<hb_core::detector::AlarmRate, String> {
     hb_core::detector::AlarmRate::parse(s).map_err(|e| e.to_string())
 }
 

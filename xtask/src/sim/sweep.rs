@@ -1,4 +1,5 @@
-//! `cargo xtask sim sweep`: detectors × loss × jitter × timeout, written to target/sim/.
+//! `cargo xtask sim sweep`: detectors (fixed, φ, Chen, budget) × loss × jitter × knob, written to
+//! target/sim/.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -6,8 +7,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
+use hb_core::detector::AlarmRate;
 use hb_sim::plan::{PlanRequest, plan};
-use hb_sim::{Delay, Link, Loss, Scenario, Summary, chen, fixed, fmt_duration, phi, theory};
+use hb_sim::{
+    Delay, Link, Loss, Scenario, Summary, budget, chen, fixed, fmt_duration, phi, theory,
+};
 use plotters::prelude::*;
 use rayon::prelude::*;
 
@@ -38,6 +42,9 @@ pub(crate) struct SweepArgs {
     /// Chen safety margins as multiples of the period.
     #[arg(long, default_value = "0.1,0.25,0.5,1,2,3", value_delimiter = ',')]
     chen_margins: Vec<f64>,
+    /// Budget detector: false-alarm budgets (N/hour, N/day, N/year), comma-separated.
+    #[arg(long, default_value = "1/hour,1/day", value_delimiter = ',', value_parser = super::budget_rate)]
+    budgets: Vec<AlarmRate>,
     /// Traces per grid point.
     #[arg(long, default_value_t = 200)]
     traces: u64,
@@ -58,7 +65,7 @@ pub(crate) struct SweepArgs {
 #[derive(Clone, Debug)]
 struct Point {
     detector: &'static str,
-    /// The detector's knob: T/η, φ threshold or α/η.
+    /// The detector's knob: T/η, φ threshold, α/η or the budget in alarms per hour.
     knob: f64,
     loss: f64,
     jitter: Duration,
@@ -109,6 +116,9 @@ fn grid(a: &SweepArgs) -> Vec<Point> {
             }
             for &m in &a.chen_margins {
                 add("chen", m, chen(a.period.mul_f64(m)));
+            }
+            for &r in &a.budgets {
+                add("budget", r.as_per_hour(), budget(r));
             }
         }
     }
@@ -198,6 +208,7 @@ fn knob_name(d: &str) -> &'static str {
     match d {
         "fixed" => "T/η",
         "phi" => "φ",
+        "budget" => "alarms/h",
         _ => "α/η",
     }
 }
