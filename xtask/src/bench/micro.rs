@@ -44,7 +44,7 @@ pub(super) fn core_rows() -> anyhow::Result<Vec<Row>> {
         ("monitor_10k_nodes", "10k nodes (cache-resident)", "—"),
     ] {
         let base = criterion_ns(group, "baseline_decode_and_map_update")?;
-        for det in ["fixed", "phi"] {
+        for det in ["fixed", "phi", "budget"] {
             let ns = criterion_ns(group, &format!("beat_{det}"))?;
             rows.push(Row {
                 name: format!("core: handle one beat + drain outputs, {label}, `{det}`"),
@@ -54,6 +54,17 @@ pub(super) fn core_rows() -> anyhow::Result<Vec<Row>> {
                 target: target.into(),
             });
         }
+        let fixed = criterion_ns(group, "beat_fixed")?;
+        let budget = criterion_ns(group, "beat_budget")?;
+        rows.push(Row {
+            name: format!(
+                "core: `budget` vs `fixed` per beat (amortised, solves included), {label}"
+            ),
+            figure: format!("{budget:.0} ns/beat"),
+            baseline: format!("`fixed`: {fixed:.0} ns/beat"),
+            ratio: Some(budget / fixed),
+            target: "≤ 1.3×".into(),
+        });
     }
     // The bench prints "memory/fixed/1m: 187.3 bytes per node …".
     let bytes: f64 = stdout
@@ -76,6 +87,24 @@ pub(super) fn core_rows() -> anyhow::Result<Vec<Row>> {
                 .ok()
         })
         .context("the core bench did not report its memory baseline")?;
+    let budget_bytes: f64 = stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("memory/budget/1m: ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .context("the core bench did not report the budget detector's memory")?;
+    rows.push(Row {
+        name: "core: state per node at 1M nodes, `budget` (plus its link estimates) vs `fixed`"
+            .into(),
+        figure: format!("{budget_bytes:.0} B/node"),
+        baseline: format!("`fixed`: {bytes:.0} B/node"),
+        ratio: Some(budget_bytes / bytes),
+        target: "≤ 128 B more".into(),
+    });
     rows.push(Row {
         name: "core: state per node at 1M nodes (registry, index, deadline heap)".into(),
         figure: format!("{bytes:.0} B/node"),
