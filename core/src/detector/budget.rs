@@ -189,9 +189,48 @@ impl Detector for Budget {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     const ETA: Duration = Duration::from_secs(1);
+
+    proptest! {
+        #[test]
+        fn any_arrivals_give_a_timeout_on_the_grid_within_its_bounds(
+            period_ms in 0u64..5000,
+            steps in prop::collection::vec(
+                (0u64..20_000_000, prop_oneof![Just(1u64), 1u64..5, Just(u64::MAX / 2)], any::<bool>()),
+                1..300,
+            ),
+            spec in prop_oneof![Just("1/hour"), Just("1e-6/year"), Just("60/hour")],
+        ) {
+            let b = budget(spec);
+            let period = Duration::from_millis(period_ms);
+            let mut st = DetectorState::default();
+            let mut link = LinkEstimate::default();
+            let mut at = 0u64;
+            let mut prev = None;
+            for (gap, advance, resumed) in steps {
+                at = at.saturating_add(gap);
+                let a = Arrival {
+                    at: Timestamp::from_micros(at),
+                    prev,
+                    seq_advance: advance,
+                    period,
+                    resumed,
+                };
+                b.observe_link(&mut st, &mut link, &a);
+                prev = Some(Timestamp::from_micros(at));
+                let eta = micros(period).max(1);
+                let t = b.timeout(&st, period).as_micros() as u64;
+                prop_assert!(t >= (eta / GRID).max(1), "{t}");
+                prop_assert!(t <= eta * u64::from(b.max_periods), "{t}");
+                let s = link.summary(period);
+                prop_assert!((0.0..=1.0).contains(&s.loss) && s.mean_burst >= 1.0, "{s:?}");
+            }
+        }
+    }
 
     fn budget(spec: &str) -> Budget {
         Budget::new(AlarmRate::parse(spec).unwrap())

@@ -297,6 +297,22 @@ mod tests {
     }
 
     #[test]
+    fn an_estimate_round_trips_through_postcard_for_the_store() {
+        let mut e = LinkEstimate::default();
+        let mut prev = None;
+        for i in 0..500u64 {
+            let advance = if i % 7 == 0 { 3 } else { 1 };
+            let at = i * 1_000_000 + (i * 31) % 9000;
+            e.observe(&arrival(at, prev, advance), 1024);
+            prev = Some(at);
+        }
+        let mut buf = [0u8; 256];
+        let bytes = postcard::to_slice(&e, &mut buf).unwrap();
+        let back: LinkEstimate = postcard::from_bytes(bytes).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
     fn the_estimate_fits_in_128_bytes() {
         assert!(
             size_of::<LinkEstimate>() <= 128,
