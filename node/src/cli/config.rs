@@ -281,6 +281,26 @@ mod tests {
     }
 
     #[test]
+    fn config_file_sets_the_budget_detector_and_a_budget_listener() {
+        let path = config(
+            "budget.toml",
+            "[monitor]\ndetector = \"budget\"\nbudget = \"2/day\"\n\
+             [[monitor.listener]]\nurl = \"udp://127.0.0.1:9\"\nbudget = \"1/hour\"\n",
+        );
+        let m = monitor(parse(&["monitor", "--config", &path]).expect("parses"));
+        assert_eq!(m.detector.kind, DetectorKind::Budget);
+        let day = hb_core::detector::AlarmRate::parse("2/day").unwrap();
+        assert_eq!(m.detector.budget, Some(day));
+        let hour = hb_core::detector::AlarmRate::parse("1/hour").unwrap();
+        assert_eq!(m.listener[0].detector.budget, Some(hour));
+        let bad = config("bad-budget.toml", "[monitor]\nbudget = \"abc\"\n");
+        assert!(matches!(
+            parse(&["monitor", "--config", &bad]),
+            Err(ParseError::Clap(_))
+        ));
+    }
+
+    #[test]
     fn listener_and_threshold_tables_become_flag_values() {
         let path = config(
             "tables.toml",

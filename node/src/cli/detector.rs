@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use hb_core::detector::{Chen, DetectorConfig, Fixed, Phi};
+use hb_core::detector::{AlarmRate, Budget, Chen, DetectorConfig, Fixed, Phi};
 
-use super::values::{DetectorKind, parse_duration};
+use super::values::{DetectorKind, parse_budget, parse_duration};
 
 /// The detector flags `monitor` and `peer` share.
 #[derive(Clone, Copy, Debug, Args)]
@@ -15,7 +15,9 @@ pub(crate) struct DetectorArgs {
     /// The failure detector applied to every node.
     ///
     /// fixed: down after `--timeout` of silence. phi: φ-accrual (`--phi-threshold`,
-    /// `--acceptable-pause`). chen: expected arrival plus `--chen-margin`.
+    /// `--acceptable-pause`). chen: expected arrival plus `--chen-margin`. budget: each node's
+    /// own timeout, the smallest meeting `--budget` false alarms on that node's measured link
+    /// (docs/guides/choosing-a-timeout.md).
     #[arg(
         long = "detector",
         env = "HBNODE_DETECTOR",
@@ -40,6 +42,10 @@ pub(crate) struct DetectorArgs {
     /// Safety margin after the expected arrival (chen detector) [default: 500ms].
     #[arg(long, env = "HBNODE_CHEN_MARGIN", value_name = "DUR", value_parser = parse_duration)]
     pub(crate) chen_margin: Option<Duration>,
+
+    /// False alarms allowed per node, as N/hour, N/day or N/year (budget detector) [default: 1/day].
+    #[arg(long, env = "HBNODE_BUDGET", value_name = "RATE", value_parser = parse_budget)]
+    pub(crate) budget: Option<AlarmRate>,
 }
 
 /// Detector settings, each optional.
@@ -55,6 +61,8 @@ pub(crate) struct DetectorFlags {
     pub(crate) acceptable_pause: Option<Duration>,
     /// `chen-margin` (chen).
     pub(crate) chen_margin: Option<Duration>,
+    /// `budget` (budget).
+    pub(crate) budget: Option<AlarmRate>,
 }
 
 /// `--timeout`'s default (fixed).
@@ -65,6 +73,8 @@ pub(crate) const DEFAULT_PHI_THRESHOLD: f64 = 8.0;
 const PHI_MIN_STD_DEV: Duration = Duration::from_millis(100);
 /// `--chen-margin`'s default.
 pub(crate) const DEFAULT_CHEN_MARGIN: Duration = Duration::from_millis(500);
+/// `--budget`'s default: one false alarm per node per day.
+pub(crate) const DEFAULT_BUDGET: &str = "1/day";
 
 impl From<&DetectorArgs> for DetectorFlags {
     fn from(a: &DetectorArgs) -> Self {
@@ -74,6 +84,7 @@ impl From<&DetectorArgs> for DetectorFlags {
             phi_threshold: a.phi_threshold,
             acceptable_pause: a.acceptable_pause,
             chen_margin: a.chen_margin,
+            budget: a.budget,
         }
     }
 }
@@ -88,6 +99,12 @@ impl DetectorFlags {
             }
             Ok(())
         };
+        if a.budget.is_some() && a.kind != DetectorKind::Budget {
+            bail!(
+                "--budget applies to --detector budget only: add --detector budget to give \
+                 each node its own timeout for that false-alarm rate, or drop --budget"
+            );
+        }
         match a.kind {
             DetectorKind::Fixed => {
                 only(a.phi_threshold.is_some(), "--phi-threshold", "phi")?;
@@ -103,6 +120,17 @@ impl DetectorFlags {
                 only(a.phi_threshold.is_some(), "--phi-threshold", "phi")?;
                 only(a.acceptable_pause.is_some(), "--acceptable-pause", "phi")?;
             }
+            DetectorKind::Budget => {
+                if a.timeout.is_some() {
+                    bail!(
+                        "--timeout applies to --detector fixed only: the budget detector \
+                         chooses each node's timeout from --budget (false alarms per node)"
+                    );
+                }
+                only(a.phi_threshold.is_some(), "--phi-threshold", "phi")?;
+                only(a.acceptable_pause.is_some(), "--acceptable-pause", "phi")?;
+                only(a.chen_margin.is_some(), "--chen-margin", "chen")?;
+            }
         }
         Self::from(a).build()
     }
@@ -115,6 +143,7 @@ impl DetectorFlags {
             phi_threshold: self.phi_threshold.or(base.phi_threshold),
             acceptable_pause: self.acceptable_pause.or(base.acceptable_pause),
             chen_margin: self.chen_margin.or(base.chen_margin),
+            budget: self.budget.or(base.budget),
         }
     }
 
@@ -134,8 +163,86 @@ impl DetectorFlags {
                 margin: self.chen_margin.unwrap_or(DEFAULT_CHEN_MARGIN),
                 ..Chen::default()
             }),
+            DetectorKind::Budget => {
+                DetectorConfig::Budget(Budget::new(self.budget.unwrap_or_else(default_budget)))
+            }
         };
         d.validate().context("invalid detector settings")?;
         Ok(d)
+    }
+}
+
+/// [`DEFAULT_BUDGET`] parsed.
+fn default_budget() -> AlarmRate {
+    AlarmRate::parse(DEFAULT_BUDGET).unwrap_or_else(|e| unreachable!("{e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        d: DetectorArgs,
+    }
+
+    fn build(args: &[&str]) -> anyhow::Result<DetectorConfig> {
+        let t = T::try_parse_from(std::iter::once("t").chain(args.iter().copied()))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        DetectorFlags::from_args(&t.d)
+    }
+
+    #[test]
+    fn budget_flag_builds_the_budget_detector() {
+        let d = build(&["--detector", "budget", "--budget", "2/hour"]).unwrap();
+        let DetectorConfig::Budget(b) = d else {
+            panic!("{d:?}")
+        };
+        assert_eq!(b.rate, AlarmRate::parse("2/hour").unwrap());
+        let d = build(&["--detector", "budget"]).unwrap();
+        assert_eq!(
+            d,
+            DetectorConfig::Budget(Budget::new(AlarmRate::parse("1/day").unwrap()))
+        );
+    }
+
+    #[test]
+    fn bad_budgets_say_what_to_write() {
+        let e = format!(
+            "{:#}",
+            build(&["--detector", "budget", "--budget", "0/day"]).unwrap_err()
+        );
+        assert!(e.contains("greater than zero"), "{e}");
+        let e = format!(
+            "{:#}",
+            build(&["--detector", "budget", "--budget", "abc"]).unwrap_err()
+        );
+        assert!(e.contains("N/hour, N/day or N/year"), "{e}");
+        let e = format!("{:#}", build(&["--budget", "1/day"]).unwrap_err());
+        assert!(e.contains("add --detector budget"), "{e}");
+        let e = format!(
+            "{:#}",
+            build(&["--detector", "phi", "--budget", "1/day"]).unwrap_err()
+        );
+        assert!(e.contains("add --detector budget"), "{e}");
+        let e = format!(
+            "{:#}",
+            build(&["--detector", "budget", "--timeout", "3s"]).unwrap_err()
+        );
+        assert!(
+            e.contains("chooses each node's timeout from --budget"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            build(&["--detector", "budget", "--chen-margin", "1s"]).unwrap_err()
+        );
+        assert!(
+            e.contains("--chen-margin applies to --detector chen"),
+            "{e}"
+        );
     }
 }

@@ -11,8 +11,8 @@
 //! timeout = "3s"      # Circus: loop_rate × max_count
 //! ```
 //!
-//! Keys: `detector` (`fixed`, `phi`, `chen`), `timeout`, `phi-threshold`, `acceptable-pause`,
-//! `chen-margin`, and `unauthenticated=yes` — a legacy listener (`pyhb+udp`, `text+udp`,
+//! Keys: `detector` (`fixed`, `phi`, `chen`, `budget`), `timeout`, `phi-threshold`,
+//! `acceptable-pause`, `chen-margin`, `budget` (a false-alarm rate, `1/day`), and `unauthenticated=yes` — a legacy listener (`pyhb+udp`, `text+udp`,
 //! `json+tcp`: protocols without a MAC) explicitly opted out of `--require-auth`, which
 //! otherwise refuses to start with it. A key a listener leaves out comes from the monitor's own flags, then from the
 //! built-in default. Every distinct detector configuration gets its own Detector actor (its own
@@ -22,7 +22,7 @@
 
 use crate::cli::detector::DetectorFlags;
 use crate::cli::values::DetectorKind;
-use crate::cli::values::{ListenUrl, parse_duration, parse_listen, parse_spec};
+use crate::cli::values::{ListenUrl, parse_budget, parse_duration, parse_listen, parse_spec};
 
 /// A `--listener` value.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,7 +50,12 @@ pub(crate) fn parse_listener(s: &str) -> Result<ListenerSpec, String> {
                     "fixed" => DetectorKind::Fixed,
                     "phi" => DetectorKind::Phi,
                     "chen" => DetectorKind::Chen,
-                    _ => return Err(format!("`{v}` is not a detector: fixed, phi or chen")),
+                    "budget" => DetectorKind::Budget,
+                    _ => {
+                        return Err(format!(
+                            "`{v}` is not a detector: fixed, phi, chen or budget"
+                        ));
+                    }
                 });
             }
             "timeout" => d.timeout = Some(parse_duration(v)?),
@@ -62,6 +67,7 @@ pub(crate) fn parse_listener(s: &str) -> Result<ListenerSpec, String> {
             }
             "acceptable-pause" => d.acceptable_pause = Some(parse_duration(v)?),
             "chen-margin" => d.chen_margin = Some(parse_duration(v)?),
+            "budget" => d.budget = Some(parse_budget(v)?),
             "unauthenticated" => {
                 unauthenticated = match v {
                     "yes" => true,
@@ -78,7 +84,7 @@ pub(crate) fn parse_listener(s: &str) -> Result<ListenerSpec, String> {
             _ => {
                 return Err(format!(
                     "unknown listener key `{k}`: use detector, timeout, phi-threshold, \
-                     acceptable-pause, chen-margin or unauthenticated"
+                     acceptable-pause, chen-margin, budget or unauthenticated"
                 ));
             }
         }
@@ -123,6 +129,16 @@ mod tests {
         assert!(parse_listener("udp://127.0.0.1:1 bogus=1").is_err());
         assert!(parse_listener("udp://127.0.0.1:1 detector=nope").is_err());
         assert!(parse_listener("tcp://127.0.0.1:1").is_err());
+        let b = parse_listener("udp://127.0.0.1:1 detector=budget budget=3/hour").unwrap();
+        let DetectorConfig::Budget(b) = b.detector.build().unwrap() else {
+            panic!("not budget")
+        };
+        assert_eq!(
+            b.rate,
+            hb_core::detector::AlarmRate::parse("3/hour").unwrap()
+        );
+        let e = parse_listener("udp://127.0.0.1:1 detector=budget budget=0/day").unwrap_err();
+        assert!(e.contains("greater than zero"), "{e}");
         assert!(parse_listener("").is_err());
     }
 

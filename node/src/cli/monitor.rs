@@ -209,8 +209,8 @@ pub(crate) struct MonitorArgs {
 
     /// A listener with its own detector settings, as 'URL key=value …' (repeatable).
     ///
-    /// Keys: detector, timeout, phi-threshold, acceptable-pause, chen-margin; unset ones come
-    /// from the monitor's flags. `unauthenticated=yes` opts a legacy listener (no MAC in its
+    /// Keys: detector, timeout, phi-threshold, acceptable-pause, chen-margin, budget; unset ones
+    /// come from the monitor's flags. `unauthenticated=yes` opts a legacy listener (no MAC in its
     /// protocol) out of --require-auth. E.g. `--listener 'pyhb+udp://0.0.0.0:43278 timeout=15s'`. In
     /// the config file: `[[monitor.listener]]` tables with `url` and these keys.
     #[arg(long, env = "HBNODE_LISTENER", value_name = "SPEC", value_parser = super::listener::parse_listener)]

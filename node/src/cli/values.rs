@@ -301,6 +301,13 @@ pub(crate) enum DetectorKind {
     Phi,
     /// Chen–Toueg–Aguilera NFD-E.
     Chen,
+    /// Per-node timeout meeting a false-alarm budget on the node's own link.
+    Budget,
+}
+
+/// `--budget`: a false-alarm budget per node, `N/hour`, `N/day` or `N/year`.
+pub(crate) fn parse_budget(s: &str) -> Result<hb_core::detector::AlarmRate, String> {
+    hb_core::detector::AlarmRate::parse(s).map_err(|e| e.to_string())
 }
 
 /// `--events`.
