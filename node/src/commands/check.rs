@@ -228,6 +228,7 @@ mod tests {
             duplicates: 0,
             reordered: 0,
             labels: Default::default(),
+            link: None,
             probes: probes
                 .iter()
                 .map(|(name, state, value)| ProbeView {

@@ -71,8 +71,41 @@ pub(crate) fn table(nodes: &[NodeView]) -> String {
         })
         .collect();
     let mut out = crate::commands::table::render(&header, &rows, "(no nodes yet)");
+    out.push_str(&links(nodes));
     out.push_str(&problem_probes(nodes));
     out
+}
+
+/// The budget detector's link estimates, as a second table after a blank line (nothing for
+/// other detectors).
+fn links(nodes: &[NodeView]) -> String {
+    let header = [
+        "NODE",
+        "LINK LOSS",
+        "MEAN BURST",
+        "OFFSET P99",
+        "BEATS",
+        "TIMEOUT",
+    ];
+    let rows: Vec<[String; 6]> = nodes
+        .iter()
+        .filter_map(|n| n.link.map(|l| (n, l)))
+        .map(|(n, l)| {
+            [
+                n.id.clone(),
+                format!("{:.2}%", l.loss * 100.0),
+                format!("{:.2}", l.mean_burst),
+                format!("{:.0}ms", l.offset_p99_ms),
+                l.beats.to_string(),
+                n.timeout_ms
+                    .map_or_else(|| "-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!("\n{}", crate::commands::table::render(&header, &rows, ""))
 }
 
 /// The probes that are not ok, as a second table after a blank line (nothing if none).
@@ -136,6 +169,7 @@ mod tests {
             duplicates: 0,
             reordered: 0,
             labels: Default::default(),
+            link: None,
             probes,
         };
         let disk = ProbeView {
@@ -174,5 +208,28 @@ mod tests {
         );
         assert_eq!(lines.len(), 6, "ok probes are not listed:\n{text}");
         assert!(!table(&[node("web-2", Vec::new())]).contains("PROBE "));
+        assert!(!table(&[node("web-2", Vec::new())]).contains("LINK LOSS"));
+
+        // Issue 15: the budget detector's link estimate, one row per node that has one.
+        let mut lossy = node("wifi-1", Vec::new());
+        lossy.timeout_ms = Some(7250);
+        lossy.link = Some(crate::http::views::LinkView {
+            loss: 0.2,
+            mean_burst: 1.25,
+            offset_p99_ms: 41.0,
+            beats: 600,
+            predicted_per_day: None,
+        });
+        let text = table(&[lossy, node("web-2", Vec::new())]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[3], "", "{text}");
+        assert!(lines[4].starts_with("NODE"), "{text}");
+        let cells: Vec<&str> = lines[5].split_whitespace().collect();
+        assert_eq!(
+            cells,
+            ["wifi-1", "20.00%", "1.25", "41ms", "600", "7.2s"],
+            "{text}"
+        );
+        assert_eq!(lines.len(), 6, "only nodes with an estimate:\n{text}");
     }
 }

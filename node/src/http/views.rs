@@ -61,6 +61,40 @@ pub(crate) struct NodeView {
     /// Sensor probes, by name (see `--threshold`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) probes: Vec<ProbeView>,
+    /// The budget detector's estimate of this node's link (absent for other detectors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) link: Option<LinkView>,
+}
+
+/// What the budget detector has measured of one node's link, from which it chose the node's
+/// `timeout_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct LinkView {
+    /// Long-run fraction of beats lost, as fitted (0–1; never exactly 0).
+    pub(crate) loss: f64,
+    /// Mean length of a run of lost beats, in beats (1 for independent loss).
+    pub(crate) mean_burst: f64,
+    /// 99th percentile of the beats' lateness above the earliest recent one, in ms.
+    pub(crate) offset_p99_ms: f64,
+    /// Fresh beats the estimate has seen (the prior is used below the warm-up).
+    pub(crate) beats: u32,
+    /// False alarms per day the theory predicts at `timeout_ms` on this link (only in
+    /// `/v1/nodes/{id}`: it costs a solve).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) predicted_per_day: Option<f64>,
+}
+
+impl LinkView {
+    /// The view of a core summary.
+    fn of(s: &hb_core::detector::LinkSummary) -> Self {
+        Self {
+            loss: s.loss,
+            mean_burst: s.mean_burst,
+            offset_p99_ms: s.offset_p99.as_secs_f64() * 1e3,
+            beats: s.beats,
+            predicted_per_day: None,
+        }
+    }
 }
 
 /// One sensor probe of one node, as the HTTP API, `/metrics` and `hbnode check` show it.
@@ -223,7 +257,28 @@ pub(crate) fn node(
         reordered: n.reordered,
         labels: legacy.labels(n.id),
         probes: probes(monitor, clock, n.id.as_str()),
+        link: monitor
+            .link_estimate(n.id.as_str())
+            .map(|e| LinkView::of(&e.summary(n.period))),
     }
+}
+
+/// One node as `/v1/nodes/{id}` shows it: [`node`] and, for the budget detector, the false
+/// alarms the theory predicts at the node's timeout.
+pub(crate) fn node_detail(
+    monitor: &Monitor,
+    clock: &Clock,
+    legacy: &LegacyState,
+    n: &NodeInfo<'_>,
+) -> NodeView {
+    let mut v = node(monitor, clock, legacy, n);
+    if let Some(view) = monitor.link_view(n.id.as_str()) {
+        v.link = Some(LinkView {
+            predicted_per_day: Some(view.predicted_per_second * 86_400.0),
+            ..LinkView::of(&view.link)
+        });
+    }
+    v
 }
 
 /// A node's probes, with the ranges in force for each (a rule's, else the plugin's).

@@ -340,7 +340,12 @@ impl Handler<GetNode> for DetectorActor {
 
     fn handle(&mut self, GetNode(id): GetNode, _: &mut Self::Context) -> Self::Result {
         let n = self.monitor.node(&id, self.clock.now())?;
-        Some(views::node(&self.monitor, &self.clock, &self.legacy, &n))
+        Some(views::node_detail(
+            &self.monitor,
+            &self.clock,
+            &self.legacy,
+            &n,
+        ))
     }
 }
 

@@ -5,7 +5,7 @@ use hb_core::NodeState;
 
 use crate::http::metrics::model::{Family, Unit, Value};
 use crate::http::metrics::probes::ProbeFamilies;
-use crate::http::views::Snapshot;
+use crate::http::views::{LinkView, Snapshot};
 use crate::runtime::stats::{self, SLACK_BOUNDS_US, Stats};
 
 /// Everything one scrape shows.
@@ -47,6 +47,46 @@ pub(crate) fn families(s: &Scrape<'_>) -> Vec<Family> {
     out.into_iter().map(Family::sorted).collect()
 }
 
+/// The budget detector's link estimates, one series per node that has one.
+struct LinkFamilies {
+    loss: Family,
+    burst: Family,
+    offset: Family,
+}
+
+impl LinkFamilies {
+    fn new() -> Self {
+        Self {
+            loss: Family::gauge(
+                "node_link_loss_ratio",
+                "The budget detector's fitted long-run fraction of the node's beats lost (Gilbert-Elliott fit of sequence gaps), 0 to 1",
+            )
+            .unit(Unit::Ratio),
+            burst: Family::gauge(
+                "node_link_mean_burst_beats",
+                "The budget detector's mean length of a run of lost beats on the node's link, in beats (1: independent loss)",
+            ),
+            offset: Family::gauge(
+                "node_link_offset_p99_seconds",
+                "The budget detector's 99th percentile of the node's beat lateness above its earliest recent beat",
+            )
+            .unit(Unit::Seconds),
+        }
+    }
+
+    fn push(&mut self, id: &str, l: &LinkView) {
+        let node = || vec![("node", id.to_owned())];
+        self.loss.push(node(), Value::Float(l.loss));
+        self.burst.push(node(), Value::Float(l.mean_burst));
+        self.offset
+            .push(node(), Value::Float(l.offset_p99_ms / 1000.0));
+    }
+
+    fn into_families(self) -> [Family; 3] {
+        [self.loss, self.burst, self.offset]
+    }
+}
+
 /// What the Detectors' snapshot shows: nodes, probes and the core's counters.
 fn detector_families(snap: &Snapshot, stats: &Stats) -> Vec<Family> {
     let mut state = Family::gauge(
@@ -72,6 +112,7 @@ fn detector_families(snap: &Snapshot, stats: &Stats) -> Vec<Family> {
         "Silence after which the detector would declare the alive node down right now (its deadline minus its latest beat): fixed, the timeout; phi and chen, what their estimates of the node's link give",
     )
     .unit(Unit::Seconds);
+    let mut link = LinkFamilies::new();
     let mut probes = ProbeFamilies::new();
     for n in &snap.nodes {
         let node = || vec![("node", n.id.clone())];
@@ -86,23 +127,21 @@ fn detector_families(snap: &Snapshot, stats: &Stats) -> Vec<Family> {
         if let Some(ms) = n.timeout_ms {
             timeout.push(node(), Value::Float(ms as f64 / 1000.0));
         }
+        if let Some(l) = &n.link {
+            link.push(&n.id, l);
+        }
         for p in &n.probes {
             probes.push(&n.id, alive, p);
         }
     }
-    let mut out = vec![
-        state,
-        up,
-        last,
-        loss,
-        timeout,
-        Family::gauge("nodes", "Known nodes by state").by(
-            "state",
-            snap.states
-                .iter()
-                .map(|(s, n)| (*s, u64::try_from(*n).unwrap_or(u64::MAX))),
-        ),
-    ];
+    let mut out = vec![state, up, last, loss, timeout];
+    out.extend(link.into_families());
+    out.extend([Family::gauge("nodes", "Known nodes by state").by(
+        "state",
+        snap.states
+            .iter()
+            .map(|(s, n)| (*s, u64::try_from(*n).unwrap_or(u64::MAX))),
+    )]);
     out.extend(probes.into_families());
     out.extend([
         Family::counter(

@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::http::metrics::{Format, Scrape, render};
-use crate::http::views::{NodeView, ProbeView, Snapshot};
+use crate::http::views::{LinkView, NodeView, ProbeView, Snapshot};
 use crate::runtime::stats::Stats;
 
 fn probe(name: &str, state: &str, value: Option<f64>) -> ProbeView {
@@ -72,6 +72,13 @@ fn node(id: &str, state: &str, last_seen_unix: f64, probes: Vec<ProbeView>) -> N
         duplicates: 0,
         reordered: 0,
         labels: Default::default(),
+        link: (state == "alive").then_some(LinkView {
+            loss: 0.0125,
+            mean_burst: 1.5,
+            offset_p99_ms: 62.5,
+            beats: 3,
+            predicted_per_day: None,
+        }),
         probes,
     }
 }
