@@ -226,6 +226,16 @@ pub(crate) fn start_with(
             .filter(|n| n.detector == index)
             .filter_map(|n| n.restored(&clock));
         let r = m.restore(nodes, clock.now());
+        // The budget detector's link estimates, once their nodes are back.
+        let links = stored
+            .iter()
+            .filter(|n| n.detector == index)
+            .filter_map(|n| Some((n.id.as_str(), n.link?)))
+            .filter(|(id, est)| m.restore_link_estimate(id, *est))
+            .count();
+        if links > 0 {
+            tracing::info!(links, "link estimates restored from the store");
+        }
         // Each probe goes to the Detector holding its node; the others skip it.
         m.restore_probes(
             probes.iter().filter_map(|p| p.restored(&clock)),

@@ -1,4 +1,5 @@
-//! A Detector's rows for the store: each event with the node's registry row after it (and a
+//! A Detector's rows for the store: each event with the node's registry row after it (with the
+//! budget detector's link estimate of the node, if any; and a
 //! probe event with the probe's state), the
 //! readings of accepted beats, and the registry in chunks (seq and last-seen move with every
 //! beat, so they are refreshed every [`SNAPSHOT_EVERY`] rather than per beat). Everything is
@@ -56,7 +57,7 @@ impl StoreFeed {
             record: Arc::clone(record),
         });
         self.tx.offer(match monitor.node(ev.node.as_str(), ev.at) {
-            Some(n) => Row::Node(self.row(clock, &n)),
+            Some(n) => Row::Node(self.row(monitor, clock, &n)),
             None => Row::Forget(record.node.clone()),
         });
         if let EventKind::Probe { probe, .. } = &ev.kind
@@ -91,7 +92,7 @@ impl StoreFeed {
             .nodes(clock.now())
             .skip(self.cursor)
             .take(SNAPSHOT_CHUNK)
-            .map(|n| self.row(clock, &n))
+            .map(|n| self.row(monitor, clock, &n))
             .collect();
         self.cursor += rows.len();
         if !rows.is_empty() {
@@ -106,7 +107,7 @@ impl StoreFeed {
         let mut offered = 0;
         let mut rows = Vec::with_capacity(SNAPSHOT_CHUNK.min(monitor.len()));
         for n in monitor.nodes(clock.now()) {
-            rows.push(self.row(clock, &n));
+            rows.push(self.row(monitor, clock, &n));
             if rows.len() == SNAPSHOT_CHUNK {
                 offered += rows.len();
                 self.tx.offer(Row::Nodes(std::mem::take(&mut rows)));
@@ -120,8 +121,8 @@ impl StoreFeed {
         offered
     }
 
-    /// A node's registry row.
-    fn row(&self, clock: &Clock, n: &NodeInfo<'_>) -> NodeRow {
+    /// A node's registry row, with the budget detector's link estimate when it keeps one.
+    fn row(&self, monitor: &Monitor, clock: &Clock, n: &NodeInfo<'_>) -> NodeRow {
         NodeRow {
             id: n.id.to_string(),
             detector: self.detector,
@@ -132,6 +133,7 @@ impl StoreFeed {
             state_since_ms: unix_ms(clock.wall(n.state_since)),
             last_seen_ms: unix_ms(clock.wall(n.last_seen)),
             period_ms: u64::try_from(n.period.as_millis()).unwrap_or(u64::MAX),
+            link: monitor.link_estimate(n.id.as_str()).copied(),
         }
     }
 }

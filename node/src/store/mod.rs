@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
+use hb_core::detector::LinkEstimate;
 use hb_core::probe::ProbeStatus;
 use hb_core::{NodeId, NodeState, RestoredNode, RestoredProbe};
 
@@ -80,6 +81,10 @@ const MIGRATIONS: &[&str] = &[
         value REAL,
         PRIMARY KEY (node, probe)
     ) WITHOUT ROWID;",
+    // 3: the budget detector's link estimate of each node (postcard bytes of
+    // `hb_core::detector::LinkEstimate`; NULL for other detectors), so a restart keeps what it
+    // measured of every link instead of falling back to the prior.
+    "ALTER TABLE nodes ADD COLUMN link BLOB;",
 ];
 
 pub(crate) use crate::cli::store::DbPath;
@@ -151,6 +156,25 @@ pub(crate) struct NodeRow {
     pub(crate) last_seen_ms: i64,
     /// Advertised beat period, ms.
     pub(crate) period_ms: u64,
+    /// The budget detector's estimate of the node's link (`None` for other detectors).
+    pub(crate) link: Option<LinkEstimate>,
+}
+
+/// Most bytes a [`LinkEstimate`] takes in postcard (30 `f32`s, a varint `u32` and an `f32`: at
+/// most 129).
+const LINK_BYTES: usize = 160;
+
+/// A link estimate as the store keeps it.
+pub(crate) fn encode_link(e: &LinkEstimate) -> Option<Vec<u8>> {
+    let mut buf = [0u8; LINK_BYTES];
+    postcard::to_slice(e, &mut buf).ok().map(|b| b.to_vec())
+}
+
+/// A stored link estimate; `None` for bytes that are not one (or hold a non-finite count).
+pub(crate) fn decode_link(bytes: &[u8]) -> Option<LinkEstimate> {
+    let (e, rest): (LinkEstimate, _) = postcard::take_from_bytes(bytes).ok()?;
+    let s = e.summary(Duration::from_secs(1));
+    (rest.is_empty() && s.loss.is_finite() && s.mean_burst.is_finite()).then_some(e)
 }
 
 impl NodeRow {
@@ -355,7 +379,7 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 fn load_nodes(conn: &Connection) -> rusqlite::Result<Vec<NodeRow>> {
     let mut stmt = conn.prepare(
         "SELECT id, detector, addr, incarnation, seq, state, state_since_ms, last_seen_ms, \
-         period_ms FROM nodes ORDER BY id",
+         period_ms, link FROM nodes ORDER BY id",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok((
@@ -368,11 +392,19 @@ fn load_nodes(conn: &Connection) -> rusqlite::Result<Vec<NodeRow>> {
             r.get::<_, i64>(6)?,
             r.get::<_, i64>(7)?,
             r.get::<_, i64>(8)?,
+            r.get::<_, Option<Vec<u8>>>(9)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, det, addr, inc, seq, state, since, last, period) = row?;
+        let (id, det, addr, inc, seq, state, since, last, period, link) = row?;
+        let link = link.and_then(|b| {
+            let e = decode_link(&b);
+            if e.is_none() {
+                tracing::warn!(node = %id, "ignoring a stored link estimate that does not decode");
+            }
+            e
+        });
         let (Ok(addr), Some(state)) = (addr.parse(), parse_state(&state)) else {
             tracing::warn!(node = %id, "skipping a stored node whose address or state is unreadable");
             continue;
@@ -388,6 +420,7 @@ fn load_nodes(conn: &Connection) -> rusqlite::Result<Vec<NodeRow>> {
             state_since_ms: since,
             last_seen_ms: last,
             period_ms: u64::try_from(period).unwrap_or(0),
+            link,
         });
     }
     Ok(out)

@@ -54,6 +54,7 @@ fn node(id: &str, state: NodeState, seq: u64) -> NodeRow {
         state_since_ms: 1_700_000_000_000,
         last_seen_ms: 1_700_000_001_000,
         period_ms: 1000,
+        link: None,
     }
 }
 
@@ -370,4 +371,81 @@ fn reach_back_covers_the_oldest_stored_time() {
         Duration::from_secs(61)
     );
     assert_eq!(reach_back(&[], &[], 61_000), Duration::from_secs(1));
+}
+
+/// A link estimate that has seen `beats` beats every second, one in five lost.
+fn link_estimate(beats: u64) -> LinkEstimate {
+    let mut e = LinkEstimate::default();
+    let mut prev = None;
+    for i in 0..beats {
+        let at = i * 1_000_000 + (i * 37) % 20_000;
+        e.observe(
+            &hb_core::detector::Arrival {
+                at: hb_core::Timestamp::from_micros(at),
+                prev: prev.map(hb_core::Timestamp::from_micros),
+                seq_advance: if i % 5 == 0 { 2 } else { 1 },
+                period: Duration::from_secs(1),
+                resumed: false,
+            },
+            8192,
+        );
+        prev = Some(at);
+    }
+    e
+}
+
+/// Issue 15: the budget detector's link estimates survive a restart; a schema 2 store (before
+/// they were kept) gains the column with every node kept, and unreadable bytes are ignored.
+#[test]
+fn link_estimates_round_trip_and_a_schema_2_store_gains_them() {
+    let path = temp("links.db");
+    {
+        let c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        c.execute_batch(&MIGRATIONS[..2].join("\n")).unwrap();
+        c.pragma_update(None, "user_version", 2).unwrap();
+        c.execute(
+            "INSERT INTO nodes VALUES ('old', 0, '10.0.0.1:1', 1, 5, 'alive', 0, 0, 1000)",
+            [],
+        )
+        .unwrap();
+    }
+    let opened = open(&path).unwrap();
+    assert_eq!(opened.nodes.len(), 1, "the schema 2 registry is kept");
+    assert_eq!(opened.nodes[0].link, None);
+    let est = link_estimate(300);
+    assert!(est.summary(Duration::from_secs(1)).loss > 0.1);
+    let stats = Arc::new(Stats::default());
+    let w = StoreWriter::start(opened, Duration::from_secs(3600), stats).unwrap();
+    let tx = w.sender();
+    tx.offer(Row::Node(NodeRow {
+        link: Some(est),
+        ..node("wifi", NodeState::Alive, 300)
+    }));
+    tx.offer(Row::Node(node("lan", NodeState::Alive, 300)));
+    drop(w);
+    let nodes = open(&path).unwrap().nodes;
+    let links: Vec<_> = nodes.iter().map(|n| (n.id.as_str(), n.link)).collect();
+    assert_eq!(
+        links,
+        [("lan", None), ("old", None), ("wifi", Some(est))],
+        "bit for bit"
+    );
+    let c = Connection::open(&path).unwrap();
+    let version: i64 = c
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
+    c.execute("UPDATE nodes SET link = x'ff00ff' WHERE id = 'wifi'", [])
+        .unwrap();
+    drop(c);
+    let nodes = open(&path).unwrap().nodes;
+    let wifi = nodes.iter().find(|n| n.id == "wifi").expect("node kept");
+    assert_eq!(
+        wifi.link, None,
+        "bytes that are not an estimate are ignored"
+    );
+    assert_eq!(decode_link(&encode_link(&est).unwrap()), Some(est));
+    assert_eq!(decode_link(&[]), None);
 }

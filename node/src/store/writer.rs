@@ -269,8 +269,8 @@ impl Writer {
                 tx.prepare_cached("INSERT INTO series (node, probe) VALUES (?1, ?2)")?;
             let mut node = tx.prepare_cached(
                 "INSERT OR REPLACE INTO nodes (id, detector, addr, incarnation, seq, state, \
-                 state_since_ms, last_seen_ms, period_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 state_since_ms, last_seen_ms, period_ms, link) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             let mut forget = tx.prepare_cached("DELETE FROM nodes WHERE id = ?1")?;
             let mut forget_probes = tx.prepare_cached("DELETE FROM probes WHERE node = ?1")?;
@@ -289,6 +289,7 @@ impl Writer {
                     n.state_since_ms,
                     n.last_seen_ms,
                     i64::try_from(n.period_ms).unwrap_or(i64::MAX),
+                    n.link.as_ref().and_then(super::encode_link),
                 ])
                 .map(drop)
             };
