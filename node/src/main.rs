@@ -55,10 +55,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History(a) => commands::history::history(&a),
         Command::Readings(a) => commands::history::readings(&a),
         Command::Demo(a) => commands::demo::run(a.nodes),
-        Command::Plan(a) => {
-            hb_sim::cli::run_plan(&a, &|| {})?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Plan(a) => commands::plan::run(&a),
         Command::Completions(a) => commands::docgen::completions(a.shell),
         Command::Man(a) => commands::docgen::man(a.out_dir.as_deref()),
         Command::ConfigReference => commands::docgen::print_config_reference(),

@@ -285,6 +285,16 @@ pub fn replay(
     detector: DetectorConfig,
     default_period: Duration,
 ) -> io::Result<BTreeMap<NodeId, NodeReplay>> {
+    replay_keeping(arrivals, detector, default_period).map(|(out, _)| out)
+}
+
+/// As [`replay`], also giving back the monitor as the replay left it (at the last arrival),
+/// to read each node's final detector state (`hbnode plan --trace`: its timeout, its link).
+pub fn replay_keeping(
+    arrivals: impl IntoIterator<Item = io::Result<Arrival>>,
+    detector: DetectorConfig,
+    default_period: Duration,
+) -> io::Result<(BTreeMap<NodeId, NodeReplay>, Monitor)> {
     let cfg = MonitorConfig {
         detector,
         default_period,
@@ -358,7 +368,7 @@ pub fn replay(
             r.down_s += (last - s).as_secs_f64();
         }
     }
-    Ok(out)
+    Ok((out, m))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub(crate) mod detector;
 pub(crate) mod listener;
 pub(crate) mod monitor;
 pub(crate) mod peer;
+pub(crate) mod plan;
 pub(crate) mod schedule;
 pub(crate) mod store;
 pub(crate) mod values;
@@ -114,8 +115,10 @@ pub(crate) enum Command {
     /// Given the beat period, the network's loss and delay, and a target number of false alarms
     /// per host per year, prints the smallest fixed timeout that meets it, its worst-case
     /// detection time, and a confirming seeded simulation of the same hb-core that `monitor`
-    /// runs. Example: `hbnode plan --period 1s --loss 1% --delay normal:20ms,10ms`.
-    Plan(hb_sim::cli::PlanArgs),
+    /// runs. Example: `hbnode plan --period 1s --loss 1% --delay normal:20ms,10ms`. From a
+    /// recording instead: `hbnode plan --trace beats.hbtrace --budget 1/day` gives each node's
+    /// budget-detector timeout and the false alarms it would have had.
+    Plan(plan::PlanFlags),
     /// Print a shell completion script to stdout (bash, zsh, fish, elvish, powershell).
     ///
     /// Example: `hbnode completions bash > /etc/bash_completion.d/hbnode`.

@@ -9,5 +9,6 @@ pub(crate) mod keys;
 pub(crate) mod monitor;
 pub(crate) mod peer;
 pub(crate) mod peers;
+pub(crate) mod plan;
 pub(crate) mod status;
 pub(crate) mod table;
