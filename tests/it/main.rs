@@ -3,6 +3,7 @@
 
 mod alertmanager;
 mod auth;
+mod budget;
 mod failover;
 mod flood;
 mod garbage;
