@@ -124,7 +124,7 @@ fn bench(c: &mut Criterion) {
             ),
             ("phi", DetectorConfig::Phi(Phi::default())),
             // Its link estimates live in a side table (128 B/node more than fixed); a solve
-            // every 64 beats (no loss here), so the per-beat figure is the amortised cost.
+            // every 128 beats (no loss here), so the per-beat figure is the amortised cost.
             (
                 "budget",
                 DetectorConfig::Budget(Budget::new(AlarmRate::parse("1/day").unwrap())),

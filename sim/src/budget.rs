@@ -67,8 +67,8 @@ pub fn suite(traces: u64) -> Vec<Case> {
             "loss=1%;delay=normal:20ms,5ms",
         ),
         case(
-            "budget-bern5%-1/h",
-            "1/hour",
+            "budget-bern5%-1/day",
+            "1/day",
             "loss=5%;delay=uniform:0,50ms",
         ),
         case(
@@ -86,7 +86,7 @@ pub fn suite(traces: u64) -> Vec<Case> {
             "1/hour",
             "loss=0.1%;delay=pareto:50ms,1.2",
         ),
-        case("budget-wan-1/day", "1/day", "wan"),
+        case("budget-wan-1/h", "1/hour", "wan"),
         case(
             "budget-regime-1/h",
             "1/hour",

@@ -5,7 +5,7 @@ use core::time::Duration;
 
 use super::api::{Arrival, Detector, DetectorState};
 use super::estimate::at_offset;
-use super::link::{BINS, LinkEstimate};
+use super::link::{BINS, LinkEstimate, gain};
 use super::rate::AlarmRate;
 use crate::theory::{self, Law, LossChain};
 use crate::time::{Timestamp, micros, micros_f64};
@@ -34,9 +34,10 @@ const GRID: u64 = 128;
 ///   after that the estimate is used, whose loss fit never reaches zero (see
 ///   [`LinkEstimate::chain`]) and whose memory is [`Budget::window`] beats.
 /// - **Re-solving**: the timeout is recomputed on a node's first beat, when its period changes,
-///   every [`Budget::resolve_every`] beats, at the end of warm-up, and after a loss (a sequence
-///   gap) once at least `resolve_every / 8` beats have passed since the last solve — not on
-///   every beat. A solve starts from the previous timeout, so an unchanged answer costs two
+///   every [`Budget::resolve_every`] beats (every quarter of the estimate's age, at least 8
+///   beats, while that is shorter: a young estimate moves fast), at the end of warm-up, and
+///   after a loss (a sequence gap) once at least `resolve_every / 8` beats have passed since
+///   the last solve — not on every beat. A solve starts from the previous timeout, so an unchanged answer costs two
 ///   evaluations of λ_M.
 /// - The state holds the timeout in µs (`mean`), the period it was solved for (`var`, µs) and
 ///   the beat count at the last solve (`samples`).
@@ -49,8 +50,10 @@ const GRID: u64 = 128;
 pub struct Budget {
     /// False alarms allowed per node, per second of up-time.
     pub rate: AlarmRate,
-    /// Effective memory of the link estimate, in beats.
-    pub window: u32,
+    /// Effective memory of the link estimate, in beats ([`Self::window`]).
+    window: u32,
+    /// `1 + 1/window`, the link estimate's per-beat weight growth.
+    gain: f32,
     /// Beats before the estimate replaces the prior.
     pub warmup: u32,
     /// Beats between two solves.
@@ -61,15 +64,29 @@ pub struct Budget {
 
 impl Budget {
     /// A budget detector with the default knobs: window 8192 beats, warm-up 50 beats, a solve
-    /// every 64 beats, timeouts of at most 100 periods.
+    /// every 128 beats, timeouts of at most 100 periods.
     pub fn new(rate: AlarmRate) -> Self {
         Self {
             rate,
             window: 8192,
+            gain: gain(8192),
             warmup: 50,
-            resolve_every: 64,
+            resolve_every: 128,
             max_periods: 100,
         }
+    }
+
+    /// The same detector with a link-estimate memory of `window` beats (see
+    /// [`super::DetectorConfig::validate`] for the bounds).
+    pub fn with_window(mut self, window: u32) -> Self {
+        self.window = window;
+        self.gain = gain(window);
+        self
+    }
+
+    /// Effective memory of the link estimate, in beats (default 8192).
+    pub fn window(&self) -> u32 {
+        self.window
     }
 
     /// The smallest timeout (µs) meeting the budget on `link` for beats every `period`, searched
@@ -122,12 +139,15 @@ impl Budget {
 
     /// Takes a fresh beat into `link` and re-solves `state`'s timeout when it is due.
     pub fn observe_link(&self, state: &mut DetectorState, link: &mut LinkEstimate, a: &Arrival) {
-        link.observe(a, self.window);
+        link.observe_with_gain(a, self.gain);
         let period_us = micros_f64(a.period);
         let since = link.beats().saturating_sub(state.samples);
+        // A young estimate moves fast: re-solve every quarter of its age until that reaches
+        // `resolve_every` (cheap: only early in a node's life).
+        let every = self.resolve_every.min((link.beats() / 4).max(8));
         let due = state.samples == 0
             || state.var != period_us
-            || since >= self.resolve_every
+            || since >= every
             || (a.seq_advance > 1 && since >= (self.resolve_every / 8).max(1))
             || link.beats() == self.warmup;
         if due {
@@ -168,7 +188,12 @@ impl Detector for Budget {
     }
 
     fn deadline(&self, state: &DetectorState, last: Timestamp, period: Duration) -> Timestamp {
-        at_offset(last, self.timeout_us(state, period))
+        if state.mean > 0.0 {
+            // A solved timeout: a whole number of µs.
+            Timestamp::from_micros(last.as_micros().saturating_add(state.mean as u64))
+        } else {
+            at_offset(last, self.timeout_us(state, period))
+        }
     }
 
     /// Silence as a fraction of the node's timeout (1 at the deadline).
@@ -317,9 +342,36 @@ mod tests {
     #[test]
     fn re_solves_happen_on_schedule_not_on_every_beat() {
         let b = budget("1/day");
-        let (st, link) = feed(&b, 1000, |_| false, |_| 500);
-        // The last solve happened at a multiple of resolve_every past warm-up.
-        assert!(link.beats() - st.samples < b.resolve_every);
-        assert_eq!((st.samples - b.warmup) % b.resolve_every, 0);
+        let mut st = DetectorState::default();
+        let mut link = LinkEstimate::default();
+        let mut solves = Vec::new();
+        for i in 0..2000u64 {
+            let a = Arrival {
+                at: Timestamp::from_micros(i * 1_000_000 + 500),
+                prev: (i > 0).then(|| Timestamp::from_micros((i - 1) * 1_000_000 + 500)),
+                seq_advance: 1,
+                period: ETA,
+                resumed: false,
+            };
+            let before = st.samples;
+            b.observe_link(&mut st, &mut link, &a);
+            if st.samples != before {
+                solves.push(st.samples);
+            }
+        }
+        // Young: every quarter of the age (at least 8 beats), and at the end of warm-up;
+        // old: every resolve_every beats. Far fewer solves than beats.
+        assert_eq!(solves[0], 1);
+        assert!(solves.contains(&b.warmup));
+        let gaps: Vec<u32> = solves.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(
+            gaps.iter().all(|&g| g >= 1 && g <= b.resolve_every),
+            "{gaps:?}"
+        );
+        assert!(
+            gaps.iter().rev().take(5).all(|&g| g == b.resolve_every),
+            "{gaps:?}"
+        );
+        assert!(solves.len() < 60, "{} solves", solves.len());
     }
 }

@@ -46,7 +46,7 @@ impl DetectorConfig {
                 Err(ConfigError::PhiThreshold)
             }
             Self::Phi(p) if p.min_std_dev().is_zero() => Err(ConfigError::Zero("min std-dev")),
-            Self::Budget(b) if !(1..=1 << 20).contains(&b.window) => Err(ConfigError::Budget(
+            Self::Budget(b) if !(1..=1 << 20).contains(&b.window()) => Err(ConfigError::Budget(
                 "window must be between 1 and 1048576 beats",
             )),
             Self::Budget(b) if b.warmup > 1_000_000 => {

@@ -92,6 +92,11 @@ pub struct LinkSummary {
     pub beats: u32,
 }
 
+/// The weight growth per beat of a decayed count with memory `window` beats.
+pub(super) fn gain(window: u32) -> f32 {
+    1.0 + 1.0 / window.max(1) as f32
+}
+
 /// The sketch's bin for a lateness of `r` periods.
 fn bin(r: f64) -> usize {
     if r.is_nan() || r < 1.0 / 256.0 {
@@ -132,12 +137,18 @@ impl LinkEstimate {
     /// baseline: the sender's schedule starts afresh. A beat that ends an outage (`resumed`)
     /// counts its gap's losses but restarts the baseline too: the sender may have re-phased.
     pub fn observe(&mut self, arrival: &Arrival, window: u32) {
+        self.observe_with_gain(arrival, gain(window));
+    }
+
+    /// [`Self::observe`] with the slow memory's per-beat weight growth `g = 1 + 1/window`
+    /// precomputed (the budget detector keeps it, sparing a division per beat).
+    pub(super) fn observe_with_gain(&mut self, arrival: &Arrival, g: f32) {
         self.beats = self.beats.saturating_add(1);
         let Some(prev) = arrival.prev else {
             self.lateness_us = 0.0;
             return;
         };
-        self.weight[0] *= 1.0 + 1.0 / window.max(1) as f32;
+        self.weight[0] *= g;
         self.weight[1] *= 1.0 + 1.0 / FAST_WINDOW as f32;
         let k = arrival.seq_advance.max(1);
         for (counts, w) in [
@@ -156,9 +167,15 @@ impl LinkEstimate {
             self.lateness_us = 0.0;
         } else {
             let da = micros_f64(arrival.at - prev);
-            let late = f64::from(self.lateness_us) + da - eta * k as f64 * (1.0 + CREEP);
-            self.lateness_us = late.max(0.0) as f32;
-            self.hist[bin(f64::from(self.lateness_us) / eta)] += self.weight[0];
+            let late = (f64::from(self.lateness_us) + da - eta * k as f64 * (1.0 + CREEP)).max(0.0);
+            self.lateness_us = late as f32;
+            // Most beats are on time: bin 0 without a division.
+            let k = if late < eta * (1.0 / 256.0) {
+                0
+            } else {
+                bin(late / eta)
+            };
+            self.hist[k] += self.weight[0];
         }
         if self.weight[0] > RESCALE_AT {
             let inv = 1.0 / self.weight[0];

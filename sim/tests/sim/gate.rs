@@ -226,7 +226,7 @@ fn budget_case(name: &str) -> (Scenario, AlarmRate) {
 fn a_budget_detector_that_ignores_loss_fails_the_budget() {
     // What a detector blind to loss would choose: the oracle of the same link without loss,
     // just past the delay spread (about one period).
-    let (sc, budget) = budget_case("budget-bern5%-1/h");
+    let (sc, budget) = budget_case("budget-bern5%-1/day");
     let lossless = Scenario {
         link: Link {
             loss: Loss::Bernoulli(0.0),
