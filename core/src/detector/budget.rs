@@ -34,10 +34,11 @@ const GRID: u64 = 128;
 ///   after that the estimate is used, whose loss fit never reaches zero (see
 ///   [`LinkEstimate::chain`]) and whose memory is [`Budget::window`] beats.
 /// - **Re-solving**: the timeout is recomputed on a node's first beat, when its period changes,
-///   every [`Budget::resolve_every`] beats (every quarter of the estimate's age, at least 8
-///   beats, while that is shorter: a young estimate moves fast), at the end of warm-up, and
-///   after a loss (a sequence gap) once at least `resolve_every / 8` beats have passed since
-///   the last solve — not on every beat. A solve starts from the previous timeout, so an unchanged answer costs two
+///   at the end of warm-up, then every [`Budget::resolve_every`] beats (every quarter of the
+///   estimate's age past warm-up, at least 8 beats, while that is shorter: a young estimate
+///   moves fast), and after a loss (a sequence gap) once at least `resolve_every / 8` beats
+///   have passed since the last solve — not on every beat, and not during warm-up (the prior
+///   does not move). A solve starts from the previous timeout, so an unchanged answer costs two
 ///   evaluations of λ_M.
 /// - The state holds the timeout in µs (`mean`), the period it was solved for (`var`, µs) and
 ///   the beat count at the last solve (`samples`).
@@ -141,15 +142,19 @@ impl Budget {
     pub fn observe_link(&self, state: &mut DetectorState, link: &mut LinkEstimate, a: &Arrival) {
         link.observe_with_gain(a, self.gain);
         let period_us = micros_f64(a.period);
-        let since = link.beats().saturating_sub(state.samples);
-        // A young estimate moves fast: re-solve every quarter of its age until that reaches
+        let beats = link.beats();
+        let since = beats.saturating_sub(state.samples);
+        // During warm-up the prior holds: nothing to re-solve. After it, a young estimate
+        // moves fast: re-solve every quarter of its age (at least 8 beats) until that reaches
         // `resolve_every` (cheap: only early in a node's life).
-        let every = self.resolve_every.min((link.beats() / 4).max(8));
+        let age = beats.saturating_sub(self.warmup);
+        let every = self.resolve_every.min((age / 4).max(8));
         let due = state.samples == 0
             || state.var != period_us
-            || since >= every
-            || (a.seq_advance > 1 && since >= (self.resolve_every / 8).max(1))
-            || link.beats() == self.warmup;
+            || beats == self.warmup
+            || (beats > self.warmup
+                && (since >= every
+                    || (a.seq_advance > 1 && since >= (self.resolve_every / 8).max(1))));
         if due {
             let start = if state.var == period_us {
                 state.mean as u64
@@ -359,10 +364,10 @@ mod tests {
                 solves.push(st.samples);
             }
         }
-        // Young: every quarter of the age (at least 8 beats), and at the end of warm-up;
-        // old: every resolve_every beats. Far fewer solves than beats.
+        // None during warm-up but the first; then at its end, every quarter of the age (at
+        // least 8 beats), and once old every resolve_every beats. Far fewer solves than beats.
         assert_eq!(solves[0], 1);
-        assert!(solves.contains(&b.warmup));
+        assert_eq!(solves[1], b.warmup);
         let gaps: Vec<u32> = solves.windows(2).map(|w| w[1] - w[0]).collect();
         assert!(
             gaps.iter().all(|&g| g >= 1 && g <= b.resolve_every),

@@ -49,10 +49,13 @@ const RESCALE_AT: f32 = 1e30;
 /// Decay costs O(1) per beat: each new observation weighs `g` times the previous one
 /// (g = 1 + 1/window) and every count is divided by the newest weight when read; the counts are
 /// rescaled when the weight grows large. No sample is stored.
+///
+/// Laid out in two cache lines, the first holding everything an on-time beat touches (the
+/// counts, the weights, the lateness and the sketch's lowest bins), so that at a million nodes
+/// a beat costs one extra cache miss, not two.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[repr(C, align(64))]
 pub struct LinkEstimate {
-    /// Decayed weights of the lateness bins (slow memory).
-    hist: [f32; BINS],
     /// Decayed counts, slow memory: received → received, loss runs, lost → lost.
     slow: [f32; 3],
     /// The same, fast memory.
@@ -63,6 +66,8 @@ pub struct LinkEstimate {
     beats: u32,
     /// Lateness of the newest beat above the baseline, µs (≥ 0).
     lateness_us: f32,
+    /// Decayed weights of the lateness bins (slow memory).
+    hist: [f32; BINS],
 }
 
 impl Default for LinkEstimate {
