@@ -477,4 +477,27 @@ mod tests {
         assert!((a.down_s - 4.0).abs() < 1e-9);
         assert!((a.p_a() - (1.0 - 4.0 / 14.0)).abs() < 1e-9);
     }
+
+    #[test]
+    fn replay_runs_the_budget_detector_on_each_nodes_own_link() {
+        // Node "clean" never loses a beat; "lossy" loses two in a row every 20. Then both fall
+        // silent for 30 s: each is down once, "lossy" after a longer silence.
+        let mut arrivals = Vec::new();
+        for s in 1..=2000u64 {
+            arrivals.push(Ok(arrival("clean", s * 1_000_000, s, 1)));
+            if s % 20 != 0 && s % 20 != 1 {
+                arrivals.push(Ok(arrival("lossy", s * 1_000_000 + 500, s, 1)));
+            }
+        }
+        arrivals.push(Ok(arrival("clean", 2030 * 1_000_000, 2030, 1)));
+        arrivals.push(Ok(arrival("lossy", 2030 * 1_000_000 + 500, 2030, 1)));
+        let rate = hb_core::detector::AlarmRate::parse("1/day").unwrap();
+        let det = DetectorConfig::Budget(hb_core::detector::Budget::new(rate));
+        let r = replay(arrivals, det, Duration::from_secs(1)).unwrap();
+        let clean = &r[&NodeId::new("clean").unwrap()];
+        let lossy = &r[&NodeId::new("lossy").unwrap()];
+        assert_eq!((clean.downs, clean.mistakes), (1, 1), "{clean:?}");
+        assert_eq!((lossy.downs, lossy.mistakes), (1, 1), "{lossy:?}");
+        assert!(lossy.down_s < clean.down_s, "{lossy:?} vs {clean:?}");
+    }
 }
