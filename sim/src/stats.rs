@@ -185,9 +185,45 @@ pub fn quantile_sorted(xs: &[f64], q: f64) -> Option<f64> {
     Some(xs[rank.clamp(1, xs.len()) - 1])
 }
 
+/// A distribution-free confidence interval for the `q`-quantile of sorted samples `xs`, at
+/// two-sided level `level`: the order statistics whose ranks bound that of the quantile in
+/// a Binomial(n, q) (normal approximation, ranks clamped to the samples). `None` if empty.
+pub fn quantile_interval_sorted(xs: &[f64], q: f64, level: f64) -> Option<(f64, f64)> {
+    use statrs::distribution::{ContinuousCDF as _, Normal};
+    if xs.is_empty() {
+        return None;
+    }
+    let n = xs.len() as f64;
+    let z = Normal::standard().inverse_cdf(1.0 - (1.0 - level) / 2.0);
+    let half = z * (n * q * (1.0 - q)).sqrt();
+    let rank = |r: f64| (r.max(1.0) as usize).clamp(1, xs.len()) - 1;
+    Some((
+        xs[rank((n * q - half).floor())],
+        xs[rank((n * q + half).ceil())],
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantile_intervals_bracket_the_quantile_and_narrow_with_more_samples() {
+        let xs: Vec<f64> = (1..=10_000).map(f64::from).collect();
+        let (lo, hi) = quantile_interval_sorted(&xs, 0.99, 1.0 - 1e-5).unwrap();
+        let p99 = quantile_sorted(&xs, 0.99).unwrap();
+        assert!(lo < p99 && p99 < hi, "{lo} {p99} {hi}");
+        // ±4.42 σ of Binomial(10000, 0.99): σ ≈ 9.95 ranks.
+        assert!(
+            (p99 - lo - 44.0).abs() <= 2.0 && (hi - p99 - 44.0).abs() <= 2.0,
+            "{lo} {hi}"
+        );
+        let few: Vec<f64> = (1..=100).map(f64::from).collect();
+        let (lo, hi) = quantile_interval_sorted(&few, 0.99, 1.0 - 1e-5).unwrap();
+        assert_eq!(hi, 100.0, "clamped to the largest sample");
+        assert!(lo < 99.0);
+        assert_eq!(quantile_interval_sorted(&[], 0.99, 0.99), None);
+    }
 
     #[test]
     fn garwood_interval_matches_tables() {
