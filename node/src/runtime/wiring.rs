@@ -230,7 +230,7 @@ pub(crate) fn start_with(
         let links = stored
             .iter()
             .filter(|n| n.detector == index)
-            .filter_map(|n| Some((n.id.as_str(), n.link?)))
+            .filter_map(|n| Some((n.id.as_str(), *n.link.as_deref()?)))
             .filter(|(id, est)| m.restore_link_estimate(id, *est))
             .count();
         if links > 0 {

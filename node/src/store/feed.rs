@@ -133,7 +133,7 @@ impl StoreFeed {
             state_since_ms: unix_ms(clock.wall(n.state_since)),
             last_seen_ms: unix_ms(clock.wall(n.last_seen)),
             period_ms: u64::try_from(n.period.as_millis()).unwrap_or(u64::MAX),
-            link: monitor.link_estimate(n.id.as_str()).copied(),
+            link: monitor.link_estimate(n.id.as_str()).copied().map(Box::new),
         }
     }
 }

@@ -157,7 +157,7 @@ pub(crate) struct NodeRow {
     /// Advertised beat period, ms.
     pub(crate) period_ms: u64,
     /// The budget detector's estimate of the node's link (`None` for other detectors).
-    pub(crate) link: Option<LinkEstimate>,
+    pub(crate) link: Option<Box<LinkEstimate>>,
 }
 
 /// Most bytes a [`LinkEstimate`] takes in postcard (30 `f32`s, a varint `u32` and an `f32`: at
@@ -420,7 +420,7 @@ fn load_nodes(conn: &Connection) -> rusqlite::Result<Vec<NodeRow>> {
             state_since_ms: since,
             last_seen_ms: last,
             period_ms: u64::try_from(period).unwrap_or(0),
-            link,
+            link: link.map(Box::new),
         });
     }
     Ok(out)

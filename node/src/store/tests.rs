@@ -420,16 +420,19 @@ fn link_estimates_round_trip_and_a_schema_2_store_gains_them() {
     let w = StoreWriter::start(opened, Duration::from_secs(3600), stats).unwrap();
     let tx = w.sender();
     tx.offer(Row::Node(NodeRow {
-        link: Some(est),
+        link: Some(Box::new(est)),
         ..node("wifi", NodeState::Alive, 300)
     }));
     tx.offer(Row::Node(node("lan", NodeState::Alive, 300)));
     drop(w);
     let nodes = open(&path).unwrap().nodes;
-    let links: Vec<_> = nodes.iter().map(|n| (n.id.as_str(), n.link)).collect();
+    let links: Vec<_> = nodes
+        .iter()
+        .map(|n| (n.id.as_str(), n.link.clone()))
+        .collect();
     assert_eq!(
         links,
-        [("lan", None), ("old", None), ("wifi", Some(est))],
+        [("lan", None), ("old", None), ("wifi", Some(Box::new(est)))],
         "bit for bit"
     );
     let c = Connection::open(&path).unwrap();

@@ -289,7 +289,7 @@ impl Writer {
                     n.state_since_ms,
                     n.last_seen_ms,
                     i64::try_from(n.period_ms).unwrap_or(i64::MAX),
-                    n.link.as_ref().and_then(super::encode_link),
+                    n.link.as_deref().and_then(super::encode_link),
                 ])
                 .map(drop)
             };
