@@ -4,6 +4,7 @@
 mod alertmanager;
 mod auth;
 mod budget;
+mod demo;
 mod failover;
 mod flood;
 mod garbage;

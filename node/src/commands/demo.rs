@@ -52,6 +52,9 @@ struct Fault {
 
 struct Demo {
     clock: Clock,
+    /// The monitor's clock: it reaches back for its store, so event times are offset from the
+    /// demo's by that much (see [`Demo::event_time`]).
+    monitor_clock: Clock,
     monitor: SocketAddr,
     nodes: Vec<Option<Addr<BeaterActor<Udp>>>>,
     faults: Vec<Fault>,
@@ -157,6 +160,12 @@ impl Demo {
         Ok(())
     }
 
+    /// An event's time on the demo's clock (the faults' clock).
+    fn event_time(&self, e: &EventRecord) -> Timestamp {
+        self.clock
+            .at(self.monitor_clock.instant(Timestamp::from_micros(e.at_us)))
+    }
+
     fn summary(&self, events: &[Arc<EventRecord>]) {
         println!();
         println!(
@@ -178,15 +187,15 @@ impl Demo {
         for f in &self.faults {
             let down = events
                 .iter()
-                .find(|e| e.event == "down" && e.node == f.node && e.at_us >= f.at.as_micros());
+                .find(|e| e.event == "down" && e.node == f.node && self.event_time(e) >= f.at);
             match (down, f.expect_down) {
                 (Some(d), _) => println!(
                     "    {:<8} {:<14} at {:>6.3}s  down at {:>6.3}s  delay {:.3}s  (silence {:.3}s, {}µs after the deadline)",
                     f.node,
                     f.what,
                     f.at.as_secs_f64(),
-                    d.at_us as f64 / 1e6,
-                    d.at_us.saturating_sub(f.at.as_micros()) as f64 / 1e6,
+                    self.event_time(d).as_secs_f64(),
+                    (self.event_time(d) - f.at).as_secs_f64(),
                     d.silence_ms.unwrap_or(0) as f64 / 1e3,
                     d.slack_us.unwrap_or(0),
                 ),
@@ -277,6 +286,7 @@ async fn demo(nodes: u16, db: std::path::PathBuf) -> anyhow::Result<ExitCode> {
         }
         let mut demo = Demo {
             clock,
+            monitor_clock: running.clock,
             monitor: addr,
             nodes: vec![None; usize::from(nodes)],
             faults: Vec::new(),

@@ -154,6 +154,9 @@ pub(crate) struct RunningMonitor {
     legacy_tasks: Vec<actix_rt::task::JoinHandle<()>>,
     /// Every Detector, the main one first (systemd's watchdog probes them).
     pub(crate) detectors: Vec<Addr<DetectorActor>>,
+    /// The monitor's clock: the one given, reaching back as far as the store's rows need, so
+    /// its events' times are this clock's, not necessarily the caller's.
+    pub(crate) clock: Clock,
     store: Option<StoreWriter>,
 }
 
@@ -374,6 +377,7 @@ pub(crate) fn start_with(
         receivers,
         legacy_tasks,
         detectors,
+        clock,
         store,
     })
 }
