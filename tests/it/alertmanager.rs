@@ -6,30 +6,12 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use hb_tests::{Proc, TestMonitor, free_tcp_port, http_get, wait_for};
+use hb_tests::{Proc, TempDir, TestMonitor, free_tcp_port, http_get, wait_for};
 use serde_json::Value;
 
 /// The Alertmanager binary, from PATH.
 fn alertmanager_bin() -> PathBuf {
     hb_tests::tool("prometheus-alertmanager", "prometheus-alertmanager")
-}
-
-/// A temporary directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("hbnode-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The active alerts for `node` at Alertmanager `am`.

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hb_tests::{Proc, TestMonitor, free_tcp_port, http_get};
+use hb_tests::{Proc, TempDir, TestMonitor, free_tcp_port, http_get};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
@@ -283,24 +283,6 @@ fn variable_values(prom: &Prometheus, dash: &Value, name: &str) -> Vec<String> {
     .into_iter()
     .filter_map(|v| v.as_str().map(str::to_owned))
     .collect()
-}
-
-/// A temporary directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("hbnode-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A Prometheus server on loopback, killed when dropped (its [`Proc`]).

@@ -58,6 +58,26 @@ pub fn tool(program: &str, package: &str) -> PathBuf {
     })
 }
 
+/// A temporary directory for one test (`hbnode-NAME-PID` under the system's), removed when
+/// dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// Creates it afresh (whatever an earlier run left is removed first).
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("hbnode-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A loopback UDP port that was free a moment ago.
 pub fn free_udp_port() -> u16 {
     let s = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
