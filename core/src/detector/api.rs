@@ -63,8 +63,10 @@ pub trait Detector {
     /// The value of [`Self::value`] at which the node is down.
     fn threshold(&self) -> f64;
 
-    /// The silence after which the node would be declared down right now: its deadline minus
-    /// its last fresh beat (`/v1/nodes`' `timeout_ms`).
+    /// The silence after which this detector, from `state`, declares the node down: its
+    /// deadline minus its last fresh beat. (The monitor's scheduled deadline can be later after
+    /// it re-armed the node for a stall of its own; `/v1/nodes`' `timeout_ms` is that one,
+    /// `NodeInfo::deadline` minus `last_seen`.)
     fn timeout(&self, state: &DetectorState, period: Duration) -> Duration {
         self.deadline(state, Timestamp::ZERO, period) - Timestamp::ZERO
     }

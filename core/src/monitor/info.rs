@@ -33,9 +33,6 @@ pub struct NodeInfo<'a> {
     pub value: f64,
     /// When it will be declared down if silent (alive nodes only).
     pub deadline: Option<Timestamp>,
-    /// The silence after which its detector would declare it down right now (deadline minus
-    /// last fresh beat; for the budget detector, the node's own timeout).
-    pub timeout: Duration,
     /// Its advertised (or assumed) beat period.
     pub period: Duration,
     /// Fresh beats received (this incarnation and before).
@@ -83,7 +80,6 @@ impl Monitor {
             silence: now - n.last,
             value: self.cfg.detector.value(&n.det, n.last, period, now),
             deadline: alive.then(|| self.due(n)),
-            timeout: self.cfg.detector.timeout(&n.det, period),
             period,
             beats: n.beats,
             lost: n.lost,
