@@ -98,13 +98,13 @@ pub fn suite(traces: u64) -> Vec<Case> {
     ]
 }
 
-/// The oracle: the smallest fixed timeout (on a grid of η/1000) whose false-alarm rate, by
-/// theory, meets `budget` on `sc`'s link; `None` when the theory does not describe the link
-/// or no timeout up to 10 000 periods meets it.
+/// The false-alarm rate (per second of up-time) that the theory predicts for a fixed timeout
+/// `timeout` on `sc`'s link — the rate [`oracle_timeout`] holds to the budget; `None` when the
+/// theory does not describe the link (`f64::INFINITY` for a delay law outside it).
 ///
 /// A link that changes regime at `at` is up under its first loss model for the fraction
-/// `at / duration` of the trace: the oracle's rate is the mix of the two regimes' rates.
-pub fn oracle_timeout(sc: &Scenario, budget: AlarmRate) -> Option<Duration> {
+/// `at / duration` of the trace: the rate is the mix of the two regimes' rates.
+pub fn oracle_rate(sc: &Scenario, timeout: Duration) -> Option<f64> {
     let l = &sc.link;
     let plain = Link {
         switch: None,
@@ -113,29 +113,29 @@ pub fn oracle_timeout(sc: &Scenario, budget: AlarmRate) -> Option<Duration> {
     if !plain.theory_applies() {
         return None;
     }
-    let (first, second) = match l.switch {
-        None => (1.0, None),
+    let r =
+        |loss| theory::mistake_rate(sc.period, timeout, loss, &l.delay).unwrap_or(f64::INFINITY);
+    Some(match l.switch {
+        None => r(&l.loss),
         Some((at, loss)) => {
             let f = (at.as_secs_f64() / sc.duration.as_secs_f64()).clamp(0.0, 1.0);
-            (f, Some((1.0 - f, loss)))
+            f * r(&l.loss) + (1.0 - f) * r(&loss)
         }
-    };
-    let per_second = |t_us: u64| -> f64 {
-        let t = Duration::from_micros(t_us);
-        let r = |loss| theory::mistake_rate(sc.period, t, loss, &l.delay).unwrap_or(f64::INFINITY);
-        let mut total = first * r(&l.loss);
-        if let Some((w, loss)) = second {
-            total += w * r(&loss);
-        }
-        total
-    };
+    })
+}
+
+/// The oracle: the smallest fixed timeout (on a grid of η/1000) whose false-alarm rate, by
+/// theory ([`oracle_rate`]), meets `budget` on `sc`'s link; `None` when the theory does not
+/// describe the link or no timeout up to 10 000 periods meets it.
+pub fn oracle_timeout(sc: &Scenario, budget: AlarmRate) -> Option<Duration> {
+    oracle_rate(sc, sc.period)?;
     let eta = sc.period.as_micros() as u64;
     let t = hb_core::theory::smallest_timeout(
         eta,
         (eta / 1000).max(1),
         eta.saturating_mul(10_000),
         budget.as_per_second(),
-        per_second,
+        |t_us| oracle_rate(sc, Duration::from_micros(t_us)).unwrap_or(f64::INFINITY),
     )?;
     Some(Duration::from_micros(t))
 }
