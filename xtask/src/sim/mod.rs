@@ -5,6 +5,8 @@
 
 mod output;
 mod parse;
+mod plot;
+mod points;
 mod sweep;
 
 use std::time::{Duration, Instant};

@@ -13,10 +13,10 @@ use hb_sim::{
     Delay, Link, Loss, Scenario, Summary, budget, chen, fixed, fmt_duration, phi, theory,
 };
 use plotters::prelude::*;
-use rayon::prelude::*;
 
-use super::output::progress;
 use super::parse::{dur, prob};
+use super::plot::{COLORS, legend, svg_canvas};
+use super::points::run_points;
 
 /// Sweep flags.
 #[derive(Debug, Args)]
@@ -127,29 +127,18 @@ fn grid(a: &SweepArgs) -> Vec<Point> {
 
 pub(crate) fn run(a: &SweepArgs) -> anyhow::Result<()> {
     let pts = grid(a);
-    let pb = progress(pts.len() as u64 * a.traces, "sweep");
     let t0 = Instant::now();
+    let scenarios: Vec<Scenario> = pts.iter().map(|p| p.scenario.clone()).collect();
+    let reports = run_points(&scenarios, a.traces, a.seed, "sweep");
     let rows: Vec<Row> = pts
-        .into_par_iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let r = hb_sim::run(
-                &p.scenario,
-                a.traces,
-                a.seed.wrapping_add(i as u64),
-                &|| {
-                    pb.inc(1);
-                },
-            );
-            let predicted_per_hour = r.predicted.map(|x| x.mistake_rate_per_hour);
-            Row {
-                p,
-                s: r.summary,
-                predicted_per_hour,
-            }
+        .into_iter()
+        .zip(reports)
+        .map(|(p, r)| Row {
+            p,
+            predicted_per_hour: r.predicted.map(|x| x.mistake_rate_per_hour),
+            s: r.summary,
         })
         .collect();
-    pb.finish_and_clear();
     std::fs::create_dir_all(&a.out).with_context(|| format!("create {}", a.out.display()))?;
     let csv = a.out.join("sweep.csv");
     std::fs::write(&csv, to_csv(&rows)).with_context(|| format!("write {}", csv.display()))?;
@@ -287,11 +276,8 @@ fn to_markdown(a: &SweepArgs, rows: &[Row]) -> String {
     s
 }
 
-const COLORS: [RGBColor; 6] = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
-
-fn plot_false_alarms(a: &SweepArgs, rows: &[Row], path: &PathBuf) -> anyhow::Result<()> {
-    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
-    root.fill(&WHITE)?;
+fn plot_false_alarms(a: &SweepArgs, rows: &[Row], path: &std::path::Path) -> anyhow::Result<()> {
+    let root = svg_canvas(path, (900, 600))?;
     let xmax = a.ratios.iter().copied().fold(1.0, f64::max) + 0.5;
     let mut chart = ChartBuilder::on(&root)
         .caption(
@@ -348,18 +334,13 @@ fn plot_false_alarms(a: &SweepArgs, rows: &[Row], path: &PathBuf) -> anyhow::Res
             }))?;
         }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
     root.present()?;
     Ok(())
 }
 
-fn plot_t_d(rows: &[Row], path: &PathBuf) -> anyhow::Result<()> {
-    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
-    root.fill(&WHITE)?;
+fn plot_t_d(rows: &[Row], path: &std::path::Path) -> anyhow::Result<()> {
+    let root = svg_canvas(path, (900, 600))?;
     let all: Vec<f64> = rows
         .iter()
         .flat_map(|r| r.s.t_d_samples_s.iter().copied())
@@ -410,18 +391,13 @@ fn plot_t_d(rows: &[Row], path: &PathBuf) -> anyhow::Result<()> {
             .label(*d)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
     root.present()?;
     Ok(())
 }
 
-fn plot_tradeoff(a: &SweepArgs, rows: &[Row], path: &PathBuf) -> anyhow::Result<()> {
-    let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
-    root.fill(&WHITE)?;
+fn plot_tradeoff(a: &SweepArgs, rows: &[Row], path: &std::path::Path) -> anyhow::Result<()> {
+    let root = svg_canvas(path, (900, 600))?;
     let xmax = rows
         .iter()
         .filter_map(|r| r.s.t_d_mean_s.map(|i| i.value))
@@ -462,11 +438,7 @@ fn plot_tradeoff(a: &SweepArgs, rows: &[Row], path: &PathBuf) -> anyhow::Result<
             chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
         }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
     root.present()?;
     Ok(())
 }

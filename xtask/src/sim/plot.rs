@@ -1,0 +1,36 @@
+//! Chart helpers shared by `sweep` and `frontier` (plotters, SVG).
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Series colours, in order.
+pub(crate) const COLORS: [RGBColor; 6] = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
+
+/// Draws the series legend of `chart` at `at`, in a white box with a black border.
+pub(crate) fn legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    at: SeriesLabelPosition,
+) -> anyhow::Result<()>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(at)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| anyhow::anyhow!("draw the legend: {e}"))
+}
+
+/// A white canvas of `size` pixels writing an SVG to `path`.
+pub(crate) fn svg_canvas(
+    path: &std::path::Path,
+    size: (u32, u32),
+) -> anyhow::Result<DrawingArea<SVGBackend<'_>, Shift>> {
+    let root = SVGBackend::new(path, size).into_drawing_area();
+    root.fill(&WHITE)?;
+    Ok(root)
+}
