@@ -3,6 +3,7 @@
 //! Parsing (clap, validation only) is kept apart from doing: each subcommand's arguments are
 //! turned into hb-sim values by `scenario()`/`request()`, then a `do_*` function runs it.
 
+mod frontier;
 mod output;
 mod parse;
 mod plot;
@@ -40,6 +41,10 @@ enum Cmd {
     /// A grid of detectors (fixed, φ, Chen, budget) × loss × jitter × knob: CSV, markdown and
     /// SVG under target/sim/.
     Sweep(sweep::SweepArgs),
+    /// The QoS frontier: per link, false alarms against detection time (mean and p99) for
+    /// fixed, φ, Chen and budget, Pareto points marked; and a mixed fleet, one fixed timeout
+    /// against `budget`. CSV, markdown and SVG under target/sim/.
+    Frontier(frontier::FrontierArgs),
     /// Rerun a recorded trace (`hbnode monitor --record FILE`) through a detector.
     Replay(ReplayArgs),
 }
@@ -263,6 +268,7 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
         Cmd::Verify(a) => do_verify(&a),
         Cmd::Plan(a) => do_plan(&a),
         Cmd::Sweep(a) => sweep::run(&a),
+        Cmd::Frontier(a) => frontier::run(&a),
         Cmd::Replay(a) => do_replay(&a),
     }
 }

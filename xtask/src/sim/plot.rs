@@ -34,3 +34,19 @@ pub(crate) fn svg_canvas(
     root.fill(&WHITE)?;
     Ok(root)
 }
+
+/// A log-scale range covering every positive value of `ys`, padded by a factor of 2 each side
+/// (`(1e-3, 1)` when there is none).
+pub(crate) fn log_range(ys: impl IntoIterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = ys
+        .into_iter()
+        .filter(|y| y.is_finite() && *y > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), y| {
+            (lo.min(y), hi.max(y))
+        });
+    if hi == 0.0 {
+        (1e-3, 1.0)
+    } else {
+        (lo / 2.0, hi * 2.0)
+    }
+}
