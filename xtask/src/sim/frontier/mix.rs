@@ -57,10 +57,16 @@ pub(crate) fn plan(a: &FrontierArgs) -> anyhow::Result<Plan> {
             ..a.base(&c.link)
         };
         let Some(oracle) = budget::oracle_timeout(&theory, rate) else {
+            let l = &theory.link;
+            let why = if l.delay.law().is_none() {
+                "its delay is a sum of two or more random parts, which the theory does not model"
+            } else if l.reorder.0 > 0.0 || !l.partitions.is_empty() {
+                "it reorders or partitions beats, which the theory does not model"
+            } else {
+                "no fixed timeout up to 10 000 periods meets the budget on it"
+            };
             bail!(
-                "fleet class {:?}: the theory cannot plan a fixed timeout for it (it models loss \
-                 and one delay law, not reordering, partitions or a sum of two random delays; \
-                 or no timeout up to 10 000 periods meets {})",
+                "fleet class {:?}: no fixed timeout can be planned for {}: {why}",
                 c.link.name,
                 a.budget.label()
             );

@@ -178,6 +178,13 @@ fn bad_frontier_flags_are_errors() {
     let a = args(&dir.0, &["--fleet", "congested=1"]);
     let e = mix::plan(&a).err().expect("congested reorders beats");
     assert!(format!("{e:#}").contains("congested"), "{e:#}");
+    assert!(format!("{e:#}").contains("reorders"), "{e:#}");
+    let a = args(
+        &dir.0,
+        &["--fleet", "lan=1,delay=normal:20ms,5ms+pareto:1ms,1.5=1"],
+    );
+    let e = mix::plan(&a).err().expect("a sum of two random delays");
+    assert!(format!("{e:#}").contains("sum of two"), "{e:#}");
 }
 
 #[test]
