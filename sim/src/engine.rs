@@ -9,9 +9,7 @@
 //! updates the QoS bookkeeping, folds each event into the trace's event-log hash, and (if the
 //! scenario asks) calls `Monitor::check_invariants`.
 
-use core::cmp::Reverse;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::collections::BinaryHeap;
 
 use hb_core::detector::DetectorConfig;
 use hb_core::wire::MAX_DATAGRAM;
@@ -22,6 +20,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
 
+use crate::agenda::{Agenda, mix};
 use crate::link::LinkState;
 use crate::qos::TraceStats;
 use crate::scenario::{Scenario, splitmix64};
@@ -63,30 +62,6 @@ enum Ev {
     StallEnd,
 }
 
-#[derive(Debug)]
-struct Item {
-    at: u64,
-    seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Item {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl Eq for Item {}
-impl PartialOrd for Item {
-    fn partial_cmp(&self, o: &Self) -> Option<core::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Item {
-    fn cmp(&self, o: &Self) -> core::cmp::Ordering {
-        (self.at, self.seq).cmp(&(o.at, o.seq))
-    }
-}
-
 /// A datagram in flight.
 #[derive(Clone, Copy, Debug)]
 struct Packet {
@@ -112,8 +87,7 @@ const MONITOR_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0,
 struct Sim<'a> {
     sc: &'a Scenario,
     rng: ChaCha8Rng,
-    heap: BinaryHeap<Reverse<Item>>,
-    seq: u64,
+    heap: Agenda<Ev>,
     now: u64,
     end: u64,
     monitor: Monitor,
@@ -158,10 +132,6 @@ pub fn run_trace(scenario: &Scenario, seed: u64) -> TraceOutcome {
     }
 }
 
-fn mix(h: u64, x: u64) -> u64 {
-    (h.rotate_left(5) ^ x).wrapping_mul(0x517C_C1B7_2722_0A95)
-}
-
 impl<'a> Sim<'a> {
     fn new(sc: &'a Scenario, seed: u64) -> Self {
         let cfg = MonitorConfig {
@@ -176,8 +146,7 @@ impl<'a> Sim<'a> {
         Self {
             sc,
             rng: ChaCha8Rng::seed_from_u64(seed),
-            heap: BinaryHeap::with_capacity(64),
-            seq: 0,
+            heap: Agenda::with_capacity(64),
             now: 0,
             end,
             monitor,
@@ -206,12 +175,7 @@ impl<'a> Sim<'a> {
     }
 
     fn push(&mut self, at: u64, ev: Ev) {
-        self.seq += 1;
-        self.heap.push(Reverse(Item {
-            at,
-            seq: self.seq,
-            ev,
-        }));
+        self.heap.push(at, ev);
     }
 
     fn fail(&mut self, what: String) {
@@ -263,7 +227,7 @@ impl<'a> Sim<'a> {
             let at = self.exp_us(st.every);
             self.push(at, Ev::StallStart);
         }
-        while let Some(Reverse(item)) = self.heap.pop() {
+        while let Some(item) = self.heap.pop() {
             if item.at > self.end {
                 break;
             }
@@ -406,12 +370,7 @@ impl<'a> Sim<'a> {
                 p.idx = self.sent;
                 p.incarnation = self.incarnation;
                 p.bytes[..tx.len].copy_from_slice(&self.buf[..tx.len]);
-                self.seq += 1;
-                self.heap.push(Reverse(Item {
-                    at: at + d,
-                    seq: self.seq,
-                    ev: Ev::Deliver(slot),
-                }));
+                self.heap.push(at + d, Ev::Deliver(slot));
             }
         }
         let next = b.poll_timeout();
