@@ -13,6 +13,8 @@
 //! - [`Summary`] — Chen–Toueg–Aguilera QoS (T_D, mistakes, E(T_MR), E(T_M), P_A) with
 //!   confidence intervals.
 //! - [`theory`] — analytic predictions for the fixed detector, written apart from the engine.
+//! - [`fleet`] — many nodes, several monitors, per-path links, zones and correlated fault
+//!   verbs (`cargo xtask sim fleet`), measured as a pager sees them.
 //! - [`run`] — many traces on every core; [`verify`] — the CI gate ([`budget`]: the budget
 //!   detector's cases, oracle and checks); [`plan()`] — the smallest
 //!   timeout meeting a false-alarm target; [`trace`] — recorded arrivals and their replay.
@@ -21,11 +23,13 @@
 
 #![warn(missing_docs)]
 
+mod agenda;
 pub mod budget;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod delay;
 mod engine;
+pub mod fleet;
 mod link;
 mod parse;
 pub mod plan;

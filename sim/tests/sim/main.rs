@@ -1,6 +1,7 @@
 //! hb-sim integration tests: determinism, invariants over random links, kept seeds; the
 //! gate's checks failing on broken input (`gate`).
 
+mod fleet;
 mod gate;
 
 use std::time::Duration;

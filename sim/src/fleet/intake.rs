@@ -1,0 +1,128 @@
+//! The fleet engine's monitor side: datagrams into each `hb_core::Monitor` (or into its socket
+//! buffer while it is stalled), its timer, its resume after a stall, and draining its outputs
+//! into the run's log after every input.
+
+use hb_core::Timestamp;
+
+use super::Logged;
+use super::engine::{Ev, Sim, node_addr};
+use super::faults::STALL_BUFFER;
+use super::pages::{Seen, seen};
+use crate::agenda::mix;
+
+impl Sim<'_> {
+    pub(super) fn deliver(&mut self, slot: u32) {
+        let m = self.packets[slot as usize].monitor;
+        let ms = &mut self.monitors[usize::from(m)];
+        if ms.stall_depth > 0 {
+            if ms.held.len() < STALL_BUFFER {
+                ms.held.push(slot);
+            } else {
+                ms.counters.stall_dropped += 1;
+                self.free.push(slot);
+            }
+            return;
+        }
+        self.input(m, slot);
+    }
+
+    /// Hands the datagram in `slot` to its monitor now.
+    fn input(&mut self, m: u16, slot: u32) {
+        let p = self.packets[slot as usize];
+        self.free.push(slot);
+        let ms = &mut self.monitors[usize::from(m)];
+        ms.counters.delivered += 1;
+        let quiet = self.now - ms.last_input;
+        if quiet > ms.counters.longest_quiet_us.1 - ms.counters.longest_quiet_us.0 {
+            ms.counters.longest_quiet_us = (ms.last_input, self.now);
+        }
+        ms.last_input = self.now;
+        ms.monitor.handle_datagram(
+            Timestamp::from_micros(self.now),
+            node_addr(p.node),
+            &p.bytes[..usize::from(p.len)],
+        );
+        self.after_input(m);
+    }
+
+    pub(super) fn monitor_wake(&mut self, m: u16, at: u64) {
+        let ms = &mut self.monitors[usize::from(m)];
+        if ms.armed != Some(at) {
+            return;
+        }
+        ms.armed = None;
+        if ms.stall_depth > 0 {
+            // Frozen: no timer runs; the resume re-arms.
+            return;
+        }
+        ms.monitor.handle_timeout(Timestamp::from_micros(at));
+        self.after_input(m);
+    }
+
+    pub(super) fn resume(&mut self, m: u16) {
+        let ms = &mut self.monitors[usize::from(m)];
+        ms.stall_depth = ms.stall_depth.saturating_sub(1);
+        if ms.stall_depth > 0 {
+            return;
+        }
+        let held = core::mem::take(&mut ms.held);
+        if held.is_empty() {
+            ms.monitor.handle_timeout(Timestamp::from_micros(self.now));
+            self.after_input(m);
+        }
+        for slot in held {
+            self.input(m, slot);
+        }
+    }
+
+    /// Drains monitor `m`'s outputs after an input, logs its events and re-arms its timer.
+    fn after_input(&mut self, m: u16) {
+        let now = self.now;
+        let check = self.fleet.topology.check_invariants;
+        let mut failures = Vec::new();
+        let ms = &mut self.monitors[usize::from(m)];
+        while let Some(e) = ms.monitor.poll_event() {
+            let s = seen(&e.kind);
+            let node = match s {
+                Seen::MonitorLevel => None,
+                _ => self.fleet.topology.node_index(e.node.as_str()),
+            };
+            if e.at.as_micros() != now {
+                failures.push(format!(
+                    "event {} stamped {:?}, expected now",
+                    e.kind.name(),
+                    e.at
+                ));
+            }
+            let h = mix(
+                mix(self.out.hash, now),
+                u64::from(m) << 32 | u64::from(node.unwrap_or(u32::MAX)),
+            );
+            self.out.hash = mix(mix(h, s.code()), e.incarnation);
+            self.out.log.push(Logged {
+                at_us: now,
+                monitor: m,
+                node,
+                name: e.kind.name(),
+                seen: s,
+                incarnation: e.incarnation,
+            });
+        }
+        while ms.monitor.poll_transmit(&mut self.buf).is_some() {
+            failures.push("monitor sent an ack nobody asked for".into());
+        }
+        if check && let Err(e) = ms.monitor.check_invariants() {
+            failures.push(format!("monitor {m} invariant: {e}"));
+        }
+        if let Some(t) = ms.monitor.poll_timeout() {
+            let t = t.as_micros().max(now);
+            if ms.armed.is_none_or(|armed| t < armed) {
+                ms.armed = Some(t);
+                self.agenda.push(t, Ev::MonitorWake(m));
+            }
+        }
+        for f in failures {
+            self.fail(f);
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! What a pager sees: which monitor events are node verdicts, which are monitor-level, and
+//! which of them page someone. The whole paging policy is [`seen`] and [`pages`].
+
+use hb_core::EventKind;
+
+/// A monitor event as the fleet measurements classify it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// A node's first beat.
+    Joined,
+    /// A node declared down after `silence_us` of silence.
+    Down {
+        /// The silence that convicted it, µs.
+        silence_us: u64,
+    },
+    /// A down node beat again.
+    Up,
+    /// A node restarted (new incarnation).
+    Restarted,
+    /// Any other node event (left, forgotten, probe): never a page.
+    Other,
+    /// An event about the monitor itself rather than one node (isolation, reconnection, zone
+    /// reports, once hb-core has them): one page each.
+    MonitorLevel,
+}
+
+impl Seen {
+    /// A small stable code for the event-log hash.
+    pub fn code(self) -> u64 {
+        match self {
+            Self::Joined => 1,
+            Self::Down { .. } => 2,
+            Self::Up => 3,
+            Self::Restarted => 4,
+            Self::Other => 5,
+            Self::MonitorLevel => 6,
+        }
+    }
+}
+
+/// How the fleet measurements see one hb-core event.
+///
+/// When hb-core gains monitor-level events (`Isolated`, `Reconnected`, zone reports) they map
+/// to [`Seen::MonitorLevel`] here (or through an `is_monitor_level()` predicate), and a node
+/// held `unreachable` maps to [`Seen::Other`] (not a down, not a page): these are the lines to
+/// add, and the exhaustive match makes the compiler ask for them.
+pub fn seen(kind: &EventKind) -> Seen {
+    match kind {
+        EventKind::Joined => Seen::Joined,
+        EventKind::Down { silence, .. } => Seen::Down {
+            silence_us: silence.as_micros() as u64,
+        },
+        EventKind::Up { .. } => Seen::Up,
+        EventKind::Restarted { .. } => Seen::Restarted,
+        EventKind::Left | EventKind::Forgotten | EventKind::Probe { .. } => Seen::Other,
+    }
+}
+
+/// One page: what woke someone, from which monitor, when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    /// Index into the event log.
+    pub event: usize,
+    /// The monitor that paged.
+    pub monitor: u16,
+    /// The node it is about; `None` for a monitor-level page.
+    pub node: Option<u32>,
+    /// When, µs.
+    pub at_us: u64,
+}
+
+/// The paging policy, in one place: every `down` is a page, and every monitor-level event is
+/// one page (however many nodes it concerns). Nothing else pages.
+pub fn pages(log: &[super::Logged]) -> Vec<Page> {
+    log.iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e.seen, Seen::Down { .. } | Seen::MonitorLevel))
+        .map(|(i, e)| Page {
+            event: i,
+            monitor: e.monitor,
+            node: e.node,
+            at_us: e.at_us,
+        })
+        .collect()
+}
