@@ -3,6 +3,7 @@
 //! Parsing (clap, validation only) is kept apart from doing: each subcommand's arguments are
 //! turned into hb-sim values by `scenario()`/`request()`, then a `do_*` function runs it.
 
+mod fleet;
 mod frontier;
 mod output;
 mod parse;
@@ -47,6 +48,9 @@ enum Cmd {
     Frontier(frontier::FrontierArgs),
     /// Rerun a recorded trace (`hbnode monitor --record FILE`) through a detector.
     Replay(ReplayArgs),
+    /// Many nodes, several monitors, zones and correlated faults (a named preset): pages per
+    /// incident, false downs, detection times; target/sim/fleet-<preset>.{json,log}.
+    Fleet(fleet::FleetArgs),
 }
 
 /// Detector choice.
@@ -270,6 +274,7 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
         Cmd::Sweep(a) => sweep::run(&a),
         Cmd::Frontier(a) => frontier::run(&a),
         Cmd::Replay(a) => do_replay(&a),
+        Cmd::Fleet(a) => fleet::run(&a),
     }
 }
 
@@ -315,7 +320,7 @@ fn do_run(a: &RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn seed_arg(s: &str) -> Result<u64, String> {
+pub(crate) fn seed_arg(s: &str) -> Result<u64, String> {
     parse_seed(s).map_err(|e| format!("{e:#}"))
 }
 
