@@ -253,7 +253,8 @@ impl<'a> Sim<'a> {
         let next_crash = self.plan.crash_every.map(|(mean, _)| {
             let mean = mean as f64 / 1e6;
             let x: f64 = Exp::new(1.0 / mean).map_or(mean, |e| e.sample(&mut n.rng));
-            now + (x * 1e6).round() as u64
+            // At least 1 µs on: time moves on between a restart and the next crash.
+            now + ((x * 1e6).round() as u64).max(1)
         });
         self.agenda.push(now, Ev::Wake(i));
         if let Some(at) = next_crash {

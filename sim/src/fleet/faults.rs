@@ -337,8 +337,14 @@ mod tests {
         assert!(e.contains("z5") && e.contains("zones: z0, z1"), "{e}");
         let p = FaultPlan::parse("cut_path=n6,m0,1s,1s").unwrap();
         assert!(p.resolve(&topo).unwrap_err().to_string().contains("n0…n5"));
-        let p = FaultPlan::parse("crash_every=0,1s").unwrap();
-        assert!(p.resolve(&topo).is_err());
+        for bad in [
+            "crash_every=0,1s",
+            "crash_every=10ms,1s",
+            "crash_every=1m,1s;crash_every=2m,1s",
+        ] {
+            let p = FaultPlan::parse(bad).unwrap();
+            assert!(p.resolve(&topo).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -28,7 +28,9 @@ pub use faults::{Fault, FaultPlan, STALL_BUFFER, VERBS};
 pub use measure::{Attribution, FleetMeasure, IncidentMeasure, MonitorMeasure, measure};
 pub use pages::{Page, Seen, pages, seen};
 pub use resolve::{Resolved, Scope};
-pub use topology::{FleetError, MAX_MONITORS, MAX_NODES, MonitorSpec, Topology, Zone};
+pub use topology::{
+    FleetError, MAX_DATAGRAMS, MAX_MONITORS, MAX_NODES, MonitorSpec, Topology, Zone,
+};
 
 use crate::engine::Violation;
 use crate::scenario::{splitmix64, trace_seed};

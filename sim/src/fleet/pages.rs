@@ -83,3 +83,72 @@ pub fn pages(log: &[super::Logged]) -> Vec<Page> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use core::time::Duration;
+
+    use hb_core::{DownReason, Timestamp};
+
+    use super::super::Logged;
+    use super::*;
+
+    fn logged(at_us: u64, node: Option<u32>, kind: &EventKind) -> Logged {
+        Logged {
+            at_us,
+            monitor: 1,
+            node,
+            name: kind.name(),
+            seen: seen(kind),
+            incarnation: 1,
+        }
+    }
+
+    #[test]
+    fn every_down_pages_and_nothing_else_does_today() {
+        let down = EventKind::Down {
+            silence: Duration::from_secs(3),
+            value: 3.0,
+            deadline: Timestamp::from_micros(5),
+            reason: DownReason::Silence,
+        };
+        let up = EventKind::Up {
+            down_for: Duration::from_secs(1),
+        };
+        let log = [
+            logged(1, Some(0), &EventKind::Joined),
+            logged(5, Some(0), &down),
+            logged(6, Some(0), &up),
+            logged(7, Some(0), &EventKind::Left),
+            logged(8, Some(2), &down),
+        ];
+        assert_eq!(
+            log[1].seen,
+            Seen::Down {
+                silence_us: 3_000_000
+            }
+        );
+        let p = pages(&log);
+        assert_eq!(
+            p,
+            [
+                Page {
+                    event: 1,
+                    monitor: 1,
+                    node: Some(0),
+                    at_us: 5
+                },
+                Page {
+                    event: 4,
+                    monitor: 1,
+                    node: Some(2),
+                    at_us: 8
+                },
+            ]
+        );
+        // A monitor-level event is one page, whatever it concerns.
+        let mut isolated = logged(9, None, &EventKind::Joined);
+        isolated.seen = Seen::MonitorLevel;
+        assert_eq!(pages(&[isolated]).len(), 1);
+    }
+}

@@ -118,9 +118,11 @@ impl FaultPlan {
                     mean,
                     restart_after,
                 } => {
-                    if mean.is_zero() || r.crash_every.is_some() {
+                    if *mean < topo.period || r.crash_every.is_some() {
                         return Err(FleetError::Param(format!(
-                            "{fault}: give one crash_every with a positive mean"
+                            "{fault}: give one crash_every, with a mean up-time of at least \
+                             one beat period ({})",
+                            crate::parse::fmt_duration(topo.period)
                         )));
                     }
                     r.crash_every = Some((us(*mean), us(*restart_after)));

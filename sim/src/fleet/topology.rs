@@ -111,6 +111,9 @@ pub enum FleetError {
 
 /// Most nodes a fleet may have (addresses are 10.x.y.z).
 pub const MAX_NODES: u32 = 1 << 20;
+/// Most datagrams one run may send (nodes × monitors × duration / period): a bound on a run's
+/// work, so a typo cannot start a run that never ends.
+pub const MAX_DATAGRAMS: f64 = 2e9;
 /// Most monitors a fleet may have.
 pub const MAX_MONITORS: u16 = 250;
 
@@ -263,6 +266,15 @@ impl Topology {
                 "the beat period and the duration must be positive".into(),
             ));
         }
+        let datagrams = f64::from(nodes)
+            * self.monitors.len() as f64
+            * (self.duration.as_secs_f64() / self.period.as_secs_f64());
+        if datagrams > MAX_DATAGRAMS {
+            return Err(FleetError::Param(format!(
+                "{datagrams:.3e} datagrams per run (nodes × monitors × duration / period) is over \
+                 the limit of {MAX_DATAGRAMS:e}: shorten the run or shrink the fleet"
+            )));
+        }
         Ok(())
     }
 }
@@ -304,5 +316,10 @@ mod tests {
         let mut t = Topology::uniform(4, 2, 2).unwrap();
         t.jitter = 0.9;
         assert!(matches!(t.validate(), Err(FleetError::Param(_))));
+        let mut t = Topology::uniform(1000, 3, 2).unwrap();
+        t.period = Duration::from_millis(1);
+        t.duration = Duration::from_secs(86_400);
+        let e = t.validate().unwrap_err().to_string();
+        assert!(e.contains("shorten the run"), "{e}");
     }
 }

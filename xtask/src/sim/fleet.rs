@@ -41,6 +41,10 @@ pub(crate) struct FleetArgs {
     /// preset's `lan;loss=1%`.
     #[arg(long)]
     link: Option<String>,
+    /// One zone's link, `ZONE=SPEC` (`z2=wan;loss=5%`), for its nodes' paths instead of
+    /// `--link`; repeatable.
+    #[arg(long, value_name = "ZONE=SPEC")]
+    zone_link: Vec<String>,
     /// Bernoulli loss per path (`1%` or `0.01`); overrides the link's loss.
     #[arg(long, value_parser = prob)]
     loss: Option<f64>,
@@ -84,6 +88,19 @@ impl FleetArgs {
         }
         if let Some(p) = self.loss {
             t.link.loss = Loss::Bernoulli(p);
+        }
+        for zl in &self.zone_link {
+            let (zone, spec) = zl
+                .split_once('=')
+                .with_context(|| format!("--zone-link {zl:?}: write ZONE=SPEC, like z2=wan"))?;
+            let z = t.zone_index(zone.trim()).with_context(|| {
+                format!(
+                    "--zone-link {zl:?}: this fleet has zones z0…z{}",
+                    t.zones.len() - 1
+                )
+            })?;
+            t.zones[usize::from(z)].link =
+                Some(Link::parse(spec).with_context(|| format!("--zone-link {zl:?}"))?);
         }
         if let Some(s) = &self.shared_loss {
             t.shared_loss = match s.trim() {
@@ -139,6 +156,11 @@ fn replay(a: &FleetArgs, fleet: &Fleet) -> String {
         .to_string()
     });
     let _ = write!(s, " --shared-loss '{shared}'");
+    for z in &t.zones {
+        if let Some(l) = &z.link {
+            let _ = write!(s, " --zone-link '{}={l}'", z.name);
+        }
+    }
     if t.jitter > 0.0 {
         let _ = write!(s, " --jitter {}", t.jitter);
     }
@@ -168,7 +190,7 @@ pub(crate) fn run(a: &FleetArgs) -> anyhow::Result<()> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print!("{}", table(&fleet, &m, &replay, wall));
+        print!("{}", table(&fleet, &m, digest(&outcomes), &replay, wall));
         println!("wrote {} and {}", json_path.display(), log_path.display());
     }
     if let Some((seed, v)) = m.violations.first() {
@@ -198,7 +220,7 @@ fn detection(m: &MonitorMeasure) -> String {
 }
 
 /// The readable report.
-fn table(fleet: &Fleet, m: &FleetMeasure, replay: &str, wall: Duration) -> String {
+fn table(fleet: &Fleet, m: &FleetMeasure, digest: u64, replay: &str, wall: Duration) -> String {
     let t = &fleet.topology;
     let mut s = String::new();
     let _ = writeln!(
@@ -293,20 +315,11 @@ fn table(fleet: &Fleet, m: &FleetMeasure, replay: &str, wall: Duration) -> Strin
         .collect();
     let _ = writeln!(
         s,
-        "detection bound checked (detector bound + one period): {}; digest {:016x}",
+        "detection bound checked (detector bound + one period): {}; digest {digest:016x}",
         bounds.join(", "),
-        digest_of(m)
     );
     let _ = writeln!(s, "replay: {replay}");
     s
-}
-
-fn digest_of(m: &FleetMeasure) -> u64 {
-    m.hashes
-        .iter()
-        .fold(hb_sim::splitmix64(m.hashes.len() as u64), |h, x| {
-            hb_sim::splitmix64(h ^ x)
-        })
 }
 
 fn monitor_json(mm: &MonitorMeasure) -> Value {
@@ -457,6 +470,9 @@ mod tests {
             Some(Loss::GilbertElliott { .. })
         ));
         assert_eq!(f.plan.to_string(), "partition_monitor=m0,2m,30s");
+        let f = fleet(&["--preset", "partition", "--zone-link", "z1=wan;loss=5%"]).unwrap();
+        assert_eq!(f.topology.zone_link(1).loss, Loss::Bernoulli(0.05));
+        assert_eq!(f.topology.zone_link(0), &f.topology.link);
         let f = fleet(&["--preset", "crashes", "--faults", "none"]).unwrap();
         assert!(f.plan.faults.is_empty());
     }
@@ -477,6 +493,8 @@ mod tests {
         assert!(fleet(&["--preset", "partition", "--faults", "nap=1s"]).is_err());
         assert!(fleet(&["--preset", "partition", "--runs", "0"]).is_err());
         assert!(fleet(&["--preset", "partition", "--shared-loss", "loss=2"]).is_err());
+        assert!(fleet(&["--preset", "partition", "--zone-link", "z7=wan"]).is_err());
+        assert!(fleet(&["--preset", "partition", "--zone-link", "wan"]).is_err());
     }
 
     #[test]
@@ -494,6 +512,8 @@ mod tests {
             "loss=1%",
             "--jitter",
             "0.1",
+            "--zone-link",
+            "z2=wan;loss=5%",
         ];
         let f = fleet(&flags).unwrap();
         let a = Cli::try_parse_from(["fleet"].iter().chain(&flags).copied())
