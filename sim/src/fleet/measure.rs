@@ -121,6 +121,48 @@ pub struct FleetMeasure {
     pub violations: Vec<(u64, Violation)>,
 }
 
+impl FleetMeasure {
+    /// All monitors together (`name` is `all`): counts summed, detection times merged, the
+    /// largest bound and the longest quiet interval.
+    pub fn overall(&self) -> MonitorMeasure {
+        let mut all = MonitorMeasure {
+            name: "all".into(),
+            ..MonitorMeasure::default()
+        };
+        for m in &self.monitors {
+            for (k, v) in &m.events {
+                *all.events.entry(k).or_default() += v;
+            }
+            all.false_downs_fault += m.false_downs_fault;
+            all.false_downs_noise += m.false_downs_noise;
+            all.detected += m.detected;
+            all.already_down += m.already_down;
+            all.missed += m.missed;
+            all.not_due += m.not_due;
+            all.unobserved += m.unobserved;
+            all.detection_us.extend(&m.detection_us);
+            all.over_bound += m.over_bound;
+            all.bound_us = all.bound_us.max(m.bound_us);
+            all.pages.0 += m.pages.0;
+            all.pages.1 += m.pages.1;
+            all.pages.2 += m.pages.2;
+            let (c, q) = (&m.counters, &mut all.counters);
+            q.delivered += c.delivered;
+            q.blocked += c.blocked;
+            q.lost += c.lost;
+            q.stall_dropped += c.stall_dropped;
+            q.stalls += c.stalls;
+            if c.longest_quiet_us.1 - c.longest_quiet_us.0
+                > q.longest_quiet_us.1 - q.longest_quiet_us.0
+            {
+                q.longest_quiet_us = c.longest_quiet_us;
+            }
+        }
+        all.detection_us.sort_unstable();
+        all
+    }
+}
+
 /// The detector's bound plus one period, µs, for a run whose largest delay was `max_delay_us`.
 fn bound(detector: DetectorConfig, fleet: &Fleet, max_delay_us: u64) -> Option<u64> {
     if matches!(detector, DetectorConfig::Phi(_)) {

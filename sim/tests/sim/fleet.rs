@@ -101,6 +101,9 @@ fn zone_outage_drops_only_that_zone() {
         );
     }
     assert_eq!(m.incidents[0].pages, [4, 4, 4]);
+    let all = m.overall();
+    assert_eq!((all.false_downs_fault, all.page_count()), (12, 12));
+    assert_eq!(all.counters.blocked, 3 * 4 * 20);
 }
 
 #[test]

@@ -240,7 +240,7 @@ fn table(fleet: &Fleet, m: &FleetMeasure, digest: u64, replay: &str, wall: Durat
     );
     let _ = writeln!(
         s,
-        "{:<8} {:<34} {:>12} {:>14} {:>22} {:>18} {:>6} {:>9}",
+        "{:<8} {:<46} {:>12} {:>14} {:>22} {:>18} {:>6} {:>9}",
         "monitor",
         "events",
         "false down",
@@ -252,15 +252,16 @@ fn table(fleet: &Fleet, m: &FleetMeasure, digest: u64, replay: &str, wall: Durat
     );
     let _ = writeln!(
         s,
-        "{:<8} {:<34} {:>12} {:>14} {:>22} {:>18} {:>6} {:>9}",
+        "{:<8} {:<46} {:>12} {:>14} {:>22} {:>18} {:>6} {:>9}",
         "", "", "fault/noise", "det/miss/late", "", "crash/fault/noise", "", "longest"
     );
-    for mm in &m.monitors {
+    let all = m.overall();
+    for mm in m.monitors.iter().chain(core::iter::once(&all)) {
         let events: Vec<String> = mm.events.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let q = mm.counters.longest_quiet_us;
         let _ = writeln!(
             s,
-            "{:<8} {:<34} {:>12} {:>14} {:>22} {:>18} {:>6} {:>9}",
+            "{:<8} {:<46} {:>12} {:>14} {:>22} {:>18} {:>6} {:>9}",
             mm.name,
             events.join(", "),
             format!("{}/{}", mm.false_downs_fault, mm.false_downs_noise),
@@ -367,6 +368,7 @@ fn to_json(
         "nodes": t.node_count(),
         "zones": t.zones.iter().map(|z| json!({"name": z.name, "nodes": z.nodes})).collect::<Vec<_>>(),
         "monitors": m.monitors.iter().map(monitor_json).collect::<Vec<_>>(),
+        "overall": monitor_json(&m.overall()),
         "link": t.link.to_string(),
         "faults": fleet.plan.to_string(),
         "duration_s": t.duration.as_secs_f64(),
