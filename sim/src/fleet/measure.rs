@@ -6,25 +6,13 @@ use std::collections::BTreeMap;
 
 use hb_core::detector::DetectorConfig;
 
+use super::attribution::{Attribution, attribute, noise_groups};
 use super::faults::Fault;
 use super::pages::{Seen, pages};
 use super::{Fleet, FleetOutcome, MonitorCounters};
 use crate::engine::Violation;
 use crate::scenario::Scenario;
 use crate::stats::quantile_sorted;
-
-/// What a page or a down is blamed on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Attribution {
-    /// The node was crashed: a true verdict (index into the crash records).
-    Crash(usize),
-    /// A fault of the plan (its index) cut the node off from the monitor, or stalled the
-    /// monitor, during the silence that convicted it (for a monitor-level event: the fault in
-    /// force, or just ended, when it fired).
-    Fault(usize),
-    /// Nothing injected explains it: link loss.
-    Noise,
-}
 
 /// One monitor's measurements, summed over runs.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -219,7 +207,6 @@ fn measure_run(fleet: &Fleet, o: &FleetOutcome, fm: &mut FleetMeasure) {
     let t = &fleet.topology;
     let mons = t.monitors.len();
     let n = t.node_count() as usize;
-    let r = fleet.resolved();
     fm.beats_sent += o.beats_sent;
     fm.node_hours += n as f64 * o.simulated_us as f64 / 3.6e9;
     fm.hashes.push(o.hash);
@@ -244,12 +231,6 @@ fn measure_run(fleet: &Fleet, o: &FleetOutcome, fm: &mut FleetMeasure) {
     for (c, cr) in o.crashes.iter().enumerate() {
         crashes_of[cr.node as usize].push(c);
     }
-    let crashed_at = |node: u32, at: u64| {
-        crashes_of[node as usize].iter().copied().find(|&c| {
-            let cr = &o.crashes[c];
-            cr.at_us <= at && cr.restart_us.is_none_or(|r| at < r)
-        })
-    };
     // Per path: its node events in order.
     let mut path: Vec<Vec<(u64, Seen)>> = vec![Vec::new(); n * mons];
     let mut noise: Vec<Vec<(u64, u64, u16)>> = vec![Vec::new(); n];
@@ -275,44 +256,12 @@ fn measure_run(fleet: &Fleet, o: &FleetOutcome, fm: &mut FleetMeasure) {
     }
     for page in pages(&o.log) {
         let m = page.monitor;
-        let blame = match (page.node, o.log[page.event].seen) {
-            (Some(node), Seen::Down { silence_us }) => {
-                let from = page.at_us.saturating_sub(silence_us);
-                let overlaps = |(a, b): (u64, u64)| a <= page.at_us && b > from;
-                let zone = fleet.zone_of(node);
-                if let Some(c) = crashed_at(node, page.at_us) {
-                    Attribution::Crash(c)
-                } else if let Some(&(f, _, _)) = r
-                    .blocks
-                    .iter()
-                    .find(|(_, s, w)| s.covers(node, zone, m) && overlaps(*w))
-                {
-                    Attribution::Fault(f)
-                } else if let Some(&(f, _, _)) =
-                    r.stalls.iter().find(|(_, sm, w)| *sm == m && overlaps(*w))
-                {
-                    Attribution::Fault(f)
-                } else {
-                    noise[node as usize].push((from, page.at_us, m));
-                    Attribution::Noise
-                }
-            }
-            _ => {
-                let s = settle[usize::from(m)];
-                let within = |(a, b): (u64, u64)| a <= page.at_us && page.at_us <= b + s;
-                r.blocks
-                    .iter()
-                    .find(|(_, sc, w)| sc.touches(m) && within(*w))
-                    .map(|b| b.0)
-                    .or_else(|| {
-                        r.stalls
-                            .iter()
-                            .find(|(_, sm, w)| *sm == m && within(*w))
-                            .map(|s| s.0)
-                    })
-                    .map_or(Attribution::Noise, Attribution::Fault)
-            }
-        };
+        let blame = attribute(fleet, o, &page, settle[usize::from(m)], &crashes_of);
+        if let (Attribution::Noise, Some(node), Seen::Down { silence_us }) =
+            (blame, page.node, o.log[page.event].seen)
+        {
+            noise[node as usize].push((page.at_us.saturating_sub(silence_us), page.at_us, m));
+        }
         let mm = &mut fm.monitors[usize::from(m)];
         let is_down = page.node.is_some();
         match blame {
@@ -369,19 +318,8 @@ fn measure_run(fleet: &Fleet, o: &FleetOutcome, fm: &mut FleetMeasure) {
         }
     }
     for downs in &mut noise {
-        downs.sort_unstable();
-        let mut i = 0;
-        while i < downs.len() {
-            let (mut end, mut seen) = (downs[i].1, 1u64 << (downs[i].2 % 64));
-            let mut j = i + 1;
-            while j < downs.len() && downs[j].0 <= end {
-                end = end.max(downs[j].1);
-                seen |= 1 << (downs[j].2 % 64);
-                j += 1;
-            }
-            let k = (seen.count_ones() as usize).min(mons);
-            fm.noise_seen_by[k - 1] += 1;
-            i = j;
+        for k in noise_groups(downs) {
+            fm.noise_seen_by[k.min(mons) - 1] += 1;
         }
     }
 }

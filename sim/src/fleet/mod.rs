@@ -12,6 +12,7 @@
 //!
 //! See docs/sim.md, "The fleet simulator".
 
+mod attribution;
 mod engine;
 mod faults;
 mod intake;
@@ -23,9 +24,10 @@ mod topology;
 
 use rayon::prelude::*;
 
+pub use attribution::Attribution;
 pub use engine::run_fleet;
 pub use faults::{Fault, FaultPlan, STALL_BUFFER, VERBS};
-pub use measure::{Attribution, FleetMeasure, IncidentMeasure, MonitorMeasure, measure};
+pub use measure::{FleetMeasure, IncidentMeasure, MonitorMeasure, measure};
 pub use pages::{Page, Seen, pages, seen};
 pub use resolve::{Resolved, Scope};
 pub use topology::{
