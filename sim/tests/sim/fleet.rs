@@ -243,3 +243,47 @@ fn loss_at_the_nic_is_seen_by_every_monitor_at_once() {
         m.noise_seen_by
     );
 }
+
+/// The fleet engine drives the core as the single-trace engine does: noise downs on independent
+/// lossy paths, and on paths whose only loss is the NIC's shared draw, come at the rate the
+/// fixed detector's theory predicts for one link with that loss.
+#[test]
+fn noise_downs_per_path_hour_match_the_fixed_detectors_theory() {
+    for shared in [false, true] {
+        let mut t = Topology::uniform(30, 3, 3).unwrap();
+        t.link = Link::parse("lan;loss=2%").unwrap();
+        if shared {
+            t.shared_loss = Some(t.link.loss);
+            t.link.loss = Loss::Bernoulli(0.0);
+        }
+        t.duration = Duration::from_secs(2 * 3600);
+        t.check_invariants = false;
+        let predicted = hb_sim::theory::predict(
+            t.period,
+            Duration::from_secs(3),
+            &Loss::Bernoulli(0.02),
+            &t.link.delay,
+        )
+        .unwrap()
+        .mistake_rate_per_hour;
+        let f = Fleet::new(t, FaultPlan::default()).unwrap();
+        let (_, m) = run(&f, 9);
+        // Per monitor: with shared loss the monitors' counts are correlated, each alone is
+        // Poisson.
+        for mm in &m.monitors {
+            let k = mm.false_downs_noise;
+            let (lo, hi) = hb_sim::stats::poisson_interval(k, 1.0 - 1e-5);
+            eprintln!(
+                "shared {shared}, {}: {k} noise downs in {} node-hours",
+                mm.name, m.node_hours
+            );
+            assert!(
+                lo / m.node_hours <= predicted && predicted <= hi / m.node_hours,
+                "shared {shared}, {}: {k} noise downs in {} node-hours, theory {predicted}/h",
+                mm.name,
+                m.node_hours
+            );
+            assert!(k > 25, "enough to tell");
+        }
+    }
+}
