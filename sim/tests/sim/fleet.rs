@@ -273,10 +273,6 @@ fn noise_downs_per_path_hour_match_the_fixed_detectors_theory() {
         for mm in &m.monitors {
             let k = mm.false_downs_noise;
             let (lo, hi) = hb_sim::stats::poisson_interval(k, 1.0 - 1e-5);
-            eprintln!(
-                "shared {shared}, {}: {k} noise downs in {} node-hours",
-                mm.name, m.node_hours
-            );
             assert!(
                 lo / m.node_hours <= predicted && predicted <= hi / m.node_hours,
                 "shared {shared}, {}: {k} noise downs in {} node-hours, theory {predicted}/h",
