@@ -69,7 +69,9 @@ pub enum Fault {
         /// Length.
         dur: Duration,
     },
-    /// `node` crashes at `at` and restarts `restart_after` later.
+    /// `node` crashes at `at` and restarts `restart_after` later. Ignored if the node is down
+    /// already (an earlier crash) or has not started yet (each node starts at a random phase in
+    /// the first period).
     Crash {
         /// The node's name.
         node: String,
