@@ -8,7 +8,8 @@
 //!
 //! Baseline, measured in the same run: decode the same datagram and update one u64 in a
 //! hashbrown map keyed by the id — the least any monitor could do per beat. The budget
-//! detector is measured against `fixed` too (issue 15: amortised ≤ 1.3× per beat).
+//! detector is measured against `fixed` too (issue 15: amortised ≤ 1.3× per beat), and `fixed`
+//! against itself without the isolation guard (issue 16: the cost of the quiet marks).
 
 // A benchmark measures real time; the sans-IO rule (core/clippy.toml) is for the library.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group};
 use hb_core::detector::{AlarmRate, Budget, DetectorConfig, Fixed, Phi};
 use hb_core::wire::{self, Beat, MAX_DATAGRAM, Message};
-use hb_core::{Keyring, Monitor, MonitorConfig, Timestamp};
+use hb_core::{Isolation, Keyring, Monitor, MonitorConfig, Timestamp};
 
 struct Fleet {
     nodes: usize,
@@ -64,10 +65,11 @@ impl Fleet {
     }
 }
 
-fn monitor(detector: DetectorConfig, fleet: &mut Fleet) -> Monitor {
+fn monitor(detector: DetectorConfig, guard: bool, fleet: &mut Fleet) -> Monitor {
     let cfg = MonitorConfig {
         detector,
         hash_seed: 42,
+        isolation: guard.then(Isolation::default),
         ..MonitorConfig::default()
     };
     let mut m = Monitor::with_capacity(cfg, Timestamp::ZERO, fleet.nodes).unwrap();
@@ -115,23 +117,25 @@ fn bench(c: &mut Criterion) {
         let mut fleet = Fleet::new(nodes);
         let mut g = c.benchmark_group(format!("monitor_{label}_nodes"));
         g.sample_size(20).measurement_time(Duration::from_secs(4));
+        let fixed = DetectorConfig::Fixed(Fixed {
+            timeout: Duration::from_secs(3),
+        });
+        // The isolation guard (on by default) adds a quiet mark per node to the deadline heap:
+        // `fixed_guard_off` is the same detector without it (issue 16).
         let detectors = [
-            (
-                "fixed",
-                DetectorConfig::Fixed(Fixed {
-                    timeout: Duration::from_secs(3),
-                }),
-            ),
-            ("phi", DetectorConfig::Phi(Phi::default())),
+            ("fixed", fixed, true),
+            ("fixed_guard_off", fixed, false),
+            ("phi", DetectorConfig::Phi(Phi::default()), true),
             // Its link estimates live in a side table (128 B/node more than fixed); a solve
             // every 128 beats (no loss here), so the per-beat figure is the amortised cost.
             (
                 "budget",
                 DetectorConfig::Budget(Budget::new(AlarmRate::parse("1/day").unwrap())),
+                true,
             ),
         ];
-        for (name, det) in detectors {
-            let mut m = monitor(det, &mut fleet);
+        for (name, det, guard) in detectors {
+            let mut m = monitor(det, guard, &mut fleet);
             let per_node = m.heap_bytes() as f64 / nodes as f64;
             println!(
                 "memory/{name}/{label}: {per_node:.1} bytes per node (registry + index + heap)"

@@ -11,11 +11,15 @@ use crate::probe::ProbeStatus;
 use crate::time::Timestamp;
 
 /// A change in a node's liveness, drained with [`crate::Monitor::poll_event`].
+///
+/// Monitor-level events ([`EventKind::is_monitor_level`]: isolation) are about the monitor
+/// itself: `node` is the monitor's own id ([`crate::MonitorConfig::id`]), `addr` unspecified
+/// (`0.0.0.0:0`) and `incarnation` 0.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     /// When the monitor decided (the `now` of the input that produced the event).
     pub at: Timestamp,
-    /// The node.
+    /// The node (the monitor's own id for monitor-level events).
     pub node: NodeId,
     /// The node's last known address.
     pub addr: SocketAddr,
@@ -70,6 +74,33 @@ pub enum EventKind {
         /// The reading that completed the change.
         value: f64,
     },
+    /// Monitor-level: far more nodes fell silent together than independent failures explain
+    /// (see [`crate::Isolation`]); they are held unreachable, not reported down.
+    Isolated {
+        /// Nodes silent together (quiet, or down by silence within one timeout).
+        silent: u32,
+        /// Nodes watched (alive, held, or down by silence within one timeout).
+        watched: u32,
+    },
+    /// Monitor-level: enough held nodes beat again; the isolation is over. The nodes still
+    /// silent are judged afresh, their silence counted from now.
+    Reconnected {
+        /// Held nodes that beat again during the episode.
+        returned: u32,
+        /// Nodes still held when it ended.
+        still_silent: u32,
+        /// How long the episode lasted.
+        lasted: Duration,
+    },
+    /// Monitor-level: the isolation hold passed with the monitor still cut off; the nodes
+    /// still held follow as `down` events at the same instant, reason
+    /// [`DownReason::Isolation`].
+    IsolationExpired {
+        /// Nodes reported down with it.
+        down: u32,
+        /// How long the episode lasted.
+        lasted: Duration,
+    },
 }
 
 /// Why a node went down.
@@ -79,6 +110,9 @@ pub enum DownReason {
     Silence,
     /// Its stream connection closed (stream listeners only).
     ConnectionClosed,
+    /// It was held unreachable while the monitor seemed cut off, and stayed silent for the
+    /// whole isolation hold.
+    Isolation,
 }
 
 impl EventKind {
@@ -97,7 +131,18 @@ impl EventKind {
                 ProbeStatus::Error => "probe_error",
                 ProbeStatus::Unknown => "probe_unknown",
             },
+            Self::Isolated { .. } => "isolated",
+            Self::Reconnected { .. } => "reconnected",
+            Self::IsolationExpired { .. } => "hold_expired",
         }
+    }
+
+    /// Whether the event is about the monitor itself rather than one node.
+    pub fn is_monitor_level(&self) -> bool {
+        matches!(
+            self,
+            Self::Isolated { .. } | Self::Reconnected { .. } | Self::IsolationExpired { .. }
+        )
     }
 }
 
@@ -107,13 +152,18 @@ impl DownReason {
         match self {
             Self::Silence => "silence",
             Self::ConnectionClosed => "connection closed",
+            Self::Isolation => "isolation",
         }
     }
 }
 
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} ({})", self.node, self.kind.name(), self.addr)?;
+        if self.kind.is_monitor_level() {
+            write!(f, "monitor {} {}", self.node, self.kind.name())?;
+        } else {
+            write!(f, "{} {} ({})", self.node, self.kind.name(), self.addr)?;
+        }
         match &self.kind {
             EventKind::Down { silence, value, .. } => {
                 write!(
@@ -136,6 +186,26 @@ impl fmt::Display for Event {
                 ": {probe} {} -> {} at {value}",
                 previous.as_str(),
                 status.as_str()
+            ),
+            EventKind::Isolated { silent, watched } => {
+                write!(
+                    f,
+                    ": {silent} of {watched} nodes silent together, held unreachable"
+                )
+            }
+            EventKind::Reconnected {
+                returned,
+                still_silent,
+                lasted,
+            } => write!(
+                f,
+                " after {:.3}s: {returned} nodes beat again, {still_silent} still silent",
+                lasted.as_secs_f64()
+            ),
+            EventKind::IsolationExpired { down, lasted } => write!(
+                f,
+                " after {:.3}s: {down} nodes still silent, reported down",
+                lasted.as_secs_f64()
             ),
             _ => Ok(()),
         }

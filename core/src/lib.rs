@@ -36,7 +36,12 @@
 //! monitor.handle_datagram(Timestamp::from_micros(1_000), from, &buf[..n]);
 //! assert_eq!(monitor.poll_event().unwrap().kind, EventKind::Joined);
 //!
-//! // Nothing more arrives: the next deadline is exactly 3 s after the beat.
+//! // Nothing more arrives. First the isolation guard's quiet mark (1.5 periods before the
+//! // deadline: the node now counts as unusually silent), then the deadline, 3 s after the beat.
+//! let quiet = monitor.poll_timeout().unwrap();
+//! assert_eq!(quiet, Timestamp::from_micros(1_501_000));
+//! monitor.handle_timeout(quiet);
+//! assert!(monitor.poll_event().is_none());
 //! let deadline = monitor.poll_timeout().unwrap();
 //! assert_eq!(deadline, Timestamp::from_micros(3_001_000));
 //! monitor.handle_timeout(deadline);
@@ -49,9 +54,9 @@
 //! - [`detector`]: fixed, φ-accrual and Chen NFD-E detectors behind one trait; each names the
 //!   exact instant a silent node crosses its line.
 //! - [`Monitor`]: registry of nodes keyed by id (never by address), per-node sequence windows,
-//!   event-driven deadlines (a lazily corrected min-heap: no periodic sweep).
+//!   event-driven deadlines (a lazily corrected min-heap: no periodic sweep), and the isolation
+//!   guard ([`Isolation`]): a mass silence is the monitor's own blindness, reported once.
 //! - [`probe`]: sensor readings accepted from beats, drained with `Monitor::poll_sample`.
-//! - [`Beater`]: beat schedule with seeded jitter, acks, monitor loss and failover.
 //! - [`group`]: peer groups: a name's multicast address, port and wire hash.
 //! - [`Beater`]: beat schedule with seeded jitter, acks, monitor loss and failover; readings
 //!   riding on beats; schedules and redirects from monitors.
@@ -95,8 +100,9 @@ pub use event::{DownReason, Event, EventKind};
 pub use glob::{NodeMatch, NodeMatchError};
 pub use id::{IdError, MAX_ID_LEN, NodeId};
 pub use monitor::{
-    LinkView, MAX_PROBES_PER_NODE, Monitor, MonitorConfig, MonitorConfigError, NodeInfo, NodeState,
-    PeerIdentity, REORDER_WINDOW, Restored, RestoredNode, RestoredProbe,
+    Isolation, IsolationView, LinkView, MAX_PROBES_PER_NODE, Monitor, MonitorConfig,
+    MonitorConfigError, NodeInfo, NodeState, PeerIdentity, REORDER_WINDOW, Restored, RestoredNode,
+    RestoredProbe,
 };
 pub use reject::{Rejection, Rejections};
 pub use time::Timestamp;

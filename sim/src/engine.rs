@@ -513,7 +513,12 @@ impl<'a> Sim<'a> {
                     self.observing = self.proc == Proc::Up;
                     4
                 }
-                EventKind::Left | EventKind::Forgotten | EventKind::Probe { .. } => {
+                EventKind::Left
+                | EventKind::Forgotten
+                | EventKind::Probe { .. }
+                | EventKind::Isolated { .. }
+                | EventKind::Reconnected { .. }
+                | EventKind::IsolationExpired { .. } => {
                     self.fail(format!("unexpected {} event", e.kind.name()));
                     5
                 }

@@ -53,6 +53,63 @@ pub struct MonitorConfig {
     /// Central schedules (see [`crate::schedule`]): the first rule matching a node sets the
     /// period and sensors sent in its acks, and may redirect it to another monitor.
     pub schedules: Vec<ScheduleRule>,
+    /// The isolation guard: when far more nodes fall silent together than independent
+    /// failures explain, the monitor reports its own blindness once instead of every node
+    /// down. `None` disables it.
+    pub isolation: Option<Isolation>,
+}
+
+/// When a mass silence means the monitor is the one cut off (see [`MonitorConfig::isolation`]).
+///
+/// A node is *quiet* once its silence is within `min(T/2, 1.5 periods)` of its own deadline `T`
+/// (for 1 s beats and a 3 s timeout: after 1.5 s without a beat). When an alive node's deadline
+/// passes, the monitor counts the quiet nodes plus those declared down by silence within the
+/// last `T`. If that is at least `min_nodes` and at least `min_share` of the nodes it watches,
+/// the monitor is *isolated*: one [`EventKind::Isolated`](crate::EventKind::Isolated), and the
+/// quiet nodes are held [`Unreachable`](crate::NodeState::Unreachable), not down. Otherwise the
+/// node is down at once: an ordinary crash costs no detection time.
+///
+/// The episode ends with [`EventKind::Reconnected`](crate::EventKind::Reconnected) once so many
+/// held nodes beat again that the rest no longer meet the rule (held nodes that beat are alive
+/// again without an event; the rest are judged afresh, their silence counted from that
+/// instant), or with [`EventKind::IsolationExpired`](crate::EventKind::IsolationExpired) after
+/// `hold`: the nodes still held are then all down at one instant, reason
+/// [`DownReason::Isolation`](crate::DownReason::Isolation).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Isolation {
+    /// Fewest silent nodes that can mean isolation (default 10).
+    pub min_nodes: u32,
+    /// Smallest share of the watched nodes (alive, held, and down within one timeout) that can
+    /// mean isolation, in (0, 1] (default 0.5).
+    pub min_share: f64,
+    /// How long nodes are held unreachable before they are reported down (default 1 minute).
+    pub hold: Duration,
+}
+
+impl Default for Isolation {
+    fn default() -> Self {
+        Self {
+            min_nodes: 10,
+            min_share: 0.5,
+            hold: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Isolation {
+    /// Checks the bounds: `min_nodes` ≥ 1, `min_share` in (0, 1], `hold` of at least 1 ms.
+    pub fn validate(&self) -> Result<(), MonitorConfigError> {
+        let share_ok = self.min_share > 0.0 && self.min_share <= 1.0;
+        if self.min_nodes == 0 || !share_ok || self.hold < Duration::from_millis(1) {
+            return Err(MonitorConfigError::Isolation);
+        }
+        Ok(())
+    }
+
+    /// Whether `silent` of `watched` nodes going quiet together means isolation.
+    pub fn is_met(&self, silent: usize, watched: usize) -> bool {
+        silent >= self.min_nodes as usize && silent as f64 >= self.min_share * watched as f64
+    }
 }
 
 impl Default for MonitorConfig {
@@ -75,6 +132,7 @@ impl Default for MonitorConfig {
             max_pending_arrivals: 0,
             probes: ProbeConfig::default(),
             schedules: Vec::new(),
+            isolation: Some(Isolation::default()),
         }
     }
 }
@@ -106,4 +164,7 @@ pub enum MonitorConfigError {
         /// Its index in `schedules`.
         rule: usize,
     },
+    /// The isolation guard's bounds (see [`Isolation::validate`]).
+    #[error("isolation: min nodes must be at least 1, min share in (0, 1] and hold at least 1ms")]
+    Isolation,
 }

@@ -79,7 +79,7 @@ impl Monitor {
             last_seen: n.last,
             silence: now - n.last,
             value: self.cfg.detector.value(&n.det, n.last, period, now),
-            deadline: alive.then(|| self.due(n)),
+            deadline: alive.then(|| self.deadline_of(n)),
             period,
             beats: n.beats,
             lost: n.lost,

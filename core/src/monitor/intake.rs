@@ -181,7 +181,8 @@ impl Monitor {
                 .detector
                 .observe_with(&mut n.det, self.links.get_mut(slot), &arrival);
             event = match prev_state {
-                NodeState::Alive => None,
+                // A held node beating again is alive, without an event: it was never reported.
+                NodeState::Alive | NodeState::Unreachable => None,
                 NodeState::Down => Some(EventKind::Up {
                     down_for: now - n.since,
                 }),
@@ -193,8 +194,12 @@ impl Monitor {
         n.addr = from;
         n.beats += 1;
         self.beats_received += 1;
+        self.set_quiet(slot, false);
         self.set_state(slot, NodeState::Alive, now);
         self.take_readings(now, slot, b);
+        if prev_state == NodeState::Unreachable {
+            self.on_return(now);
+        }
         if let Some(kind) = event {
             let n = self.nodes.get(slot).expect("present");
             let ev = Event {
@@ -242,6 +247,7 @@ impl Monitor {
             period_us,
             generation: 0,
             state: NodeState::Alive,
+            quiet: false,
             occupied: true,
         });
         self.links.put(slot, link);
@@ -305,9 +311,13 @@ impl Monitor {
             incarnation: n.incarnation,
             kind: EventKind::Left,
         };
+        let was_held = n.state == NodeState::Unreachable;
         self.set_state(slot, NodeState::Left, now);
         self.nodes.get_mut(slot).scheduled = Timestamp::MAX;
         self.events.push_back(ev);
         self.arm(slot);
+        if was_held {
+            self.maybe_reconnect(now);
+        }
     }
 }

@@ -27,9 +27,11 @@ impl Monitor {
     ///
     /// - the per-state counts match the registry;
     /// - every alive node has a live deadline no later than its true deadline;
-    /// - [`Self::poll_timeout`] is exactly the earliest true deadline, and lies after `now`.
+    /// - [`Self::poll_timeout`] is exactly the earliest true deadline, and lies after `now`;
+    /// - the quiet count matches the quiet flags, only alive nodes are quiet, and nodes are
+    ///   held unreachable only during an isolation episode.
     pub fn check_invariants(&self) -> Result<(), String> {
-        let mut counts = [0usize; 3];
+        let mut counts = [0usize; 4];
         let mut earliest = Timestamp::MAX;
         for (slot, n) in self.nodes.iter() {
             counts[n.state as usize] += 1;
@@ -60,7 +62,7 @@ impl Monitor {
         if top <= self.now {
             return Err(format!("poll_timeout {top:?} not after now {:?}", self.now));
         }
-        Ok(())
+        self.check_guard()
     }
 
     /// Moves time forward and fires every deadline up to `now`.
@@ -115,15 +117,22 @@ impl Monitor {
         }
     }
 
-    /// When `n` next needs attention: its detector deadline if alive, else its forget time.
+    /// When `n` next needs attention: if alive, its quiet mark (isolation guard on, not yet
+    /// quiet) or its detector deadline; if held, the end of its hold; else its forget time.
     pub(super) fn due(&self, n: &Node) -> Timestamp {
         match n.state {
-            NodeState::Alive if n.last >= self.rearm_at => n.deadline,
-            // Silence before our own stall counts from the resume instant.
-            NodeState::Alive => self
-                .cfg
-                .detector
-                .deadline(&n.det, self.rearm_at, n.period()),
+            NodeState::Alive => {
+                let deadline = self.deadline_of(n);
+                if self.cfg.isolation.is_some() && !n.quiet {
+                    self.quiet_mark(n, deadline)
+                } else {
+                    deadline
+                }
+            }
+            NodeState::Unreachable => match self.cfg.isolation {
+                Some(iso) => n.since + iso.hold,
+                None => Timestamp::MAX,
+            },
             NodeState::Down | NodeState::Left => match self.cfg.forget_after {
                 Some(f) => n.since + f,
                 None => Timestamp::MAX,
@@ -152,7 +161,12 @@ impl Monitor {
         let n = self.nodes.get_mut(slot);
         n.scheduled = Timestamp::MAX;
         match n.state {
-            NodeState::Alive => self.go_down(slot, deadline, now, DownReason::Silence),
+            NodeState::Alive if self.cfg.isolation.is_some() && !n.quiet => {
+                self.set_quiet(slot, true);
+                self.arm(slot);
+            }
+            NodeState::Alive => self.on_deadline(slot, deadline, now),
+            NodeState::Unreachable => self.expire(now),
             NodeState::Down | NodeState::Left => {
                 let (addr, incarnation) = (n.addr, n.incarnation);
                 self.counts[n.state as usize] -= 1;
@@ -198,6 +212,9 @@ impl Monitor {
     }
 
     pub(super) fn set_state(&mut self, slot: u32, state: NodeState, now: Timestamp) {
+        if state != NodeState::Alive {
+            self.set_quiet(slot, false);
+        }
         let n = self.nodes.get_mut(slot);
         if n.state != state {
             self.counts[n.state as usize] -= 1;

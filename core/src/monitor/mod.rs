@@ -4,7 +4,8 @@
 //! construction, getters), `intake.rs` (beats, leaves, disconnects), `liveness.rs` (time,
 //! deadlines, down and forget), `acks.rs` (what it sends), `probes.rs` (readings and samples),
 //! `arrivals.rs`, `info.rs` (node snapshots), `links.rs` (the budget detector's per-node link
-//! estimates) and `restore.rs`; `registry.rs`, `deadlines.rs`
+//! estimates), `isolation.rs` (the monitor's own blindness: quiet marks, held nodes) and
+//! `restore.rs`; `registry.rs`, `deadlines.rs`
 //! and `sequence.rs` hold the per-node records, the deadline heap and the sequence window.
 
 mod acks;
@@ -13,6 +14,7 @@ mod config;
 mod deadlines;
 mod info;
 mod intake;
+mod isolation;
 mod links;
 mod liveness;
 mod probes;
@@ -21,8 +23,9 @@ mod restore;
 mod sequence;
 mod state;
 
-pub use config::{MonitorConfig, MonitorConfigError, PeerIdentity};
+pub use config::{Isolation, MonitorConfig, MonitorConfigError, PeerIdentity};
 pub use info::NodeInfo;
+pub use isolation::IsolationView;
 pub use links::LinkView;
 pub use probes::MAX_PROBES_PER_NODE;
 pub use registry::NodeState;

@@ -26,18 +26,22 @@ pub enum NodeState {
     Down,
     /// It said goodbye.
     Left,
+    /// Silent while the monitor itself seemed cut off: held (not reported down) until beats
+    /// return or the isolation hold passes (see [`crate::Isolation`]).
+    Unreachable,
 }
 
 impl NodeState {
     /// Every state, in a fixed order.
-    pub const ALL: [Self; 3] = [Self::Alive, Self::Down, Self::Left];
+    pub const ALL: [Self; 4] = [Self::Alive, Self::Down, Self::Left, Self::Unreachable];
 
-    /// Stable lowercase name (`alive`, `down`, `left`).
+    /// Stable lowercase name (`alive`, `down`, `left`, `unreachable`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Alive => "alive",
             Self::Down => "down",
             Self::Left => "left",
+            Self::Unreachable => "unreachable",
         }
     }
 }
@@ -70,6 +74,9 @@ pub(crate) struct Node {
     pub(crate) period_us: u32,
     pub(crate) generation: u32,
     pub(crate) state: NodeState,
+    /// Alive and silent past its quiet mark (counted in the isolation check; see
+    /// `isolation.rs`).
+    pub(crate) quiet: bool,
     pub(crate) occupied: bool,
 }
 

@@ -102,8 +102,13 @@ impl Monitor {
             let mut link = self.links.fresh();
             let det = first_arrival(&self.cfg.detector, now, period, link.as_mut());
             let state_since = r.state_since.min(now);
-            let (last, since) = match r.state {
-                NodeState::Alive => (now, state_since),
+            // A node held unreachable by the previous run is judged afresh, as alive.
+            let state = match r.state {
+                NodeState::Unreachable => NodeState::Alive,
+                s => s,
+            };
+            let (last, since) = match state {
+                NodeState::Alive | NodeState::Unreachable => (now, state_since),
                 NodeState::Down | NodeState::Left => {
                     // Forgotten after `now` at the earliest (`poll_timeout` is never in the past).
                     let due_from = self
@@ -131,11 +136,12 @@ impl Monitor {
                 reordered: 0,
                 period_us,
                 generation: 0,
-                state: r.state,
+                state,
+                quiet: false,
                 occupied: true,
             });
             self.links.put(slot, link);
-            self.counts[r.state as usize] += 1;
+            self.counts[state as usize] += 1;
             self.arm(slot);
             out.restored += 1;
         }

@@ -8,6 +8,7 @@ use compact_str::CompactString;
 
 use super::config::{MonitorConfig, MonitorConfigError};
 use super::deadlines::Deadlines;
+use super::isolation::Guard;
 use super::links::Links;
 use super::registry::{NodeState, Registry};
 use crate::arrival::BeatArrival;
@@ -80,7 +81,9 @@ pub struct Monitor {
     pub(super) now: Timestamp,
     pub(super) beats_received: u64,
     pub(super) acks_dropped: u64,
-    pub(super) counts: [usize; 3],
+    pub(super) counts: [usize; 4],
+    /// The isolation guard's counts and episode.
+    pub(super) guard: Guard,
     /// Resume instant of the latest detected stall: alive nodes' silence counts from here.
     pub(super) rearm_at: Timestamp,
     pub(super) stalls: u64,
@@ -111,6 +114,9 @@ impl Monitor {
         if let Some(rule) = cfg.schedules.iter().position(|r| r.validate().is_err()) {
             return Err(MonitorConfigError::Schedule { rule });
         }
+        if let Some(i) = &cfg.isolation {
+            i.validate()?;
+        }
         let schedule_versions = cfg.schedules.iter().map(ScheduleRule::version).collect();
         let cap = nodes.min(cfg.max_nodes);
         Ok(Self {
@@ -132,7 +138,8 @@ impl Monitor {
             now,
             beats_received: 0,
             acks_dropped: 0,
-            counts: [0; 3],
+            counts: [0; 4],
+            guard: Guard::default(),
             rearm_at: Timestamp::ZERO,
             stalls: 0,
             last_stall: Duration::ZERO,

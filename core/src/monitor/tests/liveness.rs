@@ -11,6 +11,11 @@ fn silent_node_is_down_exactly_at_timeout() {
     beat(&mut m, 0, "a", 1, 1);
     beat(&mut m, S, "a", 1, 2);
     assert_eq!(events(&mut m), [(0, "a".into(), "joined")]);
+    // First the isolation guard's quiet mark, 1.5 periods before the deadline.
+    assert_eq!(m.poll_timeout(), Some(t(2 * S + S / 2)));
+    m.handle_timeout(t(2 * S + S / 2));
+    assert!(m.poll_event().is_none());
+    assert_eq!(m.isolation().quiet, 1);
     assert_eq!(m.poll_timeout(), Some(t(4 * S)));
     m.handle_timeout(t(4 * S - 1));
     assert!(m.poll_event().is_none());
@@ -281,11 +286,12 @@ fn own_stall_rearms_instead_of_convicting_everyone() {
         beat(&mut m, i * S, "a", 1, i + 1);
         beat(&mut m, i * S, "b", 1, i + 1);
     }
-    assert_eq!(m.poll_timeout(), Some(t(7 * S)));
-    // The process is stopped from 4.5 s to 20 s: the timer fires 13 s late.
+    // The quiet mark of the isolation guard (1.5 periods before the 7 s deadline).
+    assert_eq!(m.poll_timeout(), Some(t(5 * S + S / 2)));
+    // The process is stopped from 4.5 s to 20 s: the timer fires 14.5 s late.
     m.handle_timeout(t(20 * S));
     assert_eq!(events(&mut m).len(), 2, "only the two joins");
-    assert_eq!(m.stalls(), (1, Duration::from_secs(13)));
+    assert_eq!(m.stalls(), (1, Duration::from_millis(14_500)));
     // The backlog drains: "a" beat during the stall, "b" did not (it died meanwhile).
     beat(&mut m, 20 * S + 10, "a", 1, 6);
     for i in 0..5 {
@@ -301,6 +307,7 @@ fn own_stall_rearms_instead_of_convicting_everyone() {
 fn timer_slightly_late_is_not_a_stall() {
     let mut m = guarded(3);
     beat(&mut m, 0, "a", 1, 1);
+    m.handle_timeout(t(S + S / 2)); // the quiet mark, on time
     m.handle_timeout(t(3 * S + 900_000));
     assert_eq!(m.stalls().0, 0);
     let evs = events(&mut m);

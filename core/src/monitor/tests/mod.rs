@@ -7,6 +7,7 @@
 mod acks;
 mod arrivals;
 mod budget;
+mod isolation;
 mod liveness;
 mod peer;
 mod readings;
