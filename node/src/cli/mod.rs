@@ -5,6 +5,7 @@
 pub(crate) mod beat;
 pub(crate) mod config;
 pub(crate) mod detector;
+pub(crate) mod isolation;
 pub(crate) mod listener;
 pub(crate) mod monitor;
 pub(crate) mod peer;

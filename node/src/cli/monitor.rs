@@ -36,6 +36,10 @@ pub(crate) struct MonitorArgs {
     #[command(flatten)]
     pub(crate) detector: DetectorArgs,
 
+    /// The isolation guard (the monitor's own blindness, reported once).
+    #[command(flatten)]
+    pub(crate) isolation: super::isolation::IsolationArgs,
+
     /// Address of the HTTP API (/metrics, /v1/nodes, /v1/summary, /v1/events, /v1/history, /healthz, the status page at /), or `off`.
     #[arg(
         long,

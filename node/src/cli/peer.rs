@@ -64,6 +64,10 @@ pub(crate) struct PeerArgs {
     #[command(flatten)]
     pub(crate) detector: DetectorArgs,
 
+    /// The isolation guard (the monitor's own blindness, reported once).
+    #[command(flatten)]
+    pub(crate) isolation: super::isolation::IsolationArgs,
+
     /// Event format on stdout: text for people, json for programs (one object per line).
     #[arg(long, env = "HBNODE_EVENTS", value_enum, default_value = "text")]
     pub(crate) events: EventFormat,

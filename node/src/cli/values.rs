@@ -124,7 +124,7 @@ pub(crate) struct HookSpec {
 }
 
 /// Every monitor event name, as in the JSON event stream (and what `--on` accepts besides `any`).
-pub(crate) const EVENT_NAMES: [&str; 10] = [
+pub(crate) const EVENT_NAMES: [&str; 13] = [
     "joined",
     "down",
     "up",
@@ -135,6 +135,9 @@ pub(crate) const EVENT_NAMES: [&str; 10] = [
     "probe_warning",
     "probe_error",
     "probe_unknown",
+    "isolated",
+    "reconnected",
+    "hold_expired",
 ];
 
 /// Parses `--on EVENT=CMD`.

@@ -167,6 +167,7 @@ impl MonitorSettings {
             http: a.http.0,
             events: Some(a.events),
             forget_after: a.forget_after,
+            isolation: a.isolation.config()?,
             recv_buffer: a.recv_buffer,
             record: a.record,
             ..Self::new(id, detector)

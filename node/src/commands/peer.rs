@@ -56,6 +56,7 @@ impl PeerSettings {
             http: a.http.0,
             events: Some(a.events),
             forget_after: a.forget_after,
+            isolation: a.isolation.config()?,
             keyring: keyring.clone(),
             group: group.hash(),
             ..MonitorSettings::new(id.to_string(), DetectorFlags::from_args(&a.detector)?)

@@ -19,9 +19,40 @@ pub(crate) fn run(a: &StatusArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&nodes)?);
     } else {
+        let summary = client::get(&a.http, "/v1/summary", Duration::from_secs(5))?;
+        let summary: SummaryHead = serde_json::from_str(&summary)
+            .context("the monitor's summary is not what this hbnode expects")?;
+        print!("{}", isolation_line(&summary.isolation));
         print!("{}", table(&nodes));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `hbnode status` reads of `/v1/summary`.
+#[derive(Debug, serde::Deserialize)]
+struct SummaryHead {
+    isolation: IsolationHead,
+}
+
+/// `/v1/summary`'s `isolation`.
+#[derive(Debug, Default, serde::Deserialize)]
+struct IsolationHead {
+    isolated: bool,
+    since: Option<String>,
+    held: usize,
+}
+
+/// A warning line before the table while the monitor thinks it is cut off (else nothing).
+fn isolation_line(i: &IsolationHead) -> String {
+    if !i.isolated {
+        return String::new();
+    }
+    format!(
+        "ISOLATED since {}: this monitor seems cut off from its nodes; {} held unreachable, not \
+         reported down (check the monitor's own network)\n\n",
+        i.since.as_deref().unwrap_or("?"),
+        i.held
+    )
 }
 
 /// The PROBES cell: `-` without probes, `N ok`, or the probes that are not ok.
@@ -145,6 +176,21 @@ fn problem_probes(nodes: &[NodeView]) -> String {
 mod tests {
     use super::*;
     use crate::http::views::ProbeView;
+
+    #[test]
+    fn an_isolated_monitor_says_so_before_the_table() {
+        let s: SummaryHead = serde_json::from_str(
+            r#"{"nodes":3,"isolation":{"isolated":true,"since":"2026-12-02T01:00:00.000Z","held":20,"quiet":0,"episodes":1}}"#,
+        )
+        .unwrap();
+        let line = isolation_line(&s.isolation);
+        assert!(
+            line.starts_with("ISOLATED since 2026-12-02T01:00:00.000Z"),
+            "{line}"
+        );
+        assert!(line.contains("20 held unreachable"), "{line}");
+        assert_eq!(isolation_line(&IsolationHead::default()), "");
+    }
 
     /// Issue 14: a probe out of its plugin's own ranges shows them, with unit, min and max.
     #[test]

@@ -12,7 +12,7 @@ use hb_core::probe::ProbeStatus;
 use hb_core::{NodeMatch, NodeState};
 use serde::Serialize;
 
-use crate::http::views::{NodeView, Snapshot, state_rank};
+use crate::http::views::{IsolationSnapshot, NodeView, Snapshot, state_rank};
 
 /// Rows in a page when `limit` is not given.
 pub(crate) const DEFAULT_LIMIT: usize = 100;
@@ -195,6 +195,8 @@ pub(crate) struct Summary {
     pub(crate) states: Vec<Count>,
     /// Probes of every node by state (`ok`, `warning`, `error`, `unknown`).
     pub(crate) probes: Vec<Count>,
+    /// The isolation guard: whether the monitor thinks it is cut off.
+    pub(crate) isolation: IsolationSnapshot,
 }
 
 /// One count of a [`Summary`].
@@ -248,6 +250,7 @@ pub(crate) fn summary(snap: &Snapshot) -> Summary {
         nodes: snap.nodes.len(),
         states,
         probes,
+        isolation: snap.isolation.clone(),
     }
 }
 
@@ -383,7 +386,10 @@ mod tests {
         let s = summary(&snap());
         assert_eq!(s.nodes, 5);
         let states: Vec<_> = s.states.iter().map(|c| (c.state, c.count)).collect();
-        assert_eq!(states, [("down", 2), ("alive", 2), ("left", 1)]);
+        assert_eq!(
+            states,
+            [("down", 2), ("unreachable", 0), ("alive", 2), ("left", 1)]
+        );
         let probes: Vec<_> = s.probes.iter().map(|c| (c.state, c.count)).collect();
         assert_eq!(
             probes,

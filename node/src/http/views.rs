@@ -132,13 +132,15 @@ pub(crate) struct ProbeView {
 }
 
 /// Where a node in `state` sorts on the status page and in `/v1/nodes?sort=state`: the states
-/// that need a person first (`down`), then `alive`, then `left`. The match is exhaustive, so a
-/// new state (say `unreachable`) cannot be added without deciding where it sorts.
+/// that need a person first (`down`), then `unreachable` (held while the monitor seems cut
+/// off), then `alive`, then `left`. The match is exhaustive, so a new state cannot be added
+/// without deciding where it sorts.
 pub(crate) fn state_rank(state: NodeState) -> u8 {
     match state {
         NodeState::Down => 0,
-        NodeState::Alive => 1,
-        NodeState::Left => 2,
+        NodeState::Unreachable => 1,
+        NodeState::Alive => 2,
+        NodeState::Left => 3,
     }
 }
 
@@ -172,6 +174,38 @@ pub(crate) struct Snapshot {
     pub(crate) stalls: (u64, Duration),
     /// The registry's capacity (`--max-nodes`).
     pub(crate) max_nodes: usize,
+    /// The isolation guard: whether an episode is open (since when, wall-clock RFC 3339),
+    /// episodes begun, alive nodes past their quiet mark.
+    pub(crate) isolation: IsolationSnapshot,
+}
+
+/// The isolation guard, as the API shows it (`/v1/summary`'s `isolation`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub(crate) struct IsolationSnapshot {
+    /// Whether the monitor thinks it is cut off from its nodes right now.
+    pub(crate) isolated: bool,
+    /// Since when (RFC 3339), while isolated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) since: Option<String>,
+    /// Nodes held unreachable.
+    pub(crate) held: usize,
+    /// Alive nodes past their quiet mark (1.5 periods before their deadline).
+    pub(crate) quiet: usize,
+    /// Episodes begun since the monitor started.
+    pub(crate) episodes: u64,
+}
+
+impl IsolationSnapshot {
+    fn merge(&mut self, o: Self) {
+        self.isolated |= o.isolated;
+        self.since = match (self.since.take(), o.since) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.held += o.held;
+        self.quiet += o.quiet;
+        self.episodes += o.episodes;
+    }
 }
 
 impl Snapshot {
@@ -193,6 +227,7 @@ impl Snapshot {
         // Each Detector guards its own loop; they share one thread, so a stall shows in all.
         self.stalls = self.stalls.max(other.stalls);
         self.max_nodes += other.max_nodes;
+        self.isolation.merge(other.isolation);
     }
 }
 
@@ -223,6 +258,16 @@ pub(crate) fn snapshot(monitor: &Monitor, clock: &Clock, legacy: &LegacyState) -
             .collect(),
         stalls: monitor.stalls(),
         max_nodes: monitor.config().max_nodes,
+        isolation: {
+            let i = monitor.isolation();
+            IsolationSnapshot {
+                isolated: i.isolated_since.is_some(),
+                since: i.isolated_since.map(|t| clock.rfc3339(t)),
+                held: i.held,
+                quiet: i.quiet,
+                episodes: i.episodes,
+            }
+        },
     }
 }
 

@@ -36,13 +36,20 @@ pub(crate) fn systemd() -> Notify {
 
 /// The one-line summary sent as `STATUS=`.
 pub(crate) fn summary(h: &Health) -> String {
-    format!(
+    let mut s = format!(
         "{} nodes: {} alive, {} down, {} left",
         h.nodes(),
         h.count(NodeState::Alive),
         h.count(NodeState::Down),
         h.count(NodeState::Left)
-    )
+    );
+    let held = h.count(NodeState::Unreachable);
+    if held > 0 || h.isolated > 0 {
+        s.push_str(&format!(
+            ", {held} unreachable; ISOLATED: this monitor seems cut off from its nodes"
+        ));
+    }
+    s
 }
 
 /// Asks every Detector how many nodes it has in each state; an error if any fails to answer
@@ -145,7 +152,10 @@ mod tests {
                     if stuck {
                         std::future::pending::<()>().await;
                     }
-                    Health { states: [2, 1, 0] }
+                    Health {
+                        states: [2, 1, 0, 0],
+                        isolated: 0,
+                    }
                 }
                 .into_actor(self),
             )
@@ -164,6 +174,24 @@ mod tests {
 
     fn pings(log: &[String]) -> usize {
         log.iter().filter(|m| m.contains("WATCHDOG=1")).count()
+    }
+
+    #[test]
+    fn status_says_when_the_monitor_is_isolated() {
+        let calm = Health {
+            states: [3, 1, 0, 0],
+            isolated: 0,
+        };
+        assert_eq!(summary(&calm), "4 nodes: 3 alive, 1 down, 0 left");
+        let cut_off = Health {
+            states: [1, 0, 0, 20],
+            isolated: 1,
+        };
+        assert_eq!(
+            summary(&cut_off),
+            "21 nodes: 1 alive, 0 down, 0 left, 20 unreachable; ISOLATED: this monitor seems \
+             cut off from its nodes"
+        );
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub(crate) struct GetHealth;
 pub(crate) struct Health {
     /// Nodes in each state, indexed like [`NodeState::ALL`].
     pub(crate) states: [usize; NodeState::ALL.len()],
+    /// Detectors whose monitor thinks it is cut off (an isolation episode is open).
+    pub(crate) isolated: usize,
 }
 
 impl Health {
@@ -86,6 +88,7 @@ impl Health {
         for (n, m) in self.states.iter_mut().zip(other.states) {
             *n += m;
         }
+        self.isolated += other.isolated;
     }
 }
 
@@ -355,6 +358,7 @@ impl Handler<GetHealth> for DetectorActor {
     fn handle(&mut self, _: GetHealth, _: &mut Self::Context) -> Self::Result {
         MessageResult(Health {
             states: NodeState::ALL.map(|s| self.monitor.count(s)),
+            isolated: usize::from(self.monitor.isolation().isolated_since.is_some()),
         })
     }
 }

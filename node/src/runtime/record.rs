@@ -15,9 +15,10 @@ use crate::runtime::clock::Clock;
 pub(crate) struct EventRecord {
     /// RFC 3339 UTC with milliseconds: when the monitor decided (display only).
     pub(crate) time: String,
-    /// `joined`, `down`, `up`, `restarted`, `left` or `forgotten`.
+    /// `joined`, `down`, `up`, `restarted`, `left`, `forgotten`, `probe_*`; monitor-level:
+    /// `isolated`, `reconnected`, `hold_expired`.
     pub(crate) event: &'static str,
-    /// The node's id.
+    /// The node's id (monitor-level events: the monitor's own id).
     pub(crate) node: String,
     /// The node's last known address.
     pub(crate) addr: SocketAddr,
@@ -59,6 +60,19 @@ pub(crate) struct EventRecord {
     /// `probe_*`: the probe's state before (`ok`, `warning`, `error`, `unknown`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) previous_state: Option<&'static str>,
+    /// `isolated`: nodes silent together; `reconnected`: nodes still silent at the end;
+    /// `hold_expired`: nodes reported down with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) nodes: Option<u32>,
+    /// `isolated`: nodes watched (alive, held, or down by silence within one timeout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) watched: Option<u32>,
+    /// `reconnected`: held nodes that beat again during the episode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) returned: Option<u32>,
+    /// `reconnected`, `hold_expired`: how long the isolation lasted, in ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) lasted_ms: Option<u64>,
     /// The node's process id, when a legacy listener reported one (Circus, TCP/JSON): a claim.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) pid: Option<u32>,
@@ -74,6 +88,9 @@ pub(crate) struct EventRecord {
     #[serde(skip)]
     pub(crate) at_us: u64,
 }
+
+/// The monitor-level events' names (see [`hb_core::EventKind::is_monitor_level`]).
+pub(crate) const MONITOR_EVENTS: [&str; 3] = ["isolated", "reconnected", "hold_expired"];
 
 fn ms(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
@@ -100,6 +117,10 @@ impl EventRecord {
             probe: None,
             reading: None,
             previous_state: None,
+            nodes: None,
+            watched: None,
+            returned: None,
+            lasted_ms: None,
             at_us: ev.at.as_micros(),
             pid: None,
             pid_verified: None,
@@ -137,9 +158,32 @@ impl EventRecord {
                 r.reading = value.is_finite().then_some(*value);
                 r.previous_state = Some(previous.as_str());
             }
+            EventKind::Isolated { silent, watched } => {
+                r.nodes = Some(*silent);
+                r.watched = Some(*watched);
+            }
+            EventKind::Reconnected {
+                returned,
+                still_silent,
+                lasted,
+            } => {
+                r.nodes = Some(*still_silent);
+                r.returned = Some(*returned);
+                r.lasted_ms = Some(ms(*lasted));
+            }
+            EventKind::IsolationExpired { down, lasted } => {
+                r.nodes = Some(*down);
+                r.lasted_ms = Some(ms(*lasted));
+            }
             EventKind::Joined | EventKind::Left | EventKind::Forgotten => {}
         }
         r
+    }
+
+    /// Whether the event is about the monitor itself (`isolated`, `reconnected`,
+    /// `hold_expired`) rather than one node.
+    pub(crate) fn is_monitor_level(&self) -> bool {
+        MONITOR_EVENTS.contains(&self.event)
     }
 
     /// The record as one JSON line (no newline).
@@ -168,11 +212,20 @@ const EVENT_WIDTH: usize = 13;
 
 impl fmt::Display for EventRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}  {:<EVENT_WIDTH$}  {} ({})",
-            self.time, self.event, self.node, self.addr
-        )?;
+        if self.is_monitor_level() {
+            // About the monitor itself, which has no address of its own here.
+            write!(
+                f,
+                "{}  {:<EVENT_WIDTH$}  monitor {}",
+                self.time, self.event, self.node
+            )?;
+        } else {
+            write!(
+                f,
+                "{}  {:<EVENT_WIDTH$}  {} ({})",
+                self.time, self.event, self.node, self.addr
+            )?;
+        }
         match self.event {
             "down" => {
                 write!(
@@ -205,6 +258,25 @@ impl fmt::Display for EventRecord {
                 }
                 Ok(())
             }
+            "isolated" => write!(
+                f,
+                ": {} of {} nodes silent together; held unreachable, not down",
+                self.nodes.unwrap_or(0),
+                self.watched.unwrap_or(0)
+            ),
+            "reconnected" => write!(
+                f,
+                " after {:.3}s: {} nodes beat again, {} still silent",
+                self.lasted_ms.unwrap_or(0) as f64 / 1000.0,
+                self.returned.unwrap_or(0),
+                self.nodes.unwrap_or(0)
+            ),
+            "hold_expired" => write!(
+                f,
+                " after {:.3}s isolated: {} nodes still silent, reported down",
+                self.lasted_ms.unwrap_or(0) as f64 / 1000.0,
+                self.nodes.unwrap_or(0)
+            ),
             e if e.starts_with("probe_") => {
                 write!(f, ": {}", self.probe.as_deref().unwrap_or("?"))?;
                 match self.reading {

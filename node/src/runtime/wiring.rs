@@ -57,6 +57,8 @@ pub(crate) struct MonitorSettings {
     pub(crate) events: Option<EventFormat>,
     /// Forget nodes down or gone this long.
     pub(crate) forget_after: Option<Duration>,
+    /// The isolation guard (`None`: off).
+    pub(crate) isolation: Option<hb_core::Isolation>,
     /// Receive buffer to ask for.
     pub(crate) recv_buffer: usize,
     /// Monitor id sent in acks.
@@ -103,6 +105,7 @@ impl MonitorSettings {
             http: None,
             events: None,
             forget_after: None,
+            isolation: Some(hb_core::Isolation::default()),
             recv_buffer: 0,
             id,
             record: None,
@@ -181,6 +184,7 @@ pub(crate) fn start_with(
         id: s.id.clone(),
         detector,
         forget_after: s.forget_after,
+        isolation: s.isolation,
         hash_seed: random_u64(),
         keyring: s.keyring.clone(),
         max_nodes: s.max_nodes,

@@ -14,6 +14,11 @@
 //! dies. When the node comes back (`up`, `restarted`), leaves or is forgotten, its alert is sent
 //! once more with `endsAt` = now: resolved.
 //!
+//! While the monitor thinks it is cut off (`isolated`), it fires
+//! `alertname="HbnodeMonitorIsolated"` with labels `monitor` (its id: here the monitor is the
+//! subject) and `severity="critical"`, no `node` label; `reconnected` or `hold_expired`
+//! resolves it. Nodes held unreachable meanwhile fire nothing.
+//!
 //! A probe in warning or error fires `alertname="HbnodeProbe"` with labels `node`, `probe` and
 //! `severity` (`warning` or `critical`), resolved by `probe_ok`/`probe_unknown`, by a change of
 //! severity (which fires the other one), or when the node leaves or is forgotten. Retries and
@@ -40,6 +45,13 @@ pub(crate) const ALERT_NAME: &str = "HbnodeNodeDown";
 
 /// The `alertname` label of a probe alert (labels `probe` and `severity` added).
 pub(crate) const PROBE_ALERT_NAME: &str = "HbnodeProbe";
+
+/// The `alertname` label of the monitor's own isolation alert (labels `monitor`, `severity`).
+pub(crate) const ISOLATED_ALERT_NAME: &str = "HbnodeMonitorIsolated";
+
+/// The firing-map key of the isolation alert, under the monitor's own id (no probe has it:
+/// probe names are printable).
+const ISOLATED_KEY: &str = "\u{0}isolated";
 
 /// Events waiting for the Alertmanager runtime before further ones are dropped.
 const QUEUE: usize = 4096;
@@ -104,6 +116,8 @@ pub(crate) fn firing(monitor: &Monitor, clock: &Clock) -> Vec<RestoredAlert> {
 #[derive(Clone, Debug, PartialEq)]
 struct Firing {
     alertname: &'static str,
+    /// The monitor's own alert (isolation): no `node` label, the labels say which monitor.
+    about_monitor: bool,
     /// Labels besides `alertname`, `node` and the static ones (`probe`, `severity`).
     labels: Map<String, Value>,
     starts_at: String,
@@ -126,7 +140,9 @@ impl Alerts {
     fn alert(&self, node: &str, f: &Firing, ends_at: SystemTime) -> Value {
         let mut labels = Map::new();
         labels.insert("alertname".into(), f.alertname.into());
-        labels.insert("node".into(), node.into());
+        if !f.about_monitor {
+            labels.insert("node".into(), node.into());
+        }
         labels.extend(f.labels.clone());
         for (k, v) in &self.settings.labels {
             labels.insert(k.clone(), v.clone().into());
@@ -161,12 +177,39 @@ impl Alerts {
                 }
                 let f = Firing {
                     alertname: ALERT_NAME,
+                    about_monitor: false,
                     labels: Map::new(),
                     starts_at: r.time.clone(),
                     annotations,
                 };
                 self.fire((r.node.clone(), String::new()), f, now)
             }
+            "isolated" => {
+                let mut labels = Map::new();
+                labels.insert("monitor".into(), r.node.clone().into());
+                labels.insert("severity".into(), "critical".into());
+                let mut annotations = Map::new();
+                annotations.insert(
+                    "summary".into(),
+                    format!(
+                        "monitor {} hears none of {} of its {} nodes: its own network is the \
+                         likely fault; they are held unreachable, not reported down",
+                        r.node,
+                        r.nodes.unwrap_or(0),
+                        r.watched.unwrap_or(0)
+                    )
+                    .into(),
+                );
+                let f = Firing {
+                    alertname: ISOLATED_ALERT_NAME,
+                    about_monitor: true,
+                    labels,
+                    starts_at: r.time.clone(),
+                    annotations,
+                };
+                self.fire((r.node.clone(), ISOLATED_KEY.into()), f, now)
+            }
+            "reconnected" | "hold_expired" => self.resolve(&r.node, Some(ISOLATED_KEY), now),
             "up" | "restarted" | "joined" => self.resolve(&r.node, Some(""), now),
             // Gone on purpose or forgotten: nothing of the node should stay firing.
             "left" | "forgotten" => self.resolve(&r.node, None, now),
@@ -194,6 +237,7 @@ impl Alerts {
                 let mut out = self.resolve(&r.node, Some(&probe), now);
                 let f = Firing {
                     alertname: PROBE_ALERT_NAME,
+                    about_monitor: false,
                     labels,
                     starts_at: r.time.clone(),
                     annotations,
@@ -227,6 +271,7 @@ impl Alerts {
                 annotations.insert("addr".into(), r.addr.into());
                 let f = Firing {
                     alertname: ALERT_NAME,
+                    about_monitor: false,
                     labels: Map::new(),
                     starts_at,
                     annotations,
@@ -250,6 +295,7 @@ impl Alerts {
                 labels.insert("severity".into(), severity.into());
                 let f = Firing {
                     alertname: PROBE_ALERT_NAME,
+                    about_monitor: false,
                     labels,
                     starts_at,
                     annotations,
@@ -385,6 +431,66 @@ mod tests {
             },
             firing: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn isolation_fires_one_monitor_alert_without_node_label_and_reconnected_resolves_it() {
+        let mut a = alerts();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let fired = a.on_event(
+            &record(EventKind::Isolated {
+                silent: 20,
+                watched: 21,
+            }),
+            now,
+        );
+        assert_eq!(fired.len(), 1);
+        let labels = &fired[0]["labels"];
+        assert_eq!(labels["alertname"], ISOLATED_ALERT_NAME);
+        assert_eq!(
+            labels["monitor"], "web-1",
+            "the event's subject: the monitor id"
+        );
+        assert_eq!(labels["severity"], "critical");
+        assert_eq!(labels["team"], "infra");
+        assert!(labels.get("node").is_none(), "{labels}");
+        assert!(
+            fired[0]["annotations"]["summary"]
+                .as_str()
+                .unwrap()
+                .contains("20 of its 21")
+        );
+        assert_eq!(a.resend(now).len(), 1, "kept firing");
+        let resolved = a.on_event(
+            &record(EventKind::Reconnected {
+                returned: 11,
+                still_silent: 9,
+                lasted: Duration::from_secs(7),
+            }),
+            now,
+        );
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0]["endsAt"], rfc3339(now));
+        assert!(a.resend(now).is_empty());
+        // A node of the same name as the monitor keeps its own, separate down alert.
+        a.on_event(&down(), now);
+        a.on_event(
+            &record(EventKind::Isolated {
+                silent: 20,
+                watched: 21,
+            }),
+            now,
+        );
+        let ended = a.on_event(
+            &record(EventKind::IsolationExpired {
+                down: 20,
+                lasted: Duration::from_secs(60),
+            }),
+            now,
+        );
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0]["labels"]["alertname"], ISOLATED_ALERT_NAME);
+        assert_eq!(a.resend(now).len(), 1, "the node's down alert still fires");
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! claimed one and `HBNODE_PID` when that claim is verified ([`crate::legacy::owner`]),
 //! `HBNODE_SILENCE_MS`
 //! for `down`, `HBNODE_PROBE`, `HBNODE_READING` and `HBNODE_PREVIOUS_STATE` for `probe_*`,
+//! `HBNODE_NODES` for `isolated`, `reconnected` and `hold_expired` (whose `HBNODE_NODE` is the
+//! monitor's own id),
 //! `HBNODE_TIME`) and the event's JSON line on stdin. Of the monitor's own environment it
 //! inherits only [`INHERITED_ENV`] (PATH, HOME, USER, LOGNAME, LANG, LC_ALL, TZ). A command still running after
 //! `--hook-timeout` is killed with its whole process group. Every outcome is logged and counted.
@@ -253,6 +255,9 @@ pub(crate) fn env(r: &EventRecord) -> Vec<(&'static str, String)> {
     }
     if let Some(ms) = r.silence_ms {
         env.push(("HBNODE_SILENCE_MS", ms.to_string()));
+    }
+    if let Some(n) = r.nodes {
+        env.push(("HBNODE_NODES", n.to_string()));
     }
     if let Some(probe) = &r.probe {
         env.push(("HBNODE_PROBE", probe.clone()));

@@ -56,6 +56,11 @@ impl StoreFeed {
             at_ms: unix_ms(clock.wall(ev.at)),
             record: Arc::clone(record),
         });
+        if ev.kind.is_monitor_level() {
+            // About the monitor (its id may also be a node's: leave that row alone); the nodes
+            // it held or released reach the store with the next registry snapshot.
+            return;
+        }
         self.tx.offer(match monitor.node(ev.node.as_str(), ev.at) {
             Some(n) => Row::Node(self.row(monitor, clock, &n)),
             None => Row::Forget(record.node.clone()),

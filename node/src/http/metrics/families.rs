@@ -177,6 +177,21 @@ fn detector_families(snap: &Snapshot, stats: &Stats) -> Vec<Family> {
         .unit(Unit::Seconds)
         .value(Value::Float(snap.stalls.1.as_secs_f64())),
         Family::gauge(
+            "isolated",
+            "Whether the monitor thinks it is cut off from its nodes (1): far more fell silent together than independent failures explain; they are held unreachable, not down",
+        )
+        .value(Value::Int(u64::from(snap.isolation.isolated))),
+        Family::counter(
+            "isolation_episodes",
+            "Times the monitor found itself cut off from its nodes (isolated events)",
+        )
+        .value(Value::Int(snap.isolation.episodes)),
+        Family::gauge(
+            "nodes_quiet",
+            "Alive nodes unusually silent: past their quiet mark, 1.5 periods before their deadline (what the isolation guard counts)",
+        )
+        .value(count(snap.isolation.quiet)),
+        Family::gauge(
             "registry_max_nodes",
             "Most nodes the registry holds (--max-nodes); further new ids count as registry_full",
         )

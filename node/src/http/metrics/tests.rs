@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::http::metrics::{Format, Scrape, render};
-use crate::http::views::{LinkView, NodeView, ProbeView, Snapshot};
+use crate::http::views::{IsolationSnapshot, LinkView, NodeView, ProbeView, Snapshot};
 use crate::runtime::stats::Stats;
 
 fn probe(name: &str, state: &str, value: Option<f64>) -> ProbeView {
@@ -110,15 +110,23 @@ fn snapshot() -> Snapshot {
                 ],
             ),
             node("db \"1\"", "left", 1_700_000_001.0, Vec::new()),
+            node("cache-1", "unreachable", 1_700_000_002.0, Vec::new()),
         ],
         beats_received: 9,
         rejections: vec![("bad_magic", 2), ("duplicate", 0)],
-        states: vec![("alive", 1), ("down", 1), ("left", 1)],
+        states: vec![("alive", 1), ("down", 1), ("left", 1), ("unreachable", 1)],
         core_acks_dropped: 1,
         probes_refused: 7,
         readings_refused: vec![("nan", 4), ("infinite", 0)],
         stalls: (2, Duration::from_millis(1500)),
         max_nodes: 10,
+        isolation: IsolationSnapshot {
+            isolated: true,
+            since: Some("2023-11-14T22:13:22.000Z".into()),
+            held: 1,
+            quiet: 0,
+            episodes: 1,
+        },
     }
 }
 
