@@ -271,10 +271,13 @@ fn a_monitor_stopped_past_the_timeout_rearms_instead_of_convicting_everyone() {
         last >= 1.0,
         "a 3 s stop is a stall of more than the 1 s threshold: {last}"
     );
-    // Once the beats stop, detection works as before: everyone goes down.
-    wait_for("50 downs after the fleet stopped", || {
-        (mon.count("down") >= 50).then_some(())
+    // Once the beats stop, detection works as before. All fifty at once is more than
+    // independent failures explain: the monitor takes it for its own blindness (issue 16),
+    // one `isolated` event, and no down within its one-minute hold.
+    wait_for("isolated after the fleet stopped", || {
+        (mon.count("isolated") == 1).then_some(())
     });
+    assert_eq!(mon.count("down"), 0);
     mon.proc.term();
     assert!(mon.proc.wait().success());
     assert!(

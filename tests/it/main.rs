@@ -8,6 +8,7 @@ mod demo;
 mod failover;
 mod flood;
 mod garbage;
+mod isolation;
 mod legacy;
 mod liveness;
 mod metrics;

@@ -59,8 +59,8 @@ fn node_pages_are_bounded_filtered_down_first_and_refuse_bad_parameters() {
     assert_eq!(status, 200);
     assert_eq!(
         s["states"],
-        serde_json::json!([{"state": "down", "count": 2}, {"state": "alive", "count": 28},
-            {"state": "left", "count": 0}])
+        serde_json::json!([{"state": "down", "count": 2}, {"state": "unreachable", "count": 0},
+            {"state": "alive", "count": 28}, {"state": "left", "count": 0}])
     );
     assert_eq!(
         s["probes"][0],
