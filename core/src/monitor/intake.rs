@@ -248,6 +248,7 @@ impl Monitor {
             generation: 0,
             state: NodeState::Alive,
             quiet: false,
+            deferred: false,
             occupied: true,
         });
         self.links.put(slot, link);

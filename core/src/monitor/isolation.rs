@@ -34,6 +34,8 @@ pub(super) struct Guard {
     episode: Option<Episode>,
     /// Episodes begun so far.
     episodes: u64,
+    /// Verdicts deferred by one period (half the rule met).
+    deferrals: u64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -53,6 +55,9 @@ pub struct IsolationView {
     pub quiet: usize,
     /// Episodes begun since the monitor started.
     pub episodes: u64,
+    /// Down verdicts deferred by one period because half the rule was met (each such node was
+    /// then held, or reported down one period late).
+    pub deferrals: u64,
 }
 
 impl Monitor {
@@ -63,6 +68,7 @@ impl Monitor {
             held: self.count(NodeState::Unreachable),
             quiet: self.guard.quiet,
             episodes: self.guard.episodes,
+            deferrals: self.guard.deferrals,
         }
     }
 
@@ -85,9 +91,12 @@ impl Monitor {
         deadline - (timeout / 2).min(n.period().mul_f64(1.5))
     }
 
-    /// Sets or clears `slot`'s quiet flag, keeping the count.
+    /// Sets or clears `slot`'s quiet flag (clearing also ends a deferral), keeping the count.
     pub(super) fn set_quiet(&mut self, slot: u32, quiet: bool) {
         let n = self.nodes.get_mut(slot);
+        if !quiet {
+            n.deferred = false;
+        }
         if n.quiet != quiet {
             n.quiet = quiet;
             if quiet {
@@ -98,21 +107,33 @@ impl Monitor {
         }
     }
 
-    /// The alive node in `slot` reached its deadline at `deadline`: down, or held if the
-    /// monitor looks cut off.
-    pub(super) fn on_deadline(&mut self, slot: u32, deadline: Timestamp, now: Timestamp) {
+    /// The alive node in `slot` reached its deadline (`fired`: that instant, or one period
+    /// later for a deferred verdict): down, or held if the monitor looks cut off.
+    ///
+    /// When the rule is not met but half of it is (half as many silent nodes would meet it),
+    /// the verdict waits one period, once: the first node to reach its deadline in a cut may
+    /// be one that lost a beat just before, when only some of the others are quiet yet. An
+    /// ordinary crash, with next to nobody else silent, is decided at its deadline.
+    pub(super) fn on_deadline(&mut self, slot: u32, fired: Timestamp, now: Timestamp) {
         let Some(iso) = self.cfg.isolation else {
-            return self.go_down(slot, deadline, now, DownReason::Silence);
+            return self.go_down(slot, fired, now, DownReason::Silence);
         };
         if self.guard.episode.is_some() {
             return self.hold(slot, now);
         }
         let n = self.nodes.get(slot).expect("firing node exists");
+        let deadline = self.deadline_of(n);
         let timeout = deadline - n.last.max(self.rearm_at);
         let recent = self.recent_downs(now, timeout);
         let silent = self.guard.quiet + recent;
         let watched = self.count(NodeState::Alive) + recent;
         if !iso.is_met(silent, watched) {
+            if !n.deferred && iso.is_met(2 * silent, watched) {
+                self.nodes.get_mut(slot).deferred = true;
+                self.guard.deferrals += 1;
+                self.arm(slot);
+                return;
+            }
             self.go_down(slot, deadline, now, DownReason::Silence);
             self.note_down(now, iso);
             return;
@@ -234,6 +255,9 @@ impl Monitor {
     pub(super) fn check_guard(&self) -> Result<(), String> {
         let mut quiet = 0;
         for (_, n) in self.nodes.iter() {
+            if n.deferred && !n.quiet {
+                return Err(format!("node {} is deferred but not quiet", n.id));
+            }
             if n.quiet {
                 if n.state != NodeState::Alive {
                     return Err(format!("node {} is quiet but {}", n.id, n.state.as_str()));

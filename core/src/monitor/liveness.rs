@@ -123,10 +123,10 @@ impl Monitor {
         match n.state {
             NodeState::Alive => {
                 let deadline = self.deadline_of(n);
-                if self.cfg.isolation.is_some() && !n.quiet {
-                    self.quiet_mark(n, deadline)
-                } else {
-                    deadline
+                match self.cfg.isolation {
+                    Some(_) if !n.quiet => self.quiet_mark(n, deadline),
+                    Some(_) if n.deferred => deadline + n.period(),
+                    _ => deadline,
                 }
             }
             NodeState::Unreachable => match self.cfg.isolation {

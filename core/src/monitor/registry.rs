@@ -77,6 +77,9 @@ pub(crate) struct Node {
     /// Alive and silent past its quiet mark (counted in the isolation check; see
     /// `isolation.rs`).
     pub(crate) quiet: bool,
+    /// Quiet, past its deadline, and its verdict deferred by one period because nearly enough
+    /// others were silent too (see `isolation.rs`).
+    pub(crate) deferred: bool,
     pub(crate) occupied: bool,
 }
 

@@ -138,6 +138,7 @@ impl Monitor {
                 generation: 0,
                 state,
                 quiet: false,
+                deferred: false,
                 occupied: true,
             });
             self.links.put(slot, link);

@@ -199,6 +199,10 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
         }),
         // The model has no notion of the monitor's own stalls (see the monitor's unit tests).
         stall_threshold: None,
+        // Nor of the isolation guard (it never engages below ten nodes, but its quiet marks
+        // would make `ToDeadline` stop short of the deadline; its own tests are in
+        // core/src/monitor/tests/isolation.rs).
+        isolation: None,
         ..MonitorConfig::default()
     };
     let mut m = Monitor::new(cfg, Timestamp::ZERO).unwrap();

@@ -32,7 +32,7 @@ pub(super) fn attribute(
     let r = fleet.resolved();
     let m = page.monitor;
     let at = page.at_us;
-    if let (Some(node), Seen::Down { silence_us }) = (page.node, o.log[page.event].seen) {
+    if let (Some(node), Seen::Down { silence_us, .. }) = (page.node, o.log[page.event].seen) {
         let crashed = crashes_of[node as usize].iter().copied().find(|&c| {
             let cr = &o.crashes[c];
             cr.at_us <= at && cr.restart_us.is_none_or(|r| at < r)

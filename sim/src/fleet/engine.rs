@@ -118,6 +118,7 @@ impl<'a> Sim<'a> {
                     hash_seed: splitmix64(seed ^ ((m as u64) << 32)),
                     default_period: t.period,
                     stall_threshold: spec.stall_threshold,
+                    isolation: spec.isolation,
                     ..MonitorConfig::default()
                 };
                 MonSim {

@@ -84,7 +84,7 @@ impl Sim<'_> {
         while let Some(e) = ms.monitor.poll_event() {
             let s = seen(&e.kind);
             let node = match s {
-                Seen::MonitorLevel => None,
+                Seen::MonitorLevel | Seen::MonitorResolved => None,
                 _ => self.fleet.topology.node_index(e.node.as_str()),
             };
             if e.at.as_micros() != now {

@@ -257,7 +257,7 @@ fn measure_run(fleet: &Fleet, o: &FleetOutcome, fm: &mut FleetMeasure) {
     for page in pages(&o.log) {
         let m = page.monitor;
         let blame = attribute(fleet, o, &page, settle[usize::from(m)], &crashes_of);
-        if let (Attribution::Noise, Some(node), Seen::Down { silence_us }) =
+        if let (Attribution::Noise, Some(node), Seen::Down { silence_us, .. }) =
             (blame, page.node, o.log[page.event].seen)
         {
             noise[node as usize].push((page.at_us.saturating_sub(silence_us), page.at_us, m));

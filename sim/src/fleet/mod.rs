@@ -15,6 +15,7 @@
 mod attribution;
 mod engine;
 mod faults;
+pub mod gate;
 mod intake;
 mod measure;
 mod pages;

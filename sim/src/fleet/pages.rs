@@ -1,7 +1,7 @@
 //! What a pager sees: which monitor events are node verdicts, which are monitor-level, and
 //! which of them page someone. The whole paging policy is [`seen`] and [`pages`].
 
-use hb_core::EventKind;
+use hb_core::{DownReason, EventKind};
 
 /// A monitor event as the fleet measurements classify it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,6 +12,9 @@ pub enum Seen {
     Down {
         /// The silence that convicted it, µs.
         silence_us: u64,
+        /// Reported with others at the end of an isolation hold (reason `isolation`): part of
+        /// that one `hold_expired` page, not a page of its own.
+        grouped: bool,
     },
     /// A down node beat again.
     Up,
@@ -19,9 +22,11 @@ pub enum Seen {
     Restarted,
     /// Any other node event (left, forgotten, probe): never a page.
     Other,
-    /// An event about the monitor itself rather than one node (isolation, reconnection, zone
-    /// reports, once hb-core has them): one page each.
+    /// An event about the monitor itself that pages: `isolated`, `hold_expired` (zone reports
+    /// too, once hb-core has them).
     MonitorLevel,
+    /// An event about the monitor itself that resolves rather than pages: `reconnected`.
+    MonitorResolved,
 }
 
 impl Seen {
@@ -34,22 +39,25 @@ impl Seen {
             Self::Restarted => 4,
             Self::Other => 5,
             Self::MonitorLevel => 6,
+            Self::MonitorResolved => 7,
         }
     }
 }
 
-/// How the fleet measurements see one hb-core event.
-///
-/// When hb-core gains monitor-level events (`Isolated`, `Reconnected`, zone reports) they map
-/// to [`Seen::MonitorLevel`] here (or through an `is_monitor_level()` predicate), and a node
-/// held `unreachable` maps to [`Seen::Other`] (not a down, not a page): these are the lines to
-/// add, and the exhaustive match makes the compiler ask for them.
+/// How the fleet measurements see one hb-core event. The match is exhaustive: a new kind of
+/// event cannot be added to hb-core without deciding here whether it pages. (A node held
+/// `unreachable` during an isolation has no event at all.)
 pub fn seen(kind: &EventKind) -> Seen {
     match kind {
         EventKind::Joined => Seen::Joined,
-        EventKind::Down { silence, .. } => Seen::Down {
+        EventKind::Down {
+            silence, reason, ..
+        } => Seen::Down {
             silence_us: silence.as_micros() as u64,
+            grouped: *reason == DownReason::Isolation,
         },
+        EventKind::Isolated { .. } | EventKind::IsolationExpired { .. } => Seen::MonitorLevel,
+        EventKind::Reconnected { .. } => Seen::MonitorResolved,
         EventKind::Up { .. } => Seen::Up,
         EventKind::Restarted { .. } => Seen::Restarted,
         EventKind::Left | EventKind::Forgotten | EventKind::Probe { .. } => Seen::Other,
@@ -69,12 +77,19 @@ pub struct Page {
     pub at_us: u64,
 }
 
-/// The paging policy, in one place: every `down` is a page, and every monitor-level event is
-/// one page (however many nodes it concerns). Nothing else pages.
+/// The paging policy, in one place: every `down` is a page, except those reported together at
+/// the end of an isolation hold (their `hold_expired` paged once for all of them); `isolated`
+/// and `hold_expired` page once each, however many nodes they concern; `reconnected` resolves.
+/// Nothing else pages.
 pub fn pages(log: &[super::Logged]) -> Vec<Page> {
     log.iter()
         .enumerate()
-        .filter(|(_, e)| matches!(e.seen, Seen::Down { .. } | Seen::MonitorLevel))
+        .filter(|(_, e)| {
+            matches!(
+                e.seen,
+                Seen::Down { grouped: false, .. } | Seen::MonitorLevel
+            )
+        })
         .map(|(i, e)| Page {
             event: i,
             monitor: e.monitor,
@@ -125,7 +140,8 @@ mod tests {
         assert_eq!(
             log[1].seen,
             Seen::Down {
-                silence_us: 3_000_000
+                silence_us: 3_000_000,
+                grouped: false
             }
         );
         let p = pages(&log);

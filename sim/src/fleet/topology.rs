@@ -28,6 +28,8 @@ pub struct MonitorSpec {
     pub detector: DetectorConfig,
     /// Its local-pause guard (`MonitorConfig::stall_threshold`).
     pub stall_threshold: Option<Duration>,
+    /// Its isolation guard (`MonitorConfig::isolation`; on by default, as in `hbnode`).
+    pub isolation: Option<hb_core::Isolation>,
 }
 
 /// The fleet: N nodes in zones, each an `hb_core::Beater` sending every beat to every monitor
@@ -148,6 +150,7 @@ impl Topology {
                     timeout: Duration::from_secs(3),
                 }),
                 stall_threshold: Some(Duration::from_secs(1)),
+                isolation: Some(hb_core::Isolation::default()),
             })
             .collect();
         Ok(Self {

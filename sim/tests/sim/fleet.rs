@@ -77,8 +77,21 @@ fn partition_monitor_silences_that_monitor_only() {
         "m0 heard nothing in [{from}, {to}) µs"
     );
     assert!(o.monitors[1].longest_quiet_us.1 - o.monitors[1].longest_quiet_us.0 < 1_000_000);
-    assert_eq!(downed(&o, 0), (0..12).collect());
+    // m0 takes the silence of all twelve for its own blindness: one isolated, one reconnected.
+    assert!(downed(&o, 0).is_empty());
+    assert_eq!(m.monitors[0].events.get("isolated"), Some(&1));
+    assert_eq!(m.monitors[0].events.get("reconnected"), Some(&1));
     assert!(downed(&o, 1).is_empty() && downed(&o, 2).is_empty());
+    assert!(
+        m.monitors[1..]
+            .iter()
+            .all(|mm| !mm.events.contains_key("isolated"))
+    );
+    // Without the isolation guard the same verb convicts every node m0 watches.
+    let mut t = f.topology.clone();
+    t.monitors[0].isolation = None;
+    let (o, m) = run(&Fleet::new(t, f.plan.clone()).unwrap(), 1);
+    assert_eq!(downed(&o, 0), (0..12).collect());
     assert_eq!(m.monitors[0].false_downs_fault, 12);
     assert_eq!(m.monitors[0].false_downs_noise, 0);
 }
@@ -130,6 +143,8 @@ fn stall_monitor_is_a_stall_the_monitor_counts_and_forgives() {
     // really froze the monitor's clock.
     let mut t = f.topology.clone();
     t.monitors[1].stall_threshold = None;
+    // (The isolation guard would take the mass silence at resume for blindness: off too.)
+    t.monitors[1].isolation = None;
     let unguarded = Fleet::new(t, f.plan.clone()).unwrap();
     let (o, m) = run(&unguarded, 4);
     assert_eq!(o.monitors[1].stalls, 0);
@@ -196,23 +211,31 @@ fn crashes_preset_on_a_lossless_link_detects_every_crash_within_bound_and_nothin
     }
 }
 
-/// Today's behaviour, measured: with the current core, a 30 s partition of one monitor's
-/// uplink makes that monitor page once for every node it watches (60 pages for one fault).
-/// This is the bug issue 16 §1 fixes: when `isolated` lands, flip this test to one
-/// monitor-level page for m0 and no false down.
+/// Issue 16 §1's fleet scenario: a 30 s partition of one monitor's uplink (60 nodes, 1 % loss)
+/// is one `isolated` page on that monitor, then `reconnected`, and no false down; the other
+/// monitors see nothing. Without the isolation guard, the same partition pages once for every
+/// node the monitor watches (60 pages for one fault): the storm this fixes.
 #[test]
-fn today_a_30s_monitor_partition_pages_once_per_node_watched_until_isolation_lands() {
+fn a_30s_monitor_partition_is_one_isolated_page_and_no_false_down() {
     let p = presets::preset("partition", 60, 3, 3).unwrap();
     let f = Fleet::new(p.topology, p.plan).unwrap();
     let (o, m) = run(&f, 1);
     assert_eq!(m.incidents.len(), 1);
+    assert_eq!(m.incidents[0].pages, [1, 0, 0]);
+    assert_eq!(m.monitors[0].false_downs_fault, 0);
+    assert!(downed(&o, 0).is_empty());
+    assert_eq!(m.monitors[0].events.get("isolated"), Some(&1));
+    assert_eq!(m.monitors[0].events.get("reconnected"), Some(&1));
+    assert_eq!(m.monitors[0].events.get("up"), None, "no up storm");
+    let mut t = f.topology.clone();
+    for mon in &mut t.monitors {
+        mon.isolation = None;
+    }
+    let (o, m) = run(&Fleet::new(t, f.plan.clone()).unwrap(), 1);
     assert_eq!(m.incidents[0].pages, [60, 0, 0]);
     assert_eq!(m.monitors[0].false_downs_fault, 60);
     assert_eq!(downed(&o, 0).len(), 60);
-    assert!(
-        o.log.iter().all(|e| e.seen != Seen::MonitorLevel),
-        "no monitor-level event exists yet"
-    );
+    assert!(o.log.iter().all(|e| e.seen != Seen::MonitorLevel));
 }
 
 #[test]

@@ -421,12 +421,49 @@ fn event_log(fleet: &Fleet, o: &FleetOutcome, replay: &str) -> String {
             e.name,
             e.incarnation
         );
-        if let Seen::Down { silence_us } = e.seen {
+        if let Seen::Down { silence_us, .. } = e.seen {
             let _ = write!(s, " silence={}", secs(silence_us));
         }
         s.push('\n');
     }
     s
+}
+
+/// `cargo xtask sim verify`'s fleet scenarios ([`hb_sim::fleet::gate`]) on `seed`: prints a
+/// line per case and its checks, returns the failed checks with how to replay them.
+pub(crate) fn verify(seed: u64, runs: u64, only: Option<&str>) -> Vec<String> {
+    let mut failed = Vec::new();
+    for case in hb_sim::fleet::gate::suite(runs)
+        .into_iter()
+        .filter(|c| only.is_none_or(|o| c.name.contains(o)))
+    {
+        let t = Instant::now();
+        let checks = hb_sim::fleet::gate::run_case(&case, seed);
+        let ok = checks.iter().all(|c| c.passed);
+        println!(
+            "{:<26} {:>6} runs  {:<4} {:>5.1}s",
+            case.name,
+            case.runs,
+            if ok { "ok" } else { "FAIL" },
+            t.elapsed().as_secs_f64()
+        );
+        for c in &checks {
+            println!(
+                "    {:<28} {} {}",
+                c.name,
+                if c.passed { "ok  " } else { "FAIL" },
+                c.detail
+            );
+            if !c.passed {
+                failed.push(format!(
+                    "{} / {}: {}\n  replay: cargo xtask sim fleet --preset {} --faults '{}' \
+                     --runs {} --seed {seed:#018x}",
+                    case.name, c.name, c.detail, case.preset, case.faults, case.runs
+                ));
+            }
+        }
+    }
+    failed
 }
 
 #[cfg(test)]

@@ -241,6 +241,9 @@ struct VerifyArgs {
     /// Run only the scenarios whose name contains this.
     #[arg(long)]
     only: Option<String>,
+    /// Runs per fleet scenario (`fleet/…`: 60 nodes, 3 monitors, correlated faults).
+    #[arg(long, default_value_t = 40)]
+    fleet_runs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -357,7 +360,11 @@ fn do_verify(a: &VerifyArgs) -> anyhow::Result<()> {
         .into_iter()
         .filter(|c| a.only.as_deref().is_none_or(|o| c.name.contains(o)))
         .collect();
-    if cases.is_empty() {
+    let fleet_cases = hb_sim::fleet::gate::suite(a.fleet_runs)
+        .into_iter()
+        .filter(|c| a.only.as_deref().is_none_or(|o| c.name.contains(o)))
+        .count();
+    if cases.is_empty() && fleet_cases == 0 {
         bail!("no scenario matches --only");
     }
     let total: u64 = cases.iter().map(verify::runs).sum();
@@ -424,13 +431,18 @@ fn do_verify(a: &VerifyArgs) -> anyhow::Result<()> {
         }
     }
     pb.finish_and_clear();
+    let fleet_failed = fleet::verify(seed, a.fleet_runs, a.only.as_deref());
     let traces: u64 = cases.iter().map(|c| c.traces).sum();
     println!(
-        "{} scenarios, {traces} traces (each run twice; budget cases' oracles once more) in {:.1}s",
+        "{} scenarios, {traces} traces (each run twice; budget cases' oracles once more) and \
+         {fleet_cases} fleet scenarios in {:.1}s",
         cases.len(),
         t0.elapsed().as_secs_f64()
     );
-    if failed.is_empty() {
+    for f in &fleet_failed {
+        eprintln!("FAILED {f}");
+    }
+    if failed.is_empty() && fleet_failed.is_empty() {
         println!("verify: all checks passed (master seed {seed:#018x})");
         return Ok(());
     }
@@ -455,7 +467,11 @@ fn do_verify(a: &VerifyArgs) -> anyhow::Result<()> {
         "reproduce the whole run: cargo xtask sim verify --seed {seed:#018x} --traces {}",
         a.traces
     );
-    bail!("verify failed: {} scenario(s)", failed.len())
+    bail!(
+        "verify failed: {} scenario(s), {} fleet check(s)",
+        failed.len(),
+        fleet_failed.len()
+    )
 }
 
 fn do_plan(a: &PlanArgs) -> anyhow::Result<()> {
