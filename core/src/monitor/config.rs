@@ -67,7 +67,8 @@ pub struct MonitorConfig {
 /// last `T`. If that is at least `min_nodes` and at least `min_share` of the nodes it watches,
 /// the monitor is *isolated*: one [`EventKind::Isolated`](crate::EventKind::Isolated), and the
 /// quiet nodes are held [`Unreachable`](crate::NodeState::Unreachable), not down. Otherwise the
-/// node is down at once: an ordinary crash costs no detection time.
+/// node is down at once — an ordinary crash costs no detection time — unless half the rule is
+/// met (twice as many would meet it): then its verdict waits one period, once.
 ///
 /// The episode ends with [`EventKind::Reconnected`](crate::EventKind::Reconnected) once so many
 /// held nodes beat again that the rest no longer meet the rule (held nodes that beat are alive
