@@ -244,3 +244,96 @@ fn a_monitor_restart_keeps_alerts_of_nodes_still_down_firing_and_their_true_time
         mon2.events_for("web-1")
     );
 }
+
+/// Issue 16: twelve beaters stopped at once (SIGSTOP) are the monitor's own blindness, one
+/// `HbnodeMonitorIsolated` alert labelled by the monitor and no node alert; continued, the
+/// alert resolves.
+#[test]
+fn a_mass_silence_is_one_monitor_alert_and_no_node_alert() {
+    let dir = TempDir::new("am-isolated");
+    let (_alertmanager, am) = start_alertmanager(&dir);
+    let am_url = format!("http://{am}");
+    let tm = TestMonitor::start(&[
+        "--timeout",
+        "1s",
+        "--id",
+        "mon-iso",
+        "--alertmanager",
+        &am_url,
+        "--alertmanager-resend",
+        "30s",
+    ]);
+    let beaters: Vec<Proc> = (0..12)
+        .map(|i| {
+            Proc::hbnode(&[
+                "beat",
+                "--to",
+                &tm.udp,
+                "--period",
+                "200ms",
+                "--id",
+                &format!("n{i:02}"),
+            ])
+        })
+        .collect();
+    wait_for("twelve joined", || {
+        let joined = tm
+            .proc
+            .json_lines()
+            .iter()
+            .filter(|e| e["event"] == "joined")
+            .count();
+        (joined >= 12).then_some(())
+    });
+    let signal = |sig: &str| {
+        let mut cmd = Command::new("kill");
+        cmd.arg(sig);
+        for b in &beaters {
+            cmd.arg(b.pid().to_string());
+        }
+        assert!(cmd.status().expect("kill").success());
+    };
+    signal("-STOP");
+    let all = |am: &str| -> Option<Vec<Value>> {
+        let (status, body) = http_get(am, "/api/v2/alerts")?;
+        (status == 200).then(|| serde_json::from_str(&body).ok())?
+    };
+    let firing = wait_for("the isolation alert", || all(&am).filter(|a| !a.is_empty()));
+    signal("-CONT");
+    assert_eq!(firing.len(), 1, "{firing:#?}");
+    let labels = &firing[0]["labels"];
+    assert_eq!(labels["alertname"], "HbnodeMonitorIsolated");
+    assert_eq!(labels["monitor"], "mon-iso");
+    assert!(labels.get("node").is_none(), "{labels}");
+    wait_for("reconnected", || {
+        tm.proc
+            .json_lines()
+            .iter()
+            .any(|e| e["event"] == "reconnected")
+            .then_some(())
+    });
+    // Resolved alerts leave Alertmanager's list.
+    wait_for("the isolation alert resolved", || {
+        all(&am).filter(Vec::is_empty)
+    });
+    let events = tm.proc.json_lines();
+    assert_eq!(events.iter().filter(|e| e["event"] == "down").count(), 0);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "reconnected")
+            .count(),
+        1
+    );
+    // No node alert ever reached Alertmanager: its only alert was the monitor's.
+    let (_, m) = http_get(&am, "/metrics").expect("alertmanager metrics");
+    let received: f64 = m
+        .lines()
+        .filter(|l| l.starts_with("alertmanager_alerts_received_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(
+        received <= 2.0,
+        "fired and resolved, nothing else: {received}"
+    );
+}

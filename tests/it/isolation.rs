@@ -9,7 +9,7 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use hb_tests::{Proc, TestMonitor, http_get, wait_for};
+use hb_tests::{Proc, TempDir, TestMonitor, http_get, wait_for};
 use serde_json::Value;
 
 const NODES: usize = 20;
@@ -44,7 +44,25 @@ fn names(events: &[Value], name: &str) -> usize {
 
 #[test]
 fn twenty_stopped_beaters_are_one_isolated_and_no_down_then_three_crashes_are_three_downs() {
-    let tm = TestMonitor::start(&["--timeout", "1s", "--id", "mon-iso"]);
+    let dir = TempDir::new("isolation-hook");
+    let seen = dir.0.join("hooks");
+    let hook = |event: &str| {
+        format!(
+            "{event}=echo \"$HBNODE_EVENT $HBNODE_NODE $HBNODE_NODES\" >> {}",
+            seen.display()
+        )
+    };
+    let (on_isolated, on_reconnected) = (hook("isolated"), hook("reconnected"));
+    let tm = TestMonitor::start(&[
+        "--timeout",
+        "1s",
+        "--id",
+        "mon-iso",
+        "--on",
+        &on_isolated,
+        "--on",
+        &on_reconnected,
+    ]);
     let mut beaters: Vec<Proc> = (0..NODES)
         .map(|i| {
             Proc::hbnode(&[
@@ -108,6 +126,15 @@ fn twenty_stopped_beaters_are_one_isolated_and_no_down_then_three_crashes_are_th
     assert_eq!(names(&after, "down"), 0, "{after:#?}");
     assert_eq!(tm.metric("hbnode_isolated"), 0.0);
     assert_eq!(tm.metric("hbnode_nodes{state=\"alive\"}"), NODES as f64);
+    // Each reached the exec hooks once, with the monitor as its node and the count.
+    let ran = wait_for("both hooks ran", || {
+        let text = std::fs::read_to_string(&seen).ok()?;
+        (text.lines().count() >= 2).then_some(text)
+    });
+    let mut lines = ran.lines();
+    assert_eq!(lines.next(), Some("isolated mon-iso 20"), "{ran}");
+    let reconnected = lines.next().unwrap_or_default();
+    assert!(reconnected.starts_with("reconnected mon-iso "), "{ran}");
 
     // Three real crashes among seventeen that beat on: three ordinary downs.
     let mark = tm.proc.json_lines().len();
