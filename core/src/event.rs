@@ -92,6 +92,24 @@ pub enum EventKind {
         /// How long the episode lasted.
         lasted: Duration,
     },
+    /// Monitor-level: most of a zone fell silent together while the rest of the fleet is fine:
+    /// a real outage of that zone. Its nodes' downs follow (or came just before), each marked
+    /// with the zone.
+    ZoneDown {
+        /// The zone.
+        zone: CompactString,
+        /// Its nodes silent together (quiet, or down by silence within one timeout).
+        silent: u32,
+        /// Its nodes watched.
+        watched: u32,
+    },
+    /// Monitor-level: most of a zone that was out is alive again.
+    ZoneUp {
+        /// The zone.
+        zone: CompactString,
+        /// How long it was out.
+        lasted: Duration,
+    },
     /// Monitor-level: the isolation hold passed with the monitor still cut off; the nodes
     /// still held follow as `down` events at the same instant, reason
     /// [`DownReason::Isolation`].
@@ -134,6 +152,8 @@ impl EventKind {
             Self::Isolated { .. } => "isolated",
             Self::Reconnected { .. } => "reconnected",
             Self::IsolationExpired { .. } => "hold_expired",
+            Self::ZoneDown { .. } => "zone_down",
+            Self::ZoneUp { .. } => "zone_up",
         }
     }
 
@@ -141,7 +161,11 @@ impl EventKind {
     pub fn is_monitor_level(&self) -> bool {
         matches!(
             self,
-            Self::Isolated { .. } | Self::Reconnected { .. } | Self::IsolationExpired { .. }
+            Self::Isolated { .. }
+                | Self::Reconnected { .. }
+                | Self::IsolationExpired { .. }
+                | Self::ZoneDown { .. }
+                | Self::ZoneUp { .. }
         )
     }
 }
@@ -202,6 +226,17 @@ impl fmt::Display for Event {
                 " after {:.3}s: {returned} nodes beat again, {still_silent} still silent",
                 lasted.as_secs_f64()
             ),
+            EventKind::ZoneDown {
+                zone,
+                silent,
+                watched,
+            } => write!(
+                f,
+                ": zone {zone}, {silent} of its {watched} nodes silent together"
+            ),
+            EventKind::ZoneUp { zone, lasted } => {
+                write!(f, ": zone {zone} back after {:.3}s", lasted.as_secs_f64())
+            }
             EventKind::IsolationExpired { down, lasted } => write!(
                 f,
                 " after {:.3}s: {down} nodes still silent, reported down",

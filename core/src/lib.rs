@@ -99,10 +99,11 @@ pub use beater::{
 pub use event::{DownReason, Event, EventKind};
 pub use glob::{NodeMatch, NodeMatchError};
 pub use id::{IdError, MAX_ID_LEN, NodeId};
+pub use monitor::MAX_ZONES;
 pub use monitor::{
     Isolation, IsolationView, LinkView, MAX_PROBES_PER_NODE, Monitor, MonitorConfig,
     MonitorConfigError, NodeInfo, NodeState, PeerIdentity, REORDER_WINDOW, Restored, RestoredNode,
-    RestoredProbe,
+    RestoredProbe, ZoneRule,
 };
 pub use reject::{Rejection, Rejections};
 pub use time::Timestamp;

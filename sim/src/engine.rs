@@ -518,7 +518,9 @@ impl<'a> Sim<'a> {
                 | EventKind::Probe { .. }
                 | EventKind::Isolated { .. }
                 | EventKind::Reconnected { .. }
-                | EventKind::IsolationExpired { .. } => {
+                | EventKind::IsolationExpired { .. }
+                | EventKind::ZoneDown { .. }
+                | EventKind::ZoneUp { .. } => {
                     self.fail(format!("unexpected {} event", e.kind.name()));
                     5
                 }

@@ -109,23 +109,7 @@ fn killed_beater_fires_one_alert_from_two_monitors_and_it_resolves_when_it_retur
 
 /// Starts Alertmanager on a fresh loopback port in `dir`; its address once ready.
 fn start_alertmanager(dir: &TempDir) -> (Proc, String) {
-    let config = dir.0.join("alertmanager.yml");
-    std::fs::write(
-        &config,
-        "route:\n  receiver: blackhole\n  group_wait: 1s\nreceivers:\n  - name: blackhole\n",
-    )
-    .unwrap();
-    let am = format!("127.0.0.1:{}", free_tcp_port());
-    let p = Proc::spawn(Command::new(alertmanager_bin()).args([
-        format!("--config.file={}", config.display()),
-        format!("--storage.path={}", dir.0.join("data").display()),
-        format!("--web.listen-address={am}"),
-        "--cluster.listen-address=".to_owned(),
-    ]));
-    wait_for("Alertmanager ready", || {
-        http_get(&am, "/-/ready").filter(|(s, _)| *s == 200)
-    });
-    (p, am)
+    start_alertmanager_with(dir, "")
 }
 
 /// The active alerts of `node` by alertname.
@@ -336,4 +320,122 @@ fn a_mass_silence_is_one_monitor_alert_and_no_node_alert() {
         received <= 2.0,
         "fired and resolved, nothing else: {received}"
     );
+}
+
+/// Issue 16: a zone outage pages once. Three nodes of zone `rack-b` (of six in two zones) go
+/// silent: the monitor reports `zone_down`, fires `HbnodeZoneDown{zone="rack-b"}`, and the
+/// three `HbnodeNodeDown` alerts, which carry `zone="rack-b"`, are muted by the shipped
+/// inhibit rule (dist/alertmanager/hbnode-inhibit.yml) in a real Alertmanager.
+#[test]
+fn a_zone_outage_is_one_zone_alert_and_its_node_alerts_are_inhibited() {
+    let dir = TempDir::new("am-zone");
+    let inhibit = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist/alertmanager/hbnode-inhibit.yml"),
+    )
+    .expect("the shipped inhibit rule");
+    let (_alertmanager, am) = start_alertmanager_with(&dir, &inhibit);
+    let am_url = format!("http://{am}");
+    let tm = TestMonitor::start(&[
+        "--timeout",
+        "1s",
+        "--id",
+        "mon-z",
+        "--zone",
+        "rack-a=a-*",
+        "--zone",
+        "rack-b=b-*",
+        "--alertmanager",
+        &am_url,
+        "--alertmanager-resend",
+        "30s",
+    ]);
+    let mut beaters: Vec<(String, Proc)> = ["a-0", "a-1", "a-2", "b-0", "b-1", "b-2"]
+        .iter()
+        .map(|id| {
+            let p = Proc::hbnode(&["beat", "--to", &tm.udp, "--period", "200ms", "--id", id]);
+            ((*id).to_owned(), p)
+        })
+        .collect();
+    wait_for("six joined", || {
+        let joined = tm
+            .proc
+            .json_lines()
+            .iter()
+            .filter(|e| e["event"] == "joined")
+            .count();
+        (joined >= 6).then_some(())
+    });
+    for (id, p) in &mut beaters {
+        if id.starts_with("b-") {
+            p.kill();
+        }
+    }
+    let alerts = wait_for("the zone alert and three node alerts", || {
+        let (status, body) = http_get(&am, "/api/v2/alerts")?;
+        let all: Vec<Value> = (status == 200).then(|| serde_json::from_str(&body).ok())??;
+        (all.len() >= 4).then_some(all)
+    });
+    let zone: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["labels"]["alertname"] == "HbnodeZoneDown")
+        .collect();
+    assert_eq!(zone.len(), 1, "{alerts:#?}");
+    assert_eq!(zone[0]["labels"]["zone"], "rack-b");
+    assert!(zone[0]["labels"].get("node").is_none());
+    let nodes: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["labels"]["alertname"] == "HbnodeNodeDown")
+        .collect();
+    assert_eq!(nodes.len(), 3, "{alerts:#?}");
+    for n in &nodes {
+        assert_eq!(n["labels"]["zone"], "rack-b", "{n}");
+    }
+    // Alertmanager evaluates inhibitions on its own schedule: wait until it has muted them.
+    wait_for("the node alerts inhibited", || {
+        let (_, body) = http_get(&am, "/api/v2/alerts")?;
+        let all: Vec<Value> = serde_json::from_str(&body).ok()?;
+        let muted = all
+            .iter()
+            .filter(|a| a["labels"]["alertname"] == "HbnodeNodeDown")
+            .filter(|a| a["status"]["state"] == "suppressed")
+            .filter(|a| {
+                !a["status"]["inhibitedBy"]
+                    .as_array()
+                    .is_none_or(Vec::is_empty)
+            })
+            .count();
+        (muted == 3).then_some(())
+    });
+    let events = tm.proc.json_lines();
+    assert_eq!(
+        events.iter().filter(|e| e["event"] == "zone_down").count(),
+        1
+    );
+    assert_eq!(
+        events.iter().filter(|e| e["event"] == "isolated").count(),
+        0
+    );
+}
+
+/// As [`start_alertmanager`], with `extra` YAML appended to its configuration.
+fn start_alertmanager_with(dir: &TempDir, extra: &str) -> (Proc, String) {
+    let config = dir.0.join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "route:\n  receiver: blackhole\n  group_wait: 1s\nreceivers:\n  - name: blackhole\n{extra}"
+        ),
+    )
+    .unwrap();
+    let am = format!("127.0.0.1:{}", free_tcp_port());
+    let p = Proc::spawn(Command::new(alertmanager_bin()).args([
+        format!("--config.file={}", config.display()),
+        format!("--storage.path={}", dir.0.join("data").display()),
+        format!("--web.listen-address={am}"),
+        "--cluster.listen-address=".to_owned(),
+    ]));
+    wait_for("Alertmanager ready", || {
+        http_get(&am, "/-/ready").filter(|(s, _)| *s == 200)
+    });
+    (p, am)
 }

@@ -9,6 +9,7 @@
 //!   systemd/hbnode-beat.service
 //!   prometheus/hbnode-*.yml, tests/     alert and recording rules, their promtool tests
 //!   grafana/hbnode.json               the dashboard
+//!   alertmanager/hbnode-inhibit.yml   the inhibit rule folding a zone's node pages into one
 //!   man/man1/hbnode.1, hbnode-*.1     from `hbnode man --out-dir`
 //!   completions/hbnode.bash, _hbnode, hbnode.fish
 //!   README.md CHANGELOG.md LICENSE-* docs/*.md docs/guides/*.md
@@ -70,6 +71,7 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
         "systemd",
         "prometheus/tests",
         "grafana",
+        "alertmanager",
         "man/man1",
         "completions",
         "docs/guides",
@@ -92,6 +94,7 @@ pub(crate) fn main(args: &[String]) -> anyhow::Result<()> {
         "dist/prometheus",
         "dist/prometheus/tests",
         "dist/grafana",
+        "dist/alertmanager",
         "docs",
         "docs/guides",
     ] {

@@ -57,6 +57,10 @@ pub struct MonitorConfig {
     /// failures explain, the monitor reports its own blindness once instead of every node
     /// down. `None` disables it.
     pub isolation: Option<Isolation>,
+    /// Zone rules (first match wins): a zone whose nodes fall silent together while the
+    /// others are fine is reported once, `zone_down` (see `zones.rs`). Needs `isolation` (its
+    /// share and hold); empty: no zones.
+    pub zones: Vec<super::zones::ZoneRule>,
 }
 
 /// When a mass silence means the monitor is the one cut off (see [`MonitorConfig::isolation`]).
@@ -134,6 +138,7 @@ impl Default for MonitorConfig {
             probes: ProbeConfig::default(),
             schedules: Vec::new(),
             isolation: Some(Isolation::default()),
+            zones: Vec::new(),
         }
     }
 }
@@ -168,4 +173,8 @@ pub enum MonitorConfigError {
     /// The isolation guard's bounds (see [`Isolation::validate`]).
     #[error("isolation: min nodes must be at least 1, min share in (0, 1] and hold at least 1ms")]
     Isolation,
+    /// A zone name is not 1–64 bytes without control characters, or there are more than
+    /// [`MAX_ZONES`](super::MAX_ZONES) zones.
+    #[error("zones: names must be 1-64 bytes without control characters, at most 255 zones")]
+    Zones,
 }

@@ -43,6 +43,8 @@ pub struct NodeInfo<'a> {
     pub duplicates: u32,
     /// Beats that arrived after a later one.
     pub reordered: u32,
+    /// Its zone, if a zone rule gave it one.
+    pub zone: Option<&'a str>,
 }
 
 impl NodeInfo<'_> {
@@ -66,7 +68,7 @@ impl Monitor {
         self.nodes.iter().map(move |(_, n)| self.info(n, now))
     }
 
-    fn info<'a>(&self, n: &'a Node, now: Timestamp) -> NodeInfo<'a> {
+    fn info<'a>(&'a self, n: &'a Node, now: Timestamp) -> NodeInfo<'a> {
         let period = n.period();
         let alive = n.state == NodeState::Alive;
         NodeInfo {
@@ -85,6 +87,7 @@ impl Monitor {
             lost: n.lost,
             duplicates: n.duplicates,
             reordered: n.reordered,
+            zone: self.zone_name(n.zone),
         }
     }
 }

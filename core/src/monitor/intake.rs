@@ -5,7 +5,7 @@ use core::net::SocketAddr;
 use core::time::Duration;
 
 use super::liveness::{deadline_after, first_arrival};
-use super::registry::{Node, NodeState};
+use super::registry::{Node, NodeState, Quiet};
 use super::sequence::{Seq, sequence};
 use super::state::Monitor;
 use crate::detector::Arrival;
@@ -200,6 +200,10 @@ impl Monitor {
         if prev_state == NodeState::Unreachable {
             self.on_return(now);
         }
+        if prev_state != NodeState::Alive {
+            let zone = self.nodes.get(slot).expect("present").zone;
+            self.zone_returned(zone, now);
+        }
         if let Some(kind) = event {
             let n = self.nodes.get(slot).expect("present");
             let ev = Event {
@@ -227,6 +231,7 @@ impl Monitor {
             return;
         };
         let period = Duration::from_micros(u64::from(period_us));
+        let zone = self.zone_for(b.node);
         let mut link = self.links.fresh();
         let det = first_arrival(&self.cfg.detector, now, period, link.as_mut());
         let slot = self.nodes.insert(Node {
@@ -247,12 +252,13 @@ impl Monitor {
             period_us,
             generation: 0,
             state: NodeState::Alive,
-            quiet: false,
-            deferred: false,
+            quiet: Quiet::No,
+            zone,
             occupied: true,
         });
         self.links.put(slot, link);
         self.counts[NodeState::Alive as usize] += 1;
+        self.zone_join(zone, NodeState::Alive);
         self.beats_received += 1;
         self.events.push_back(Event {
             at: now,

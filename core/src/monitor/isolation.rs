@@ -13,7 +13,7 @@ use core::time::Duration;
 use std::collections::VecDeque;
 
 use super::config::Isolation;
-use super::registry::{Node, NodeState};
+use super::registry::{Node, NodeState, Quiet};
 use super::state::Monitor;
 use crate::detector::Detector;
 use crate::event::{DownReason, Event, EventKind};
@@ -94,11 +94,15 @@ impl Monitor {
     /// Sets or clears `slot`'s quiet flag (clearing also ends a deferral), keeping the count.
     pub(super) fn set_quiet(&mut self, slot: u32, quiet: bool) {
         let n = self.nodes.get_mut(slot);
+        let was = n.quiet.is();
         if !quiet {
-            n.deferred = false;
+            n.quiet = Quiet::No;
+        } else if !was {
+            n.quiet = Quiet::Yes;
         }
-        if n.quiet != quiet {
-            n.quiet = quiet;
+        if was != quiet {
+            let zone = n.zone;
+            self.zone_quiet(zone, quiet);
             if quiet {
                 self.guard.quiet += 1;
             } else {
@@ -111,7 +115,8 @@ impl Monitor {
     /// later for a deferred verdict): down, or held if the monitor looks cut off.
     ///
     /// When the rule is not met but half of it is (half as many silent nodes would meet it),
-    /// the verdict waits one period, once: the first node to reach its deadline in a cut may
+    /// fleet-wide or — with at least two silent — in the node's zone, the verdict waits one
+    /// period, once: the first node to reach its deadline in a cut may
     /// be one that lost a beat just before, when only some of the others are quiet yet. An
     /// ordinary crash, with next to nobody else silent, is decided at its deadline.
     pub(super) fn on_deadline(&mut self, slot: u32, fired: Timestamp, now: Timestamp) {
@@ -128,12 +133,20 @@ impl Monitor {
         let silent = self.guard.quiet + recent;
         let watched = self.count(NodeState::Alive) + recent;
         if !iso.is_met(silent, watched) {
-            if !n.deferred && iso.is_met(2 * silent, watched) {
-                self.nodes.get_mut(slot).deferred = true;
+            let zone = n.zone;
+            let deferred = n.quiet == Quiet::Deferred;
+            let zs = self.zone_silence(zone, now, timeout);
+            let rule = |s: usize, w: usize| self.zone_rule(s, w, iso.min_share);
+            let zone_out = zs.filter(|&(s, w)| rule(s, w));
+            let zone_half = zs.is_some_and(|(s, w)| s >= 2 && rule(2 * s, w));
+            let half = iso.is_met(2 * silent, watched) || (zone_half && zone_out.is_none());
+            if !deferred && half {
+                self.nodes.get_mut(slot).quiet = Quiet::Deferred;
                 self.guard.deferrals += 1;
                 self.arm(slot);
                 return;
             }
+            self.zone_down(zone, now, zone_out);
             self.go_down(slot, deadline, now, DownReason::Silence);
             self.note_down(now, iso);
             return;
@@ -153,7 +166,7 @@ impl Monitor {
         let quiet: Vec<u32> = self
             .nodes
             .iter()
-            .filter(|(_, n)| n.state == NodeState::Alive && n.quiet)
+            .filter(|(_, n)| n.state == NodeState::Alive && n.quiet.is())
             .map(|(s, _)| s)
             .collect();
         for s in quiet {
@@ -240,7 +253,7 @@ impl Monitor {
         d.push_back(now);
     }
 
-    fn monitor_event(&mut self, now: Timestamp, kind: EventKind) {
+    pub(super) fn monitor_event(&mut self, now: Timestamp, kind: EventKind) {
         let node = NodeId::new(&self.cfg.id).expect("validated at construction");
         self.events.push_back(Event {
             at: now,
@@ -255,10 +268,7 @@ impl Monitor {
     pub(super) fn check_guard(&self) -> Result<(), String> {
         let mut quiet = 0;
         for (_, n) in self.nodes.iter() {
-            if n.deferred && !n.quiet {
-                return Err(format!("node {} is deferred but not quiet", n.id));
-            }
-            if n.quiet {
+            if n.quiet.is() {
                 if n.state != NodeState::Alive {
                     return Err(format!("node {} is quiet but {}", n.id, n.state.as_str()));
                 }
@@ -271,6 +281,7 @@ impl Monitor {
                 self.guard.quiet
             ));
         }
+        self.check_zones()?;
         if self.guard.episode.is_none() && self.count(NodeState::Unreachable) > 0 {
             return Err("nodes held unreachable outside an isolation episode".into());
         }

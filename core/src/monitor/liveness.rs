@@ -4,7 +4,7 @@
 use core::time::Duration;
 
 use super::deadlines::Entry;
-use super::registry::{Node, NodeState};
+use super::registry::{Node, NodeState, Quiet};
 use super::state::Monitor;
 use crate::detector::{Arrival, Detector, DetectorConfig, DetectorState, LinkEstimate};
 use crate::event::{DownReason, Event, EventKind};
@@ -124,8 +124,8 @@ impl Monitor {
             NodeState::Alive => {
                 let deadline = self.deadline_of(n);
                 match self.cfg.isolation {
-                    Some(_) if !n.quiet => self.quiet_mark(n, deadline),
-                    Some(_) if n.deferred => deadline + n.period(),
+                    Some(_) if !n.quiet.is() => self.quiet_mark(n, deadline),
+                    Some(_) if n.quiet == Quiet::Deferred => deadline + n.period(),
                     _ => deadline,
                 }
             }
@@ -161,15 +161,16 @@ impl Monitor {
         let n = self.nodes.get_mut(slot);
         n.scheduled = Timestamp::MAX;
         match n.state {
-            NodeState::Alive if self.cfg.isolation.is_some() && !n.quiet => {
+            NodeState::Alive if self.cfg.isolation.is_some() && !n.quiet.is() => {
                 self.set_quiet(slot, true);
                 self.arm(slot);
             }
             NodeState::Alive => self.on_deadline(slot, deadline, now),
             NodeState::Unreachable => self.expire(now),
             NodeState::Down | NodeState::Left => {
-                let (addr, incarnation) = (n.addr, n.incarnation);
-                self.counts[n.state as usize] -= 1;
+                let (addr, incarnation, zone, state) = (n.addr, n.incarnation, n.zone, n.state);
+                self.zone_leave(zone, state);
+                self.counts[state as usize] -= 1;
                 let node = self.nodes.remove(slot);
                 self.forget_probes(&node);
                 self.events.push_back(Event {
@@ -217,6 +218,9 @@ impl Monitor {
         }
         let n = self.nodes.get_mut(slot);
         if n.state != state {
+            let (zone, from) = (n.zone, n.state);
+            self.zone_state(zone, from, state);
+            let n = self.nodes.get_mut(slot);
             self.counts[n.state as usize] -= 1;
             self.counts[state as usize] += 1;
             n.state = state;

@@ -4,8 +4,8 @@
 //! construction, getters), `intake.rs` (beats, leaves, disconnects), `liveness.rs` (time,
 //! deadlines, down and forget), `acks.rs` (what it sends), `probes.rs` (readings and samples),
 //! `arrivals.rs`, `info.rs` (node snapshots), `links.rs` (the budget detector's per-node link
-//! estimates), `isolation.rs` (the monitor's own blindness: quiet marks, held nodes) and
-//! `restore.rs`; `registry.rs`, `deadlines.rs`
+//! estimates), `isolation.rs` (the monitor's own blindness: quiet marks, held nodes), `zones.rs`
+//! (zone outages) and `restore.rs`; `registry.rs`, `deadlines.rs`
 //! and `sequence.rs` hold the per-node records, the deadline heap and the sequence window.
 
 mod acks;
@@ -22,6 +22,7 @@ mod registry;
 mod restore;
 mod sequence;
 mod state;
+mod zones;
 
 pub use config::{Isolation, MonitorConfig, MonitorConfigError, PeerIdentity};
 pub use info::NodeInfo;
@@ -32,6 +33,7 @@ pub use registry::NodeState;
 pub use restore::{Restored, RestoredNode, RestoredProbe};
 pub use sequence::REORDER_WINDOW;
 pub use state::Monitor;
+pub use zones::{MAX_ZONES, ZoneRule};
 
 #[cfg(test)]
 mod tests;

@@ -46,6 +46,26 @@ impl NodeState {
     }
 }
 
+/// Where an alive node stands against its quiet mark (see `isolation.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Quiet {
+    /// Before its quiet mark (or not alive).
+    No,
+    /// Past its quiet mark: counted as unusually silent.
+    Yes,
+    /// Past its deadline too, its verdict deferred by one period because nearly enough others
+    /// were silent as well.
+    Deferred,
+}
+
+impl Quiet {
+    /// Past the quiet mark (deferred or not).
+    pub(crate) fn is(self) -> bool {
+        self != Self::No
+    }
+}
+
 /// One node's record. Fixed size (see the `node_record_is_small` test).
 #[derive(Clone, Debug)]
 pub(crate) struct Node {
@@ -74,12 +94,11 @@ pub(crate) struct Node {
     pub(crate) period_us: u32,
     pub(crate) generation: u32,
     pub(crate) state: NodeState,
-    /// Alive and silent past its quiet mark (counted in the isolation check; see
-    /// `isolation.rs`).
-    pub(crate) quiet: bool,
-    /// Quiet, past its deadline, and its verdict deferred by one period because nearly enough
-    /// others were silent too (see `isolation.rs`).
-    pub(crate) deferred: bool,
+    /// Alive and silent past its quiet mark (counted in the isolation check), and whether its
+    /// verdict was deferred (see `isolation.rs`).
+    pub(crate) quiet: Quiet,
+    /// Its zone (an index into the monitor's zone table), or `NO_ZONE`.
+    pub(crate) zone: u8,
     pub(crate) occupied: bool,
 }
 

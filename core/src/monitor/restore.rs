@@ -5,7 +5,7 @@ use core::net::SocketAddr;
 use core::time::Duration;
 
 use super::liveness::{deadline_after, first_arrival};
-use super::registry::{Node, NodeState};
+use super::registry::{Node, NodeState, Quiet};
 use super::state::Monitor;
 use compact_str::CompactString;
 
@@ -118,6 +118,7 @@ impl Monitor {
                     (r.last_seen.min(now), state_since.max(due_from))
                 }
             };
+            let zone = self.zone_for(r.id.as_str());
             let slot = self.nodes.insert(Node {
                 id: r.id,
                 addr: r.addr,
@@ -137,12 +138,13 @@ impl Monitor {
                 period_us,
                 generation: 0,
                 state,
-                quiet: false,
-                deferred: false,
+                quiet: Quiet::No,
+                zone,
                 occupied: true,
             });
             self.links.put(slot, link);
             self.counts[state as usize] += 1;
+            self.zone_join(zone, state);
             self.arm(slot);
             out.restored += 1;
         }

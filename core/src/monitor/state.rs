@@ -11,6 +11,7 @@ use super::deadlines::Deadlines;
 use super::isolation::Guard;
 use super::links::Links;
 use super::registry::{NodeState, Registry};
+use super::zones::Zones;
 use crate::arrival::BeatArrival;
 use crate::event::Event;
 use crate::id::NodeId;
@@ -84,6 +85,8 @@ pub struct Monitor {
     pub(super) counts: [usize; 4],
     /// The isolation guard's counts and episode.
     pub(super) guard: Guard,
+    /// The zone table and its counts.
+    pub(super) zones: Zones,
     /// Resume instant of the latest detected stall: alive nodes' silence counts from here.
     pub(super) rearm_at: Timestamp,
     pub(super) stalls: u64,
@@ -117,8 +120,17 @@ impl Monitor {
         if let Some(i) = &cfg.isolation {
             i.validate()?;
         }
+        let mut names: Vec<&str> = cfg.zones.iter().map(|z| z.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        if names.len() > super::zones::MAX_ZONES
+            || cfg.zones.iter().any(|z| NodeId::new(&z.name).is_err())
+        {
+            return Err(MonitorConfigError::Zones);
+        }
         let schedule_versions = cfg.schedules.iter().map(ScheduleRule::version).collect();
         let cap = nodes.min(cfg.max_nodes);
+        let zones = Zones::new(&cfg.zones);
         Ok(Self {
             schedule_versions,
             nodes: Registry::with_capacity(cfg.hash_seed, cap),
@@ -140,6 +152,7 @@ impl Monitor {
             acks_dropped: 0,
             counts: [0; 4],
             guard: Guard::default(),
+            zones,
             rearm_at: Timestamp::ZERO,
             stalls: 0,
             last_stall: Duration::ZERO,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use hb_core::Isolation;
+use hb_core::{Isolation, NodeId, NodeMatch, ZoneRule};
 
 use super::values::parse_duration;
 
@@ -19,7 +19,7 @@ pub(crate) enum Switch {
 }
 
 /// The isolation flags.
-#[derive(Clone, Copy, Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub(crate) struct IsolationArgs {
     /// Whether a mass silence is taken for the monitor's own blindness.
     ///
@@ -68,9 +68,36 @@ pub(crate) struct IsolationArgs {
         value_parser = parse_share
     )]
     pub(crate) isolation_min_share: f64,
+
+    /// Nodes whose id matches GLOB belong to zone NAME (repeatable; the first match wins).
+    ///
+    /// A zone whose nodes fall silent together (the --isolation-min-share of it, at least
+    /// two) while the rest of the fleet is fine is a real outage of that zone: one `zone_down`
+    /// event (Alertmanager: `HbnodeZoneDown{zone}`), its nodes' downs as usual but carrying
+    /// `zone`, so the shipped inhibit rule (dist/alertmanager/hbnode-inhibit.yml) folds their
+    /// pages into the zone's; `zone_up` when most of it is back. Needs --isolation on.
+    #[arg(
+        long = "zone",
+        env = "HBNODE_ZONE",
+        value_name = "NAME=GLOB",
+        value_delimiter = ',',
+        value_parser = parse_zone
+    )]
+    pub(crate) zones: Vec<ZoneRule>,
 }
 
 impl IsolationArgs {
+    /// The zone rules; refused without the isolation guard, whose share they use.
+    pub(crate) fn zones_checked(&self) -> anyhow::Result<Vec<ZoneRule>> {
+        if !self.zones.is_empty() && self.isolation == Switch::Off {
+            anyhow::bail!(
+                "--zone needs --isolation on: a zone outage is judged with the isolation \
+                 guard's share (--isolation-min-share)"
+            );
+        }
+        Ok(self.zones.clone())
+    }
+
     /// The core's configuration (`None`: the guard is off).
     pub(crate) fn config(&self) -> anyhow::Result<Option<Isolation>> {
         if self.isolation == Switch::Off {
@@ -85,6 +112,19 @@ impl IsolationArgs {
             .map_err(|e| anyhow::anyhow!("--isolation-hold: {e}"))?;
         Ok(Some(iso))
     }
+}
+
+/// `NAME=GLOB`: a zone rule.
+fn parse_zone(s: &str) -> Result<ZoneRule, String> {
+    let (name, glob) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=GLOB (e.g. rack-a=web-a-*)"))?;
+    NodeId::new(name.trim()).map_err(|e| format!("zone name `{name}`: {e}"))?;
+    let nodes = NodeMatch::new(glob.trim()).map_err(|e| format!("zone {name}: {e}"))?;
+    Ok(ZoneRule {
+        name: name.trim().into(),
+        nodes,
+    })
 }
 
 /// `50%` or `0.5`, in (0, 1].
@@ -145,6 +185,21 @@ mod tests {
                 .min_share,
             0.25
         );
+    }
+
+    #[test]
+    fn zone_rules_parse_in_order_and_bad_ones_say_why() {
+        let t = T::try_parse_from(["t", "--zone", "rack-a=a-*", "--zone", "rack-b=b-*"]).unwrap();
+        let names: Vec<_> = t.i.zones.iter().map(|z| z.name.as_str()).collect();
+        assert_eq!(names, ["rack-a", "rack-b"]);
+        assert!(t.i.zones[0].nodes.matches("a-7"));
+        for (bad, says) in [("rack-a", "NAME=GLOB"), ("=a-*", "zone name")] {
+            let e = T::try_parse_from(["t", "--zone", bad])
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]

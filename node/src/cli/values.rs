@@ -124,7 +124,7 @@ pub(crate) struct HookSpec {
 }
 
 /// Every monitor event name, as in the JSON event stream (and what `--on` accepts besides `any`).
-pub(crate) const EVENT_NAMES: [&str; 13] = [
+pub(crate) const EVENT_NAMES: [&str; 15] = [
     "joined",
     "down",
     "up",
@@ -138,6 +138,8 @@ pub(crate) const EVENT_NAMES: [&str; 13] = [
     "isolated",
     "reconnected",
     "hold_expired",
+    "zone_down",
+    "zone_up",
 ];
 
 /// Parses `--on EVENT=CMD`.

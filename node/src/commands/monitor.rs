@@ -168,6 +168,7 @@ impl MonitorSettings {
             events: Some(a.events),
             forget_after: a.forget_after,
             isolation: a.isolation.config()?,
+            zones: a.isolation.zones_checked()?,
             recv_buffer: a.recv_buffer,
             record: a.record,
             ..Self::new(id, detector)

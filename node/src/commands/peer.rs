@@ -57,6 +57,7 @@ impl PeerSettings {
             events: Some(a.events),
             forget_after: a.forget_after,
             isolation: a.isolation.config()?,
+            zones: a.isolation.zones_checked()?,
             keyring: keyring.clone(),
             group: group.hash(),
             ..MonitorSettings::new(id.to_string(), DetectorFlags::from_args(&a.detector)?)

@@ -177,6 +177,8 @@ pub(crate) struct Snapshot {
     /// The isolation guard: whether an episode is open (since when, wall-clock RFC 3339),
     /// episodes begun, alive nodes past their quiet mark.
     pub(crate) isolation: IsolationSnapshot,
+    /// Every `--zone` by name, and whether it is reported out.
+    pub(crate) zones: Vec<(String, bool)>,
 }
 
 /// The isolation guard, as the API shows it (`/v1/summary`'s `isolation`).
@@ -228,6 +230,12 @@ impl Snapshot {
         self.stalls = self.stalls.max(other.stalls);
         self.max_nodes += other.max_nodes;
         self.isolation.merge(other.isolation);
+        for (name, out) in other.zones {
+            match self.zones.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, o)) => *o |= out,
+                None => self.zones.push((name, out)),
+            }
+        }
     }
 }
 
@@ -258,6 +266,10 @@ pub(crate) fn snapshot(monitor: &Monitor, clock: &Clock, legacy: &LegacyState) -
             .collect(),
         stalls: monitor.stalls(),
         max_nodes: monitor.config().max_nodes,
+        zones: monitor
+            .zones()
+            .map(|(name, out)| (name.to_owned(), out.is_some()))
+            .collect(),
         isolation: {
             let i = monitor.isolation();
             IsolationSnapshot {

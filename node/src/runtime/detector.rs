@@ -188,6 +188,9 @@ impl DetectorActor {
         while let Some(ev) = self.monitor.poll_event() {
             let id = self.event_ids.fetch_add(1, Ordering::Relaxed) + 1;
             let mut r = EventRecord::new(&ev, id, name, &self.clock);
+            if !ev.kind.is_monitor_level() {
+                r.zone = self.monitor.zone_of(ev.node.as_str()).map(str::to_owned);
+            }
             self.legacy.annotate(&mut r, &ev.node);
             let r = Arc::new(r);
             if let Some(store) = &self.store {

@@ -70,7 +70,12 @@ pub(crate) struct EventRecord {
     /// `reconnected`: held nodes that beat again during the episode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) returned: Option<u32>,
-    /// `reconnected`, `hold_expired`: how long the isolation lasted, in ms.
+    /// `zone_down`, `zone_up`: the zone; node events: the node's zone, if a `--zone` rule gave
+    /// it one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) zone: Option<String>,
+    /// `reconnected`, `hold_expired`: how long the isolation lasted (`zone_up`: the zone's
+    /// outage), in ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) lasted_ms: Option<u64>,
     /// The node's process id, when a legacy listener reported one (Circus, TCP/JSON): a claim.
@@ -90,7 +95,13 @@ pub(crate) struct EventRecord {
 }
 
 /// The monitor-level events' names (see [`hb_core::EventKind::is_monitor_level`]).
-pub(crate) const MONITOR_EVENTS: [&str; 3] = ["isolated", "reconnected", "hold_expired"];
+pub(crate) const MONITOR_EVENTS: [&str; 5] = [
+    "isolated",
+    "reconnected",
+    "hold_expired",
+    "zone_down",
+    "zone_up",
+];
 
 fn ms(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
@@ -118,6 +129,7 @@ impl EventRecord {
             reading: None,
             previous_state: None,
             nodes: None,
+            zone: None,
             watched: None,
             returned: None,
             lasted_ms: None,
@@ -173,6 +185,19 @@ impl EventRecord {
             }
             EventKind::IsolationExpired { down, lasted } => {
                 r.nodes = Some(*down);
+                r.lasted_ms = Some(ms(*lasted));
+            }
+            EventKind::ZoneDown {
+                zone,
+                silent,
+                watched,
+            } => {
+                r.zone = Some(zone.to_string());
+                r.nodes = Some(*silent);
+                r.watched = Some(*watched);
+            }
+            EventKind::ZoneUp { zone, lasted } => {
+                r.zone = Some(zone.to_string());
                 r.lasted_ms = Some(ms(*lasted));
             }
             EventKind::Joined | EventKind::Left | EventKind::Forgotten => {}
@@ -270,6 +295,19 @@ impl fmt::Display for EventRecord {
                 self.lasted_ms.unwrap_or(0) as f64 / 1000.0,
                 self.returned.unwrap_or(0),
                 self.nodes.unwrap_or(0)
+            ),
+            "zone_down" => write!(
+                f,
+                ": zone {}, {} of its {} nodes silent together: a zone outage",
+                self.zone.as_deref().unwrap_or("?"),
+                self.nodes.unwrap_or(0),
+                self.watched.unwrap_or(0)
+            ),
+            "zone_up" => write!(
+                f,
+                ": zone {} back after {:.3}s",
+                self.zone.as_deref().unwrap_or("?"),
+                self.lasted_ms.unwrap_or(0) as f64 / 1000.0
             ),
             "hold_expired" => write!(
                 f,

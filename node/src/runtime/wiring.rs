@@ -59,6 +59,8 @@ pub(crate) struct MonitorSettings {
     pub(crate) forget_after: Option<Duration>,
     /// The isolation guard (`None`: off).
     pub(crate) isolation: Option<hb_core::Isolation>,
+    /// Zone rules (`--zone`).
+    pub(crate) zones: Vec<hb_core::ZoneRule>,
     /// Receive buffer to ask for.
     pub(crate) recv_buffer: usize,
     /// Monitor id sent in acks.
@@ -106,6 +108,7 @@ impl MonitorSettings {
             events: None,
             forget_after: None,
             isolation: Some(hb_core::Isolation::default()),
+            zones: Vec::new(),
             recv_buffer: 0,
             id,
             record: None,
@@ -185,6 +188,7 @@ pub(crate) fn start_with(
         detector,
         forget_after: s.forget_after,
         isolation: s.isolation,
+        zones: s.zones.clone(),
         hash_seed: random_u64(),
         keyring: s.keyring.clone(),
         max_nodes: s.max_nodes,

@@ -49,6 +49,10 @@ pub(crate) const PROBE_ALERT_NAME: &str = "HbnodeProbe";
 /// The `alertname` label of the monitor's own isolation alert (labels `monitor`, `severity`).
 pub(crate) const ISOLATED_ALERT_NAME: &str = "HbnodeMonitorIsolated";
 
+/// The `alertname` label of a zone outage (labels `zone`, `severity`); the shipped inhibit
+/// rule folds the downs of that zone's nodes (which carry `zone`) into it.
+pub(crate) const ZONE_ALERT_NAME: &str = "HbnodeZoneDown";
+
 /// The firing-map key of the isolation alert, under the monitor's own id (no probe has it:
 /// probe names are printable).
 const ISOLATED_KEY: &str = "\u{0}isolated";
@@ -175,14 +179,48 @@ impl Alerts {
                 if let Some(pid) = r.pid {
                     annotations.insert("pid".into(), pid.to_string().into());
                 }
+                let mut labels = Map::new();
+                if let Some(z) = &r.zone {
+                    labels.insert("zone".into(), z.clone().into());
+                }
                 let f = Firing {
                     alertname: ALERT_NAME,
                     about_monitor: false,
-                    labels: Map::new(),
+                    labels,
                     starts_at: r.time.clone(),
                     annotations,
                 };
                 self.fire((r.node.clone(), String::new()), f, now)
+            }
+            "zone_down" => {
+                let zone = r.zone.clone().unwrap_or_default();
+                let mut labels = Map::new();
+                labels.insert("zone".into(), zone.clone().into());
+                labels.insert("severity".into(), "critical".into());
+                let mut annotations = Map::new();
+                annotations.insert("monitor".into(), self.settings.monitor.clone().into());
+                annotations.insert(
+                    "summary".into(),
+                    format!(
+                        "zone {zone} is out: {} of its {} nodes went silent together while \
+                         the rest of the fleet is fine",
+                        r.nodes.unwrap_or(0),
+                        r.watched.unwrap_or(0)
+                    )
+                    .into(),
+                );
+                let f = Firing {
+                    alertname: ZONE_ALERT_NAME,
+                    about_monitor: true,
+                    labels,
+                    starts_at: r.time.clone(),
+                    annotations,
+                };
+                self.fire(("\u{0}zone".to_owned(), zone), f, now)
+            }
+            "zone_up" => {
+                let zone = r.zone.clone().unwrap_or_default();
+                self.resolve("\u{0}zone", Some(&zone), now)
             }
             "isolated" => {
                 let mut labels = Map::new();

@@ -63,6 +63,8 @@ pub(super) struct MonSim {
     pub(super) held: Vec<u32>,
     pub(super) last_input: u64,
     pub(super) counters: MonitorCounters,
+    /// Zones this monitor reported out (`zone_down` without `zone_up` yet), by zone index.
+    pub(super) zones_out: Vec<bool>,
 }
 
 pub(super) struct Sim<'a> {
@@ -119,6 +121,11 @@ impl<'a> Sim<'a> {
                     default_period: t.period,
                     stall_threshold: spec.stall_threshold,
                     isolation: spec.isolation,
+                    zones: if spec.zones {
+                        t.zone_rules()
+                    } else {
+                        Vec::new()
+                    },
                     ..MonitorConfig::default()
                 };
                 MonSim {
@@ -129,6 +136,7 @@ impl<'a> Sim<'a> {
                     held: Vec::new(),
                     last_input: 0,
                     counters: MonitorCounters::default(),
+                    zones_out: vec![false; t.zones.len()],
                 }
             })
             .collect();

@@ -38,6 +38,13 @@ pub fn suite(runs: u64) -> Vec<FleetCase> {
             faults: "partition_monitor=m0,2m,30s;crash_every=10m,1m",
             runs,
         },
+        // A third of the fleet (zone z1) cut off from every monitor for a minute.
+        FleetCase {
+            name: "fleet/zone-outage",
+            preset: "zone-outage",
+            faults: "zone_outage=z1,2m,1m",
+            runs,
+        },
         // Independent crashes only: the baseline every correlated case is measured against.
         FleetCase {
             name: "fleet/crashes",
@@ -107,6 +114,7 @@ pub fn run_case(case: &FleetCase, seed: u64) -> Vec<FleetCheck> {
     }
     match case.preset {
         "partition" => out.extend(partition_checks(&f, &runs)),
+        "zone-outage" => out.push(zone_check(&f, &runs)),
         "monitor-stall" => {
             let pages: u64 = m.incidents.iter().flat_map(|i| &i.pages).sum();
             let stalls: u64 = runs.iter().map(|o| o.monitors[1].stalls).sum();
@@ -158,6 +166,44 @@ fn partition_checks(f: &Fleet, runs: &[FleetOutcome]) -> Vec<FleetCheck> {
             detail: format!("{fault_downs} fault-induced downs in {} runs", runs.len()),
         },
     ]
+}
+
+/// Per run and monitor: one `zone_down` and one `zone_up` for z1, no isolation, and every
+/// node of z1 down (they really were unreachable) — one page per monitor for the outage.
+fn zone_check(f: &Fleet, runs: &[FleetOutcome]) -> FleetCheck {
+    let zone: u64 = (0..f.topology.node_count())
+        .filter(|&i| f.zone_of(i) == 1)
+        .count() as u64;
+    let mut bad = Vec::new();
+    for o in runs {
+        let m = measure(f, core::slice::from_ref(o));
+        for (i, mm) in m.monitors.iter().enumerate() {
+            let count = |e: &str| mm.events.get(e).copied().unwrap_or(0);
+            let pages: u64 = m.incidents.iter().map(|inc| inc.pages[i]).sum();
+            let got = (
+                count("zone_down"),
+                count("zone_up"),
+                count("isolated"),
+                pages,
+            );
+            if got != (1, 1, 0, 1) || mm.false_downs_fault != zone {
+                bad.push(format!(
+                    "seed {:#x} m{i}: zone_down/zone_up/isolated/pages {got:?}, {} downs of {zone}",
+                    o.seed, mm.false_downs_fault
+                ));
+            }
+        }
+    }
+    FleetCheck {
+        name: "one zone report per monitor",
+        passed: bad.is_empty(),
+        detail: bad.first().cloned().unwrap_or_else(|| {
+            format!(
+                "{} runs: each monitor one zone_down, one zone_up, {zone} downs, one page",
+                runs.len()
+            )
+        }),
+    }
 }
 
 /// Fault-induced downs allowed per partition run: a node that lost its last two beats just

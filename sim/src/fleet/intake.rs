@@ -2,7 +2,7 @@
 //! buffer while it is stalled), its timer, its resume after a stall, and draining its outputs
 //! into the run's log after every input.
 
-use hb_core::Timestamp;
+use hb_core::{EventKind, Timestamp};
 
 use super::Logged;
 use super::engine::{Ev, Sim, node_addr};
@@ -82,11 +82,28 @@ impl Sim<'_> {
         let mut failures = Vec::new();
         let ms = &mut self.monitors[usize::from(m)];
         while let Some(e) = ms.monitor.poll_event() {
-            let s = seen(&e.kind);
+            let mut s = seen(&e.kind);
             let node = match s {
                 Seen::MonitorLevel | Seen::MonitorResolved => None,
                 _ => self.fleet.topology.node_index(e.node.as_str()),
             };
+            // A zone this monitor reported out: its nodes' downs are that one page.
+            match &e.kind {
+                EventKind::ZoneDown { zone, .. } | EventKind::ZoneUp { zone, .. } => {
+                    if let Some(z) = self.fleet.topology.zone_index(zone) {
+                        ms.zones_out[usize::from(z)] = e.kind.name() == "zone_down";
+                    }
+                }
+                _ => {}
+            }
+            if let (Seen::Down { silence_us, .. }, Some(i)) = (s, node)
+                && ms.zones_out[usize::from(self.fleet.zone_of(i))]
+            {
+                s = Seen::Down {
+                    silence_us,
+                    grouped: true,
+                };
+            }
             if e.at.as_micros() != now {
                 failures.push(format!(
                     "event {} stamped {:?}, expected now",

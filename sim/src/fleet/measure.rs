@@ -8,7 +8,7 @@ use hb_core::detector::DetectorConfig;
 
 use super::attribution::{Attribution, attribute, noise_groups};
 use super::faults::Fault;
-use super::pages::{Seen, pages};
+use super::pages::{Page, Seen, pages};
 use super::{Fleet, FleetOutcome, MonitorCounters};
 use crate::engine::Violation;
 use crate::scenario::Scenario;
@@ -285,6 +285,25 @@ fn measure_run(fleet: &Fleet, o: &FleetOutcome, fm: &mut FleetMeasure) {
                 mm.pages.2 += 1;
                 mm.false_downs_noise += u64::from(is_down);
             }
+        }
+    }
+    // Downs reported together (an isolation hold's end, an out zone's nodes) page as one
+    // monitor-level event, but each is still a verdict: a false one counts as a false down.
+    for (i, e) in o.log.iter().enumerate() {
+        if !matches!(e.seen, Seen::Down { grouped: true, .. }) {
+            continue;
+        }
+        let page = Page {
+            event: i,
+            monitor: e.monitor,
+            node: e.node,
+            at_us: e.at_us,
+        };
+        let m = usize::from(e.monitor);
+        match attribute(fleet, o, &page, settle[m], &crashes_of) {
+            Attribution::Crash(_) => {}
+            Attribution::Fault(_) => fm.monitors[m].false_downs_fault += 1,
+            Attribution::Noise => fm.monitors[m].false_downs_noise += 1,
         }
     }
     for (c, cr) in o.crashes.iter().enumerate() {

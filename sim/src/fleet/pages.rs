@@ -12,8 +12,9 @@ pub enum Seen {
     Down {
         /// The silence that convicted it, µs.
         silence_us: u64,
-        /// Reported with others at the end of an isolation hold (reason `isolation`): part of
-        /// that one `hold_expired` page, not a page of its own.
+        /// Reported with others — at the end of an isolation hold (reason `isolation`), or while
+        /// its zone is reported out — and so part of that one `hold_expired` or `zone_down`
+        /// page (Alertmanager inhibits it), not a page of its own.
         grouped: bool,
     },
     /// A down node beat again.
@@ -56,8 +57,10 @@ pub fn seen(kind: &EventKind) -> Seen {
             silence_us: silence.as_micros() as u64,
             grouped: *reason == DownReason::Isolation,
         },
-        EventKind::Isolated { .. } | EventKind::IsolationExpired { .. } => Seen::MonitorLevel,
-        EventKind::Reconnected { .. } => Seen::MonitorResolved,
+        EventKind::Isolated { .. }
+        | EventKind::IsolationExpired { .. }
+        | EventKind::ZoneDown { .. } => Seen::MonitorLevel,
+        EventKind::Reconnected { .. } | EventKind::ZoneUp { .. } => Seen::MonitorResolved,
         EventKind::Up { .. } => Seen::Up,
         EventKind::Restarted { .. } => Seen::Restarted,
         EventKind::Left | EventKind::Forgotten | EventKind::Probe { .. } => Seen::Other,

@@ -30,6 +30,9 @@ pub struct MonitorSpec {
     pub stall_threshold: Option<Duration>,
     /// Its isolation guard (`MonitorConfig::isolation`; on by default, as in `hbnode`).
     pub isolation: Option<hb_core::Isolation>,
+    /// Whether it knows the zones (`MonitorConfig::zones`, one rule per node from
+    /// [`Topology::zone_rules`]), and so reports a zone's outage once.
+    pub zones: bool,
 }
 
 /// The fleet: N nodes in zones, each an `hb_core::Beater` sending every beat to every monitor
@@ -151,6 +154,7 @@ impl Topology {
                 }),
                 stall_threshold: Some(Duration::from_secs(1)),
                 isolation: Some(hb_core::Isolation::default()),
+                zones: true,
             })
             .collect();
         Ok(Self {
@@ -190,6 +194,22 @@ impl Topology {
     /// The name of node `i`.
     pub fn node_name(i: u32) -> String {
         format!("n{i}")
+    }
+
+    /// Zone rules naming every node's zone (exact ids), as an operator's `--zone` would.
+    pub fn zone_rules(&self) -> Vec<hb_core::ZoneRule> {
+        let mut rules = Vec::new();
+        let mut i = 0;
+        for z in &self.zones {
+            for _ in 0..z.nodes {
+                rules.push(hb_core::ZoneRule {
+                    name: z.name.as_str().into(),
+                    nodes: hb_core::NodeMatch::new(&Self::node_name(i)).expect("a node name"),
+                });
+                i += 1;
+            }
+        }
+        rules
     }
 
     /// The index of the node named `name`, if this fleet has it.

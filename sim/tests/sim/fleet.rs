@@ -112,11 +112,22 @@ fn zone_outage_drops_only_that_zone() {
             Some(&4),
             "they come back after the outage"
         );
+        // Each monitor knows the zones: one zone_down (its nodes' downs are that page) and
+        // one zone_up.
+        assert_eq!(mm.events.get("zone_down"), Some(&1), "monitor {mon}");
+        assert_eq!(mm.events.get("zone_up"), Some(&1), "monitor {mon}");
     }
-    assert_eq!(m.incidents[0].pages, [4, 4, 4]);
+    assert_eq!(m.incidents[0].pages, [1, 1, 1]);
     let all = m.overall();
-    assert_eq!((all.false_downs_fault, all.page_count()), (12, 12));
+    assert_eq!((all.false_downs_fault, all.page_count()), (12, 3));
     assert_eq!(all.counters.blocked, 3 * 4 * 20);
+    // Monitors that know no zones page once per node.
+    let mut t = f.topology.clone();
+    for mon in &mut t.monitors {
+        mon.zones = false;
+    }
+    let (_, m) = run(&Fleet::new(t, f.plan.clone()).unwrap(), 2);
+    assert_eq!(m.incidents[0].pages, [4, 4, 4]);
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod liveness;
 mod peer;
 mod readings;
 mod restore;
+mod zones;
 
 use core::net::SocketAddr;
 use core::time::Duration;

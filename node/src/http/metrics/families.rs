@@ -187,6 +187,16 @@ fn detector_families(snap: &Snapshot, stats: &Stats) -> Vec<Family> {
         )
         .value(Value::Int(snap.isolation.episodes)),
         Family::gauge(
+            "zone_out",
+            "Whether the zone (--zone) is reported out (1): most of its nodes went silent together while the rest of the fleet is fine",
+        )
+        .by(
+            "zone",
+            snap.zones
+                .iter()
+                .map(|(z, out)| (z.as_str(), u64::from(*out))),
+        ),
+        Family::gauge(
             "nodes_quiet",
             "Alive nodes unusually silent: past their quiet mark, 1.5 periods before their deadline (what the isolation guard counts)",
         )

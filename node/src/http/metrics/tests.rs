@@ -120,6 +120,7 @@ fn snapshot() -> Snapshot {
         readings_refused: vec![("nan", 4), ("infinite", 0)],
         stalls: (2, Duration::from_millis(1500)),
         max_nodes: 10,
+        zones: vec![("rack-a".into(), false), ("rack-b".into(), true)],
         isolation: IsolationSnapshot {
             isolated: true,
             since: Some("2023-11-14T22:13:22.000Z".into()),
