@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use hb_tests::{Proc, TempDir, TestMonitor, free_tcp_port, http_get, wait_for};
+use hb_tests::{
+    ContinueOnDrop, Proc, TempDir, TestMonitor, beater, free_tcp_port, http_get, signal, wait_for,
+};
 use serde_json::Value;
 
 /// The Alertmanager binary, from PATH.
@@ -248,42 +250,17 @@ fn a_mass_silence_is_one_monitor_alert_and_no_node_alert() {
         "30s",
     ]);
     let beaters: Vec<Proc> = (0..12)
-        .map(|i| {
-            Proc::hbnode(&[
-                "beat",
-                "--to",
-                &tm.udp,
-                "--period",
-                "200ms",
-                "--id",
-                &format!("n{i:02}"),
-            ])
-        })
+        .map(|i| beater(&tm.udp, "200ms", &format!("n{i:02}")))
         .collect();
-    wait_for("twelve joined", || {
-        let joined = tm
-            .proc
-            .json_lines()
-            .iter()
-            .filter(|e| e["event"] == "joined")
-            .count();
-        (joined >= 12).then_some(())
-    });
-    let signal = |sig: &str| {
-        let mut cmd = Command::new("kill");
-        cmd.arg(sig);
-        for b in &beaters {
-            cmd.arg(b.pid().to_string());
-        }
-        assert!(cmd.status().expect("kill").success());
-    };
-    signal("-STOP");
+    wait_for("twelve joined", || (tm.count("joined") >= 12).then_some(()));
+    let _cont = ContinueOnDrop(beaters.iter().map(Proc::pid).collect());
+    signal(&beaters, "-STOP");
     let all = |am: &str| -> Option<Vec<Value>> {
         let (status, body) = http_get(am, "/api/v2/alerts")?;
         (status == 200).then(|| serde_json::from_str(&body).ok())?
     };
     let firing = wait_for("the isolation alert", || all(&am).filter(|a| !a.is_empty()));
-    signal("-CONT");
+    signal(&beaters, "-CONT");
     assert_eq!(firing.len(), 1, "{firing:#?}");
     let labels = &firing[0]["labels"];
     assert_eq!(labels["alertname"], "HbnodeMonitorIsolated");
@@ -351,20 +328,9 @@ fn a_zone_outage_is_one_zone_alert_and_its_node_alerts_are_inhibited() {
     ]);
     let mut beaters: Vec<(String, Proc)> = ["a-0", "a-1", "a-2", "b-0", "b-1", "b-2"]
         .iter()
-        .map(|id| {
-            let p = Proc::hbnode(&["beat", "--to", &tm.udp, "--period", "200ms", "--id", id]);
-            ((*id).to_owned(), p)
-        })
+        .map(|id| ((*id).to_owned(), beater(&tm.udp, "200ms", id)))
         .collect();
-    wait_for("six joined", || {
-        let joined = tm
-            .proc
-            .json_lines()
-            .iter()
-            .filter(|e| e["event"] == "joined")
-            .count();
-        (joined >= 6).then_some(())
-    });
+    wait_for("six joined", || (tm.count("joined") >= 6).then_some(()));
     for (id, p) in &mut beaters {
         if id.starts_with("b-") {
             p.kill();

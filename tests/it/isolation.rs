@@ -9,34 +9,10 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use hb_tests::{Proc, TempDir, TestMonitor, http_get, wait_for};
+use hb_tests::{ContinueOnDrop, Proc, TempDir, TestMonitor, beater, http_get, signal, wait_for};
 use serde_json::Value;
 
 const NODES: usize = 20;
-
-/// Sends `sig` to every process in `procs`; panics if `kill` fails.
-fn signal(procs: &[Proc], sig: &str) {
-    let mut cmd = Command::new("kill");
-    cmd.arg(sig);
-    for p in procs {
-        cmd.arg(p.pid().to_string());
-    }
-    assert!(cmd.status().expect("run kill").success(), "kill {sig}");
-}
-
-/// Continues the stopped beaters (by pid) in cleanup, even if the test fails half-way.
-struct Continue(Vec<u32>);
-
-impl Drop for Continue {
-    fn drop(&mut self) {
-        let mut cmd = Command::new("kill");
-        cmd.arg("-CONT");
-        for p in &self.0 {
-            cmd.arg(p.to_string());
-        }
-        let _ = cmd.status();
-    }
-}
 
 fn names(events: &[Value], name: &str) -> usize {
     events.iter().filter(|e| e["event"] == name).count()
@@ -64,26 +40,16 @@ fn twenty_stopped_beaters_are_one_isolated_and_no_down_then_three_crashes_are_th
         &on_reconnected,
     ]);
     let mut beaters: Vec<Proc> = (0..NODES)
-        .map(|i| {
-            Proc::hbnode(&[
-                "beat",
-                "--to",
-                &tm.udp,
-                "--period",
-                "200ms",
-                "--id",
-                &format!("node-{i:02}"),
-            ])
-        })
+        .map(|i| beater(&tm.udp, "200ms", &format!("node-{i:02}")))
         .collect();
     wait_for("twenty joined", || {
-        (names(&tm.proc.json_lines(), "joined") >= NODES).then_some(())
+        (tm.count("joined") >= NODES).then_some(())
     });
     // Let every node settle into its rhythm (the first beats are bunched).
     thread::sleep(Duration::from_secs(1));
     let before = tm.proc.json_lines().len();
 
-    let _cont = Continue(beaters.iter().map(Proc::pid).collect());
+    let _cont = ContinueOnDrop(beaters.iter().map(Proc::pid).collect());
     signal(&beaters, "-STOP");
     // Three timeouts of silence.
     thread::sleep(Duration::from_secs(3));

@@ -289,7 +289,47 @@ pub struct TestMonitor {
     pub http: String,
 }
 
+/// `hbnode beat --to TO --period PERIOD --id ID`.
+pub fn beater(to: &str, period: &str, id: &str) -> Proc {
+    Proc::hbnode(&["beat", "--to", to, "--period", period, "--id", id])
+}
+
+/// Sends `sig` (`-STOP`, `-CONT`, …) to every process in `procs` at once; panics if `kill`
+/// fails.
+pub fn signal(procs: &[Proc], sig: &str) {
+    let mut cmd = Command::new("kill");
+    cmd.arg(sig);
+    for p in procs {
+        cmd.arg(p.pid().to_string());
+    }
+    assert!(cmd.status().expect("run kill").success(), "kill {sig}");
+}
+
+/// Continues processes (by pid) when dropped: a test that stops processes holds one, so a
+/// failure half-way never leaves them stopped.
+pub struct ContinueOnDrop(pub Vec<u32>);
+
+impl Drop for ContinueOnDrop {
+    fn drop(&mut self) {
+        let mut cmd = Command::new("kill");
+        cmd.arg("-CONT");
+        for p in &self.0 {
+            cmd.arg(p.to_string());
+        }
+        let _ = cmd.status();
+    }
+}
+
 impl TestMonitor {
+    /// How many JSON events named `event` it printed so far.
+    pub fn count(&self, event: &str) -> usize {
+        self.proc
+            .json_lines()
+            .iter()
+            .filter(|e| e["event"] == event)
+            .count()
+    }
+
     /// Starts `hbnode monitor --listen udp://… --http … --events json` plus `extra` flags.
     pub fn start(extra: &[&str]) -> Self {
         Self::builder().args(extra).start()
