@@ -136,7 +136,7 @@ impl Monitor {
             let zone = n.zone;
             let deferred = n.quiet == Quiet::Deferred;
             let zs = self.zone_silence(zone, now, timeout);
-            let rule = |s: usize, w: usize| self.zone_rule(s, w, iso.min_share);
+            let rule = |s: usize, w: usize| super::zones::zone_rule(s, w, iso.min_share);
             let zone_out = zs.filter(|&(s, w)| rule(s, w));
             let zone_half = zs.is_some_and(|(s, w)| s >= 2 && rule(2 * s, w));
             let half = iso.is_met(2 * silent, watched) || (zone_half && zone_out.is_none());

@@ -172,12 +172,6 @@ impl Monitor {
         Some((z.quiet as usize + recent, z.alive as usize + recent))
     }
 
-    /// Whether `silent` of `watched` nodes of one zone is an outage of it (`share` of the
-    /// isolation rule, at least two nodes).
-    pub(super) fn zone_rule(&self, silent: usize, watched: usize, share: f64) -> bool {
-        silent >= 2 && silent as f64 >= share * watched as f64
-    }
-
     /// A node of `zone` is declared down by silence at `now`; `out` says its zone's silence
     /// (from [`Self::zone_silence`]) meets the rule: the zone is reported out first.
     pub(super) fn zone_down(&mut self, zone: u8, now: Timestamp, out: Option<(usize, usize)>) {
@@ -245,4 +239,10 @@ impl Monitor {
         }
         Ok(())
     }
+}
+
+/// Whether `silent` of `watched` nodes of one zone is an outage of it (`share` of the isolation
+/// rule, at least two nodes).
+pub(super) fn zone_rule(silent: usize, watched: usize, share: f64) -> bool {
+    silent >= 2 && silent as f64 >= share * watched as f64
 }

@@ -188,10 +188,11 @@ impl DetectorActor {
         while let Some(ev) = self.monitor.poll_event() {
             let id = self.event_ids.fetch_add(1, Ordering::Relaxed) + 1;
             let mut r = EventRecord::new(&ev, id, name, &self.clock);
+            // A monitor-level event names the monitor, which may share an id with a node.
             if !ev.kind.is_monitor_level() {
                 r.zone = self.monitor.zone_of(ev.node.as_str()).map(str::to_owned);
+                self.legacy.annotate(&mut r, &ev.node);
             }
-            self.legacy.annotate(&mut r, &ev.node);
             let r = Arc::new(r);
             if let Some(store) = &self.store {
                 store.event(&self.monitor, &self.clock, &ev, &r);
