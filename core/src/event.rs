@@ -119,6 +119,51 @@ pub enum EventKind {
         /// How long the episode lasted.
         lasted: Duration,
     },
+    /// Witness mode: this monitor's detector convicted the node but not enough witnesses
+    /// agree within one of the node's periods (see [`crate::Quorum`]): the path from the node
+    /// to `by` is the likely fault. The node is held unreachable, not down.
+    Unreachable {
+        /// Silence since the node's last fresh beat, at `at`.
+        silence: Duration,
+        /// This monitor's id: the one that cannot hear the node.
+        by: CompactString,
+    },
+    /// Witness mode: a node reported unreachable beat again.
+    Reachable {
+        /// How long it was unreachable from here.
+        lasted: Duration,
+    },
+    /// Monitor-level, witness mode: a witness's messages stopped (its silence judged by this
+    /// monitor's detector, as a node's would be).
+    WitnessDown {
+        /// The witness's id (its address until it was first heard).
+        witness: CompactString,
+        /// Its address, as configured.
+        addr: SocketAddr,
+    },
+    /// Monitor-level, witness mode: a witness is heard (again).
+    WitnessUp {
+        /// The witness's id.
+        witness: CompactString,
+        /// Its address, as configured.
+        addr: SocketAddr,
+    },
+    /// Monitor-level, witness mode: fewer monitors than the quorum are up (this one and the
+    /// witnesses it hears): its own verdicts are final until enough return. Nodes held
+    /// unreachable are judged by this monitor alone: down at once.
+    QuorumLost {
+        /// Monitors up, this one included.
+        up: u32,
+        /// Monitors needed.
+        needed: u32,
+    },
+    /// Monitor-level, witness mode: enough monitors are up again; downs need their agreement.
+    QuorumRegained {
+        /// Monitors up, this one included.
+        up: u32,
+        /// Monitors needed.
+        needed: u32,
+    },
 }
 
 /// Why a node went down.
@@ -131,6 +176,9 @@ pub enum DownReason {
     /// It was held unreachable while the monitor seemed cut off, and stayed silent for the
     /// whole isolation hold.
     Isolation,
+    /// Witness mode: its silence crossed the detector's threshold here and enough other
+    /// monitors suspect it too.
+    Agreed,
 }
 
 impl EventKind {
@@ -154,6 +202,12 @@ impl EventKind {
             Self::IsolationExpired { .. } => "hold_expired",
             Self::ZoneDown { .. } => "zone_down",
             Self::ZoneUp { .. } => "zone_up",
+            Self::Unreachable { .. } => "unreachable",
+            Self::Reachable { .. } => "reachable",
+            Self::WitnessDown { .. } => "witness_down",
+            Self::WitnessUp { .. } => "witness_up",
+            Self::QuorumLost { .. } => "quorum_lost",
+            Self::QuorumRegained { .. } => "quorum_regained",
         }
     }
 
@@ -166,6 +220,10 @@ impl EventKind {
                 | Self::IsolationExpired { .. }
                 | Self::ZoneDown { .. }
                 | Self::ZoneUp { .. }
+                | Self::WitnessDown { .. }
+                | Self::WitnessUp { .. }
+                | Self::QuorumLost { .. }
+                | Self::QuorumRegained { .. }
         )
     }
 }
@@ -177,6 +235,7 @@ impl DownReason {
             Self::Silence => "silence",
             Self::ConnectionClosed => "connection closed",
             Self::Isolation => "isolation",
+            Self::Agreed => "agreed",
         }
     }
 }
@@ -242,6 +301,30 @@ impl fmt::Display for Event {
                 " after {:.3}s: {down} nodes still silent, reported down",
                 lasted.as_secs_f64()
             ),
+            EventKind::Unreachable { silence, by } => write!(
+                f,
+                ": silent for {:.3}s here ({by}), the witnesses do not agree",
+                silence.as_secs_f64()
+            ),
+            EventKind::Reachable { lasted } => {
+                write!(f, " after {:.3}s unreachable", lasted.as_secs_f64())
+            }
+            EventKind::WitnessDown { witness, addr } => {
+                write!(f, ": witness {witness} ({addr}) silent")
+            }
+            EventKind::WitnessUp { witness, addr } => {
+                write!(f, ": witness {witness} ({addr}) heard")
+            }
+            EventKind::QuorumLost { up, needed } => write!(
+                f,
+                ": {up} of the {needed} monitors needed are up, own verdicts are final"
+            ),
+            EventKind::QuorumRegained { up, needed } => {
+                write!(
+                    f,
+                    ": {up} monitors up, {needed} needed, downs need agreement again"
+                )
+            }
             _ => Ok(()),
         }
     }

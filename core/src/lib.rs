@@ -55,7 +55,9 @@
 //!   exact instant a silent node crosses its line.
 //! - [`Monitor`]: registry of nodes keyed by id (never by address), per-node sequence windows,
 //!   event-driven deadlines (a lazily corrected min-heap: no periodic sweep), and the isolation
-//!   guard ([`Isolation`]): a mass silence is the monitor's own blindness, reported once.
+//!   guard ([`Isolation`]): a mass silence is the monitor's own blindness, reported once;
+//!   witness mode ([`Quorum`]): with other monitors, a node is down only when enough of them
+//!   agree.
 //! - [`probe`]: sensor readings accepted from beats, drained with `Monitor::poll_sample`.
 //! - [`group`]: peer groups: a name's multicast address, port and wire hash.
 //! - [`Beater`]: beat schedule with seeded jitter, acks, monitor loss and failover; readings
@@ -102,9 +104,10 @@ pub use id::{IdError, MAX_ID_LEN, NodeId};
 pub use monitor::MAX_ZONES;
 pub use monitor::{
     Isolation, IsolationView, LinkView, MAX_PROBES_PER_NODE, Monitor, MonitorConfig,
-    MonitorConfigError, NodeInfo, NodeState, PeerIdentity, REORDER_WINDOW, Restored, RestoredNode,
-    RestoredProbe, ZoneRule,
+    MonitorConfigError, NodeInfo, NodeState, PeerIdentity, Quorum, REORDER_WINDOW, Restored,
+    RestoredNode, RestoredProbe, WitnessView, WitnessesView, ZoneRule,
 };
+pub use monitor::{MAX_WITNESSES, VOTE_MEMORY};
 pub use reject::{Rejection, Rejections};
 pub use time::Timestamp;
 pub use transmit::Transmit;

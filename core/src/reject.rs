@@ -49,11 +49,14 @@ pub enum Rejection {
     /// Peer mode: a beat or leave carrying this member's own id from another process (two
     /// members of a group share an id).
     IdConflict,
+    /// Witness mode: verdicts from an address no `--witness` names (or to a monitor with no
+    /// witnesses).
+    UnknownWitness,
 }
 
 impl Rejection {
     /// Every reason, in counter order.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 21] = [
         Self::TooShort,
         Self::TooLarge,
         Self::BadMagic,
@@ -74,6 +77,7 @@ impl Rejection {
         Self::RegistryFull,
         Self::BadLegacyFormat,
         Self::IdConflict,
+        Self::UnknownWitness,
     ];
 
     /// The stable snake_case name used as the `reason` label in metrics.
@@ -99,6 +103,7 @@ impl Rejection {
             Self::RegistryFull => "registry_full",
             Self::BadLegacyFormat => "bad_legacy_format",
             Self::IdConflict => "id_conflict",
+            Self::UnknownWitness => "unknown_witness",
         }
     }
 }

@@ -520,7 +520,13 @@ impl<'a> Sim<'a> {
                 | EventKind::Reconnected { .. }
                 | EventKind::IsolationExpired { .. }
                 | EventKind::ZoneDown { .. }
-                | EventKind::ZoneUp { .. } => {
+                | EventKind::ZoneUp { .. }
+                | EventKind::Unreachable { .. }
+                | EventKind::Reachable { .. }
+                | EventKind::WitnessDown { .. }
+                | EventKind::WitnessUp { .. }
+                | EventKind::QuorumLost { .. }
+                | EventKind::QuorumRegained { .. } => {
                     self.fail(format!("unexpected {} event", e.kind.name()));
                     5
                 }

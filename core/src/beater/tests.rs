@@ -57,7 +57,9 @@ fn sent(b: &mut Beater) -> Vec<(SocketAddr, &'static str, u64)> {
         out.push(match d.message {
             Message::Beat(m) => (tx.to, "beat", m.seq),
             Message::Leave(m) => (tx.to, "leave", m.seq),
-            Message::Ack(_) | Message::Identify(_) | Message::Member(_) => unreachable!(),
+            Message::Ack(_) | Message::Identify(_) | Message::Member(_) | Message::Verdicts(_) => {
+                unreachable!()
+            }
         });
     }
     out

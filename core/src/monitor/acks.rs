@@ -8,7 +8,7 @@ use crate::id::NodeId;
 use crate::reject::Rejection;
 use crate::schedule;
 use crate::transmit::Transmit;
-use crate::wire::{self, Ack, Identify, Member, Message};
+use crate::wire::{self, Ack, Identify, MAX_VERDICTS, Member, Message, Verdicts};
 
 impl Monitor {
     /// Acks and member answers dropped: the transmit queue was full, or the datagram could not
@@ -54,6 +54,30 @@ impl Monitor {
                         }),
                     )
                 }
+                Pending::Verdicts { to, suspect, trust } => {
+                    let Some(q) = &self.cfg.quorum else { continue };
+                    let (incarnation, period_ms) = (q.incarnation, q.period.as_millis());
+                    let seq = self.next_verdict_seq();
+                    (
+                        *to,
+                        Message::Verdicts(Verdicts {
+                            monitor: &self.cfg.id,
+                            incarnation,
+                            seq,
+                            period_ms: u32::try_from(period_ms).unwrap_or(u32::MAX),
+                            suspect: suspect
+                                .iter()
+                                .map(NodeId::as_str)
+                                .take(MAX_VERDICTS)
+                                .collect(),
+                            trust: trust
+                                .iter()
+                                .map(NodeId::as_str)
+                                .take(MAX_VERDICTS)
+                                .collect(),
+                        }),
+                    )
+                }
             };
             let encoded = wire::encode(&msg, self.cfg.keyring.signing_key(), buf).ok();
             drop(msg);
@@ -86,7 +110,7 @@ impl Monitor {
         }
     }
 
-    fn queue(&mut self, p: Pending) {
+    pub(super) fn queue(&mut self, p: Pending) {
         if self.acks.len() >= self.cfg.max_pending_acks {
             self.acks_dropped += 1;
             return;

@@ -1,5 +1,6 @@
 //! How a monitor is configured, and why a configuration is refused.
 
+use core::net::SocketAddr;
 use core::time::Duration;
 
 use crate::auth::Keyring;
@@ -61,6 +62,65 @@ pub struct MonitorConfig {
     /// others are fine is reported once, `zone_down` (see `zones.rs`). Needs `isolation` (its
     /// share and hold); empty: no zones.
     pub zones: Vec<super::zones::ZoneRule>,
+    /// Witness mode: other monitors that must agree before a node is down (see `witness.rs`).
+    /// `None`: this monitor's own verdicts are final.
+    pub quorum: Option<Quorum>,
+}
+
+/// Most witnesses a monitor names.
+pub const MAX_WITNESSES: usize = 8;
+
+/// Witness mode: the other monitors that confirm this one's verdicts (see
+/// [`MonitorConfig::quorum`]).
+///
+/// The monitor sends its verdicts ([`wire::Verdicts`](crate::wire::Verdicts)) to every witness
+/// each `period` and at once when one changes. When its own detector convicts a node, the node
+/// is down only if `needed` monitors (itself included) suspect it; otherwise it is held
+/// [`Unreachable`](crate::NodeState::Unreachable): after one of the node's periods without
+/// agreement the monitor reports [`EventKind::Unreachable`](crate::EventKind::Unreachable)
+/// naming itself, and the node is down the moment enough witnesses agree, or alive again at its
+/// next beat ([`EventKind::Reachable`](crate::EventKind::Reachable)). Each witness's own
+/// messages are its beats, judged by the monitor's detector: a silent witness is
+/// [`EventKind::WitnessDown`](crate::EventKind::WitnessDown). When fewer than `needed`
+/// monitors are up (itself and the witnesses it hears), the monitor falls back to its own
+/// verdicts ([`EventKind::QuorumLost`](crate::EventKind::QuorumLost)) until enough return.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quorum {
+    /// The other monitors' addresses (where their beats arrive; they send from there too).
+    pub witnesses: Vec<SocketAddr>,
+    /// Monitors, this one included, that must suspect a node for it to be down (K of
+    /// `witnesses.len() + 1`).
+    pub needed: usize,
+    /// How often the monitor repeats its verdicts to each witness (default 1 s).
+    pub period: Duration,
+    /// Grows across restarts of this monitor (hbnode: its start time in µs since the Unix
+    /// epoch), so witnesses refuse replays of its old messages.
+    pub incarnation: u64,
+}
+
+impl Quorum {
+    /// A majority of `witnesses + 1` monitors.
+    pub fn majority(witnesses: usize) -> usize {
+        witnesses.div_ceil(2) + 1
+    }
+
+    /// Checks the bounds: 1–[`MAX_WITNESSES`] distinct witnesses, `needed` in 1..=N, `period`
+    /// of at least 10 ms.
+    pub fn validate(&self) -> Result<(), MonitorConfigError> {
+        let n = self.witnesses.len();
+        let mut sorted = self.witnesses.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let ok = (1..=MAX_WITNESSES).contains(&n)
+            && sorted.len() == n
+            && (1..=n + 1).contains(&self.needed)
+            && self.period >= Duration::from_millis(10);
+        if ok {
+            Ok(())
+        } else {
+            Err(MonitorConfigError::Quorum)
+        }
+    }
 }
 
 /// When a mass silence means the monitor is the one cut off (see [`MonitorConfig::isolation`]).
@@ -139,6 +199,7 @@ impl Default for MonitorConfig {
             schedules: Vec::new(),
             isolation: Some(Isolation::default()),
             zones: Vec::new(),
+            quorum: None,
         }
     }
 }
@@ -177,4 +238,9 @@ pub enum MonitorConfigError {
     /// [`MAX_ZONES`](super::MAX_ZONES) zones.
     #[error("zones: names must be 1-64 bytes without control characters, at most 255 zones")]
     Zones,
+    /// The witness settings' bounds (see [`Quorum::validate`]).
+    #[error(
+        "witnesses: 1-8 distinct addresses, quorum between 1 and the number of monitors, period at least 10ms"
+    )]
+    Quorum,
 }

@@ -5,7 +5,7 @@ use core::net::SocketAddr;
 use core::time::Duration;
 
 use super::liveness::{deadline_after, first_arrival};
-use super::registry::{Node, NodeState, Quiet};
+use super::registry::{Node, NodeState, Quiet, Vote};
 use super::sequence::{Seq, sequence};
 use super::state::Monitor;
 use crate::detector::Arrival;
@@ -28,12 +28,13 @@ impl Monitor {
                 }
                 Message::Leave(l) => self.on_leave(now, &l),
                 Message::Identify(i) => self.on_identify(from, &i),
+                Message::Verdicts(v) => self.on_verdicts(now, from, &v),
                 Message::Ack(_) | Message::Member(_) => {
                     self.rejections.add(Rejection::UnexpectedKind);
                 }
             },
         }
-        self.settle();
+        self.finish();
     }
 
     /// A beat that arrived by other means than a native datagram (legacy listeners build one
@@ -46,7 +47,7 @@ impl Monitor {
             self.queue_arrival(now, beat);
             self.on_beat(now, from, beat);
         }
-        self.settle();
+        self.finish();
     }
 
     /// Counts an input refused before it reached the monitor (a legacy listener's parse error).
@@ -64,7 +65,7 @@ impl Monitor {
         {
             self.go_down(slot, now, now, DownReason::ConnectionClosed);
         }
-        self.settle();
+        self.finish();
     }
 
     pub(super) fn period_us(&self, beat_period_ms: u32) -> u32 {
@@ -119,6 +120,7 @@ impl Monitor {
             return;
         }
         let prev_state = n.state;
+        let (prev_vote, prev_since) = (n.vote(), n.since);
         let event;
         if b.incarnation > n.incarnation {
             event = Some(if prev_state == NodeState::Left {
@@ -197,7 +199,10 @@ impl Monitor {
         self.set_quiet(slot, false);
         self.set_state(slot, NodeState::Alive, now);
         self.take_readings(now, slot, b);
-        if prev_state == NodeState::Unreachable {
+        if prev_state != NodeState::Alive {
+            self.heard(slot, now, prev_vote, prev_since);
+        }
+        if prev_state == NodeState::Unreachable && prev_vote == Vote::No {
             self.on_return(now);
         }
         if prev_state != NodeState::Alive {

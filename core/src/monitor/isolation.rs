@@ -13,7 +13,7 @@ use core::time::Duration;
 use std::collections::VecDeque;
 
 use super::config::Isolation;
-use super::registry::{Node, NodeState, Quiet};
+use super::registry::{Node, NodeState, Quiet, Vote};
 use super::state::Monitor;
 use crate::detector::Detector;
 use crate::event::{DownReason, Event, EventKind};
@@ -92,11 +92,14 @@ impl Monitor {
     }
 
     /// Sets or clears `slot`'s quiet flag (clearing also ends a deferral), keeping the count.
+    /// A held node's witness vote, which shares the field, is left alone.
     pub(super) fn set_quiet(&mut self, slot: u32, quiet: bool) {
         let n = self.nodes.get_mut(slot);
         let was = n.quiet.is();
         if !quiet {
-            n.quiet = Quiet::No;
+            if was {
+                n.quiet = Quiet::No;
+            }
         } else if !was {
             n.quiet = Quiet::Yes;
         }
@@ -121,7 +124,7 @@ impl Monitor {
     /// ordinary crash, with next to nobody else silent, is decided at its deadline.
     pub(super) fn on_deadline(&mut self, slot: u32, fired: Timestamp, now: Timestamp) {
         let Some(iso) = self.cfg.isolation else {
-            return self.go_down(slot, fired, now, DownReason::Silence);
+            return self.convict(slot, fired, now);
         };
         if self.guard.episode.is_some() {
             return self.hold(slot, now);
@@ -147,7 +150,7 @@ impl Monitor {
                 return;
             }
             self.zone_down(zone, now, zone_out);
-            self.go_down(slot, deadline, now, DownReason::Silence);
+            self.convict(slot, deadline, now);
             self.note_down(now, iso);
             return;
         }
@@ -187,7 +190,7 @@ impl Monitor {
         let (Some(iso), Some(e)) = (self.cfg.isolation, self.guard.episode) else {
             return;
         };
-        let held = self.count(NodeState::Unreachable);
+        let held = self.isolation_held();
         if iso.is_met(held, held + self.count(NodeState::Alive)) {
             return;
         }
@@ -208,20 +211,41 @@ impl Monitor {
         }
     }
 
-    /// A held node's hold passed: every node still held is down, at once.
+    /// A held node's hold passed: every node still held is down, at once — or, in witness
+    /// mode with a quorum up, held for the witnesses, down now only where they agree.
     pub(super) fn expire(&mut self, now: Timestamp) {
         let held = self.held_slots();
         let since = self.guard.episode.take().map_or(now, |e| e.since);
+        let witnesses = self.quorum_active();
+        if witnesses {
+            for &s in &held {
+                self.hold_for_witnesses(s, now, Vote::Reported);
+            }
+        }
+        let down: Vec<u32> = held
+            .into_iter()
+            .filter(|&s| !witnesses || self.agreed_now(s, now))
+            .collect();
         self.monitor_event(
             now,
             EventKind::IsolationExpired {
-                down: saturate(held.len()),
+                down: saturate(down.len()),
                 lasted: now - since,
             },
         );
-        for s in held {
-            self.go_down(s, now, now, DownReason::Isolation);
+        let reason = if witnesses {
+            DownReason::Agreed
+        } else {
+            DownReason::Isolation
+        };
+        for s in down {
+            self.go_down(s, now, now, reason);
         }
+    }
+
+    /// Nodes held by the isolation guard (not those held for the witnesses).
+    pub(super) fn isolation_held(&self) -> usize {
+        self.count(NodeState::Unreachable) - self.witness.held
     }
 
     fn hold(&mut self, slot: u32, now: Timestamp) {
@@ -232,7 +256,7 @@ impl Monitor {
     fn held_slots(&self) -> Vec<u32> {
         self.nodes
             .iter()
-            .filter(|(_, n)| n.state == NodeState::Unreachable)
+            .filter(|(_, n)| n.state == NodeState::Unreachable && n.vote() == Vote::No)
             .map(|(s, _)| s)
             .collect()
     }
@@ -282,7 +306,7 @@ impl Monitor {
             ));
         }
         self.check_zones()?;
-        if self.guard.episode.is_none() && self.count(NodeState::Unreachable) > 0 {
+        if self.guard.episode.is_none() && self.isolation_held() > 0 {
             return Err("nodes held unreachable outside an isolation episode".into());
         }
         Ok(())

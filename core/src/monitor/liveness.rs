@@ -4,7 +4,7 @@
 use core::time::Duration;
 
 use super::deadlines::Entry;
-use super::registry::{Node, NodeState, Quiet};
+use super::registry::{Node, NodeState, Quiet, Vote};
 use super::state::Monitor;
 use crate::detector::{Arrival, Detector, DetectorConfig, DetectorState, LinkEstimate};
 use crate::event::{DownReason, Event, EventKind};
@@ -14,13 +14,23 @@ impl Monitor {
     /// The timer armed for [`Self::poll_timeout`] fired (calling it at any time is harmless).
     pub fn handle_timeout(&mut self, now: Timestamp) {
         self.advance(now);
+        self.finish();
+    }
+
+    /// Ends every input: corrects the heap top and sends the verdicts the input changed.
+    pub(super) fn finish(&mut self) {
         self.settle();
+        self.flush_verdicts();
     }
 
     /// The earliest instant at which some node's deadline falls, exactly; `None` when nothing
     /// is scheduled. Changed by every `handle_*` call and by nothing else.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.deadlines.peek().map(|e| e.at)
+        let heap = self.deadlines.peek().map(|e| e.at);
+        match (heap, self.witness_due()) {
+            (Some(h), Some(w)) => Some(h.min(w)),
+            (h, w) => h.or(w),
+        }
     }
 
     /// Checks the monitor's internal invariants, in O(nodes); for tests and the simulator.
@@ -53,15 +63,16 @@ impl Monitor {
                 self.counts
             ));
         }
-        let top = self.poll_timeout().unwrap_or(Timestamp::MAX);
+        let top = self.deadlines.peek().map_or(Timestamp::MAX, |e| e.at);
         if top != earliest {
             return Err(format!(
-                "poll_timeout {top:?} but earliest true deadline {earliest:?}"
+                "heap top {top:?} but earliest true deadline {earliest:?}"
             ));
         }
         if top <= self.now {
-            return Err(format!("poll_timeout {top:?} not after now {:?}", self.now));
+            return Err(format!("heap top {top:?} not after now {:?}", self.now));
         }
+        self.check_witnesses()?;
         self.check_guard()
     }
 
@@ -79,7 +90,16 @@ impl Monitor {
         }
         loop {
             self.settle();
-            let Some(e) = self.deadlines.peek() else {
+            let heap = self.deadlines.peek();
+            let witness = self.witness_due();
+            if let Some(w) = witness
+                && w <= now
+                && heap.is_none_or(|e| w <= e.at)
+            {
+                self.fire_witness(w);
+                continue;
+            }
+            let Some(e) = heap else {
                 break;
             };
             if e.at > now {
@@ -129,9 +149,11 @@ impl Monitor {
                     _ => deadline,
                 }
             }
-            NodeState::Unreachable => match self.cfg.isolation {
-                Some(iso) => n.since + iso.hold,
-                None => Timestamp::MAX,
+            NodeState::Unreachable => match (n.vote(), self.cfg.isolation) {
+                (Vote::Confirming, _) => n.since + n.period(),
+                (Vote::Reported, _) => Timestamp::MAX,
+                (Vote::No, Some(iso)) => n.since + iso.hold,
+                (Vote::No, None) => Timestamp::MAX,
             },
             NodeState::Down | NodeState::Left => match self.cfg.forget_after {
                 Some(f) => n.since + f,
@@ -166,11 +188,13 @@ impl Monitor {
                 self.arm(slot);
             }
             NodeState::Alive => self.on_deadline(slot, deadline, now),
+            NodeState::Unreachable if n.vote() == Vote::Confirming => self.confirm_end(slot, now),
             NodeState::Unreachable => self.expire(now),
             NodeState::Down | NodeState::Left => {
                 let (addr, incarnation, zone, state) = (n.addr, n.incarnation, n.zone, n.state);
                 self.zone_leave(zone, state);
                 self.counts[state as usize] -= 1;
+                self.forget_votes(slot);
                 let node = self.nodes.remove(slot);
                 self.forget_probes(&node);
                 self.events.push_back(Event {
@@ -209,12 +233,20 @@ impl Monitor {
         };
         self.set_state(slot, NodeState::Down, now);
         self.events.push_back(ev);
+        if reason != DownReason::ConnectionClosed {
+            self.suspect(slot, Some(now));
+        }
         self.arm(slot);
     }
 
     pub(super) fn set_state(&mut self, slot: u32, state: NodeState, now: Timestamp) {
         if state != NodeState::Alive {
             self.set_quiet(slot, false);
+        }
+        let n = self.nodes.get_mut(slot);
+        if state != NodeState::Unreachable && n.vote() != Vote::No {
+            n.set_vote(Vote::No);
+            self.witness.held -= 1;
         }
         let n = self.nodes.get_mut(slot);
         if n.state != state {

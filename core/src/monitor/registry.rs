@@ -57,12 +57,28 @@ pub(crate) enum Quiet {
     /// Past its deadline too, its verdict deferred by one period because nearly enough others
     /// were silent as well.
     Deferred,
+    /// Held unreachable (not alive): [`Vote::Confirming`], stored here to keep the record small.
+    Confirming,
+    /// Held unreachable (not alive): [`Vote::Reported`].
+    Reported,
+}
+
+/// Whether a node held [`NodeState::Unreachable`] waits for the witnesses (see `witness.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Vote {
+    /// Not held for the witnesses (alive, down, left, or held by the isolation guard).
+    No,
+    /// Convicted here; waiting one period for the witnesses to agree.
+    Confirming,
+    /// Reported unreachable: the witnesses did not agree (yet).
+    Reported,
 }
 
 impl Quiet {
     /// Past the quiet mark (deferred or not).
     pub(crate) fn is(self) -> bool {
-        self != Self::No
+        matches!(self, Self::Yes | Self::Deferred)
     }
 }
 
@@ -95,7 +111,8 @@ pub(crate) struct Node {
     pub(crate) generation: u32,
     pub(crate) state: NodeState,
     /// Alive and silent past its quiet mark (counted in the isolation check), and whether its
-    /// verdict was deferred (see `isolation.rs`).
+    /// verdict was deferred (see `isolation.rs`); when held unreachable, whether it waits for
+    /// the witnesses ([`Node::vote`]).
     pub(crate) quiet: Quiet,
     /// Its zone (an index into the monitor's zone table), or `NO_ZONE`.
     pub(crate) zone: u8,
@@ -105,6 +122,24 @@ pub(crate) struct Node {
 impl Node {
     pub(crate) fn period(&self) -> Duration {
         Duration::from_micros(u64::from(self.period_us))
+    }
+
+    /// Held unreachable for the witnesses' agreement, and how far that went.
+    pub(crate) fn vote(&self) -> Vote {
+        match self.quiet {
+            Quiet::Confirming => Vote::Confirming,
+            Quiet::Reported => Vote::Reported,
+            _ => Vote::No,
+        }
+    }
+
+    pub(crate) fn set_vote(&mut self, vote: Vote) {
+        self.quiet = match vote {
+            Vote::Confirming => Quiet::Confirming,
+            Vote::Reported => Quiet::Reported,
+            Vote::No if self.vote() != Vote::No => Quiet::No,
+            Vote::No => self.quiet,
+        };
     }
 }
 

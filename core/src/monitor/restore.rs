@@ -148,7 +148,7 @@ impl Monitor {
             self.arm(slot);
             out.restored += 1;
         }
-        self.settle();
+        self.finish();
         out
     }
 

@@ -11,6 +11,7 @@ use super::deadlines::Deadlines;
 use super::isolation::Guard;
 use super::links::Links;
 use super::registry::{NodeState, Registry};
+use super::witness::Witnesses;
 use super::zones::Zones;
 use crate::arrival::BeatArrival;
 use crate::event::Event;
@@ -33,6 +34,12 @@ pub(super) enum Pending {
     },
     /// A member answer to the identify request with `nonce`.
     Member { to: SocketAddr, nonce: u64 },
+    /// Verdicts to a witness.
+    Verdicts {
+        to: SocketAddr,
+        suspect: Vec<NodeId>,
+        trust: Vec<NodeId>,
+    },
 }
 
 /// The monitor state machine.
@@ -87,6 +94,8 @@ pub struct Monitor {
     pub(super) guard: Guard,
     /// The zone table and its counts.
     pub(super) zones: Zones,
+    /// Witness mode: the other monitors and their votes.
+    pub(super) witness: Witnesses,
     /// Resume instant of the latest detected stall: alive nodes' silence counts from here.
     pub(super) rearm_at: Timestamp,
     pub(super) stalls: u64,
@@ -131,6 +140,10 @@ impl Monitor {
         let schedule_versions = cfg.schedules.iter().map(ScheduleRule::version).collect();
         let cap = nodes.min(cfg.max_nodes);
         let zones = Zones::new(&cfg.zones);
+        if let Some(q) = &cfg.quorum {
+            q.validate()?;
+        }
+        let witness = Witnesses::new(cfg.quorum.as_ref(), &cfg.detector, now);
         Ok(Self {
             schedule_versions,
             nodes: Registry::with_capacity(cfg.hash_seed, cap),
@@ -153,6 +166,7 @@ impl Monitor {
             counts: [0; 4],
             guard: Guard::default(),
             zones,
+            witness,
             rearm_at: Timestamp::ZERO,
             stalls: 0,
             last_stall: Duration::ZERO,

@@ -52,6 +52,7 @@ pub fn encode(msg: &Message<'_>, key: Option<&Key>, buf: &mut [u8]) -> Result<us
         Message::Leave(m) => postcard::to_slice(m, body).map(|s| s.len()),
         Message::Identify(m) => postcard::to_slice(m, body).map(|s| s.len()),
         Message::Member(m) => postcard::to_slice(m, body).map(|s| s.len()),
+        Message::Verdicts(m) => postcard::to_slice(m, body).map(|s| s.len()),
     }
     .map_err(|_| EncodeError::TooLarge)?;
     let mut len = HEADER_LEN + body_len;
@@ -113,6 +114,7 @@ pub fn decode<'a>(bytes: &'a [u8], keys: &Keyring) -> Result<Datagram<'a>, Decod
         k if k == Kind::Leave as u8 => Message::Leave(body_of(body)?),
         k if k == Kind::Identify as u8 => Message::Identify(body_of(body)?),
         k if k == Kind::Member as u8 => Message::Member(body_of(body)?),
+        k if k == Kind::Verdicts as u8 => Message::Verdicts(body_of(body)?),
         k => return Err(DecodeError::UnknownKind(k)),
     };
     validate(&message)?;

@@ -5,6 +5,7 @@ use super::beat::{Beat, Leave};
 use super::error::DecodeError;
 use super::peer::{Identify, Member};
 use super::readings::{MAX_READINGS, validate_reading};
+use super::verdict::Verdicts;
 use crate::id::{self, MAX_ID_LEN};
 
 /// Message kinds, the envelope's fourth byte.
@@ -21,6 +22,8 @@ pub enum Kind {
     Identify = 4,
     /// Peer mode: a member's answer to an identify request.
     Member = 5,
+    /// Witness mode: a monitor's verdicts, to the other monitors.
+    Verdicts = 6,
 }
 
 /// Any message.
@@ -40,6 +43,8 @@ pub enum Message<'a> {
     Identify(Identify),
     /// See [`Member`].
     Member(Member<'a>),
+    /// See [`Verdicts`].
+    Verdicts(Verdicts<'a>),
 }
 
 impl Message<'_> {
@@ -51,6 +56,7 @@ impl Message<'_> {
             Self::Leave(_) => Kind::Leave,
             Self::Identify(_) => Kind::Identify,
             Self::Member(_) => Kind::Member,
+            Self::Verdicts(_) => Kind::Verdicts,
         }
     }
 }
@@ -85,6 +91,15 @@ pub(super) fn validate(msg: &Message<'_>) -> Result<(), DecodeError> {
         Message::Leave(l) => node_id(l.node)?,
         Message::Identify(_) => {}
         Message::Member(m) => node_id(m.node)?,
+        Message::Verdicts(v) => {
+            id::validate(v.monitor).map_err(|_| DecodeError::InvalidField("monitor id"))?;
+            if v.period_ms < 10 {
+                return Err(DecodeError::InvalidField("verdict period"));
+            }
+            for n in v.suspect.iter().chain(v.trust.iter()) {
+                node_id(n)?;
+            }
+        }
     }
     Ok(())
 }

@@ -4,9 +4,10 @@
 //! offset  size  field
 //! 0       2     magic "HB"
 //! 2       1     version (1)
-//! 3       1     kind: 1 beat, 2 ack, 3 leave, 4 identify, 5 member
+//! 3       1     kind: 1 beat, 2 ack, 3 leave, 4 identify, 5 member, 6 verdicts
 //! 4       1     flags: bit 0 = authenticated (trailer present); other bits must be 0
-//! 5       n     body: postcard 1.x encoding of Beat / Ack / Leave / Identify / Member
+//! 5       n     body: postcard 1.x encoding of Beat / Ack / Leave / Identify / Member /
+//!                     Verdicts
 //! 5+n     4     key id, u32 little-endian        } only when authenticated
 //! 9+n     16    BLAKE3 keyed MAC of bytes 0..9+n } only when authenticated
 //! ```
@@ -26,6 +27,7 @@ mod message;
 mod meta;
 mod peer;
 mod readings;
+mod verdict;
 
 pub use ack::{
     Ack, MAX_REDIRECT_LEN, MAX_SCHEDULED_SENSORS, MAX_SENSOR_NAME_LEN, MIN_SCHEDULE_PERIOD_MS,
@@ -40,6 +42,7 @@ pub use message::{Kind, Message};
 pub use meta::{MAX_UNIT_LEN, ReadingMeta, WireRange, valid_unit};
 pub use peer::{Identify, Member};
 pub use readings::{MAX_PROBE_LEN, MAX_READINGS, Reading, Readings};
+pub use verdict::{MAX_VERDICTS, Verdicts};
 
 #[cfg(test)]
 mod tests;

@@ -337,6 +337,96 @@ fn identify_and_member_round_trip_signed_and_refuse_tampering() {
     );
 }
 
+fn verdicts(suspect: &[&'static str], trust: &[&'static str]) -> Message<'static> {
+    Message::Verdicts(Verdicts {
+        monitor: "m",
+        incarnation: 2,
+        seq: 300,
+        period_ms: 1000,
+        suspect: suspect.iter().copied().collect(),
+        trust: trust.iter().copied().collect(),
+    })
+}
+
+#[test]
+fn golden_verdicts_bytes() {
+    // monitor "m", incarnation 2, seq 300 (varint ac 02), period 1000 (e8 07), one suspect
+    // "a", one trust "bc".
+    assert_eq!(
+        enc(&verdicts(&["a"], &["bc"]), None),
+        [
+            0x48, 0x42, 1, 6, 0, 1, b'm', 2, 0xac, 0x02, 0xe8, 0x07, 1, 1, b'a', 1, 2, b'b', b'c'
+        ]
+    );
+    assert_eq!(
+        enc(&verdicts(&[], &[]), None),
+        [
+            0x48, 0x42, 1, 6, 0, 1, b'm', 2, 0xac, 0x02, 0xe8, 0x07, 0, 0
+        ]
+    );
+}
+
+#[test]
+fn verdicts_round_trip_signed_are_bounded_and_refuse_tampering() {
+    let key = Key::new(5, [9; 32]);
+    let ring = Keyring::new(vec![key.clone()], true);
+    // The largest message: eight 64-byte ids in each list still fits a signed datagram.
+    let long: &'static str = "x".repeat(64).leak();
+    let full = verdicts(&[long; MAX_VERDICTS], &[long; MAX_VERDICTS]);
+    for msg in [verdicts(&["a", "b"], &[]), full] {
+        let signed = enc(&msg, Some(&key));
+        assert!(signed.len() <= MAX_DATAGRAM);
+        let d = decode(&signed, &ring).unwrap();
+        assert_eq!((d.message, d.key_id), (msg.clone(), Some(5)));
+        for i in [0, 3, 6, signed.len() / 2, signed.len() - 1] {
+            let mut bad = signed.clone();
+            bad[i] ^= 0x10;
+            assert!(
+                decode(&bad, &ring).is_err(),
+                "byte {i} flipped still decodes"
+            );
+        }
+        assert_eq!(
+            decode(&enc(&msg, None), &ring),
+            Err(DecodeError::Unauthenticated)
+        );
+    }
+    // A ninth suspect does not decode (hand-made: the count byte raised to 9).
+    let mut nine = enc(&verdicts(&["a"; MAX_VERDICTS], &[]), None);
+    nine[12] = 9;
+    nine.extend([1, b'a']);
+    assert_eq!(decode(&nine, &Keyring::open()), Err(DecodeError::Malformed));
+    // Bad ids and periods are refused both ways.
+    let mut buf = [0; MAX_DATAGRAM];
+    assert_eq!(
+        encode(&verdicts(&[""], &[]), None, &mut buf),
+        Err(EncodeError::InvalidField("node id"))
+    );
+    let slow = Message::Verdicts(Verdicts {
+        period_ms: 5,
+        ..match verdicts(&[], &[]) {
+            Message::Verdicts(v) => v,
+            _ => unreachable!(),
+        }
+    });
+    assert_eq!(
+        encode(&slow, None, &mut buf),
+        Err(EncodeError::InvalidField("verdict period"))
+    );
+    let mut b = enc(&verdicts(&["ab"], &[]), None);
+    b[14] = b'\n';
+    assert_eq!(
+        decode(&b, &Keyring::open()),
+        Err(DecodeError::InvalidField("node id"))
+    );
+    let mut trailing = enc(&verdicts(&[], &[]), None);
+    trailing.push(0);
+    assert_eq!(
+        decode(&trailing, &Keyring::open()),
+        Err(DecodeError::TrailingBytes(1))
+    );
+}
+
 #[test]
 fn golden_authenticated_trailer() {
     let key = Key::new(9, [7; 32]);

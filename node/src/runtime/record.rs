@@ -78,6 +78,16 @@ pub(crate) struct EventRecord {
     /// outage), in ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) lasted_ms: Option<u64>,
+    /// `unreachable`: the monitor that cannot hear the node (this one); `witness_down`,
+    /// `witness_up`: the witness's id (its address until first heard; `addr` is its address).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) monitor: Option<String>,
+    /// `quorum_lost`, `quorum_regained`: monitors up, this one included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) monitors_up: Option<u32>,
+    /// `quorum_lost`, `quorum_regained`: monitors that must agree for a down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) needed: Option<u32>,
     /// The node's process id, when a legacy listener reported one (Circus, TCP/JSON): a claim.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) pid: Option<u32>,
@@ -95,12 +105,16 @@ pub(crate) struct EventRecord {
 }
 
 /// The monitor-level events' names (see [`hb_core::EventKind::is_monitor_level`]).
-pub(crate) const MONITOR_EVENTS: [&str; 5] = [
+pub(crate) const MONITOR_EVENTS: [&str; 9] = [
     "isolated",
     "reconnected",
     "hold_expired",
     "zone_down",
     "zone_up",
+    "witness_down",
+    "witness_up",
+    "quorum_lost",
+    "quorum_regained",
 ];
 
 fn ms(d: std::time::Duration) -> u64 {
@@ -133,6 +147,9 @@ impl EventRecord {
             watched: None,
             returned: None,
             lasted_ms: None,
+            monitor: None,
+            monitors_up: None,
+            needed: None,
             at_us: ev.at.as_micros(),
             pid: None,
             pid_verified: None,
@@ -199,6 +216,19 @@ impl EventRecord {
             EventKind::ZoneUp { zone, lasted } => {
                 r.zone = Some(zone.to_string());
                 r.lasted_ms = Some(ms(*lasted));
+            }
+            EventKind::Unreachable { silence, by } => {
+                r.silence_ms = Some(ms(*silence));
+                r.monitor = Some(by.to_string());
+            }
+            EventKind::Reachable { lasted } => r.lasted_ms = Some(ms(*lasted)),
+            EventKind::WitnessDown { witness, addr } | EventKind::WitnessUp { witness, addr } => {
+                r.monitor = Some(witness.to_string());
+                r.addr = *addr;
+            }
+            EventKind::QuorumLost { up, needed } | EventKind::QuorumRegained { up, needed } => {
+                r.monitors_up = Some(*up);
+                r.needed = Some(*needed);
             }
             EventKind::Joined | EventKind::Left | EventKind::Forgotten => {}
         }

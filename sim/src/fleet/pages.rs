@@ -59,11 +59,21 @@ pub fn seen(kind: &EventKind) -> Seen {
         },
         EventKind::Isolated { .. }
         | EventKind::IsolationExpired { .. }
-        | EventKind::ZoneDown { .. } => Seen::MonitorLevel,
-        EventKind::Reconnected { .. } | EventKind::ZoneUp { .. } => Seen::MonitorResolved,
+        | EventKind::ZoneDown { .. }
+        | EventKind::WitnessDown { .. }
+        | EventKind::QuorumLost { .. } => Seen::MonitorLevel,
+        EventKind::Reconnected { .. }
+        | EventKind::ZoneUp { .. }
+        | EventKind::WitnessUp { .. }
+        | EventKind::QuorumRegained { .. } => Seen::MonitorResolved,
         EventKind::Up { .. } => Seen::Up,
         EventKind::Restarted { .. } => Seen::Restarted,
-        EventKind::Left | EventKind::Forgotten | EventKind::Probe { .. } => Seen::Other,
+        // One monitor's path to the node, not the node: a warning, not a page.
+        EventKind::Left
+        | EventKind::Forgotten
+        | EventKind::Probe { .. }
+        | EventKind::Unreachable { .. }
+        | EventKind::Reachable { .. } => Seen::Other,
     }
 }
 

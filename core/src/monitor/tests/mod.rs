@@ -12,6 +12,7 @@ mod liveness;
 mod peer;
 mod readings;
 mod restore;
+mod witness;
 mod zones;
 
 use core::net::SocketAddr;

@@ -1,0 +1,319 @@
+//! Witness mode: three monitors that confirm each other's verdicts, over an in-memory network.
+
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::event::{DownReason, EventKind};
+use crate::monitor::Quorum;
+
+const MS: u64 = 1_000;
+
+fn maddr(i: usize) -> SocketAddr {
+    format!("10.0.0.{}:7000", i + 1).parse().unwrap()
+}
+
+/// Three monitors, each naming the other two, 2 of 3 needed, fixed 2.2 s timeouts.
+struct Trio {
+    m: Vec<Monitor>,
+    /// Monitors whose path from the node drops every beat.
+    cut: BTreeSet<usize>,
+    /// Monitors stopped (they neither run nor receive).
+    stopped: BTreeSet<usize>,
+    now: u64,
+    /// Monitor-to-monitor messages on their way: (arrival, to, from, bytes).
+    inflight: Vec<(u64, usize, SocketAddr, Vec<u8>)>,
+    log: Vec<(usize, u64, String, EventKind)>,
+}
+
+impl Trio {
+    fn new() -> Self {
+        let m = (0..3)
+            .map(|i| {
+                let cfg = MonitorConfig {
+                    id: format!("m{i}"),
+                    detector: DetectorConfig::Fixed(Fixed {
+                        timeout: Duration::from_millis(2200),
+                    }),
+                    stall_threshold: None,
+                    quorum: Some(Quorum {
+                        witnesses: (0..3).filter(|&j| j != i).map(maddr).collect(),
+                        needed: 2,
+                        period: Duration::from_secs(1),
+                        incarnation: 1,
+                    }),
+                    ..MonitorConfig::default()
+                };
+                Monitor::new(cfg, t(0)).unwrap()
+            })
+            .collect();
+        Self {
+            m,
+            cut: BTreeSet::new(),
+            stopped: BTreeSet::new(),
+            now: 0,
+            inflight: Vec::new(),
+            log: Vec::new(),
+        }
+    }
+
+    /// Runs every monitor's timers up to `until` (1 ms steps), delivering monitor-to-monitor
+    /// messages 1 ms after they are sent.
+    fn run(&mut self, until: u64) {
+        while self.now < until {
+            self.now += MS;
+            let now = self.now;
+            for (at, to, from, bytes) in std::mem::take(&mut self.inflight) {
+                if at <= now {
+                    if !self.stopped.contains(&to) {
+                        self.m[to].handle_datagram(t(at), from, &bytes);
+                    }
+                } else {
+                    self.inflight.push((at, to, from, bytes));
+                }
+            }
+            for i in 0..3 {
+                if self.stopped.contains(&i) {
+                    continue;
+                }
+                if self.m[i]
+                    .poll_timeout()
+                    .is_some_and(|d| d.as_micros() <= now)
+                {
+                    self.m[i].handle_timeout(t(now));
+                }
+                self.m[i].check_invariants().unwrap();
+                let mut buf = [0; MAX_DATAGRAM];
+                while let Some(tx) = self.m[i].poll_transmit(&mut buf) {
+                    if let Some(to) = (0..3).find(|&j| maddr(j) == tx.to) {
+                        let bytes = buf[..tx.len].to_vec();
+                        self.inflight.push((now + MS, to, maddr(i), bytes));
+                    }
+                }
+                while let Some(e) = self.m[i].poll_event() {
+                    self.log
+                        .push((i, e.at.as_micros(), e.node.to_string(), e.kind));
+                }
+            }
+        }
+    }
+
+    /// Node `node` beats (seq `seq`) to every monitor whose path is not cut, then time runs on
+    /// one second.
+    fn beat_and_run(&mut self, node: &str, seq: u64) {
+        for i in 0..3 {
+            if !self.cut.contains(&i) && !self.stopped.contains(&i) {
+                beat(&mut self.m[i], self.now, node, 1, seq);
+            }
+        }
+        self.run(self.now + S);
+    }
+
+    fn named_at(&self, monitor: usize, name: &str) -> Vec<u64> {
+        let all = self.named(name).into_iter();
+        all.filter(|&(i, _)| i == monitor)
+            .map(|(_, at)| at)
+            .collect()
+    }
+
+    fn named(&self, name: &str) -> Vec<(usize, u64)> {
+        self.log
+            .iter()
+            .filter(|(_, _, _, k)| k.name() == name)
+            .map(|(i, at, _, _)| (*i, *at))
+            .collect()
+    }
+}
+
+#[test]
+fn a_crash_is_down_everywhere_when_two_of_three_agree() {
+    let mut trio = Trio::new();
+    for seq in 1..=10 {
+        trio.beat_and_run("a", seq);
+    }
+    // The last beat arrived at 9 s; the node is dead from then on.
+    trio.run(14 * S);
+    let downs = trio.named("down");
+    assert_eq!(downs.len(), 3, "{:?}", trio.log);
+    for &(_, at) in &downs {
+        // Deadline 11.2 s; the second monitor's suspicion arrives 1 ms later.
+        assert!((11_200 * MS..=11_202 * MS).contains(&at), "{downs:?}");
+    }
+    assert!(trio.log.iter().all(|(_, _, _, k)| !matches!(
+        k,
+        EventKind::Down {
+            reason: DownReason::Silence,
+            ..
+        }
+    )));
+    let agreed = trio.log.iter().filter(|(_, _, _, k)| {
+        matches!(
+            k,
+            EventKind::Down {
+                reason: DownReason::Agreed,
+                ..
+            }
+        )
+    });
+    assert_eq!(agreed.count(), 3);
+    assert!(trio.named("unreachable").is_empty());
+    assert!(trio.named("witness_down").is_empty());
+    for m in &trio.m {
+        let w = m.witnesses();
+        assert_eq!((w.needed, w.up, w.fallback, w.held), (2, 3, false, 0));
+        assert!(w.witnesses.iter().all(|v| v.heard && v.up));
+    }
+}
+
+#[test]
+fn a_cut_path_is_unreachable_from_one_monitor_and_down_nowhere() {
+    let mut trio = Trio::new();
+    for seq in 1..=5 {
+        trio.beat_and_run("a", seq);
+    }
+    trio.cut.insert(0);
+    for seq in 6..=15 {
+        trio.beat_and_run("a", seq);
+    }
+    assert!(trio.named("down").is_empty(), "{:?}", trio.log);
+    let unreachable: Vec<_> = trio
+        .log
+        .iter()
+        .filter_map(|(i, at, node, k)| match k {
+            EventKind::Unreachable { by, .. } => Some((*i, *at, node.clone(), by.to_string())),
+            _ => None,
+        })
+        .collect();
+    // Last beat heard by m0 at 4 s: deadline 6.2 s, reported one period later.
+    assert_eq!(unreachable, [(0, 7_200 * MS, "a".into(), "m0".into())]);
+    assert_eq!(trio.m[0].count(NodeState::Unreachable), 1);
+    assert_eq!(trio.m[0].witnesses().held, 1);
+    // The path heals: reachable again, no up (it was never down).
+    trio.cut.clear();
+    trio.beat_and_run("a", 16);
+    assert_eq!(trio.named("reachable").len(), 1);
+    assert!(trio.named("up").is_empty());
+    assert_eq!(trio.m[0].count(NodeState::Alive), 1);
+    // Then the node dies: down everywhere.
+    trio.run(trio.now + 4 * S);
+    assert_eq!(trio.named("down").len(), 3, "{:?}", trio.log);
+}
+
+#[test]
+fn a_crash_while_one_path_is_cut_is_down_everywhere() {
+    let mut trio = Trio::new();
+    for seq in 1..=5 {
+        trio.beat_and_run("a", seq);
+    }
+    trio.cut.insert(0);
+    for seq in 6..=10 {
+        trio.beat_and_run("a", seq);
+    }
+    // m0 holds `a` unreachable; the node dies at 10 s: m1 and m2 convict at 11.2 s and m0,
+    // already suspecting, agrees at once.
+    trio.run(14 * S);
+    let downs = trio.named("down");
+    assert_eq!(downs.len(), 3, "{:?}", trio.log);
+    assert!(downs.iter().all(|&(_, at)| at <= 11_202 * MS), "{downs:?}");
+}
+
+#[test]
+fn without_witnesses_a_monitor_falls_back_to_its_own_verdicts() {
+    let mut trio = Trio::new();
+    trio.stopped.extend([1, 2]);
+    for seq in 1..=10 {
+        trio.beat_and_run("a", seq);
+    }
+    // The witnesses were never heard: down after 2.2 s (the detector's bound) from the start.
+    let lost: Vec<_> = trio
+        .log
+        .iter()
+        .filter(|(_, _, _, k)| matches!(k, EventKind::QuorumLost { up: 1, needed: 2 }))
+        .map(|(i, at, _, _)| (*i, *at))
+        .collect();
+    assert_eq!(lost, [(0, 2_200 * MS)]);
+    assert_eq!(trio.named("witness_down").len(), 2);
+    assert!(trio.m[0].witnesses().fallback);
+    trio.run(14 * S);
+    let down: Vec<_> = trio
+        .log
+        .iter()
+        .filter(|(_, _, _, k)| {
+            matches!(
+                k,
+                EventKind::Down {
+                    reason: DownReason::Silence,
+                    ..
+                }
+            )
+        })
+        .map(|(i, at, _, _)| (*i, *at))
+        .collect();
+    assert_eq!(down, [(0, 11_200 * MS)]);
+}
+
+#[test]
+fn a_witness_that_returns_restores_the_quorum() {
+    let mut trio = Trio::new();
+    trio.stopped.insert(1);
+    trio.stopped.insert(2);
+    trio.run(5 * S);
+    assert_eq!(trio.named("quorum_lost").len(), 1);
+    trio.stopped.remove(&1);
+    trio.run(7 * S);
+    assert_eq!(trio.named_at(0, "witness_up").len(), 1);
+    assert_eq!(trio.named_at(0, "quorum_regained").len(), 1);
+    assert!(trio.named_at(0, "quorum_regained")[0] <= 6_002 * MS);
+    assert!(!trio.m[0].witnesses().fallback);
+    let ids: Vec<_> = trio.m[0]
+        .witnesses()
+        .witnesses
+        .into_iter()
+        .map(|w| w.id)
+        .collect();
+    assert_eq!(ids, ["m1", "10.0.0.3:7000"]);
+}
+
+#[test]
+fn verdicts_from_strangers_and_replays_are_refused() {
+    let mut m = Trio::new().m.remove(0);
+    let v = Message::Verdicts(wire::Verdicts {
+        monitor: "m1",
+        incarnation: 1,
+        seq: 1,
+        period_ms: 1000,
+        suspect: ["a"].into_iter().collect(),
+        trust: Default::default(),
+    });
+    let bytes = msg_bytes(&v, None);
+    m.handle_datagram(t(S), "10.0.0.9:7000".parse().unwrap(), &bytes);
+    assert_eq!(m.rejections().get(Rejection::UnknownWitness), 1);
+    m.handle_datagram(t(S), maddr(1), &bytes);
+    m.handle_datagram(t(S + 1), maddr(1), &bytes);
+    assert_eq!(m.rejections().get(Rejection::Replayed), 1);
+    assert_eq!(m.witnesses().witnesses[0].messages, 1);
+    // A monitor without witnesses refuses verdicts too.
+    let mut plain = monitor(3);
+    plain.handle_datagram(t(S), maddr(1), &bytes);
+    assert_eq!(plain.rejections().get(Rejection::UnknownWitness), 1);
+}
+
+#[test]
+fn quorum_settings_are_bounded() {
+    let q = |witnesses: Vec<SocketAddr>, needed| MonitorConfig {
+        quorum: Some(Quorum {
+            witnesses,
+            needed,
+            period: Duration::from_secs(1),
+            incarnation: 1,
+        }),
+        ..MonitorConfig::default()
+    };
+    assert!(Monitor::new(q(vec![maddr(1)], 2), t(0)).is_ok());
+    assert!(Monitor::new(q(vec![maddr(1)], 3), t(0)).is_err());
+    assert!(Monitor::new(q(vec![maddr(1)], 0), t(0)).is_err());
+    assert!(Monitor::new(q(vec![maddr(1), maddr(1)], 2), t(0)).is_err());
+    assert!(Monitor::new(q(vec![], 1), t(0)).is_err());
+    assert_eq!(Quorum::majority(2), 2);
+    assert_eq!(Quorum::majority(3), 3);
+    assert_eq!(Quorum::majority(4), 3);
+}
