@@ -46,6 +46,12 @@ pub const VOTE_MEMORY: Duration = Duration::from_secs(60);
 /// Longest a vote counts without repetition, whatever the sender's period.
 const MAX_VOTE_TTL: Duration = Duration::from_secs(3600);
 
+/// `addr` with an IPv4-mapped IPv6 address (a dual-stack socket's view of an IPv4 sender)
+/// written as the IPv4 address, so a witness named `127.0.0.1:7000` matches either form.
+fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
 /// Witness mode's state.
 #[derive(Debug, Default)]
 pub(super) struct Witnesses {
@@ -332,7 +338,8 @@ impl Monitor {
             return self.rejections.add(Rejection::UnknownWitness);
         };
         let needed = q.needed;
-        let Some(w) = self.witness.peers.iter().position(|p| p.addr == from) else {
+        let from = canonical(from);
+        let Some(w) = self.witness.peers.iter().position(|p| canonical(p.addr) == from) else {
             return self.rejections.add(Rejection::UnknownWitness);
         };
         let p = &mut self.witness.peers[w];

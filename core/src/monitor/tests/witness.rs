@@ -287,7 +287,8 @@ fn verdicts_from_strangers_and_replays_are_refused() {
     let bytes = msg_bytes(&v, None);
     m.handle_datagram(t(S), "10.0.0.9:7000".parse().unwrap(), &bytes);
     assert_eq!(m.rejections().get(Rejection::UnknownWitness), 1);
-    m.handle_datagram(t(S), maddr(1), &bytes);
+    // A dual-stack socket sees the witness 10.0.0.2 as ::ffff:10.0.0.2: the same witness.
+    m.handle_datagram(t(S), "[::ffff:10.0.0.2]:7000".parse().unwrap(), &bytes);
     m.handle_datagram(t(S + 1), maddr(1), &bytes);
     assert_eq!(m.rejections().get(Rejection::Replayed), 1);
     assert_eq!(m.witnesses().witnesses[0].messages, 1);
