@@ -65,7 +65,7 @@ impl Monitor {
     pub fn isolation(&self) -> IsolationView {
         IsolationView {
             isolated_since: self.guard.episode.map(|e| e.since),
-            held: self.count(NodeState::Unreachable),
+            held: self.isolation_held(),
             quiet: self.guard.quiet,
             episodes: self.guard.episodes,
             deferrals: self.guard.deferrals,

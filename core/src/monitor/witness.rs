@@ -43,6 +43,9 @@ use crate::wire::{MAX_VERDICTS, Verdicts};
 /// deadline comes later still finds the vote).
 pub const VOTE_MEMORY: Duration = Duration::from_secs(60);
 
+/// Most datagrams of repeated suspicions per witness per period.
+const MAX_REPEAT_DATAGRAMS: usize = 16;
+
 /// Longest a vote counts without repetition, whatever the sender's period.
 const MAX_VOTE_TTL: Duration = Duration::from_secs(3600);
 
@@ -339,7 +342,12 @@ impl Monitor {
         };
         let needed = q.needed;
         let from = canonical(from);
-        let Some(w) = self.witness.peers.iter().position(|p| canonical(p.addr) == from) else {
+        let Some(w) = self
+            .witness
+            .peers
+            .iter()
+            .position(|p| canonical(p.addr) == from)
+        else {
             return self.rejections.add(Rejection::UnknownWitness);
         };
         let p = &mut self.witness.peers[w];
@@ -487,24 +495,38 @@ impl Monitor {
         }
     }
 
-    /// The periodic message to every witness: up to [`MAX_VERDICTS`] of this monitor's
-    /// suspicions, round-robin from where the last one stopped (forgetting downs older than
-    /// [`VOTE_MEMORY`]).
+    /// The periodic messages to every witness: this monitor's suspicions, [`MAX_VERDICTS`] per
+    /// datagram, at most [`MAX_REPEAT_DATAGRAMS`] datagrams (beyond that, round-robin from
+    /// where the last round stopped). Suspicions of nodes no longer held or down, and downs
+    /// older than [`VOTE_MEMORY`], are dropped first. With nothing to say, one empty message:
+    /// the beat.
     fn repeat_verdicts(&mut self, now: Timestamp) {
-        let w = &mut self.witness;
-        w.ours
-            .retain(|_, o| o.down_at.is_none_or(|at| now < at + VOTE_MEMORY));
-        let mut ids: Vec<NodeId> = Vec::new();
-        let after = w.ours.range(w.cursor..).chain(w.ours.range(..w.cursor));
-        let mut next = 0;
-        for (&slot, _) in after.take(MAX_VERDICTS) {
-            if let Some(n) = self.nodes.get(slot) {
-                ids.push(n.id.clone());
+        let nodes = &self.nodes;
+        self.witness.ours.retain(|&slot, o| {
+            let Some(n) = nodes.get(slot).filter(|n| n.generation == o.generation) else {
+                return false;
+            };
+            match (n.state, o.down_at) {
+                (NodeState::Unreachable, _) => true,
+                (NodeState::Down, Some(at)) => now < at + VOTE_MEMORY,
+                _ => false,
             }
+        });
+        let w = &self.witness;
+        let mut ids: Vec<NodeId> = Vec::new();
+        let mut next = 0;
+        let order = w.ours.range(w.cursor..).chain(w.ours.range(..w.cursor));
+        for (&slot, _) in order.take(MAX_VERDICTS * MAX_REPEAT_DATAGRAMS) {
+            ids.push(self.nodes.get(slot).expect("retained").id.clone());
             next = slot + 1;
         }
         self.witness.cursor = next;
-        self.queue_verdicts(ids, Vec::new());
+        if ids.is_empty() {
+            return self.queue_verdicts(Vec::new(), Vec::new());
+        }
+        for chunk in ids.chunks(MAX_VERDICTS) {
+            self.queue_verdicts(chunk.to_vec(), Vec::new());
+        }
     }
 
     /// Sends the suspicions and trusts queued during this input.

@@ -27,9 +27,15 @@ struct Trio {
 
 impl Trio {
     fn new() -> Self {
+        Self::with(None)
+    }
+
+    /// With an isolation guard of its own (default: the monitor's default guard).
+    fn with(isolation: Option<crate::monitor::Isolation>) -> Self {
         let m = (0..3)
             .map(|i| {
                 let cfg = MonitorConfig {
+                    isolation: isolation.or(MonitorConfig::default().isolation),
                     id: format!("m{i}"),
                     detector: DetectorConfig::Fixed(Fixed {
                         timeout: Duration::from_millis(2200),
@@ -103,6 +109,18 @@ impl Trio {
         for i in 0..3 {
             if !self.cut.contains(&i) && !self.stopped.contains(&i) {
                 beat(&mut self.m[i], self.now, node, 1, seq);
+            }
+        }
+        self.run(self.now + S);
+    }
+
+    /// Nodes `n00..n{count}` beat (seq `seq`), then time runs on one second.
+    fn fleet_beat_and_run(&mut self, count: usize, seq: u64) {
+        for i in 0..3 {
+            if !self.cut.contains(&i) && !self.stopped.contains(&i) {
+                for n in 0..count {
+                    beat(&mut self.m[i], self.now, &format!("n{n:02}"), 1, seq);
+                }
             }
         }
         self.run(self.now + S);
@@ -317,4 +335,67 @@ fn quorum_settings_are_bounded() {
     assert_eq!(Quorum::majority(2), 2);
     assert_eq!(Quorum::majority(3), 3);
     assert_eq!(Quorum::majority(4), 3);
+}
+
+#[test]
+fn an_isolated_monitor_asks_its_witnesses_when_the_hold_ends() {
+    let mut trio = Trio::with(Some(crate::monitor::Isolation {
+        hold: Duration::from_secs(5),
+        ..Default::default()
+    }));
+    for seq in 1..=5 {
+        trio.fleet_beat_and_run(12, seq);
+    }
+    // m0 loses all twelve nodes (its side of the network), the others still hear them.
+    trio.cut.insert(0);
+    for seq in 6..=15 {
+        trio.fleet_beat_and_run(12, seq);
+    }
+    assert_eq!(trio.named_at(0, "isolated").len(), 1, "{:?}", trio.log);
+    assert_eq!(trio.named_at(0, "hold_expired").len(), 1);
+    // The hold passed: its nodes wait for the witnesses, who hear them: nobody is down.
+    assert!(trio.named("down").is_empty(), "{:?}", trio.named("down"));
+    let w = trio.m[0].witnesses();
+    assert_eq!((w.held, w.fallback), (12, false));
+    assert_eq!(trio.m[0].isolation().held, 0);
+    // All twelve die. To m1 and m2 that is a mass silence too (isolated, held); when their
+    // hold ends they ask the witnesses, and m0 has suspected all twelve all along — its
+    // suspicions of twelve nodes need two datagrams per round, and both arrive: every
+    // monitor reports all twelve down, agreed.
+    trio.run(trio.now + 10 * S);
+    assert_eq!(trio.named_at(1, "isolated").len(), 1);
+    let downs = trio.log.iter().filter(|(_, _, _, k)| {
+        matches!(
+            k,
+            EventKind::Down {
+                reason: DownReason::Agreed,
+                ..
+            }
+        )
+    });
+    assert_eq!(downs.count(), 36, "{:?}", trio.named("down"));
+    for m in &trio.m {
+        assert_eq!(m.count(NodeState::Down), 12);
+    }
+}
+
+#[test]
+fn a_node_that_leaves_while_held_is_no_longer_suspected() {
+    let mut trio = Trio::new();
+    for seq in 1..=3 {
+        trio.beat_and_run("a", seq);
+    }
+    trio.cut.insert(0);
+    for seq in 4..=8 {
+        trio.beat_and_run("a", seq);
+    }
+    assert_eq!(trio.m[0].witnesses().held, 1);
+    let bytes = beat_bytes("a", 1, 9, BeatFlags::LEAVING);
+    for i in 0..3 {
+        trio.m[i].handle_datagram(t(trio.now), addr(), &bytes);
+    }
+    trio.run(trio.now + 3 * S);
+    assert_eq!(trio.m[0].witnesses().held, 0);
+    assert_eq!(trio.named("left").len(), 3);
+    assert!(trio.named("down").is_empty());
 }
