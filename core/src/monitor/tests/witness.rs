@@ -31,7 +31,7 @@ impl Trio {
     }
 
     /// With an isolation guard of its own (default: the monitor's default guard).
-    fn with(isolation: Option<crate::monitor::Isolation>) -> Self {
+    fn with(isolation: Option<Isolation>) -> Self {
         let m = (0..3)
             .map(|i| {
                 let cfg = MonitorConfig {
@@ -339,7 +339,7 @@ fn quorum_settings_are_bounded() {
 
 #[test]
 fn an_isolated_monitor_asks_its_witnesses_when_the_hold_ends() {
-    let mut trio = Trio::with(Some(crate::monitor::Isolation {
+    let mut trio = Trio::with(Some(Isolation {
         hold: Duration::from_secs(5),
         ..Default::default()
     }));
