@@ -537,6 +537,9 @@ impl Monitor {
         }
         let mut suspect = core::mem::take(&mut w.new_suspect);
         let mut trust = core::mem::take(&mut w.new_trust);
+        // Convicted and heard again within one input (a late timer, then the beat): the
+        // trust is the newer word, and the suspicion was never sent.
+        suspect.retain(|id| !trust.contains(id));
         while !suspect.is_empty() || !trust.is_empty() {
             let s: Vec<NodeId> = suspect.drain(..suspect.len().min(MAX_VERDICTS)).collect();
             let t: Vec<NodeId> = trust.drain(..trust.len().min(MAX_VERDICTS)).collect();
@@ -583,8 +586,9 @@ impl Monitor {
                 ));
             }
         }
-        if self.witness_due().is_some_and(|at| at <= self.now) {
-            return Err("a witness timer is due but was not fired".into());
+        // (A new monitor's first message is due at its creation instant.)
+        if self.witness_due().is_some_and(|at| at < self.now) {
+            return Err("a witness timer is past but was not fired".into());
         }
         Ok(())
     }

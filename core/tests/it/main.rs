@@ -6,3 +6,4 @@ mod model;
 mod pair;
 mod sans_io;
 mod wire_props;
+mod witness_props;
