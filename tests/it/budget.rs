@@ -6,83 +6,15 @@
 //! here); and the link
 //! estimates come back, bit for bit, after the monitor restarts on its store.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
 
-use hb_tests::{Proc, TestMonitor, http_get, wait_for};
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use hb_tests::{LossyProxy, Proc, TestMonitor, http_get, wait_for};
 use serde_json::Value;
 
 /// The beaters' period.
 const PERIOD: &str = "50ms";
-
-/// A UDP proxy on loopback that forwards datagrams to `to`, dropping each with probability
-/// `drop` (seeded), and sends the replies back to the latest sender. Stops when dropped; runs
-/// at most `LIFE`.
-struct LossyProxy {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    dropped: Arc<AtomicU64>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-/// The longest a proxy runs.
-const LIFE: Duration = Duration::from_secs(120);
-
-impl LossyProxy {
-    fn start(to: SocketAddr, drop: f64, seed: u64) -> Self {
-        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind proxy");
-        sock.set_read_timeout(Some(Duration::from_millis(50)))
-            .expect("timeout");
-        let addr = sock.local_addr().expect("addr");
-        let stop = Arc::new(AtomicBool::new(false));
-        let dropped = Arc::new(AtomicU64::new(0));
-        let (s, d) = (Arc::clone(&stop), Arc::clone(&dropped));
-        let thread = thread::spawn(move || {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let mut client = None;
-            let mut buf = [0u8; 2048];
-            let end = Instant::now() + LIFE;
-            while !s.load(Ordering::Relaxed) && Instant::now() < end {
-                let Ok((n, from)) = sock.recv_from(&mut buf) else {
-                    continue;
-                };
-                if from == to {
-                    if let Some(c) = client {
-                        let _ = sock.send_to(&buf[..n], c);
-                    }
-                } else {
-                    client = Some(from);
-                    if rng.random_bool(drop) {
-                        d.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        let _ = sock.send_to(&buf[..n], to);
-                    }
-                }
-            }
-        });
-        Self {
-            addr,
-            stop,
-            dropped,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for LossyProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
 
 fn beater(id: &str, to: &str) -> Proc {
     Proc::hbnode(&["beat", "--to", to, "--period", PERIOD, "--id", id])

@@ -23,3 +23,4 @@ mod store;
 mod systemd;
 mod units;
 mod webhook;
+mod witness;

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod fleet;
+pub mod proxy;
 pub use fleet::{Fleet, FleetNode};
+pub use proxy::LossyProxy;
 
 /// How long any wait in these tests may take before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(20);

@@ -28,6 +28,11 @@ impl Monitor {
                 }
                 Message::Leave(l) => self.on_leave(now, &l),
                 Message::Identify(i) => self.on_identify(from, &i),
+                // With keys, a witness's verdicts are signed (monitors sign with their first
+                // key) even where unsigned beats are still accepted: an unsigned one is forged.
+                Message::Verdicts(_) if d.key_id.is_none() && !self.cfg.keyring.is_empty() => {
+                    self.rejections.add(Rejection::Unauthenticated);
+                }
                 Message::Verdicts(v) => self.on_verdicts(now, from, &v),
                 Message::Ack(_) | Message::Member(_) => {
                     self.rejections.add(Rejection::UnexpectedKind);

@@ -13,6 +13,7 @@ pub(crate) mod plan;
 pub(crate) mod schedule;
 pub(crate) mod store;
 pub(crate) mod values;
+pub(crate) mod witness;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -40,6 +40,10 @@ pub(crate) struct MonitorArgs {
     #[command(flatten)]
     pub(crate) isolation: super::isolation::IsolationArgs,
 
+    /// Witness mode (other monitors confirm this one's verdicts).
+    #[command(flatten)]
+    pub(crate) witness: super::witness::WitnessArgs,
+
     /// Address of the HTTP API (/metrics, /v1/nodes, /v1/summary, /v1/events, /v1/history, /healthz, the status page at /), or `off`.
     #[arg(
         long,

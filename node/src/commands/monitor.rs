@@ -151,7 +151,9 @@ impl MonitorSettings {
             hysteresis: a.probe_hysteresis,
         };
         let db = crate::store::resolve(a.db.as_ref())?;
+        let quorum = a.witness.config(&listen)?;
         Ok(Self {
+            quorum,
             schedules,
             db,
             retention: a.retention,
@@ -184,6 +186,23 @@ pub(crate) fn run(s: MonitorSettings) -> anyhow::Result<ExitCode> {
             tracing::warn!(
                 "beats are unauthenticated: anyone who can reach the listeners can report a node \
                  alive; give a --key-file (see `hbnode keygen`) and --require-auth"
+            );
+            if s.quorum.is_some() {
+                tracing::warn!(
+                    "witness verdicts are unsigned: anyone who can reach the listen port can \
+                     forge a witness's suspicions (from its address) and hold or down nodes; \
+                     give every monitor the same --key-file"
+                );
+            }
+        }
+        if let Some(q) = &s.quorum {
+            tracing::info!(
+                witnesses = ?q.witnesses,
+                needed = q.needed,
+                period = %humantime::format_duration(q.period),
+                "witness mode: a node is down only when {} of {} monitors suspect it",
+                q.needed,
+                q.witnesses.len() + 1
             );
         }
         let running = start(&s, clock, None)?;

@@ -12,7 +12,7 @@ use hb_core::probe::ProbeStatus;
 use hb_core::{NodeMatch, NodeState};
 use serde::Serialize;
 
-use crate::http::views::{IsolationSnapshot, NodeView, Snapshot, state_rank};
+use crate::http::views::{IsolationSnapshot, NodeView, Snapshot, WitnessSnapshot, state_rank};
 
 /// Rows in a page when `limit` is not given.
 pub(crate) const DEFAULT_LIMIT: usize = 100;
@@ -197,6 +197,9 @@ pub(crate) struct Summary {
     pub(crate) probes: Vec<Count>,
     /// The isolation guard: whether the monitor thinks it is cut off.
     pub(crate) isolation: IsolationSnapshot,
+    /// Witness mode (`--witness`): the quorum, whether this monitor is in fallback, each
+    /// witness; `null` when off.
+    pub(crate) witnesses: Option<WitnessSnapshot>,
 }
 
 /// One count of a [`Summary`].
@@ -251,6 +254,7 @@ pub(crate) fn summary(snap: &Snapshot) -> Summary {
         states,
         probes,
         isolation: snap.isolation.clone(),
+        witnesses: snap.witnesses.clone(),
     }
 }
 

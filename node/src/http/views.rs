@@ -179,6 +179,69 @@ pub(crate) struct Snapshot {
     pub(crate) isolation: IsolationSnapshot,
     /// Every `--zone` by name, and whether it is reported out.
     pub(crate) zones: Vec<(String, bool)>,
+    /// Witness mode (`--witness`), if on (the main Detector's).
+    pub(crate) witnesses: Option<WitnessSnapshot>,
+}
+
+/// Witness mode, as the API shows it (`/v1/summary`'s `witnesses`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub(crate) struct WitnessSnapshot {
+    /// Monitors, this one included, that must suspect a node for it to be down.
+    pub(crate) needed: usize,
+    /// Monitors up: this one and the witnesses it hears.
+    pub(crate) up: usize,
+    /// Whether fewer than `needed` are up, so this monitor's own verdicts are final.
+    pub(crate) fallback: bool,
+    /// Nodes held unreachable, waiting for the witnesses' agreement.
+    pub(crate) held: usize,
+    /// Downs the witnesses agreed to.
+    pub(crate) agreed: u64,
+    /// Nodes reported `unreachable` (convicted here alone).
+    pub(crate) unreachable_reported: u64,
+    /// Each witness, in `--witness` order.
+    pub(crate) witnesses: Vec<WitnessPeer>,
+}
+
+/// One witness as this monitor sees it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct WitnessPeer {
+    /// Its id (its address until first heard).
+    pub(crate) id: String,
+    /// Its address, as `--witness` resolved it.
+    pub(crate) addr: SocketAddr,
+    /// Whether it is heard within the detector's bound.
+    pub(crate) up: bool,
+    /// When its latest message arrived (RFC 3339); `None` before the first.
+    pub(crate) last_heard: Option<String>,
+    /// Messages accepted from it.
+    pub(crate) messages: u64,
+}
+
+impl WitnessSnapshot {
+    /// Witness mode of `monitor` (`None`: off).
+    fn of(monitor: &Monitor, clock: &Clock) -> Option<Self> {
+        monitor.config().quorum.as_ref()?;
+        let w = monitor.witnesses();
+        Some(Self {
+            needed: w.needed,
+            up: w.up,
+            fallback: w.fallback,
+            held: w.held,
+            agreed: w.agreed,
+            unreachable_reported: w.unreachable_reported,
+            witnesses: w
+                .witnesses
+                .iter()
+                .map(|p| WitnessPeer {
+                    id: p.id.to_string(),
+                    addr: p.addr,
+                    up: p.up,
+                    last_heard: p.heard.then(|| clock.rfc3339(p.last)),
+                    messages: p.messages,
+                })
+                .collect(),
+        })
+    }
 }
 
 /// The isolation guard, as the API shows it (`/v1/summary`'s `isolation`).
@@ -230,6 +293,10 @@ impl Snapshot {
         self.stalls = self.stalls.max(other.stalls);
         self.max_nodes += other.max_nodes;
         self.isolation.merge(other.isolation);
+        // Only the main Detector runs witness mode.
+        if self.witnesses.is_none() {
+            self.witnesses = other.witnesses;
+        }
         for (name, out) in other.zones {
             match self.zones.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, o)) => *o |= out,
@@ -270,6 +337,7 @@ pub(crate) fn snapshot(monitor: &Monitor, clock: &Clock, legacy: &LegacyState) -
             .zones()
             .map(|(name, out)| (name.to_owned(), out.is_some()))
             .collect(),
+        witnesses: WitnessSnapshot::of(monitor, clock),
         isolation: {
             let i = monitor.isolation();
             IsolationSnapshot {

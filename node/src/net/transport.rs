@@ -32,6 +32,19 @@ pub(crate) trait Transport: 'static {
     fn try_send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize>;
 }
 
+/// What can send a datagram without waiting: the Detector's handle on its listener's socket,
+/// for the witness verdicts it sends on its own timer (see `runtime::detector`).
+pub(crate) trait SendTo: std::fmt::Debug {
+    /// Sends one datagram without waiting (a full buffer is `WouldBlock`).
+    fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize>;
+}
+
+impl<T: Transport + std::fmt::Debug> SendTo for T {
+    fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.try_send_to(buf, to)
+    }
+}
+
 /// A UDP socket: receives through tokio, sends with a direct non-blocking `sendto` on a clone
 /// of the same socket (tokio's `try_send_to` refuses until the reactor has seen the socket
 /// writable, which would lose a beater's first beat).

@@ -10,7 +10,14 @@
 //! (its overflow is the only place beats can drop, and the kernel counts it). The acks ride
 //! back in the reply with the batch; events leave with `try_send` to the Reporter: the
 //! Detector never waits on anyone.
+//!
+//! Witness mode: the core also queues verdicts for the other monitors on its own timer (every
+//! witness period, and when a deadline passes), when no datagram arrives. After a timeout or a
+//! legacy batch the Detector sends what is queued itself, with a non-blocking `sendto` on its
+//! first listener's socket ([`DetectorActor::with_sender`]: witnesses know a monitor by the
+//! source address of its datagrams); a full send buffer drops and counts them like acks.
 
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -24,6 +31,7 @@ use crate::http::views::{self, NodeView, Snapshot};
 use crate::legacy::LegacyIngest;
 use crate::legacy::owner::PidChecked;
 use crate::legacy::state::LegacyState;
+use crate::net::transport::SendTo;
 use crate::runtime::batch::Batch;
 use crate::runtime::clock::Clock;
 use crate::runtime::record::EventRecord;
@@ -111,6 +119,8 @@ pub(crate) struct DetectorActor {
     samples_dropped: u64,
     /// The core's `arrivals_dropped` already added to the shared counter.
     arrivals_dropped: u64,
+    /// Where transmits queued outside an [`Ingest`] go out from (witness mode).
+    sender: Option<Rc<dyn SendTo>>,
 }
 
 impl DetectorActor {
@@ -135,6 +145,30 @@ impl DetectorActor {
             store: None,
             samples_dropped: 0,
             arrivals_dropped: 0,
+            sender: None,
+        }
+    }
+
+    /// Sends the datagrams the core queues on its own (witness verdicts) from `sender`, the
+    /// socket of the listener whose address the witnesses name.
+    pub(crate) fn with_sender(mut self, sender: Rc<dyn SendTo>) -> Self {
+        self.sender = Some(sender);
+        self
+    }
+
+    /// Sends every queued transmit from [`Self::sender`] (none without one: they wait for the
+    /// next [`Ingest`] batch, which carries them).
+    fn send_transmits(&mut self) {
+        let Some(sender) = &self.sender else { return };
+        let mut buf = [0u8; hb_core::wire::MAX_DATAGRAM];
+        while let Some(t) = self.monitor.poll_transmit(&mut buf) {
+            match sender.send_to(&buf[..t.len], t.to) {
+                Ok(_) => crate::runtime::stats::inc(&self.stats.acks_sent),
+                Err(e) => {
+                    crate::runtime::stats::inc(&self.stats.acks_dropped);
+                    tracing::debug!(to = %t.to, error = %e, "cannot send a verdict");
+                }
+            }
         }
     }
 
@@ -264,6 +298,7 @@ impl DetectorActor {
                 act.timer = None;
                 act.monitor.handle_timeout(act.clock.now());
                 act.drain();
+                act.send_transmits();
                 act.rearm(ctx);
             });
             self.timer = Some((at, handle));
@@ -309,6 +344,7 @@ impl Handler<LegacyIngest> for DetectorActor {
     fn handle(&mut self, LegacyIngest(items): LegacyIngest, ctx: &mut Self::Context) {
         let claims = self.legacy.feed(&mut self.monitor, &self.clock, items);
         self.drain();
+        self.send_transmits();
         self.rearm(ctx);
         let reply = ctx.address().recipient();
         self.legacy.verify(claims, self.clock, &self.stats, &reply);

@@ -56,8 +56,19 @@ impl<T: Transport> Receiver<T> {
         clock: Clock,
         stats: Arc<Stats>,
     ) -> Self {
+        Self::shared(Rc::new(transport), speaks, detector, clock, stats)
+    }
+
+    /// As [`Receiver::new`], on a transport the Detector also sends from (witness verdicts).
+    pub(crate) fn shared(
+        transport: Rc<T>,
+        speaks: Speaks,
+        detector: Addr<DetectorActor>,
+        clock: Clock,
+        stats: Arc<Stats>,
+    ) -> Self {
         Self {
-            transport: Rc::new(transport),
+            transport,
             speaks,
             detector,
             clock,

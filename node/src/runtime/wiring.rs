@@ -3,6 +3,7 @@
 //! the HTTP API; shuts them down in order. `hbnode monitor`, `peer` and `demo` run it.
 
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use crate::cli::values::EventFormat;
 use crate::http::server::{self, HttpState};
 use crate::legacy::tcp::TcpSettings;
 use crate::legacy::udp::UdpFormat;
-use crate::net::transport::{Transport as _, Udp, bind_udp};
+use crate::net::transport::{SendTo, Transport as _, Udp, bind_udp};
 use crate::process::host::random_u64;
 use crate::runtime::clock::Clock;
 use crate::runtime::detector::{DetectorActor, FinalSnapshot, GetHealth};
@@ -61,6 +62,9 @@ pub(crate) struct MonitorSettings {
     pub(crate) isolation: Option<hb_core::Isolation>,
     /// Zone rules (`--zone`).
     pub(crate) zones: Vec<hb_core::ZoneRule>,
+    /// Witness mode (`--witness`; `None`: off). Applies to the main Detector, whose first
+    /// `udp://` listener sends and receives the verdicts.
+    pub(crate) quorum: Option<hb_core::Quorum>,
     /// Receive buffer to ask for.
     pub(crate) recv_buffer: usize,
     /// Monitor id sent in acks.
@@ -109,6 +113,7 @@ impl MonitorSettings {
             forget_after: None,
             isolation: Some(hb_core::Isolation::default()),
             zones: Vec::new(),
+            quorum: None,
             recv_buffer: 0,
             id,
             record: None,
@@ -198,9 +203,11 @@ pub(crate) fn start_with(
         schedules: s.schedules.clone(),
         ..MonitorConfig::default()
     };
-    // The main Detector records arrivals (`--record`): the core queues them for it.
+    // The main Detector records arrivals (`--record`): the core queues them for it; it alone
+    // runs witness mode (the witnesses' verdicts arrive at its first listener).
     let main_config = MonitorConfig {
         max_pending_arrivals: if s.record.is_some() { QUEUE } else { 0 },
+        quorum: s.quorum.clone(),
         ..core_config(s.detector)
     };
     let stats = Arc::new(Stats::default());
@@ -303,7 +310,13 @@ pub(crate) fn start_with(
     // One Detector per detector configuration: the main one, then each `--listener` group
     // (cli::listener), all numbering events from one counter.
     let event_ids = Arc::new(AtomicU64::new(0));
-    let detector = DetectorActor::new(
+    // The main listeners are bound first: the Detector sends its witness verdicts from the
+    // first one, the address its witnesses name.
+    let mut main_sockets = Vec::new();
+    for &addr in &s.listen {
+        main_sockets.push(bind_listener(addr, &Speaks::Native, s, &stats)?);
+    }
+    let mut detector = DetectorActor::new(
         monitor,
         clock,
         reporter.clone().recipient(),
@@ -311,16 +324,20 @@ pub(crate) fn start_with(
     )
     .with_recorder(recorder)
     .with_store(store_tx.clone().map(|tx| StoreFeed::new(tx, 0)))
-    .with_event_ids(Arc::clone(&event_ids))
-    .start();
+    .with_event_ids(Arc::clone(&event_ids));
+    if s.quorum.is_some()
+        && let Some((_, socket)) = main_sockets.first()
+    {
+        detector = detector.with_sender(Rc::clone(socket) as Rc<dyn SendTo>);
+    }
+    let detector = detector.start();
     let mut detectors = vec![detector.clone()];
     let mut receivers = Vec::new();
     let mut legacy_tasks = Vec::new();
     let mut listening = Vec::new();
-    for &addr in &s.listen {
-        let (local, r) = start_udp(addr, Speaks::Native, s, &detector, clock, &stats)?;
+    for (local, socket) in main_sockets {
         listening.push(local);
-        receivers.push(r);
+        receivers.push(receive(socket, Speaks::Native, &detector, clock, &stats));
     }
     for socket in bound {
         let local = socket.local_addr()?;
@@ -509,24 +526,39 @@ fn start_udp(
     clock: Clock,
     stats: &Arc<Stats>,
 ) -> anyhow::Result<(SocketAddr, Addr<Receiver<Udp>>)> {
+    let (local, socket) = bind_listener(addr, &speaks, s, stats)?;
+    Ok((local, receive(socket, speaks, detector, clock, stats)))
+}
+
+/// Binds a UDP listener, logging its buffer and counting its kernel drops.
+fn bind_listener(
+    addr: SocketAddr,
+    speaks: &Speaks,
+    s: &MonitorSettings,
+    stats: &Arc<Stats>,
+) -> anyhow::Result<(SocketAddr, Rc<Udp>)> {
     let recv_buffer = s.recv_buffer;
     let bound = bind_udp(addr, recv_buffer)?;
     let local = bound.socket.local_addr()?;
     report_buffer(local, recv_buffer, bound.recv_buffer);
-    let (url, unauthenticated) = match &speaks {
+    let (url, unauthenticated) = match speaks {
         Speaks::Native => (format!("udp://{local}"), !s.keyring.requires_auth()),
         Speaks::Legacy(f) => (format!("{}://{local}", f.scheme()), true),
     };
     announce(stats, url.clone(), unauthenticated);
     watch_drops(stats, url, &bound.socket);
-    let r = Receiver::new(
-        bound.socket,
-        speaks,
-        detector.clone(),
-        clock,
-        Arc::clone(stats),
-    );
-    Ok((local, r.start()))
+    Ok((local, Rc::new(bound.socket)))
+}
+
+/// Starts the Receiver of a bound socket.
+fn receive(
+    socket: Rc<Udp>,
+    speaks: Speaks,
+    detector: &Addr<DetectorActor>,
+    clock: Clock,
+    stats: &Arc<Stats>,
+) -> Addr<Receiver<Udp>> {
+    Receiver::shared(socket, speaks, detector.clone(), clock, Arc::clone(stats)).start()
 }
 
 /// Binds a TCP/JSON legacy listener and spawns its task.

@@ -207,6 +207,7 @@ fn detector_families(snap: &Snapshot, stats: &Stats) -> Vec<Family> {
         )
         .value(count(snap.max_nodes)),
     ]);
+    out.extend(super::witness::families(snap.witnesses.as_ref()));
     out
 }
 

@@ -41,6 +41,7 @@ mod negotiate;
 mod probes;
 #[cfg(test)]
 mod tests;
+mod witness;
 
 pub(crate) use families::Scrape;
 pub(crate) use kernel::receive_buffer_drops;
