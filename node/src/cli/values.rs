@@ -124,7 +124,7 @@ pub(crate) struct HookSpec {
 }
 
 /// Every monitor event name, as in the JSON event stream (and what `--on` accepts besides `any`).
-pub(crate) const EVENT_NAMES: [&str; 15] = [
+pub(crate) const EVENT_NAMES: [&str; 21] = [
     "joined",
     "down",
     "up",
@@ -140,6 +140,12 @@ pub(crate) const EVENT_NAMES: [&str; 15] = [
     "hold_expired",
     "zone_down",
     "zone_up",
+    "unreachable",
+    "reachable",
+    "witness_down",
+    "witness_up",
+    "quorum_lost",
+    "quorum_regained",
 ];
 
 /// Parses `--on EVENT=CMD`.

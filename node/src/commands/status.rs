@@ -23,6 +23,9 @@ pub(crate) fn run(a: &StatusArgs) -> anyhow::Result<ExitCode> {
         let summary: SummaryHead = serde_json::from_str(&summary)
             .context("the monitor's summary is not what this hbnode expects")?;
         print!("{}", isolation_line(&summary.isolation));
+        if let Some(w) = &summary.witnesses {
+            print!("{}", witnesses_line(w));
+        }
         print!("{}", table(&nodes));
     }
     Ok(ExitCode::SUCCESS)
@@ -32,6 +35,51 @@ pub(crate) fn run(a: &StatusArgs) -> anyhow::Result<ExitCode> {
 #[derive(Debug, serde::Deserialize)]
 struct SummaryHead {
     isolation: IsolationHead,
+    /// Witness mode (absent from older monitors, `null` when off).
+    #[serde(default)]
+    witnesses: Option<WitnessesHead>,
+}
+
+/// `/v1/summary`'s `witnesses`.
+#[derive(Debug, serde::Deserialize)]
+struct WitnessesHead {
+    needed: usize,
+    up: usize,
+    fallback: bool,
+    held: usize,
+    witnesses: Vec<WitnessHead>,
+}
+
+/// One witness of [`WitnessesHead`].
+#[derive(Debug, serde::Deserialize)]
+struct WitnessHead {
+    id: String,
+    up: bool,
+}
+
+/// The WITNESSES line before the table: the quorum, each witness's state, nodes held, and a
+/// warning while this monitor's own verdicts are final.
+fn witnesses_line(w: &WitnessesHead) -> String {
+    let peers: Vec<String> = w
+        .witnesses
+        .iter()
+        .map(|p| format!("{} {}", p.id, if p.up { "up" } else { "DOWN" }))
+        .collect();
+    let mut line = format!(
+        "WITNESSES: {} of {} monitors up, {} needed for a down ({}); {} held unreachable",
+        w.up,
+        w.witnesses.len() + 1,
+        w.needed,
+        peers.join(", "),
+        w.held
+    );
+    if w.fallback {
+        line.push_str(
+            "\nQUORUM LOST: too few monitors to agree; this monitor's own verdicts are final",
+        );
+    }
+    line.push_str("\n\n");
+    line
 }
 
 /// `/v1/summary`'s `isolation`.
@@ -190,6 +238,26 @@ mod tests {
         );
         assert!(line.contains("20 held unreachable"), "{line}");
         assert_eq!(isolation_line(&IsolationHead::default()), "");
+    }
+
+    #[test]
+    fn the_witnesses_line_shows_the_quorum_each_witness_and_the_fallback() {
+        let s: SummaryHead = serde_json::from_str(
+            r#"{"isolation":{"isolated":false,"held":0},"witnesses":{"needed":2,"up":1,"fallback":true,"held":0,"agreed":0,"unreachable_reported":0,"witnesses":[{"id":"m1","addr":"127.0.0.1:1","up":false,"last_heard":null,"messages":3},{"id":"m2","addr":"127.0.0.1:2","up":false,"last_heard":null,"messages":0}]}}"#,
+        )
+        .unwrap();
+        let line = witnesses_line(s.witnesses.as_ref().unwrap());
+        assert!(
+            line.starts_with(
+                "WITNESSES: 1 of 3 monitors up, 2 needed for a down (m1 DOWN, m2 DOWN)"
+            ),
+            "{line}"
+        );
+        assert!(line.contains("QUORUM LOST"), "{line}");
+        let off: SummaryHead =
+            serde_json::from_str(r#"{"isolation":{"isolated":false,"held":0},"witnesses":null}"#)
+                .unwrap();
+        assert!(off.witnesses.is_none());
     }
 
     /// Issue 14: a probe out of its plugin's own ranges shows them, with unit, min and max.

@@ -44,9 +44,19 @@ pub(crate) fn summary(h: &Health) -> String {
         h.count(NodeState::Left)
     );
     let held = h.count(NodeState::Unreachable);
-    if held > 0 || h.isolated > 0 {
+    if h.isolated > 0 {
         s.push_str(&format!(
             ", {held} unreachable; ISOLATED: this monitor seems cut off from its nodes"
+        ));
+    } else if held > 0 {
+        // Witness mode: held while the witnesses still hear them.
+        s.push_str(&format!(", {held} unreachable"));
+    }
+    if let Some((up, needed)) = h.quorum
+        && up < needed
+    {
+        s.push_str(&format!(
+            "; QUORUM LOST: {up} of {needed} needed monitors up, own verdicts are final"
         ));
     }
     s
@@ -155,6 +165,7 @@ mod tests {
                     Health {
                         states: [2, 1, 0, 0],
                         isolated: 0,
+                        quorum: None,
                     }
                 }
                 .into_actor(self),
@@ -181,16 +192,41 @@ mod tests {
         let calm = Health {
             states: [3, 1, 0, 0],
             isolated: 0,
+            quorum: None,
         };
         assert_eq!(summary(&calm), "4 nodes: 3 alive, 1 down, 0 left");
         let cut_off = Health {
             states: [1, 0, 0, 20],
             isolated: 1,
+            quorum: None,
         };
         assert_eq!(
             summary(&cut_off),
             "21 nodes: 1 alive, 0 down, 0 left, 20 unreachable; ISOLATED: this monitor seems \
              cut off from its nodes"
+        );
+    }
+
+    #[test]
+    fn status_says_when_nodes_are_held_for_the_witnesses_or_the_quorum_is_lost() {
+        let held = Health {
+            states: [3, 0, 0, 1],
+            isolated: 0,
+            quorum: Some((3, 2)),
+        };
+        assert_eq!(
+            summary(&held),
+            "4 nodes: 3 alive, 0 down, 0 left, 1 unreachable"
+        );
+        let alone = Health {
+            states: [3, 1, 0, 0],
+            isolated: 0,
+            quorum: Some((1, 2)),
+        };
+        assert_eq!(
+            summary(&alone),
+            "4 nodes: 3 alive, 1 down, 0 left; QUORUM LOST: 1 of 2 needed monitors up, own \
+             verdicts are final"
         );
     }
 

@@ -78,6 +78,8 @@ pub(crate) struct Health {
     pub(crate) states: [usize; NodeState::ALL.len()],
     /// Detectors whose monitor thinks it is cut off (an isolation episode is open).
     pub(crate) isolated: usize,
+    /// Witness mode: monitors up and needed (`None`: off).
+    pub(crate) quorum: Option<(usize, usize)>,
 }
 
 impl Health {
@@ -97,6 +99,7 @@ impl Health {
             *n += m;
         }
         self.isolated += other.isolated;
+        self.quorum = self.quorum.or(other.quorum);
     }
 }
 
@@ -399,6 +402,10 @@ impl Handler<GetHealth> for DetectorActor {
         MessageResult(Health {
             states: NodeState::ALL.map(|s| self.monitor.count(s)),
             isolated: usize::from(self.monitor.isolation().isolated_since.is_some()),
+            quorum: self.monitor.config().quorum.as_ref().map(|_| {
+                let w = self.monitor.witnesses();
+                (w.up, w.needed)
+            }),
         })
     }
 }

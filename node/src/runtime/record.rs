@@ -15,8 +15,9 @@ use crate::runtime::clock::Clock;
 pub(crate) struct EventRecord {
     /// RFC 3339 UTC with milliseconds: when the monitor decided (display only).
     pub(crate) time: String,
-    /// `joined`, `down`, `up`, `restarted`, `left`, `forgotten`, `probe_*`; monitor-level:
-    /// `isolated`, `reconnected`, `hold_expired`.
+    /// `joined`, `down`, `up`, `restarted`, `left`, `forgotten`, `probe_*`, `unreachable`,
+    /// `reachable`; monitor-level: `isolated`, `reconnected`, `hold_expired`, `zone_down`,
+    /// `zone_up`, `witness_down`, `witness_up`, `quorum_lost`, `quorum_regained`.
     pub(crate) event: &'static str,
     /// The node's id (monitor-level events: the monitor's own id).
     pub(crate) node: String,
@@ -28,14 +29,14 @@ pub(crate) struct EventRecord {
     pub(crate) event_id: u64,
     /// The detector in use (`fixed`, `phi`, `chen`).
     pub(crate) detector: &'static str,
-    /// `down`: silence since the node's last fresh beat, in ms.
+    /// `down`, `unreachable`: silence since the node's last fresh beat, in ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) silence_ms: Option<u64>,
     /// `down`: the detector's value when it decided (fixed: seconds of silence; phi: φ;
     /// chen: seconds past the expected arrival).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) value: Option<f64>,
-    /// `down`: why (`silence`, `connection closed`).
+    /// `down`: why (`silence`, `connection closed`, `isolation`, `agreed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) reason: Option<&'static str>,
     /// `down`: how late the report came after the detector's exact deadline, in µs.
@@ -235,8 +236,8 @@ impl EventRecord {
         r
     }
 
-    /// Whether the event is about the monitor itself (`isolated`, `reconnected`,
-    /// `hold_expired`) rather than one node.
+    /// Whether the event is about the monitor itself ([`MONITOR_EVENTS`]) rather than one
+    /// node.
     pub(crate) fn is_monitor_level(&self) -> bool {
         MONITOR_EVENTS.contains(&self.event)
     }
@@ -261,9 +262,9 @@ pub(crate) fn sample_record() -> std::sync::Arc<EventRecord> {
     std::sync::Arc::new(EventRecord::new(&ev, 1, "fixed", &Clock::new()))
 }
 
-/// The event column's width in text lines: the longest event name (`probe_warning`,
-/// `probe_unknown`), so every line's node starts in the same column.
-const EVENT_WIDTH: usize = 13;
+/// The event column's width in text lines: the longest event name (`quorum_regained`), so
+/// every line's node starts in the same column.
+const EVENT_WIDTH: usize = 15;
 
 impl fmt::Display for EventRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -345,6 +346,41 @@ impl fmt::Display for EventRecord {
                 self.lasted_ms.unwrap_or(0) as f64 / 1000.0,
                 self.nodes.unwrap_or(0)
             ),
+            "unreachable" => write!(
+                f,
+                " after {:.3}s of silence: monitor {} cannot hear it, its witnesses can (held, not down)",
+                self.silence_ms.unwrap_or(0) as f64 / 1000.0,
+                self.monitor.as_deref().unwrap_or("?")
+            ),
+            "reachable" => write!(
+                f,
+                " again after {:.3}s unreachable",
+                self.lasted_ms.unwrap_or(0) as f64 / 1000.0
+            ),
+            "witness_down" => write!(
+                f,
+                ": witness {} ({}) is silent",
+                self.monitor.as_deref().unwrap_or("?"),
+                self.addr
+            ),
+            "witness_up" => write!(
+                f,
+                ": witness {} ({}) is heard again",
+                self.monitor.as_deref().unwrap_or("?"),
+                self.addr
+            ),
+            "quorum_lost" => write!(
+                f,
+                ": {} of {} needed monitors up; this monitor's own verdicts are final",
+                self.monitors_up.unwrap_or(0),
+                self.needed.unwrap_or(0)
+            ),
+            "quorum_regained" => write!(
+                f,
+                ": {} monitors up, {} needed; downs need agreement again",
+                self.monitors_up.unwrap_or(0),
+                self.needed.unwrap_or(0)
+            ),
             e if e.starts_with("probe_") => {
                 write!(f, ": {}", self.probe.as_deref().unwrap_or("?"))?;
                 match self.reading {
@@ -413,6 +449,67 @@ mod tests {
         assert_eq!(v["was_down"], false);
         assert!(v.get("silence_ms").is_none());
         assert!(r.to_string().contains("incarnation 1 -> 2"));
+    }
+
+    #[test]
+    fn witness_events_carry_their_fields_and_read_well() {
+        let clock = Clock::new();
+        let ev = |node: &str, kind| Event {
+            at: Timestamp::ZERO,
+            node: NodeId::new(node).unwrap(),
+            addr: "127.0.0.1:7001".parse().unwrap(),
+            incarnation: 1,
+            kind,
+        };
+        let r = EventRecord::new(
+            &ev(
+                "web-1",
+                EventKind::Unreachable {
+                    silence: Duration::from_millis(1200),
+                    by: "m0".into(),
+                },
+            ),
+            1,
+            "fixed",
+            &clock,
+        );
+        assert_eq!(
+            (r.silence_ms, r.monitor.as_deref()),
+            (Some(1200), Some("m0"))
+        );
+        assert!(!r.is_monitor_level());
+        assert!(r.to_string().contains("monitor m0 cannot hear it"), "{r}");
+        let r = EventRecord::new(
+            &ev("m0", EventKind::QuorumLost { up: 1, needed: 2 }),
+            2,
+            "fixed",
+            &clock,
+        );
+        assert!(r.is_monitor_level());
+        assert_eq!((r.monitors_up, r.needed), (Some(1), Some(2)));
+        assert!(r.to_string().contains("1 of 2 needed monitors up"), "{r}");
+        let r = EventRecord::new(
+            &ev(
+                "m0",
+                EventKind::WitnessDown {
+                    witness: "m2".into(),
+                    addr: "127.0.0.1:7002".parse().unwrap(),
+                },
+            ),
+            3,
+            "fixed",
+            &clock,
+        );
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(
+            (v["monitor"].as_str(), v["addr"].as_str()),
+            (Some("m2"), Some("127.0.0.1:7002"))
+        );
+        assert!(
+            r.to_string()
+                .contains("witness m2 (127.0.0.1:7002) is silent"),
+            "{r}"
+        );
     }
 
     #[test]

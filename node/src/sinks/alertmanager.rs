@@ -19,6 +19,17 @@
 //! subject) and `severity="critical"`, no `node` label; `reconnected` or `hold_expired`
 //! resolves it. Nodes held unreachable meanwhile fire nothing.
 //!
+//! Witness mode (`--witness`): a node's `down` fires exactly as above — the same labels on
+//! every monitor (the reason `agreed` and the monitor are annotations), so Alertmanager
+//! deduplicates the monitors' alerts into one. `quorum_lost` fires
+//! `alertname="HbnodeQuorumLost"` with labels `monitor` and `severity="warning"`, resolved by
+//! `quorum_regained`; `witness_down` fires `alertname="HbnodeWitnessDown"` with labels
+//! `monitor`, `witness` (the witness's id) and `severity="warning"`, resolved by `witness_up`.
+//! `unreachable` fires nothing: the other monitors still hear the node, so nothing is down —
+//! the fault is one monitor's path, shown in its events, `/metrics` and status page, and
+//! paging on it would page for a non-outage (a lasting one shows as
+//! `hbnode_unreachable_reported_total` rising, for a ticket-level rule).
+//!
 //! A probe in warning or error fires `alertname="HbnodeProbe"` with labels `node`, `probe` and
 //! `severity` (`warning` or `critical`), resolved by `probe_ok`/`probe_unknown`, by a change of
 //! severity (which fires the other one), or when the node leaves or is forgotten. Retries and
@@ -52,6 +63,17 @@ pub(crate) const ISOLATED_ALERT_NAME: &str = "HbnodeMonitorIsolated";
 /// The `alertname` label of a zone outage (labels `zone`, `severity`); the shipped inhibit
 /// rule folds the downs of that zone's nodes (which carry `zone`) into it.
 pub(crate) const ZONE_ALERT_NAME: &str = "HbnodeZoneDown";
+
+/// The `alertname` label of a monitor whose witnesses are too few to agree (labels `monitor`,
+/// `severity="warning"`): its own verdicts are final until enough return.
+pub(crate) const QUORUM_ALERT_NAME: &str = "HbnodeQuorumLost";
+
+/// The `alertname` label of a silent witness (labels `monitor`, `witness`,
+/// `severity="warning"`).
+pub(crate) const WITNESS_ALERT_NAME: &str = "HbnodeWitnessDown";
+
+/// The firing-map key of the quorum alert, under the monitor's own id.
+const QUORUM_KEY: &str = "\u{0}quorum";
 
 /// The firing-map key of the isolation alert, under the monitor's own id (no probe has it:
 /// probe names are printable).
@@ -138,6 +160,11 @@ struct Alerts {
 
 fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// The firing-map key of a witness's alert, by its address (its id may be learnt later).
+fn witness_key(r: &EventRecord) -> String {
+    format!("\u{0}witness {}", r.addr)
 }
 
 impl Alerts {
@@ -248,6 +275,58 @@ impl Alerts {
                 self.fire((r.node.clone(), ISOLATED_KEY.into()), f, now)
             }
             "reconnected" | "hold_expired" => self.resolve(&r.node, Some(ISOLATED_KEY), now),
+            "quorum_lost" => {
+                let mut labels = Map::new();
+                labels.insert("monitor".into(), r.node.clone().into());
+                labels.insert("severity".into(), "warning".into());
+                let mut annotations = Map::new();
+                annotations.insert(
+                    "summary".into(),
+                    format!(
+                        "monitor {} hears {} of the {} monitors a down needs: its own verdicts \
+                         are final, unconfirmed by its witnesses",
+                        r.node,
+                        r.monitors_up.unwrap_or(0),
+                        r.needed.unwrap_or(0)
+                    )
+                    .into(),
+                );
+                let f = Firing {
+                    alertname: QUORUM_ALERT_NAME,
+                    about_monitor: true,
+                    labels,
+                    starts_at: r.time.clone(),
+                    annotations,
+                };
+                self.fire((r.node.clone(), QUORUM_KEY.into()), f, now)
+            }
+            "quorum_regained" => self.resolve(&r.node, Some(QUORUM_KEY), now),
+            "witness_down" => {
+                let witness = r.monitor.clone().unwrap_or_default();
+                let mut labels = Map::new();
+                labels.insert("monitor".into(), r.node.clone().into());
+                labels.insert("witness".into(), witness.clone().into());
+                labels.insert("severity".into(), "warning".into());
+                let mut annotations = Map::new();
+                annotations.insert("addr".into(), r.addr.to_string().into());
+                annotations.insert(
+                    "summary".into(),
+                    format!(
+                        "monitor {} no longer hears its witness {witness} ({})",
+                        r.node, r.addr
+                    )
+                    .into(),
+                );
+                let f = Firing {
+                    alertname: WITNESS_ALERT_NAME,
+                    about_monitor: true,
+                    labels,
+                    starts_at: r.time.clone(),
+                    annotations,
+                };
+                self.fire((r.node.clone(), witness_key(r)), f, now)
+            }
+            "witness_up" => self.resolve(&r.node, Some(&witness_key(r)), now),
             "up" | "restarted" | "joined" => self.resolve(&r.node, Some(""), now),
             // Gone on purpose or forgotten: nothing of the node should stay firing.
             "left" | "forgotten" => self.resolve(&r.node, None, now),
@@ -433,224 +512,4 @@ pub(crate) fn start(
 }
 
 #[cfg(test)]
-mod tests {
-    use hb_core::{DownReason, Event, EventKind, NodeId, Timestamp};
-
-    use super::*;
-    use crate::runtime::clock::Clock;
-
-    fn record(kind: EventKind) -> EventRecord {
-        let ev = Event {
-            at: Timestamp::ZERO,
-            node: NodeId::new("web-1").unwrap(),
-            addr: "127.0.0.1:9".parse().unwrap(),
-            incarnation: 1,
-            kind,
-        };
-        EventRecord::new(&ev, 1, "fixed", &Clock::new())
-    }
-
-    fn down() -> EventRecord {
-        record(EventKind::Down {
-            silence: Duration::from_secs(3),
-            value: 3.0,
-            deadline: Timestamp::ZERO,
-            reason: DownReason::Silence,
-        })
-    }
-
-    fn alerts() -> Alerts {
-        Alerts {
-            settings: AlertmanagerSettings {
-                urls: vec![],
-                resend: Duration::from_secs(60),
-                labels: vec![("team".into(), "infra".into())],
-                monitor: "mon-a".into(),
-            },
-            firing: BTreeMap::new(),
-        }
-    }
-
-    #[test]
-    fn isolation_fires_one_monitor_alert_without_node_label_and_reconnected_resolves_it() {
-        let mut a = alerts();
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let fired = a.on_event(
-            &record(EventKind::Isolated {
-                silent: 20,
-                watched: 21,
-            }),
-            now,
-        );
-        assert_eq!(fired.len(), 1);
-        let labels = &fired[0]["labels"];
-        assert_eq!(labels["alertname"], ISOLATED_ALERT_NAME);
-        assert_eq!(
-            labels["monitor"], "web-1",
-            "the event's subject: the monitor id"
-        );
-        assert_eq!(labels["severity"], "critical");
-        assert_eq!(labels["team"], "infra");
-        assert!(labels.get("node").is_none(), "{labels}");
-        assert!(
-            fired[0]["annotations"]["summary"]
-                .as_str()
-                .unwrap()
-                .contains("20 of its 21")
-        );
-        assert_eq!(a.resend(now).len(), 1, "kept firing");
-        let resolved = a.on_event(
-            &record(EventKind::Reconnected {
-                returned: 11,
-                still_silent: 9,
-                lasted: Duration::from_secs(7),
-            }),
-            now,
-        );
-        assert_eq!(resolved.len(), 1);
-        assert_eq!(resolved[0]["endsAt"], rfc3339(now));
-        assert!(a.resend(now).is_empty());
-        // A node of the same name as the monitor keeps its own, separate down alert.
-        a.on_event(&down(), now);
-        a.on_event(
-            &record(EventKind::Isolated {
-                silent: 20,
-                watched: 21,
-            }),
-            now,
-        );
-        let ended = a.on_event(
-            &record(EventKind::IsolationExpired {
-                down: 20,
-                lasted: Duration::from_secs(60),
-            }),
-            now,
-        );
-        assert_eq!(ended.len(), 1);
-        assert_eq!(ended[0]["labels"]["alertname"], ISOLATED_ALERT_NAME);
-        assert_eq!(a.resend(now).len(), 1, "the node's down alert still fires");
-    }
-
-    #[test]
-    fn down_fires_with_node_labels_and_monitor_annotation_and_up_resolves() {
-        let mut a = alerts();
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let fired = a.on_event(&down(), now);
-        assert_eq!(fired.len(), 1);
-        let f = &fired[0];
-        assert_eq!(
-            f["labels"],
-            json!({"alertname": "HbnodeNodeDown", "node": "web-1", "team": "infra"})
-        );
-        assert_eq!(f["annotations"]["monitor"], "mon-a");
-        assert_eq!(f["endsAt"], rfc3339(now + Duration::from_secs(240)));
-        assert_eq!(a.resend(now).len(), 1);
-        let later = now + Duration::from_secs(5);
-        let resolved = a.on_event(
-            &record(EventKind::Up {
-                down_for: Duration::ZERO,
-            }),
-            later,
-        );
-        assert_eq!(resolved[0]["endsAt"], rfc3339(later));
-        assert_eq!(resolved[0]["startsAt"], f["startsAt"]);
-        assert!(a.resend(later).is_empty());
-        assert!(a.on_event(&record(EventKind::Joined), later).is_empty());
-    }
-
-    #[test]
-    fn probe_alerts_fire_by_severity_and_resolve_on_ok_or_leave() {
-        let mut a = alerts();
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let probe = |status, previous| {
-            record(EventKind::Probe {
-                probe: "load1".into(),
-                status,
-                previous,
-                value: 9.5,
-            })
-        };
-        use hb_core::probe::ProbeStatus::{Error, Ok, Warning};
-        let fired = a.on_event(&probe(Warning, Ok), now);
-        assert_eq!(
-            fired[0]["labels"],
-            json!({"alertname": "HbnodeProbe", "node": "web-1", "probe": "load1",
-                   "severity": "warning", "team": "infra"})
-        );
-        assert_eq!(
-            fired[0]["annotations"]["summary"],
-            "load1 on web-1 is 9.5 (warning)"
-        );
-        // warning → error: the warning alert resolves, a critical one fires.
-        let out = a.on_event(&probe(Error, Warning), now);
-        assert_eq!(out.len(), 2);
-        assert_eq!(out[0]["labels"]["severity"], "warning");
-        assert_eq!(out[0]["endsAt"], rfc3339(now));
-        assert_eq!(out[1]["labels"]["severity"], "critical");
-        // The node going down adds its own alert; coming up resolves only that one.
-        a.on_event(&down(), now);
-        assert_eq!(a.resend(now).len(), 2);
-        let up = record(EventKind::Up {
-            down_for: Duration::ZERO,
-        });
-        assert_eq!(a.on_event(&up, now).len(), 1);
-        assert_eq!(a.resend(now).len(), 1);
-        // Leaving resolves everything of the node.
-        assert_eq!(a.on_event(&record(EventKind::Left), now).len(), 1);
-        assert!(a.resend(now).is_empty());
-        a.on_event(&probe(Error, Ok), now);
-        assert_eq!(a.on_event(&probe(Ok, Error), now).len(), 1);
-        assert!(a.resend(now).is_empty());
-    }
-
-    #[test]
-    fn restored_alerts_fire_again_with_their_true_start_and_resolve_as_usual() {
-        let mut a = alerts();
-        let since = SystemTime::UNIX_EPOCH + Duration::from_secs(999_000);
-        let now = since + Duration::from_secs(1000);
-        a.restore(RestoredAlert {
-            node: "web-1".into(),
-            probe: None,
-            addr: "127.0.0.1:9".into(),
-            since,
-        });
-        a.restore(RestoredAlert {
-            node: "web-1".into(),
-            probe: Some(("load1".into(), ProbeStatus::Error, Some(9.5))),
-            addr: String::new(),
-            since,
-        });
-        let sent = a.resend(now);
-        assert_eq!(sent.len(), 2);
-        assert_eq!(sent[0]["labels"]["alertname"], "HbnodeNodeDown");
-        assert_eq!(sent[0]["startsAt"], rfc3339(since));
-        assert_eq!(sent[0]["endsAt"], rfc3339(now + Duration::from_secs(240)));
-        assert_eq!(
-            sent[1]["labels"],
-            json!({"alertname": "HbnodeProbe", "node": "web-1", "probe": "load1",
-                   "severity": "critical", "team": "infra"})
-        );
-        let up = record(EventKind::Up {
-            down_for: Duration::ZERO,
-        });
-        assert_eq!(
-            a.on_event(&up, now).len(),
-            1,
-            "up resolves the restored alert"
-        );
-        assert_eq!(a.on_event(&record(EventKind::Left), now).len(), 1);
-        assert!(a.resend(now).is_empty());
-    }
-
-    #[test]
-    fn labels_are_validated() {
-        assert_eq!(
-            crate::cli::values::parse_label("team=infra").unwrap().0,
-            "team"
-        );
-        assert!(crate::cli::values::parse_label("node=x").is_err());
-        assert!(crate::cli::values::parse_label("9x=1").is_err());
-        assert!(crate::cli::values::parse_label("noequals").is_err());
-        assert_eq!(alerts_url("http://h:1/"), "http://h:1/api/v2/alerts");
-    }
-}
+mod tests;

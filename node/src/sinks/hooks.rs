@@ -11,7 +11,10 @@
 //! `HBNODE_SILENCE_MS`
 //! for `down`, `HBNODE_PROBE`, `HBNODE_READING` and `HBNODE_PREVIOUS_STATE` for `probe_*`,
 //! `HBNODE_NODES` for `isolated`, `reconnected` and `hold_expired` (whose `HBNODE_NODE` is the
-//! monitor's own id),
+//! monitor's own id), `HBNODE_REASON` for `down` (`silence`, `agreed`, …), `HBNODE_LASTED_MS`
+//! for `reachable`, `reconnected`, `hold_expired` and `zone_up`, `HBNODE_MONITOR` for
+//! `unreachable` (this monitor) and `witness_down`/`witness_up` (the witness),
+//! `HBNODE_MONITORS_UP` and `HBNODE_NEEDED` for `quorum_lost`/`quorum_regained`,
 //! `HBNODE_TIME`) and the event's JSON line on stdin. Of the monitor's own environment it
 //! inherits only [`INHERITED_ENV`] (PATH, HOME, USER, LOGNAME, LANG, LC_ALL, TZ). A command still running after
 //! `--hook-timeout` is killed with its whole process group. Every outcome is logged and counted.
@@ -258,6 +261,19 @@ pub(crate) fn env(r: &EventRecord) -> Vec<(&'static str, String)> {
     }
     if let Some(n) = r.nodes {
         env.push(("HBNODE_NODES", n.to_string()));
+    }
+    if let Some(reason) = r.reason {
+        env.push(("HBNODE_REASON", reason.to_owned()));
+    }
+    if let Some(ms) = r.lasted_ms {
+        env.push(("HBNODE_LASTED_MS", ms.to_string()));
+    }
+    if let Some(m) = &r.monitor {
+        env.push(("HBNODE_MONITOR", m.clone()));
+    }
+    if let (Some(up), Some(needed)) = (r.monitors_up, r.needed) {
+        env.push(("HBNODE_MONITORS_UP", up.to_string()));
+        env.push(("HBNODE_NEEDED", needed.to_string()));
     }
     if let Some(probe) = &r.probe {
         env.push(("HBNODE_PROBE", probe.clone()));

@@ -160,7 +160,7 @@ fn detector_families(snap: &Snapshot, stats: &Stats) -> Vec<Family> {
             .by("reason", snap.rejections.iter().map(|(r, n)| (*r, *n))),
         Family::counter(
             "acks_dropped",
-            "Acks not sent: a queue or the socket buffer was full, or the ack could not be encoded",
+            "Acks and witness verdicts not sent: a queue or the socket buffer was full, or the datagram could not be encoded",
         )
         .value(Value::Int(
             stats::get(&stats.acks_dropped).saturating_add(snap.core_acks_dropped),
@@ -231,7 +231,7 @@ fn process_families(s: &Scrape<'_>) -> Vec<Family> {
         .value(Value::Int(stats::get(&stats.datagrams))),
         Family::counter("receive_errors", "Socket receive errors")
             .value(Value::Int(stats::get(&stats.recv_errors))),
-        Family::counter("acks_sent", "Acks sent").value(Value::Int(stats::get(&stats.acks_sent))),
+        Family::counter("acks_sent", "Acks and witness verdicts sent").value(Value::Int(stats::get(&stats.acks_sent))),
         Family::counter("events", "Events reported, by kind").by("event", stats.events()),
         Family::counter("events_dropped", "Events a sink had no room for, by sink")
             .by("sink", stats.sink_drops()),

@@ -18,7 +18,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::http::metrics::{Format, Scrape, render};
-use crate::http::views::{IsolationSnapshot, LinkView, NodeView, ProbeView, Snapshot};
+use crate::http::views::{
+    IsolationSnapshot, LinkView, NodeView, ProbeView, Snapshot, WitnessPeer, WitnessSnapshot,
+};
 use crate::runtime::stats::Stats;
 
 fn probe(name: &str, state: &str, value: Option<f64>) -> ProbeView {
@@ -121,6 +123,30 @@ fn snapshot() -> Snapshot {
         stalls: (2, Duration::from_millis(1500)),
         max_nodes: 10,
         zones: vec![("rack-a".into(), false), ("rack-b".into(), true)],
+        witnesses: Some(WitnessSnapshot {
+            needed: 2,
+            up: 2,
+            fallback: false,
+            held: 1,
+            agreed: 3,
+            unreachable_reported: 1,
+            witnesses: vec![
+                WitnessPeer {
+                    id: "mon-b".into(),
+                    addr: "10.0.0.2:43278".parse().unwrap(),
+                    up: true,
+                    last_heard: Some("2023-11-14T22:13:22.000Z".into()),
+                    messages: 40,
+                },
+                WitnessPeer {
+                    id: "10.0.0.3:43278".into(),
+                    addr: "10.0.0.3:43278".parse().unwrap(),
+                    up: false,
+                    last_heard: None,
+                    messages: 0,
+                },
+            ],
+        }),
         isolation: IsolationSnapshot {
             isolated: true,
             since: Some("2023-11-14T22:13:22.000Z".into()),
@@ -183,6 +209,14 @@ fn exposition_has_the_documented_families() {
         "hbnode_monitor_stalls_total 2",
         "hbnode_monitor_last_stall_seconds 1.5",
         "hbnode_registry_max_nodes 10",
+        "hbnode_witness_up{witness=\"10.0.0.2:43278\"} 1",
+        "hbnode_witness_up{witness=\"10.0.0.3:43278\"} 0",
+        "hbnode_witness_messages_total{witness=\"10.0.0.2:43278\"} 40",
+        "hbnode_quorum_needed 2",
+        "hbnode_monitors_up 2",
+        "hbnode_quorum_fallback 0",
+        "hbnode_downs_agreed_total 3",
+        "hbnode_unreachable_reported_total 1",
         "hbnode_probe_value{node=\"web-2\",probe=\"load1\"} 0.5",
         "hbnode_probe_value{node=\"web-2\",probe=\"disk\"} NaN",
         "hbnode_probe_state{node=\"web-2\",probe=\"load1\"} 0",
