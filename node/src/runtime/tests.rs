@@ -276,3 +276,59 @@ fn wall_clock_jumps_change_no_detection_instant() {
     );
     assert_eq!(run(true), steady);
 }
+
+/// Witness mode: two monitors that hear no node at all still exchange their verdicts every
+/// witness period (the Detector sends them on its own timer, from its listener's socket), so
+/// neither thinks the other is down.
+#[test]
+fn witness_verdicts_flow_with_no_beats_at_all() {
+    paused(|| async {
+        let clock = Clock::new();
+        let net = MemNet::default();
+        let events: Events = Rc::default();
+        let stats = Arc::new(Stats::default());
+        let collector = Collector::new(Rc::clone(&events)).start();
+        let reporter =
+            Reporter::new(Vec::new(), Some(collector.recipient()), Arc::clone(&stats)).start();
+        let other = SocketAddr::from(([10, 0, 0, 5], 43278));
+        let mut detectors = Vec::new();
+        for (id, me, witness) in [("m0", MONITOR, other), ("m1", other, MONITOR)] {
+            let cfg = MonitorConfig {
+                id: id.into(),
+                detector: DetectorConfig::Fixed(Fixed {
+                    timeout: Duration::from_secs(1),
+                }),
+                quorum: Some(hb_core::Quorum {
+                    witnesses: vec![witness],
+                    needed: 2,
+                    period: Duration::from_millis(200),
+                    incarnation: 1,
+                }),
+                ..MonitorConfig::default()
+            };
+            let monitor = Monitor::new(cfg, clock.now()).expect("monitor");
+            let socket = Rc::new(net.bind(me, 64));
+            let sender: Rc<dyn crate::net::transport::SendTo> = Rc::clone(&socket) as _;
+            let reporter = reporter.clone().recipient();
+            let d = DetectorActor::new(monitor, clock, reporter, Arc::clone(&stats))
+                .with_sender(sender)
+                .start();
+            Receiver::shared(socket, Speaks::Native, d.clone(), clock, Arc::clone(&stats)).start();
+            detectors.push(d);
+        }
+        let at = clock.instant(Timestamp::from_micros(3_100_000));
+        tokio::time::sleep_until(at).await;
+        for d in &detectors {
+            let snap = d.send(GetSnapshot).await.expect("snapshot");
+            let w = snap.witnesses.expect("witness mode");
+            assert!(snap.nodes.is_empty());
+            assert_eq!((w.up, w.fallback), (2, false), "{w:?}");
+            let peer = &w.witnesses[0];
+            assert!(peer.up && peer.last_heard.is_some(), "{peer:?}");
+            // Every 200 ms for 3.1 s: 15 or 16 messages.
+            assert!((15..=16).contains(&peer.messages), "{peer:?}");
+        }
+        let names: Vec<_> = events.borrow().iter().map(|e| e.event).collect();
+        assert!(names.is_empty(), "{names:?}");
+    });
+}
