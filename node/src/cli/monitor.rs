@@ -168,8 +168,11 @@ pub(crate) struct MonitorArgs {
 
     /// Run CMD with `sh -c` on EVENT (an event name such as `down`, or `any`); repeatable.
     ///
-    /// The command gets HBNODE_EVENT, HBNODE_NODE, HBNODE_ADDR, HBNODE_SILENCE_MS (down
-    /// events), HBNODE_TIME in its environment and the event's JSON on stdin. A legacy node's
+    /// The command gets HBNODE_EVENT, HBNODE_NODE, HBNODE_ADDR, HBNODE_SILENCE_MS (down,
+    /// unreachable), HBNODE_REASON (down), HBNODE_TIME in its environment and the event's JSON
+    /// on stdin; witness mode adds HBNODE_MONITOR (unreachable: this monitor; witness_down,
+    /// witness_up: the witness), HBNODE_MONITORS_UP and HBNODE_NEEDED (quorum_lost,
+    /// quorum_regained) and HBNODE_LASTED_MS (reachable). A legacy node's
     /// pid is HBNODE_CLAIMED_PID, and HBNODE_PID only once verified: the sender is on
     /// loopback and the process owns the socket its beats come from and started before them.
     /// Of the monitor's own environment the command inherits only PATH, HOME, USER, LOGNAME,
@@ -199,7 +202,9 @@ pub(crate) struct MonitorArgs {
     /// `--alertmanager-label`s), re-sent every `--alertmanager-resend` while down and resolved
     /// when it returns. A probe in warning or error fires `alertname="HbnodeProbe"` with
     /// `node`, `probe` and `severity` (warning, critical) labels, resolved when it is ok again.
-    /// The monitor's id is an annotation, so monitors deduplicate.
+    /// The monitor's id is an annotation, so monitors deduplicate. Witness mode adds
+    /// `HbnodeQuorumLost{monitor}` and `HbnodeWitnessDown{monitor,witness}` warnings; an
+    /// `unreachable` node fires nothing (docs/guides/witnesses.md).
     #[arg(long, env = "HBNODE_ALERTMANAGER", value_name = "URL", value_delimiter = ',', value_parser = parse_http_url)]
     pub(crate) alertmanager: Vec<String>,
 
