@@ -17,7 +17,7 @@ fn alertmanager_bin() -> PathBuf {
 }
 
 /// The active alerts for `node` at Alertmanager `am`.
-fn alerts_for(am: &str, node: &str) -> Option<Vec<Value>> {
+pub(crate) fn alerts_for(am: &str, node: &str) -> Option<Vec<Value>> {
     let (status, body) = http_get(am, "/api/v2/alerts")?;
     if status != 200 {
         return None;
@@ -110,7 +110,7 @@ fn killed_beater_fires_one_alert_from_two_monitors_and_it_resolves_when_it_retur
 }
 
 /// Starts Alertmanager on a fresh loopback port in `dir`; its address once ready.
-fn start_alertmanager(dir: &TempDir) -> (Proc, String) {
+pub(crate) fn start_alertmanager(dir: &TempDir) -> (Proc, String) {
     start_alertmanager_with(dir, "")
 }
 

@@ -24,3 +24,4 @@ mod systemd;
 mod units;
 mod webhook;
 mod witness;
+mod witness_alerts;

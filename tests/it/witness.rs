@@ -17,11 +17,11 @@ use hb_tests::{LossyProxy, Proc, TempDir, TestMonitor, free_udp_port, http_get, 
 use serde_json::Value;
 
 /// The monitors' fixed timeout, in ms.
-const TIMEOUT_MS: u64 = 1000;
+pub(crate) const TIMEOUT_MS: u64 = 1000;
 /// The beaters' and the witnesses' period, in ms.
-const PERIOD_MS: u64 = 200;
+pub(crate) const PERIOD_MS: u64 = 200;
 
-fn named(events: &[Value], event: &str) -> Vec<Value> {
+pub(crate) fn named(events: &[Value], event: &str) -> Vec<Value> {
     events
         .iter()
         .filter(|e| e["event"] == event)
@@ -30,7 +30,7 @@ fn named(events: &[Value], event: &str) -> Vec<Value> {
 }
 
 /// Monitors `m0..` on fresh loopback ports, each `--witness` of all the others, plus `extra`.
-fn trio(n: usize, extra: &[&str]) -> Vec<TestMonitor> {
+pub(crate) fn trio(n: usize, extra: &[&str]) -> Vec<TestMonitor> {
     let udp: Vec<String> = (0..n)
         .map(|_| format!("127.0.0.1:{}", free_udp_port()))
         .collect();
@@ -58,7 +58,7 @@ fn trio(n: usize, extra: &[&str]) -> Vec<TestMonitor> {
 }
 
 /// Waits until `m` has heard each of its `n` witnesses and counts them up (`/v1/summary`).
-fn wait_witnesses_up(m: &TestMonitor, n: usize) {
+pub(crate) fn wait_witnesses_up(m: &TestMonitor, n: usize) {
     wait_for(&format!("{n} witnesses heard at {}", m.udp), || {
         let (_, body) = http_get(&m.http, "/v1/summary")?;
         let summary: Value = serde_json::from_str(&body).ok()?;
@@ -72,7 +72,7 @@ fn wait_witnesses_up(m: &TestMonitor, n: usize) {
     assert_eq!(m.metric("hbnode_monitors_up"), (n + 1) as f64);
 }
 
-fn beater_to(to: &[&str], id: &str) -> Proc {
+pub(crate) fn beater_to(to: &[&str], id: &str) -> Proc {
     let period = format!("{PERIOD_MS}ms");
     let mut args = vec!["beat", "--period", &period, "--id", id];
     for t in to {
