@@ -9,6 +9,7 @@
 
 mod api;
 mod fleet;
+mod witness;
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
