@@ -399,3 +399,28 @@ fn a_node_that_leaves_while_held_is_no_longer_suspected() {
     assert_eq!(trio.named("left").len(), 3);
     assert!(trio.named("down").is_empty());
 }
+
+#[test]
+fn with_keys_an_unsigned_verdict_is_refused_even_where_unsigned_beats_are_not() {
+    let key = Key::new(1, [7; 32]);
+    let cfg = MonitorConfig {
+        keyring: Keyring::new(vec![key.clone()], false),
+        ..Trio::new().m.remove(0).config().clone()
+    };
+    let mut m = Monitor::new(cfg, t(0)).unwrap();
+    let v = |seq| {
+        Message::Verdicts(wire::Verdicts {
+            monitor: "m1",
+            incarnation: 1,
+            seq,
+            period_ms: 1000,
+            suspect: ["a"].into_iter().collect(),
+            trust: Default::default(),
+        })
+    };
+    m.handle_datagram(t(S), maddr(1), &msg_bytes(&v(1), None));
+    assert_eq!(m.rejections().get(Rejection::Unauthenticated), 1);
+    assert_eq!(m.witnesses().witnesses[0].messages, 0);
+    m.handle_datagram(t(S), maddr(1), &msg_bytes(&v(2), Some(&key)));
+    assert_eq!(m.witnesses().witnesses[0].messages, 1);
+}
