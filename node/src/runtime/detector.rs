@@ -122,8 +122,11 @@ pub(crate) struct DetectorActor {
     samples_dropped: u64,
     /// The core's `arrivals_dropped` already added to the shared counter.
     arrivals_dropped: u64,
-    /// Where transmits queued outside an [`Ingest`] go out from (witness mode).
+    /// Where transmits queued outside an [`Ingest`], and every verdict, go out from (witness
+    /// mode).
     sender: Option<Rc<dyn SendTo>>,
+    /// The witnesses' addresses (empty outside witness mode).
+    witnesses: Vec<std::net::SocketAddr>,
 }
 
 impl DetectorActor {
@@ -149,6 +152,7 @@ impl DetectorActor {
             samples_dropped: 0,
             arrivals_dropped: 0,
             sender: None,
+            witnesses: Vec::new(),
         }
     }
 
@@ -156,6 +160,9 @@ impl DetectorActor {
     /// socket of the listener whose address the witnesses name.
     pub(crate) fn with_sender(mut self, sender: Rc<dyn SendTo>) -> Self {
         self.sender = Some(sender);
+        self.witnesses = (self.monitor.config().quorum.as_ref())
+            .map(|q| q.witnesses.clone())
+            .unwrap_or_default();
         self
     }
 
@@ -165,13 +172,7 @@ impl DetectorActor {
         let Some(sender) = &self.sender else { return };
         let mut buf = [0u8; hb_core::wire::MAX_DATAGRAM];
         while let Some(t) = self.monitor.poll_transmit(&mut buf) {
-            match sender.send_to(&buf[..t.len], t.to) {
-                Ok(_) => crate::runtime::stats::inc(&self.stats.acks_sent),
-                Err(e) => {
-                    crate::runtime::stats::inc(&self.stats.acks_dropped);
-                    tracing::debug!(to = %t.to, error = %e, "cannot send a verdict");
-                }
-            }
+            send_one(&**sender, &self.stats, &buf, t);
         }
     }
 
@@ -309,6 +310,24 @@ impl DetectorActor {
     }
 }
 
+/// Whether `to` is one of `witnesses` (IPv4-mapped forms match, as in the core).
+fn is_witness(witnesses: &[std::net::SocketAddr], to: std::net::SocketAddr) -> bool {
+    let canon =
+        |a: std::net::SocketAddr| std::net::SocketAddr::new(a.ip().to_canonical(), a.port());
+    witnesses.iter().any(|w| canon(*w) == canon(to))
+}
+
+/// Sends one transmit written in `buf` from `sender`, counting it sent or dropped.
+fn send_one(sender: &dyn SendTo, stats: &Stats, buf: &[u8], t: hb_core::Transmit) {
+    match sender.send_to(&buf[..t.len], t.to) {
+        Ok(_) => crate::runtime::stats::inc(&stats.acks_sent),
+        Err(e) => {
+            crate::runtime::stats::inc(&stats.acks_dropped);
+            tracing::debug!(to = %t.to, error = %e, "cannot send a verdict");
+        }
+    }
+}
+
 impl Actor for DetectorActor {
     type Context = Context<Self>;
 
@@ -334,8 +353,24 @@ impl Handler<Ingest> for DetectorActor {
         }
         self.drain();
         batch.clear();
-        let monitor = &mut self.monitor;
-        while batch.push_ack(|buf| monitor.poll_transmit(buf).map(|t| (t.to, t.len))) {}
+        // Verdicts to a witness leave from the sender socket, whatever listener this batch
+        // came in on: the witness knows this monitor by that address.
+        let Self {
+            monitor,
+            sender,
+            witnesses,
+            stats,
+            ..
+        } = self;
+        while batch.push_ack(|buf| {
+            loop {
+                let t = monitor.poll_transmit(buf)?;
+                match sender {
+                    Some(s) if is_witness(witnesses, t.to) => send_one(&**s, stats, buf, t),
+                    _ => return Some((t.to, t.len)),
+                }
+            }
+        }) {}
         self.rearm(ctx);
         MessageResult(batch)
     }

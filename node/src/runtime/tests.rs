@@ -277,6 +277,56 @@ fn wall_clock_jumps_change_no_detection_instant() {
     assert_eq!(run(true), steady);
 }
 
+/// Two Detectors in witness mode on one in-memory network: m0 at [`MONITOR`] (and, with
+/// `second`, also listening at `second`), m1 at `M1`, each the other's witness.
+fn witness_pair(
+    clock: Clock,
+    net: &MemNet,
+    events: &Events,
+    second: Option<SocketAddr>,
+) -> Vec<Addr<DetectorActor>> {
+    let stats = Arc::new(Stats::default());
+    let collector = Collector::new(Rc::clone(events)).start();
+    let reporter =
+        Reporter::new(Vec::new(), Some(collector.recipient()), Arc::clone(&stats)).start();
+    let mut detectors = Vec::new();
+    for (id, me, witness) in [("m0", MONITOR, M1), ("m1", M1, MONITOR)] {
+        let cfg = MonitorConfig {
+            id: id.into(),
+            detector: DetectorConfig::Fixed(Fixed {
+                timeout: Duration::from_secs(1),
+            }),
+            quorum: Some(hb_core::Quorum {
+                witnesses: vec![witness],
+                needed: 2,
+                period: Duration::from_millis(200),
+                incarnation: 1,
+            }),
+            ..MonitorConfig::default()
+        };
+        let monitor = Monitor::new(cfg, clock.now()).expect("monitor");
+        let socket = Rc::new(net.bind(me, 64));
+        let sender: Rc<dyn crate::net::transport::SendTo> = Rc::clone(&socket) as _;
+        let reporter = reporter.clone().recipient();
+        let d = DetectorActor::new(monitor, clock, reporter, Arc::clone(&stats))
+            .with_sender(sender)
+            .start();
+        Receiver::shared(socket, Speaks::Native, d.clone(), clock, Arc::clone(&stats)).start();
+        if let (Some(addr), "m0") = (second, id) {
+            let other = net.bind(addr, 64);
+            Receiver::new(other, Speaks::Native, d.clone(), clock, Arc::clone(&stats)).start();
+        }
+        detectors.push(d);
+    }
+    detectors
+}
+
+/// m1's address in [`witness_pair`].
+const M1: SocketAddr = SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 5)),
+    43278,
+);
+
 /// Witness mode: two monitors that hear no node at all still exchange their verdicts every
 /// witness period (the Detector sends them on its own timer, from its listener's socket), so
 /// neither thinks the other is down.
@@ -284,38 +334,8 @@ fn wall_clock_jumps_change_no_detection_instant() {
 fn witness_verdicts_flow_with_no_beats_at_all() {
     paused(|| async {
         let clock = Clock::new();
-        let net = MemNet::default();
-        let events: Events = Rc::default();
-        let stats = Arc::new(Stats::default());
-        let collector = Collector::new(Rc::clone(&events)).start();
-        let reporter =
-            Reporter::new(Vec::new(), Some(collector.recipient()), Arc::clone(&stats)).start();
-        let other = SocketAddr::from(([10, 0, 0, 5], 43278));
-        let mut detectors = Vec::new();
-        for (id, me, witness) in [("m0", MONITOR, other), ("m1", other, MONITOR)] {
-            let cfg = MonitorConfig {
-                id: id.into(),
-                detector: DetectorConfig::Fixed(Fixed {
-                    timeout: Duration::from_secs(1),
-                }),
-                quorum: Some(hb_core::Quorum {
-                    witnesses: vec![witness],
-                    needed: 2,
-                    period: Duration::from_millis(200),
-                    incarnation: 1,
-                }),
-                ..MonitorConfig::default()
-            };
-            let monitor = Monitor::new(cfg, clock.now()).expect("monitor");
-            let socket = Rc::new(net.bind(me, 64));
-            let sender: Rc<dyn crate::net::transport::SendTo> = Rc::clone(&socket) as _;
-            let reporter = reporter.clone().recipient();
-            let d = DetectorActor::new(monitor, clock, reporter, Arc::clone(&stats))
-                .with_sender(sender)
-                .start();
-            Receiver::shared(socket, Speaks::Native, d.clone(), clock, Arc::clone(&stats)).start();
-            detectors.push(d);
-        }
+        let (net, events) = (MemNet::default(), Events::default());
+        let detectors = witness_pair(clock, &net, &events, None);
         let at = clock.instant(Timestamp::from_micros(3_100_000));
         tokio::time::sleep_until(at).await;
         for d in &detectors {
@@ -330,5 +350,49 @@ fn witness_verdicts_flow_with_no_beats_at_all() {
         }
         let names: Vec<_> = events.borrow().iter().map(|e| e.event).collect();
         assert!(names.is_empty(), "{names:?}");
+    });
+}
+
+/// Verdicts the core writes while it handles a batch from a second listener still leave from
+/// the first listener's socket: the witness knows the monitor by that address only.
+#[test]
+fn verdicts_leave_from_the_first_listener_whatever_listener_the_batch_came_in_on() {
+    paused(|| async {
+        let clock = Clock::new();
+        let (net, events) = (MemNet::default(), Events::default());
+        let second = SocketAddr::from(([10, 0, 0, 1], 43279));
+        let detectors = witness_pair(clock, &net, &events, Some(second));
+        // A node beating to the second listener only, crashed at 500 ms: m0 suspects it at
+        // its deadline (a timer) and holds it; its restart at 2.5 s withdraws the suspicion
+        // while m0 handles that batch.
+        let node = |incarnation: u64, port: u16| {
+            let settings = BeatSettings::new(
+                NodeId::new("n").expect("id"),
+                vec![second],
+                Duration::from_millis(100),
+            );
+            let mut cfg = settings.beater_config(&clock);
+            cfg.incarnation = incarnation;
+            let beater = Beater::new(cfg, clock.now()).expect("beater");
+            let socket = net.bind(SocketAddr::from(([10, 0, 0, 2], port)), 64);
+            BeaterActor::new(beater, socket, clock).start()
+        };
+        let first = node(1, 5000);
+        tokio::time::sleep_until(clock.instant(Timestamp::from_micros(500_000))).await;
+        first.do_send(Crash);
+        tokio::time::sleep_until(clock.instant(Timestamp::from_micros(2_500_000))).await;
+        let _again = node(2, 5001);
+        let at = clock.instant(Timestamp::from_micros(3_100_000));
+        tokio::time::sleep_until(at).await;
+        let seen: Vec<_> = events.borrow().iter().map(|e| e.event).collect();
+        assert!(
+            seen.contains(&"unreachable") && seen.contains(&"restarted"),
+            "{seen:?}"
+        );
+        let m1 = detectors[1].send(GetSnapshot).await.expect("snapshot");
+        let unknown = m1.rejections.iter().find(|(r, _)| *r == "unknown_witness");
+        assert_eq!(unknown.map(|(_, n)| *n), Some(0), "{:?}", m1.rejections);
+        let peer = &m1.witnesses.expect("witness mode").witnesses[0];
+        assert!(peer.messages >= 15, "{peer:?}");
     });
 }
