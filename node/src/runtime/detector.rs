@@ -15,7 +15,8 @@
 //! witness period, and when a deadline passes), when no datagram arrives. After a timeout or a
 //! legacy batch the Detector sends what is queued itself, with a non-blocking `sendto` on its
 //! first listener's socket ([`DetectorActor::with_sender`]: witnesses know a monitor by the
-//! source address of its datagrams); a full send buffer drops and counts them like acks.
+//! source address of its datagrams), and so are verdicts written during an [`Ingest`] batch,
+//! whichever listener it came from; a full send buffer drops and counts them like acks.
 
 use std::rc::Rc;
 use std::sync::Arc;
