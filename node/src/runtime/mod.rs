@@ -6,6 +6,7 @@ pub(crate) mod batch;
 pub(crate) mod beater;
 pub(crate) mod clock;
 pub(crate) mod detector;
+mod listeners;
 pub(crate) mod receiver;
 pub(crate) mod record;
 pub(crate) mod recorder;
