@@ -281,6 +281,24 @@ mod tests {
     }
 
     #[test]
+    fn config_file_sets_witness_mode() {
+        let path = config(
+            "witness.toml",
+            "[monitor]\nlisten = [\"udp://127.0.0.1:7000\"]\n\
+             witness = [\"127.0.0.1:7001\", \"127.0.0.1:7002\"]\nquorum = 3\n\
+             witness-period = \"500ms\"\n",
+        );
+        let m = monitor(parse(&["monitor", "--config", &path]).expect("parses"));
+        let q = m
+            .witness
+            .config(&["127.0.0.1:7000".parse().unwrap()])
+            .expect("valid")
+            .expect("witness mode");
+        assert_eq!(q.witnesses.len(), 2);
+        assert_eq!((q.needed, q.period), (3, Duration::from_millis(500)));
+    }
+
+    #[test]
     fn config_file_sets_the_budget_detector_and_a_budget_listener() {
         let path = config(
             "budget.toml",
