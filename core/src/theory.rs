@@ -23,6 +23,10 @@
 //! offset law, given as a discretisation ([`Law`]: nodes `(x, weight)` summing to 1, and the
 //! survival function). Everything here is plain `f64` arithmetic in a fixed order: the same
 //! inputs give bit-identical outputs on every machine.
+//!
+//! [`agreement`] extends it to K-of-N monitors that confirm each other (witness mode).
+
+pub mod agreement;
 
 /// The loss process as a two-state Markov chain: stationary law, transitions, per-state loss.
 ///
