@@ -8,7 +8,9 @@
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use hb_core::wire::MAX_DATAGRAM;
-use hb_core::{Beater, BeaterConfig, Keyring, Monitor, MonitorConfig, NodeId, Timestamp};
+use hb_core::{
+    Beater, BeaterConfig, Keyring, Monitor, MonitorConfig, NodeId, Quorum, Timestamp,
+};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
@@ -36,6 +38,17 @@ pub(super) enum Ev {
     RandomCrash(u32, u64),
     StallStart(u16),
     StallEnd(u16),
+    /// A witness datagram (slot in `Sim::verdicts`) reaches its monitor.
+    Verdicts(u32),
+}
+
+/// A datagram a stalled monitor's socket buffered.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Held {
+    /// A node's (slot in `Sim::packets`).
+    Beat(u32),
+    /// A witness's (slot in `Sim::verdicts`).
+    Verdicts(u32),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -60,11 +73,15 @@ pub(super) struct MonSim {
     pub(super) monitor: Monitor,
     pub(super) armed: Option<u64>,
     pub(super) stall_depth: u32,
-    pub(super) held: Vec<u32>,
+    pub(super) held: Vec<Held>,
     pub(super) last_input: u64,
     pub(super) counters: MonitorCounters,
     /// Zones this monitor reported out (`zone_down` without `zone_up` yet), by zone index.
     pub(super) zones_out: Vec<bool>,
+    /// Draws of its outgoing monitor-to-monitor links.
+    pub(super) rng: ChaCha8Rng,
+    /// Its outgoing monitor-to-monitor links, by destination.
+    pub(super) links: Vec<LinkState>,
 }
 
 pub(super) struct Sim<'a> {
@@ -79,6 +96,8 @@ pub(super) struct Sim<'a> {
     pub(super) nic: Option<Link>,
     pub(super) packets: Vec<Packet>,
     pub(super) free: Vec<u32>,
+    pub(super) verdicts: Vec<super::witness::InFlight>,
+    pub(super) verdicts_free: Vec<u32>,
     pub(super) buf: [u8; MAX_DATAGRAM],
     pub(super) out: FleetOutcome,
 }
@@ -87,11 +106,11 @@ pub(super) fn node_addr(i: u32) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0x0A00_0001 + i)), 9000)
 }
 
-fn monitor_addr(m: u16) -> SocketAddr {
+pub(super) fn monitor_addr(m: u16) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 254, 0, m as u8)), 4000)
 }
 
-fn monitor_of(addr: SocketAddr) -> u16 {
+pub(super) fn monitor_of(addr: SocketAddr) -> u16 {
     match addr.ip() {
         IpAddr::V4(ip) => u16::from(ip.octets()[3]),
         IpAddr::V6(_) => u16::MAX,
@@ -126,6 +145,15 @@ impl<'a> Sim<'a> {
                     } else {
                         Vec::new()
                     },
+                    quorum: spec.quorum.map(|w| Quorum {
+                        witnesses: (0..t.monitors.len() as u16)
+                            .filter(|&o| o != m as u16)
+                            .map(monitor_addr)
+                            .collect(),
+                        needed: w.needed,
+                        period: w.period,
+                        incarnation: 1,
+                    }),
                     ..MonitorConfig::default()
                 };
                 MonSim {
@@ -137,6 +165,10 @@ impl<'a> Sim<'a> {
                     last_input: 0,
                     counters: MonitorCounters::default(),
                     zones_out: vec![false; t.zones.len()],
+                    rng: ChaCha8Rng::seed_from_u64(splitmix64(
+                        seed ^ 0x5EED_0000_0000_0000 ^ m as u64,
+                    )),
+                    links: vec![LinkState::default(); t.monitors.len()],
                 }
             })
             .collect();
@@ -165,6 +197,8 @@ impl<'a> Sim<'a> {
             }),
             packets: Vec::new(),
             free: Vec::new(),
+            verdicts: Vec::new(),
+            verdicts_free: Vec::new(),
             buf: [0; MAX_DATAGRAM],
             out: FleetOutcome {
                 seed,
@@ -219,6 +253,7 @@ impl<'a> Sim<'a> {
                 }
                 Ev::StallStart(m) => self.monitors[usize::from(m)].stall_depth += 1,
                 Ev::StallEnd(m) => self.resume(m),
+                Ev::Verdicts(slot) => self.deliver_verdicts(slot),
             }
         }
         self.now = self.end;

@@ -5,7 +5,7 @@
 use hb_core::{EventKind, Timestamp};
 
 use super::Logged;
-use super::engine::{Ev, Sim, node_addr};
+use super::engine::{Ev, Held, Sim, node_addr};
 use super::faults::STALL_BUFFER;
 use super::pages::{Seen, seen};
 use crate::agenda::mix;
@@ -16,7 +16,7 @@ impl Sim<'_> {
         let ms = &mut self.monitors[usize::from(m)];
         if ms.stall_depth > 0 {
             if ms.held.len() < STALL_BUFFER {
-                ms.held.push(slot);
+                ms.held.push(Held::Beat(slot));
             } else {
                 ms.counters.stall_dropped += 1;
                 self.free.push(slot);
@@ -27,7 +27,7 @@ impl Sim<'_> {
     }
 
     /// Hands the datagram in `slot` to its monitor now.
-    fn input(&mut self, m: u16, slot: u32) {
+    pub(super) fn input(&mut self, m: u16, slot: u32) {
         let p = self.packets[slot as usize];
         self.free.push(slot);
         let ms = &mut self.monitors[usize::from(m)];
@@ -70,13 +70,16 @@ impl Sim<'_> {
             ms.monitor.handle_timeout(Timestamp::from_micros(self.now));
             self.after_input(m);
         }
-        for slot in held {
-            self.input(m, slot);
+        for h in held {
+            match h {
+                Held::Beat(slot) => self.input(m, slot),
+                Held::Verdicts(slot) => self.input_verdicts(slot),
+            }
         }
     }
 
     /// Drains monitor `m`'s outputs after an input, logs its events and re-arms its timer.
-    fn after_input(&mut self, m: u16) {
+    pub(super) fn after_input(&mut self, m: u16) {
         let now = self.now;
         let check = self.fleet.topology.check_invariants;
         let mut failures = Vec::new();
@@ -125,8 +128,9 @@ impl Sim<'_> {
                 incarnation: e.incarnation,
             });
         }
-        while ms.monitor.poll_transmit(&mut self.buf).is_some() {
-            failures.push("monitor sent an ack nobody asked for".into());
+        let mut outgoing = Vec::new();
+        while let Some(tx) = ms.monitor.poll_transmit(&mut self.buf) {
+            outgoing.push((tx.to, self.buf[..tx.len].to_vec()));
         }
         if check && let Err(e) = ms.monitor.check_invariants() {
             failures.push(format!("monitor {m} invariant: {e}"));
@@ -136,6 +140,11 @@ impl Sim<'_> {
             if ms.armed.is_none_or(|armed| t < armed) {
                 ms.armed = Some(t);
                 self.agenda.push(t, Ev::MonitorWake(m));
+            }
+        }
+        for (to, bytes) in outgoing {
+            if let Err(f) = self.route(m, to, bytes) {
+                failures.push(f);
             }
         }
         for f in failures {

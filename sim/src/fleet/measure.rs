@@ -140,6 +140,9 @@ impl FleetMeasure {
             q.lost += c.lost;
             q.stall_dropped += c.stall_dropped;
             q.stalls += c.stalls;
+            q.verdicts_sent += c.verdicts_sent;
+            q.verdicts_lost += c.verdicts_lost;
+            q.verdicts_delivered += c.verdicts_delivered;
             if c.longest_quiet_us.1 - c.longest_quiet_us.0
                 > q.longest_quiet_us.1 - q.longest_quiet_us.0
             {
@@ -151,7 +154,8 @@ impl FleetMeasure {
     }
 }
 
-/// The detector's bound plus one period, µs, for a run whose largest delay was `max_delay_us`.
+/// The detector's bound plus one period (plus, in witness mode, the run's largest vote
+/// delay: see `measure_run`), µs, for a run whose largest delay was `max_delay_us`.
 fn bound(detector: DetectorConfig, fleet: &Fleet, max_delay_us: u64) -> Option<u64> {
     if matches!(detector, DetectorConfig::Phi(_)) {
         return None;
@@ -216,7 +220,11 @@ fn measure_run(fleet: &Fleet, o: &FleetOutcome, fm: &mut FleetMeasure) {
     let bounds: Vec<Option<u64>> = t
         .monitors
         .iter()
-        .map(|m| bound(m.detector, fleet, o.max_delay_us))
+        .map(|m| {
+            // Witness mode: the last vote a monitor needs comes over the monitor link.
+            let vote = if m.quorum.is_some() { o.max_vote_delay_us } else { 0 };
+            bound(m.detector, fleet, o.max_delay_us).map(|b| b + vote)
+        })
         .collect();
     let settle: Vec<u64> = bounds
         .iter()
@@ -242,6 +250,9 @@ fn measure_run(fleet: &Fleet, o: &FleetOutcome, fm: &mut FleetMeasure) {
         q.lost += c.lost;
         q.stall_dropped += c.stall_dropped;
         q.stalls += c.stalls;
+        q.verdicts_sent += c.verdicts_sent;
+        q.verdicts_lost += c.verdicts_lost;
+        q.verdicts_delivered += c.verdicts_delivered;
         if c.longest_quiet_us.1 - c.longest_quiet_us.0 > q.longest_quiet_us.1 - q.longest_quiet_us.0
         {
             q.longest_quiet_us = c.longest_quiet_us;

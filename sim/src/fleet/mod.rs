@@ -9,9 +9,11 @@
 //! - [`measure`] — events by kind, false downs (fault-induced or noise), detection times,
 //!   missed crashes, and [`pages`] per incident; [`run_many`] repeats with derived seeds.
 //! - [`presets`] — the named scenarios of `cargo xtask sim fleet`.
+//! - [`agreement`] — witness mode (monitors confirming each other) against its theory.
 //!
 //! See docs/sim.md, "The fleet simulator".
 
+mod agreement;
 mod attribution;
 mod engine;
 mod faults;
@@ -22,9 +24,11 @@ mod pages;
 pub mod presets;
 mod resolve;
 mod topology;
+mod witness;
 
 use rayon::prelude::*;
 
+pub use agreement::{AgreementMeasure, agreement, model as agreement_model};
 pub use attribution::Attribution;
 pub use engine::run_fleet;
 pub use faults::{Fault, FaultPlan, STALL_BUFFER, VERBS};
@@ -32,7 +36,7 @@ pub use measure::{FleetMeasure, IncidentMeasure, MonitorMeasure, measure};
 pub use pages::{Page, Seen, pages, seen};
 pub use resolve::{Resolved, Scope};
 pub use topology::{
-    FleetError, MAX_DATAGRAMS, MAX_MONITORS, MAX_NODES, MonitorSpec, Topology, Zone,
+    FleetError, MAX_DATAGRAMS, MAX_MONITORS, MAX_NODES, MonitorSpec, Topology, WitnessSpec, Zone,
 };
 
 use crate::engine::Violation;
@@ -117,8 +121,14 @@ pub struct MonitorCounters {
     pub stall_dropped: u64,
     /// Stalls the monitor itself detected (`hb_core::Monitor::stalls`).
     pub stalls: u64,
-    /// The longest interval `(from, to)` µs in which the monitor got no datagram.
+    /// The longest interval `(from, to)` µs in which the monitor got no datagram from a node.
     pub longest_quiet_us: (u64, u64),
+    /// Witness datagrams (`Verdicts`) this monitor sent.
+    pub verdicts_sent: u64,
+    /// Of those, lost on the monitor link or cut by a partition of either monitor.
+    pub verdicts_lost: u64,
+    /// Witness datagrams handed to this monitor.
+    pub verdicts_delivered: u64,
 }
 
 /// The result of one fleet run.
@@ -137,8 +147,10 @@ pub struct FleetOutcome {
     pub monitors: Vec<MonitorCounters>,
     /// Beats sent by all nodes (each to every monitor).
     pub beats_sent: u64,
-    /// The largest one-way delay of any delivered datagram, µs.
+    /// The largest one-way delay of any delivered node datagram, µs.
     pub max_delay_us: u64,
+    /// The largest one-way delay of any witness datagram on the monitor link, µs.
+    pub max_vote_delay_us: u64,
     /// Virtual time simulated, µs.
     pub simulated_us: u64,
     /// The first failed check (event stamps, unexpected acks, monitor invariants), if any.

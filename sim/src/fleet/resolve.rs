@@ -54,6 +54,14 @@ impl Resolved {
             .iter()
             .any(|&(_, s, (a, b))| a <= t && t < b && s.covers(node, zone, monitor))
     }
+
+    /// Whether a witness datagram sent at `t` between monitors `a` and `b` is dropped: a
+    /// partition of either monitor's uplink cuts its witness traffic too.
+    pub fn monitors_cut(&self, a: u16, b: u16, t: u64) -> bool {
+        self.blocks.iter().any(|&(_, s, (from, to))| {
+            from <= t && t < to && matches!(s, Scope::Monitor(m) if m == a || m == b)
+        })
+    }
 }
 
 impl FaultPlan {

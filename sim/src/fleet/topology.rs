@@ -33,6 +33,18 @@ pub struct MonitorSpec {
     /// Whether it knows the zones (`MonitorConfig::zones`, one rule per node from
     /// [`Topology::zone_rules`]), and so reports a zone's outage once.
     pub zones: bool,
+    /// Witness mode (`MonitorConfig::quorum`): the other monitors are its witnesses, reached
+    /// over [`Topology::monitor_link`]. `None`: its own verdicts are final.
+    pub quorum: Option<WitnessSpec>,
+}
+
+/// A monitor's witness mode in the fleet: every other monitor is a witness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WitnessSpec {
+    /// Monitors, this one included, that must suspect a node for it to be down (K).
+    pub needed: usize,
+    /// How often it repeats its verdicts to each witness (`Quorum::period`).
+    pub period: Duration,
 }
 
 /// The fleet: N nodes in zones, each an `hb_core::Beater` sending every beat to every monitor
@@ -48,6 +60,9 @@ pub struct Topology {
     pub monitors: Vec<MonitorSpec>,
     /// The link of every (node, monitor) path whose zone sets none.
     pub link: Link,
+    /// The link of every monitor-to-monitor path (witness verdicts), each direction drawn on
+    /// its own; by default [`Link::lan`].
+    pub monitor_link: Link,
     /// Loss at each node's own NIC or switch, shared by all its paths: one draw per beat,
     /// applied before the per-path draws, so every monitor misses that beat together. `None`:
     /// the paths fail independently.
@@ -155,12 +170,14 @@ impl Topology {
                 stall_threshold: Some(Duration::from_secs(1)),
                 isolation: Some(hb_core::Isolation::default()),
                 zones: true,
+                quorum: None,
             })
             .collect();
         Ok(Self {
             zones,
             monitors,
             link: Link::default(),
+            monitor_link: Link::lan(),
             shared_loss: None,
             period: Duration::from_secs(1),
             jitter: 0.0,
@@ -173,6 +190,15 @@ impl Topology {
     pub fn with_detector(mut self, detector: DetectorConfig) -> Self {
         for m in &mut self.monitors {
             m.detector = detector;
+        }
+        self
+    }
+
+    /// Makes every monitor a witness of every other one, `needed` of them deciding, verdicts
+    /// repeated every `period`.
+    pub fn with_witnesses(mut self, needed: usize, period: Duration) -> Self {
+        for m in &mut self.monitors {
+            m.quorum = Some(WitnessSpec { needed, period });
         }
         self
     }
@@ -280,6 +306,23 @@ impl Topology {
                 monitor: m.name.clone(),
                 why: e.to_string(),
             })?;
+            if let Some(w) = m.quorum {
+                let n = self.monitors.len();
+                if n < 2 || n - 1 > hb_core::MAX_WITNESSES {
+                    return Err(FleetError::Param(format!(
+                        "monitor {}: witness mode needs 2–{} monitors, the fleet has {n}",
+                        m.name,
+                        hb_core::MAX_WITNESSES + 1
+                    )));
+                }
+                if !(1..=n).contains(&w.needed) || w.period < Duration::from_millis(10) {
+                    return Err(FleetError::Param(format!(
+                        "monitor {}: quorum {} of {n} with witness period {:?}: give 1–{n} and \
+                         at least 10 ms",
+                        m.name, w.needed, w.period
+                    )));
+                }
+            }
         }
         if !(0.0..=0.5).contains(&self.jitter) {
             return Err(FleetError::Param("jitter must be between 0 and 0.5".into()));

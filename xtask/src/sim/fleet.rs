@@ -22,7 +22,7 @@ use super::parse::{dur, prob};
 #[derive(Debug, Args)]
 pub(crate) struct FleetArgs {
     /// The named fleet: partition, zone-outage, switch-flap, monitor-stall, crashes,
-    /// shared-loss.
+    /// shared-loss, witnesses, witnesses-shared, witnesses-lossy.
     #[arg(long)]
     preset: String,
     /// Run seed (decimal or 0x…); run r of `--runs` uses a seed mixed from (seed, r).
@@ -61,12 +61,12 @@ pub(crate) struct FleetArgs {
     duration: Option<Duration>,
     #[command(flatten)]
     det: DetectorArgs,
-    /// Beat period η.
-    #[arg(long, default_value = "1s", value_parser = dur)]
-    period: Duration,
-    /// Beater period jitter, 0–0.5.
-    #[arg(long, default_value_t = 0.0)]
-    jitter: f64,
+    /// Beat period η; replaces the preset's (1 s).
+    #[arg(long, value_parser = dur)]
+    period: Option<Duration>,
+    /// Beater period jitter, 0–0.5; replaces the preset's (0, or 0.01 for witnesses*).
+    #[arg(long)]
+    jitter: Option<f64>,
     /// Runs, in parallel, aggregated.
     #[arg(long, default_value_t = 1)]
     runs: u64,
@@ -114,10 +114,18 @@ impl FleetArgs {
         if self.runs == 0 {
             bail!("--runs must be at least 1");
         }
-        t.period = self.period;
-        t.jitter = self.jitter;
+        if let Some(p) = self.period {
+            t.period = p;
+        }
+        if let Some(j) = self.jitter {
+            t.jitter = j;
+        }
         t.check_invariants = self.invariants;
-        t = t.with_detector(self.det.config()?);
+        // The detector flags at their defaults (fixed, 3 s) keep the preset's detector.
+        let det = self.det.config()?;
+        if det != DetectorArgs::DEFAULT_FIXED {
+            t = t.with_detector(det);
+        }
         let plan = match &self.faults {
             Some(f) => hb_sim::fleet::FaultPlan::parse(f).context("--faults")?,
             None => p.plan,
@@ -161,9 +169,8 @@ fn replay(a: &FleetArgs, fleet: &Fleet) -> String {
             let _ = write!(s, " --zone-link '{}={l}'", z.name);
         }
     }
-    if t.jitter > 0.0 {
-        let _ = write!(s, " --jitter {}", t.jitter);
-    }
+    // Always: the witness presets' own jitter is not the flag's absence.
+    let _ = write!(s, " --jitter {}", t.jitter);
     if a.runs > 1 {
         let _ = write!(s, " --runs {}", a.runs);
     }
@@ -177,7 +184,17 @@ pub(crate) fn run(a: &FleetArgs) -> anyhow::Result<()> {
     let m = measure(&fleet, &outcomes);
     let wall = t0.elapsed();
     let replay = replay(a, &fleet);
-    let doc = to_json(a, &fleet, &m, &outcomes, &replay);
+    let mut doc = to_json(a, &fleet, &m, &outcomes, &replay);
+    let witness = fleet
+        .topology
+        .monitors
+        .iter()
+        .any(|m| m.quorum.is_some())
+        .then(|| super::witness::report(&fleet, &outcomes, a.seed, a.runs))
+        .flatten();
+    if let Some((_, w)) = &witness {
+        doc["witnesses"] = w.clone();
+    }
     let dir = crate::paths::root().join("target").join("sim");
     std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
     let base = dir.join(format!("fleet-{}", a.preset));
@@ -191,6 +208,9 @@ pub(crate) fn run(a: &FleetArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         print!("{}", table(&fleet, &m, digest(&outcomes), &replay, wall));
+        if let Some((w, _)) = &witness {
+            print!("{w}");
+        }
         println!("wrote {} and {}", json_path.display(), log_path.display());
     }
     if let Some((seed, v)) = m.violations.first() {

@@ -10,6 +10,7 @@ mod parse;
 mod plot;
 mod points;
 mod sweep;
+mod witness;
 
 use std::time::{Duration, Instant};
 
@@ -101,6 +102,12 @@ pub(crate) fn budget_rate(s: &str) -> Result<hb_core::detector::AlarmRate, Strin
 }
 
 impl DetectorArgs {
+    /// What the flags give at their defaults: a fixed 3 s timeout.
+    pub(crate) const DEFAULT_FIXED: hb_core::detector::DetectorConfig =
+        hb_core::detector::DetectorConfig::Fixed(hb_core::detector::Fixed {
+            timeout: Duration::from_secs(3),
+        });
+
     pub(crate) fn config(&self) -> anyhow::Result<hb_core::detector::DetectorConfig> {
         use hb_core::detector::{Budget, Chen, DetectorConfig, Fixed, Phi};
         let d = match self.detector {
