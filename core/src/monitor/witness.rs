@@ -292,10 +292,11 @@ impl Monitor {
         if self.cfg.quorum.is_none() {
             return;
         }
-        if self.witness.ours.remove(&slot).is_some() {
-            let id = self.nodes.get(slot).expect("present").id.clone();
-            self.witness.new_trust.push(id);
-        }
+        // A trust even when our suspicion was already forgotten (a down older than
+        // VOTE_MEMORY): the witnesses still count its last repeat for 1.5 periods.
+        self.witness.ours.remove(&slot);
+        let id = self.nodes.get(slot).expect("present").id.clone();
+        self.witness.new_trust.push(id);
         if vote == Vote::Reported {
             self.node_event(
                 slot,

@@ -26,6 +26,8 @@ pub struct FleetCase {
     pub faults: &'static str,
     /// Runs (each its own seed).
     pub runs: u64,
+    /// Virtual time per run, replacing the preset's.
+    pub duration: Option<core::time::Duration>,
 }
 
 /// The gate's fleet cases, `runs` runs each.
@@ -37,6 +39,7 @@ pub fn suite(runs: u64) -> Vec<FleetCase> {
             preset: "partition",
             faults: "partition_monitor=m0,2m,30s;crash_every=10m,1m",
             runs,
+            duration: None,
         },
         // A third of the fleet (zone z1) cut off from every monitor for a minute.
         FleetCase {
@@ -44,6 +47,7 @@ pub fn suite(runs: u64) -> Vec<FleetCase> {
             preset: "zone-outage",
             faults: "zone_outage=z1,2m,1m",
             runs,
+            duration: None,
         },
         // Independent crashes only: the baseline every correlated case is measured against.
         FleetCase {
@@ -51,6 +55,33 @@ pub fn suite(runs: u64) -> Vec<FleetCase> {
             preset: "crashes",
             faults: "crash_every=10m,1m",
             runs: runs.div_ceil(4),
+            duration: None,
+        },
+        // Witness mode, the 2-of-3 goal: 1 % loss per path, T 2.2 s, crashes; the goal from the
+        // theory, the shared-loss figure.
+        FleetCase {
+            name: "fleet/witnesses",
+            preset: "witnesses",
+            faults: "crash_every=10m,1m",
+            runs: runs.div_ceil(8),
+            duration: None,
+        },
+        // Witness mode at 15 % loss per path: false alarms frequent enough to check the
+        // theory (2-of-3 and one monitor alone).
+        FleetCase {
+            name: "fleet/witnesses-lossy",
+            preset: "witnesses-lossy",
+            faults: "crash_every=10m,1m",
+            runs: runs.div_ceil(4),
+            duration: None,
+        },
+        // One node's path to one monitor cut for a minute: unreachable there, down nowhere.
+        FleetCase {
+            name: "fleet/witness-cut",
+            preset: "witnesses",
+            faults: "cut_path=n0,m0,2m,1m",
+            runs: runs.div_ceil(8),
+            duration: Some(core::time::Duration::from_secs(300)),
         },
         // A 10 s stall of m1: the stall guard, not the isolation guard, forgives it.
         FleetCase {
@@ -58,12 +89,16 @@ pub fn suite(runs: u64) -> Vec<FleetCase> {
             preset: "monitor-stall",
             faults: "stall_monitor=m1,2m,10s",
             runs,
+            duration: None,
         },
     ]
 }
 
 fn fleet(case: &FleetCase) -> Fleet {
-    let p = presets::preset(case.preset, 60, 3, 3).expect("a preset of the suite");
+    let mut p = presets::preset(case.preset, 60, 3, 3).expect("a preset of the suite");
+    if let Some(d) = case.duration {
+        p.topology.duration = d;
+    }
     let plan = FaultPlan::parse(case.faults).expect("a plan of the suite");
     Fleet::new(p.topology, plan).expect("a valid suite fleet")
 }
@@ -115,6 +150,11 @@ pub fn run_case(case: &FleetCase, seed: u64) -> Vec<FleetCheck> {
     match case.preset {
         "partition" => out.extend(partition_checks(&f, &runs)),
         "zone-outage" => out.push(zone_check(&f, &runs)),
+        "witnesses" if case.faults.contains("cut_path") => {
+            out.extend(super::gate_witness::cut_checks(&f, &runs));
+        }
+        "witnesses" => out.extend(super::gate_witness::goal_checks(&f, &runs, seed)),
+        "witnesses-lossy" => out.extend(super::gate_witness::lossy_checks(&f, &runs, seed)),
         "monitor-stall" => {
             let pages: u64 = m.incidents.iter().flat_map(|i| &i.pages).sum();
             let stalls: u64 = runs.iter().map(|o| o.monitors[1].stalls).sum();

@@ -18,6 +18,7 @@ mod attribution;
 mod engine;
 mod faults;
 pub mod gate;
+mod gate_witness;
 mod intake;
 mod measure;
 mod pages;

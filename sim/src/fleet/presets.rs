@@ -75,6 +75,8 @@ pub const WITNESS_TIMEOUT: Duration = Duration::from_millis(2200);
 pub const WITNESS_PERIOD: Duration = Duration::from_secs(1);
 /// The witness presets' quorum (K).
 pub const WITNESS_NEEDED: usize = 2;
+/// The goal of issue 16 §2: at most this many false alarms per host-year.
+pub const WITNESS_GOAL_PER_YEAR: f64 = 1.0;
 /// Loss per path of `witnesses-lossy`.
 pub const LOSSY_PATH_LOSS: f64 = 0.15;
 /// The NIC's share of `witnesses-shared`'s 1 % per path.

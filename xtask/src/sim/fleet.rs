@@ -475,9 +475,12 @@ pub(crate) fn verify(seed: u64, runs: u64, only: Option<&str>) -> Vec<String> {
                 c.detail
             );
             if !c.passed {
+                let duration = case
+                    .duration
+                    .map_or(String::new(), |d| format!(" --duration {}", fmt_duration(d)));
                 failed.push(format!(
                     "{} / {}: {}\n  replay: cargo xtask sim fleet --preset {} --faults '{}' \
-                     --runs {} --seed {seed:#018x}",
+                     --runs {}{duration} --seed {seed:#018x}",
                     case.name, c.name, c.detail, case.preset, case.faults, case.runs
                 ));
             }

@@ -12,8 +12,7 @@ use hb_sim::fleet::{
 };
 use serde_json::{Value, json};
 
-/// The rate the goal allows: false alarms per host-year.
-pub(crate) const GOAL_PER_YEAR: f64 = 1.0;
+use hb_sim::fleet::presets::WITNESS_GOAL_PER_YEAR as GOAL_PER_YEAR;
 
 /// One monitor alone, no witnesses, fixed timeout `timeout`: the comparison fleet.
 fn alone(fleet: &Fleet, timeout: Duration) -> Option<Fleet> {
