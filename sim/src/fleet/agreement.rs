@@ -123,8 +123,7 @@ pub fn agreement(
             .detection()
             .map(|(mean, p99, max)| (mean / 1e6, p99 as f64 / 1e6, max as f64 / 1e6)),
         theory_detection: model.detection(median_s(&t.link), vote),
-        pages_per_false_alarm: (false_alarms > 0)
-            .then(|| noise_pages as f64 / false_alarms as f64),
+        pages_per_false_alarm: (false_alarms > 0).then(|| noise_pages as f64 / false_alarms as f64),
         pages_per_crash: (m.random_crashes > 0)
             .then(|| m.random_crash_pages as f64 / m.random_crashes as f64),
     })

@@ -8,9 +8,7 @@
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use hb_core::wire::MAX_DATAGRAM;
-use hb_core::{
-    Beater, BeaterConfig, Keyring, Monitor, MonitorConfig, NodeId, Quorum, Timestamp,
-};
+use hb_core::{Beater, BeaterConfig, Keyring, Monitor, MonitorConfig, NodeId, Quorum, Timestamp};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};

@@ -222,7 +222,11 @@ fn measure_run(fleet: &Fleet, o: &FleetOutcome, fm: &mut FleetMeasure) {
         .iter()
         .map(|m| {
             // Witness mode: the last vote a monitor needs comes over the monitor link.
-            let vote = if m.quorum.is_some() { o.max_vote_delay_us } else { 0 };
+            let vote = if m.quorum.is_some() {
+                o.max_vote_delay_us
+            } else {
+                0
+            };
             bound(m.detector, fleet, o.max_delay_us).map(|b| b + vote)
         })
         .collect();

@@ -475,9 +475,9 @@ pub(crate) fn verify(seed: u64, runs: u64, only: Option<&str>) -> Vec<String> {
                 c.detail
             );
             if !c.passed {
-                let duration = case
-                    .duration
-                    .map_or(String::new(), |d| format!(" --duration {}", fmt_duration(d)));
+                let duration = case.duration.map_or(String::new(), |d| {
+                    format!(" --duration {}", fmt_duration(d))
+                });
                 failed.push(format!(
                     "{} / {}: {}\n  replay: cargo xtask sim fleet --preset {} --faults '{}' \
                      --runs {}{duration} --seed {seed:#018x}",

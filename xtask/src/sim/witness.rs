@@ -68,7 +68,8 @@ fn row(s: &mut String, name: &str, a: &AgreementMeasure) {
         s3(th.mean),
         s3(th.quantile(0.99)),
         s3(th.max),
-        a.pages_per_false_alarm.map_or("–".into(), |p| format!("{p:.2}")),
+        a.pages_per_false_alarm
+            .map_or("–".into(), |p| format!("{p:.2}")),
         a.pages_per_crash.map_or("–".into(), |p| format!("{p:.2}")),
     );
 }
