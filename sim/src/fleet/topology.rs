@@ -387,5 +387,25 @@ mod tests {
         t.duration = Duration::from_secs(86_400);
         let e = t.validate().unwrap_err().to_string();
         assert!(e.contains("shorten the run"), "{e}");
+        let one = Topology::uniform(4, 1, 1)
+            .unwrap()
+            .with_witnesses(1, Duration::from_secs(1));
+        assert!(matches!(one.validate(), Err(FleetError::Param(_))));
+        let t = Topology::uniform(4, 3, 1).unwrap();
+        assert!(
+            t.clone()
+                .with_witnesses(4, Duration::from_secs(1))
+                .validate()
+                .is_err()
+        );
+        assert!(
+            t.clone()
+                .with_witnesses(2, Duration::from_millis(5))
+                .validate()
+                .is_err()
+        );
+        t.with_witnesses(2, Duration::from_secs(1))
+            .validate()
+            .unwrap();
     }
 }
