@@ -339,6 +339,8 @@ mod tests {
         let plan = FaultPlan::parse("crash_every=10m,1m").unwrap();
         let mut t = p.topology;
         t.duration = Duration::from_secs(120);
+        // The run as found: the monitor link was `lan` then.
+        t.monitor_link = crate::link::Link::lan();
         let f = Fleet::new(t, plan).unwrap();
         let o = run_fleet(&f, 0x8230_495d_9d93_e3bb);
         assert!(o.violation.is_none(), "{:?}", o.violation);
