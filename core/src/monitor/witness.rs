@@ -66,6 +66,10 @@ pub(super) struct Witnesses {
     /// Suspicions and trusts to send at the end of the current input.
     new_suspect: Vec<NodeId>,
     new_trust: Vec<NodeId>,
+    /// Nodes this monitor suspected and hears again, by slot: (generation, repeat the trust
+    /// until). A trust is repeated for two periods, so one lost or overtaken (the replay check
+    /// drops an older message whole) does not leave a stale vote behind.
+    trusted: BTreeMap<u32, (u32, Timestamp)>,
     next_tick: Timestamp,
     /// Sequence number of the next message sent.
     seq: u64,
@@ -275,6 +279,7 @@ impl Monitor {
             _ => true,
         };
         if fresh {
+            self.witness.trusted.remove(&slot);
             self.witness.ours.insert(
                 slot,
                 Ours {
@@ -295,8 +300,17 @@ impl Monitor {
         // A trust even when our suspicion was already forgotten (a down older than
         // VOTE_MEMORY): the witnesses still count its last repeat for 1.5 periods.
         self.witness.ours.remove(&slot);
-        let id = self.nodes.get(slot).expect("present").id.clone();
+        let n = self.nodes.get(slot).expect("present");
+        let (id, generation) = (n.id.clone(), n.generation);
         self.witness.new_trust.push(id);
+        let period = self
+            .cfg
+            .quorum
+            .as_ref()
+            .map_or(Duration::ZERO, |q| q.period);
+        self.witness
+            .trusted
+            .insert(slot, (generation, now + period * 2));
         if vote == Vote::Reported {
             self.node_event(
                 slot,
@@ -323,6 +337,7 @@ impl Monitor {
     pub(super) fn forget_votes(&mut self, slot: u32) {
         self.witness.votes.remove(&slot);
         self.witness.ours.remove(&slot);
+        self.witness.trusted.remove(&slot);
     }
 
     fn node_event(&mut self, slot: u32, now: Timestamp, kind: EventKind) {
@@ -496,8 +511,8 @@ impl Monitor {
         }
     }
 
-    /// The periodic messages to every witness: this monitor's suspicions, [`MAX_VERDICTS`] per
-    /// datagram, at most [`MAX_REPEAT_DATAGRAMS`] datagrams (beyond that, round-robin from
+    /// The periodic messages to every witness: this monitor's suspicions (and its trusts of
+    /// the last two periods), [`MAX_VERDICTS`] of each per datagram, at most [`MAX_REPEAT_DATAGRAMS`] datagrams (beyond that, round-robin from
     /// where the last round stopped). Suspicions of nodes no longer held or down, and downs
     /// older than [`VOTE_MEMORY`], are dropped first. With nothing to say, one empty message:
     /// the beat.
@@ -513,20 +528,31 @@ impl Monitor {
                 _ => false,
             }
         });
+        self.witness
+            .trusted
+            .retain(|&slot, &mut (generation, until)| {
+                now < until && nodes.get(slot).is_some_and(|n| n.generation == generation)
+            });
         let w = &self.witness;
+        let most = MAX_VERDICTS * MAX_REPEAT_DATAGRAMS;
         let mut ids: Vec<NodeId> = Vec::new();
         let mut next = 0;
         let order = w.ours.range(w.cursor..).chain(w.ours.range(..w.cursor));
-        for (&slot, _) in order.take(MAX_VERDICTS * MAX_REPEAT_DATAGRAMS) {
-            ids.push(self.nodes.get(slot).expect("retained").id.clone());
+        for (&slot, _) in order.take(most) {
+            ids.push(nodes.get(slot).expect("retained").id.clone());
             next = slot + 1;
         }
+        let trusts: Vec<NodeId> = (w.trusted.keys().take(most))
+            .map(|&slot| nodes.get(slot).expect("retained").id.clone())
+            .collect();
         self.witness.cursor = next;
-        if ids.is_empty() {
-            return self.queue_verdicts(Vec::new(), Vec::new());
-        }
-        for chunk in ids.chunks(MAX_VERDICTS) {
-            self.queue_verdicts(chunk.to_vec(), Vec::new());
+        let datagrams = ids.len().max(trusts.len()).div_ceil(MAX_VERDICTS).max(1);
+        for i in 0..datagrams {
+            let part = |v: &[NodeId]| {
+                let from = (i * MAX_VERDICTS).min(v.len());
+                v[from..(from + MAX_VERDICTS).min(v.len())].to_vec()
+            };
+            self.queue_verdicts(part(&ids), part(&trusts));
         }
     }
 

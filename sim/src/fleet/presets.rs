@@ -179,10 +179,10 @@ fn witnesses(t: Topology, name: &str) -> Topology {
                 m.isolation = None;
             }
             // A lossless, in-order monitor link (constant 250 µs), as the theory assumes. A
-            // trust is sent once: lost on the link, or in a datagram that arrives after a later
-            // one from the same monitor (hb-core then rejects it whole as replayed), it leaves
-            // the vote counting its 1.5 periods, and at 15 % another monitor's lone conviction
-            // often falls in them — a down only one monitor suspected (docs/sim.md, Findings).
+            // trust is repeated for two periods, but one lost on the link leaves the vote
+            // counting until the repeat (up to a period), and at 15 % another monitor's lone
+            // conviction sometimes falls in it — a down only one monitor suspected
+            // (docs/sim.md, Findings).
             t.monitor_link = Link {
                 delay: crate::delay::Delay::constant(Duration::from_micros(250)),
                 ..Link::default()

@@ -424,3 +424,54 @@ fn with_keys_an_unsigned_verdict_is_refused_even_where_unsigned_beats_are_not() 
     m.handle_datagram(t(S), maddr(1), &msg_bytes(&v(2), Some(&key)));
     assert_eq!(m.witnesses().witnesses[0].messages, 1);
 }
+
+#[test]
+fn a_trust_is_repeated_for_two_periods() {
+    let mut m = Trio::new().m.remove(0);
+    let trusts = |m: &mut Monitor| {
+        let mut buf = [0; MAX_DATAGRAM];
+        let mut out = Vec::new();
+        while let Some(tx) = m.poll_transmit(&mut buf) {
+            if let Ok(d) = wire::decode(&buf[..tx.len], &Keyring::open())
+                && let Message::Verdicts(v) = d.message
+            {
+                out.push(v.trust.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            }
+        }
+        out
+    };
+    // Witnesses that keep talking, so the quorum stays up and `a` is held, not down.
+    let mut seq = 0;
+    let mut witnesses_talk = |m: &mut Monitor, at: u64| {
+        for w in 1..3 {
+            seq += 1;
+            let v = Message::Verdicts(wire::Verdicts {
+                monitor: if w == 1 { "m1" } else { "m2" },
+                incarnation: 1,
+                seq,
+                period_ms: 1000,
+                suspect: Default::default(),
+                trust: Default::default(),
+            });
+            m.handle_datagram(t(at), maddr(w), &msg_bytes(&v, None));
+        }
+    };
+    beat(&mut m, 0, "a", 1, 1);
+    for s in 1..=4 {
+        witnesses_talk(&mut m, s * S);
+        m.handle_timeout(t(s * S));
+    }
+    assert_eq!(m.witnesses().held, 1, "a convicted at 2.2 s, held");
+    trusts(&mut m);
+    beat(&mut m, 4 * S + 500_000, "a", 1, 2);
+    assert_eq!(trusts(&mut m), [["a"], ["a"]], "at once, to both witnesses");
+    let mut repeated = Vec::new();
+    for s in 5..=8 {
+        witnesses_talk(&mut m, s * S);
+        m.handle_timeout(t(s * S));
+        beat(&mut m, s * S + 1, "a", 1, s);
+        repeated.push(trusts(&mut m).into_iter().filter(|t| !t.is_empty()).count());
+    }
+    // Repeated in the rounds at 5 s and 6 s (within two periods of 4.5 s), to both witnesses.
+    assert_eq!(repeated, [2, 2, 0, 0]);
+}
