@@ -455,10 +455,10 @@ impl Monitor {
         let Some(q) = &self.cfg.quorum else { return };
         let period = q.period;
         if self.witness.next_tick <= at {
-            self.witness.next_tick = (self.witness.next_tick + period).max(now);
-            if self.witness.next_tick <= now {
-                self.witness.next_tick = now + period;
-            }
+            // The next round a period on; after a stall of ours, a period from now (one
+            // round, not one per missed period).
+            let next = self.witness.next_tick + period;
+            self.witness.next_tick = if next > now { next } else { now + period };
             self.repeat_verdicts(now);
         }
         let mut changed = false;

@@ -47,6 +47,28 @@ pub enum Message<'a> {
     Verdicts(Verdicts<'a>),
 }
 
+impl Kind {
+    /// The kind of an encoded datagram, read from its envelope without decoding the body (for
+    /// a sender routing its own datagrams); `None` for bytes that are not an hbnode datagram
+    /// of a known kind.
+    pub fn of(datagram: &[u8]) -> Option<Self> {
+        let header = datagram.get(..super::HEADER_LEN)?;
+        if header[..2] != super::MAGIC || header[2] != super::VERSION {
+            return None;
+        }
+        [
+            Self::Beat,
+            Self::Ack,
+            Self::Leave,
+            Self::Identify,
+            Self::Member,
+            Self::Verdicts,
+        ]
+        .into_iter()
+        .find(|k| *k as u8 == header[3])
+    }
+}
+
 impl Message<'_> {
     /// The envelope kind of this message.
     pub fn kind(&self) -> Kind {

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use hb_core::detector::Detector as _;
+use hb_core::wire::Kind;
 use hb_core::{EventKind, Monitor, NodeState, Timestamp};
 use tokio::time::Instant;
 
@@ -126,8 +127,6 @@ pub(crate) struct DetectorActor {
     /// Where transmits queued outside an [`Ingest`], and every verdict, go out from (witness
     /// mode).
     sender: Option<Rc<dyn SendTo>>,
-    /// The witnesses' addresses (empty outside witness mode).
-    witnesses: Vec<std::net::SocketAddr>,
 }
 
 impl DetectorActor {
@@ -153,7 +152,6 @@ impl DetectorActor {
             samples_dropped: 0,
             arrivals_dropped: 0,
             sender: None,
-            witnesses: Vec::new(),
         }
     }
 
@@ -161,9 +159,6 @@ impl DetectorActor {
     /// socket of the listener whose address the witnesses name.
     pub(crate) fn with_sender(mut self, sender: Rc<dyn SendTo>) -> Self {
         self.sender = Some(sender);
-        self.witnesses = (self.monitor.config().quorum.as_ref())
-            .map(|q| q.witnesses.clone())
-            .unwrap_or_default();
         self
     }
 
@@ -311,13 +306,6 @@ impl DetectorActor {
     }
 }
 
-/// Whether `to` is one of `witnesses` (IPv4-mapped forms match, as in the core).
-fn is_witness(witnesses: &[std::net::SocketAddr], to: std::net::SocketAddr) -> bool {
-    let canon =
-        |a: std::net::SocketAddr| std::net::SocketAddr::new(a.ip().to_canonical(), a.port());
-    witnesses.iter().any(|w| canon(*w) == canon(to))
-}
-
 /// Sends one transmit written in `buf` from `sender`, counting it sent or dropped.
 fn send_one(sender: &dyn SendTo, stats: &Stats, buf: &[u8], t: hb_core::Transmit) {
     match sender.send_to(&buf[..t.len], t.to) {
@@ -359,7 +347,6 @@ impl Handler<Ingest> for DetectorActor {
         let Self {
             monitor,
             sender,
-            witnesses,
             stats,
             ..
         } = self;
@@ -367,7 +354,9 @@ impl Handler<Ingest> for DetectorActor {
             loop {
                 let t = monitor.poll_transmit(buf)?;
                 match sender {
-                    Some(s) if is_witness(witnesses, t.to) => send_one(&**s, stats, buf, t),
+                    Some(s) if Kind::of(&buf[..t.len]) == Some(Kind::Verdicts) => {
+                        send_one(&**s, stats, buf, t);
+                    }
                     _ => return Some((t.to, t.len)),
                 }
             }

@@ -22,9 +22,6 @@ pub(super) struct InFlight {
     bytes: Vec<u8>,
 }
 
-/// Offset of the kind byte in every hbnode datagram (magic, version, kind).
-const KIND_AT: usize = 3;
-
 impl Sim<'_> {
     /// Sends one datagram of monitor `m` to `to`: over the monitor link if `to` is another
     /// monitor and the datagram is a `Verdicts`, else an error naming it.
@@ -37,10 +34,10 @@ impl Sim<'_> {
                 bytes.len()
             ));
         }
-        if bytes.get(KIND_AT) != Some(&(Kind::Verdicts as u8)) {
+        let kind = Kind::of(&bytes);
+        if kind != Some(Kind::Verdicts) {
             return Err(format!(
-                "monitor {m} sent a datagram of kind {:?} to witness {dest}",
-                bytes.get(KIND_AT)
+                "monitor {m} sent a datagram of kind {kind:?} to witness {dest}"
             ));
         }
         let now = self.now;

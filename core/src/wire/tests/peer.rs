@@ -112,6 +112,25 @@ fn verdicts(suspect: &[&'static str], trust: &[&'static str]) -> Message<'static
 }
 
 #[test]
+fn the_kind_of_an_encoded_datagram_is_read_from_its_envelope() {
+    assert_eq!(
+        Kind::of(&enc(&verdicts(&["a"], &[]), None)),
+        Some(Kind::Verdicts)
+    );
+    let member = Message::Member(Member {
+        group: 1,
+        node: "n",
+        incarnation: 1,
+        uptime_ms: 0,
+        nonce: 0,
+    });
+    assert_eq!(Kind::of(&enc(&member, None)), Some(Kind::Member));
+    assert_eq!(Kind::of(b"HB\x01"), None, "shorter than the envelope");
+    assert_eq!(Kind::of(b"HB\x02\x06\x00"), None, "another version");
+    assert_eq!(Kind::of(b"HB\x01\x09\x00"), None, "an unknown kind");
+}
+
+#[test]
 fn golden_verdicts_bytes() {
     // monitor "m", incarnation 2, seq 300 (varint ac 02), period 1000 (e8 07), one suspect
     // "a", one trust "bc".
