@@ -30,6 +30,18 @@ pub(crate) fn alerts_for(am: &str, node: &str) -> Option<Vec<Value>> {
     )
 }
 
+/// Alerts Alertmanager `am` has received so far (its `alertmanager_alerts_received_total`,
+/// summed over its labels).
+pub(crate) fn alerts_received(am: &str) -> Option<f64> {
+    let (_, m) = http_get(am, "/metrics")?;
+    Some(
+        m.lines()
+            .filter(|l| l.starts_with("alertmanager_alerts_received_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum(),
+    )
+}
+
 #[test]
 fn killed_beater_fires_one_alert_from_two_monitors_and_it_resolves_when_it_returns() {
     let dir = TempDir::new("alertmanager");
@@ -82,13 +94,7 @@ fn killed_beater_fires_one_alert_from_two_monitors_and_it_resolves_when_it_retur
     });
     // Let the second monitor's POST land too, then check there is still exactly one.
     wait_for("both monitors' alerts received", || {
-        let (_, m) = http_get(&am, "/metrics")?;
-        let received: f64 = m
-            .lines()
-            .filter(|l| l.starts_with("alertmanager_alerts_received_total{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum();
-        (received >= 2.0).then_some(())
+        (alerts_received(&am)? >= 2.0).then_some(())
     });
     let firing_now = alerts_for(&am, "web-1").unwrap();
     assert_eq!(firing_now.len(), 1, "deduplicated: {firing_now:?}");
@@ -287,12 +293,7 @@ fn a_mass_silence_is_one_monitor_alert_and_no_node_alert() {
         1
     );
     // No node alert ever reached Alertmanager: its only alert was the monitor's.
-    let (_, m) = http_get(&am, "/metrics").expect("alertmanager metrics");
-    let received: f64 = m
-        .lines()
-        .filter(|l| l.starts_with("alertmanager_alerts_received_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum();
+    let received = alerts_received(&am).expect("alertmanager metrics");
     assert!(
         received <= 2.0,
         "fired and resolved, nothing else: {received}"

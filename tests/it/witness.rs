@@ -81,18 +81,28 @@ pub(crate) fn beater_to(to: &[&str], id: &str) -> Proc {
     Proc::hbnode(&args)
 }
 
-#[test]
-fn a_path_cut_to_one_monitor_is_unreachable_there_and_a_crash_is_down_everywhere_agreed() {
-    let mons = trio(3, &[]);
+/// Three monitors, each the witness of the other two and all heard, and node `id` beating to
+/// all three — to m0 through a proxy the test can cut — joined everywhere.
+pub(crate) fn three_and_a_proxied_node(
+    extra: &[&str],
+    id: &str,
+) -> (Vec<TestMonitor>, LossyProxy, Proc) {
+    let mons = trio(3, extra);
     for m in &mons {
         wait_witnesses_up(m, 2);
     }
     let proxy = LossyProxy::start(mons[0].udp.parse().expect("addr"), 0.0, 1);
     let via = proxy.addr.to_string();
-    let mut node = beater_to(&[&via, &mons[1].udp, &mons[2].udp], "n1");
-    wait_for("n1 joined everywhere", || {
+    let node = beater_to(&[&via, &mons[1].udp, &mons[2].udp], id);
+    wait_for(&format!("{id} joined everywhere"), || {
         mons.iter().all(|m| m.count("joined") == 1).then_some(())
     });
+    (mons, proxy, node)
+}
+
+#[test]
+fn a_path_cut_to_one_monitor_is_unreachable_there_and_a_crash_is_down_everywhere_agreed() {
+    let (mons, proxy, mut node) = three_and_a_proxied_node(&[], "n1");
 
     // m0's path alone is cut, for three timeouts.
     proxy.cut(true);

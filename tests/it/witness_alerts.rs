@@ -7,11 +7,11 @@
 use std::thread;
 use std::time::Duration;
 
-use hb_tests::{LossyProxy, TempDir, http_get, wait_for};
+use hb_tests::{TempDir, http_get, wait_for};
 use serde_json::Value;
 
-use crate::alertmanager::{alerts_for, start_alertmanager};
-use crate::witness::{TIMEOUT_MS, beater_to, trio, wait_witnesses_up};
+use crate::alertmanager::{alerts_for, alerts_received, start_alertmanager};
+use crate::witness::{TIMEOUT_MS, three_and_a_proxied_node};
 
 /// The active alerts named `alertname` at Alertmanager `am`.
 fn alerts_named(am: &str, alertname: &str) -> Vec<Value> {
@@ -29,8 +29,7 @@ fn three_witnessing_monitors_page_once_for_a_crash_and_never_for_one_cut_path() 
     let dir = TempDir::new("witness-alerts");
     let (_alertmanager, am) = start_alertmanager(&dir);
     let am_url = format!("http://{am}");
-    let mut mons = trio(
-        3,
+    let (mut mons, proxy, mut node) = three_and_a_proxied_node(
         &[
             "--alertmanager",
             &am_url,
@@ -39,16 +38,8 @@ fn three_witnessing_monitors_page_once_for_a_crash_and_never_for_one_cut_path() 
             "--alertmanager-label",
             "team=infra",
         ],
+        "web-1",
     );
-    for m in &mons {
-        wait_witnesses_up(m, 2);
-    }
-    let proxy = LossyProxy::start(mons[0].udp.parse().expect("addr"), 0.0, 2);
-    let via = proxy.addr.to_string();
-    let mut node = beater_to(&[&via, &mons[1].udp, &mons[2].udp], "web-1");
-    wait_for("web-1 joined everywhere", || {
-        mons.iter().all(|m| m.count("joined") == 1).then_some(())
-    });
 
     proxy.cut(true);
     wait_for("m0 reports web-1 unreachable", || {
@@ -67,13 +58,7 @@ fn three_witnessing_monitors_page_once_for_a_crash_and_never_for_one_cut_path() 
         mons.iter().all(|m| m.count("down") == 1).then_some(())
     });
     wait_for("the three monitors' alerts received", || {
-        let (_, m) = http_get(&am, "/metrics")?;
-        let received: f64 = m
-            .lines()
-            .filter(|l| l.starts_with("alertmanager_alerts_received_total{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum();
-        (received >= 3.0).then_some(())
+        (alerts_received(&am)? >= 3.0).then_some(())
     });
     let firing = alerts_for(&am, "web-1").expect("alerts");
     assert_eq!(firing.len(), 1, "one alert from three monitors: {firing:?}");

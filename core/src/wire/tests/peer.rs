@@ -27,10 +27,11 @@ fn golden_identify_and_member_bytes() {
 }
 
 #[test]
-fn identify_and_member_round_trip_signed_and_refuse_tampering() {
+fn peer_and_witness_messages_round_trip_signed_and_refuse_tampering() {
     let key = Key::new(5, [9; 32]);
     let ring = Keyring::new(vec![key.clone()], true);
     for msg in [
+        verdicts(&["a", "b"], &["c"]),
         Message::Identify(Identify {
             group: 77,
             nonce: u64::MAX,
@@ -149,30 +150,16 @@ fn golden_verdicts_bytes() {
 }
 
 #[test]
-fn verdicts_round_trip_signed_are_bounded_and_refuse_tampering() {
+fn verdicts_are_bounded_and_the_largest_fits_signed() {
     let key = Key::new(5, [9; 32]);
     let ring = Keyring::new(vec![key.clone()], true);
     // The largest message: eight 64-byte ids in each list still fits a signed datagram.
     let long: &'static str = "x".repeat(64).leak();
     let full = verdicts(&[long; MAX_VERDICTS], &[long; MAX_VERDICTS]);
-    for msg in [verdicts(&["a", "b"], &[]), full] {
-        let signed = enc(&msg, Some(&key));
-        assert!(signed.len() <= MAX_DATAGRAM);
-        let d = decode(&signed, &ring).unwrap();
-        assert_eq!((d.message, d.key_id), (msg.clone(), Some(5)));
-        for i in [0, 3, 6, signed.len() / 2, signed.len() - 1] {
-            let mut bad = signed.clone();
-            bad[i] ^= 0x10;
-            assert!(
-                decode(&bad, &ring).is_err(),
-                "byte {i} flipped still decodes"
-            );
-        }
-        assert_eq!(
-            decode(&enc(&msg, None), &ring),
-            Err(DecodeError::Unauthenticated)
-        );
-    }
+    let signed = enc(&full, Some(&key));
+    assert!(signed.len() <= MAX_DATAGRAM, "{} bytes", signed.len());
+    let d = decode(&signed, &ring).unwrap();
+    assert_eq!((d.message, d.key_id), (full, Some(5)));
     // A ninth suspect does not decode (hand-made: the count byte raised to 9).
     let mut nine = enc(&verdicts(&["a"; MAX_VERDICTS], &[]), None);
     nine[12] = 9;
