@@ -4,6 +4,7 @@
 use core::time::Duration;
 
 use super::api::{Arrival, Detector, DetectorState};
+use super::classes::{LinkClasses, MAX_CLASSES};
 use super::estimate::at_offset;
 use super::link::{BINS, LinkEstimate, gain};
 use super::rate::AlarmRate;
@@ -33,6 +34,10 @@ const GRID: u64 = 128;
 ///   of beats independently ([`PRIOR_LOSS`]) and to delay them uniformly by up to one period;
 ///   after that the estimate is used, whose loss fit never reaches zero (see
 ///   [`LinkEstimate::chain`]) and whose memory is [`Budget::window`] beats.
+/// - **The fleet's prior**: a node not yet settled ([`super::SETTLED`] beats) on a monitor
+///   whose other nodes are must also meet the budget on every class of their links it may
+///   belong to ([`LinkClasses`]): a young node cannot tell a clean link from one whose bursts
+///   have not come yet, and the settled nodes tell it what links this monitor sees.
 /// - **Re-solving**: the timeout is recomputed on a node's first beat, when its period changes,
 ///   at the end of warm-up, then every [`Budget::resolve_every`] beats (every quarter of the
 ///   estimate's age past warm-up, at least 8 beats, while that is shorter: a young estimate
@@ -93,7 +98,17 @@ impl Budget {
     /// The smallest timeout (µs) meeting the budget on `link` for beats every `period`, searched
     /// from `start_us`, and its predicted false-alarm rate (per second); the longest timeout
     /// when none meets it.
-    pub fn solve(&self, link: &LinkEstimate, period: Duration, start_us: u64) -> (u64, f64) {
+    ///
+    /// A node not yet settled, on a monitor with settled nodes, must also meet it on every
+    /// class of their `classes` it may belong to, each weighted by [`LinkClasses::weights`];
+    /// the rate returned is then the larger of the two predictions.
+    pub fn solve(
+        &self,
+        link: &LinkEstimate,
+        period: Duration,
+        start_us: u64,
+        classes: &LinkClasses,
+    ) -> (u64, f64) {
         let eta_us = micros(period).max(1);
         let eta = eta_us as f64 / 1e6;
         let mut nodes = [(0.0, 0.0); BINS];
@@ -129,7 +144,28 @@ impl Budget {
                 }
             },
         };
-        let rate = |t_us: u64| theory::mistake_rate(&chain, &law, eta, t_us as f64 / 1e6);
+        let mut weights = [0.0; MAX_CLASSES];
+        let mixed = if classes.apply_to(link) {
+            classes.weights(link, &mut weights)
+        } else {
+            0
+        };
+        let own = |t: f64| theory::mistake_rate(&chain, &law, eta, t);
+        let mix = |t: f64| {
+            (classes.classes().iter().zip(&weights[..mixed]))
+                // Classes the evidence has ruled out cost nothing.
+                .filter(|&(_, &w)| w > 1e-12)
+                .map(|(c, &w)| w * theory::mistake_rate(&c.chain, &law, eta, t))
+                .sum::<f64>()
+        };
+        let rate = |t_us: u64| {
+            let t = t_us as f64 / 1e6;
+            if mixed == 0 {
+                own(t)
+            } else {
+                own(t).max(mix(t))
+            }
+        };
         let max = eta_us.saturating_mul(u64::from(self.max_periods));
         let start = if start_us == 0 { 3 * eta_us } else { start_us };
         let target = self.rate.as_per_second();
@@ -138,8 +174,15 @@ impl Budget {
         (t, rate(t))
     }
 
-    /// Takes a fresh beat into `link` and re-solves `state`'s timeout when it is due.
-    pub fn observe_link(&self, state: &mut DetectorState, link: &mut LinkEstimate, a: &Arrival) {
+    /// Takes a fresh beat into `link` and re-solves `state`'s timeout when it is due (against
+    /// `classes`, see [`Self::solve`]).
+    pub fn observe_link(
+        &self,
+        state: &mut DetectorState,
+        link: &mut LinkEstimate,
+        classes: &LinkClasses,
+        a: &Arrival,
+    ) {
         link.observe_with_gain(a, self.gain);
         let period_us = micros_f64(a.period);
         let beats = link.beats();
@@ -161,7 +204,7 @@ impl Budget {
             } else {
                 0
             };
-            let (t, _) = self.solve(link, a.period, start);
+            let (t, _) = self.solve(link, a.period, start, classes);
             *state = DetectorState {
                 mean: t as f64,
                 var: period_us,
@@ -188,7 +231,8 @@ impl Detector for Budget {
     /// through [`Budget::observe_link`]), the detector holds its prior's timeout.
     fn observe(&self, state: &mut DetectorState, arrival: &Arrival) {
         if state.samples == 0 || state.var != micros_f64(arrival.period) {
-            self.observe_link(state, &mut LinkEstimate::default(), arrival);
+            let empty = LinkClasses::default();
+            self.observe_link(state, &mut LinkEstimate::default(), &empty, arrival);
         }
     }
 
@@ -250,7 +294,7 @@ mod tests {
                     period,
                     resumed,
                 };
-                b.observe_link(&mut st, &mut link, &a);
+                b.observe_link(&mut st, &mut link, &LinkClasses::default(), &a);
                 prev = Some(Timestamp::from_micros(at));
                 let eta = micros(period).max(1);
                 let t = b.timeout(&st, period).as_micros() as u64;
@@ -288,7 +332,7 @@ mod tests {
                 period: ETA,
                 resumed: false,
             };
-            b.observe_link(&mut st, &mut link, &a);
+            b.observe_link(&mut st, &mut link, &LinkClasses::default(), &a);
             prev = Some((at, i));
         }
         (st, link)
@@ -300,7 +344,7 @@ mod tests {
         // in a row (0.05² = 2.5e-3, times the chance the third beat is late) exceed 1/hour
         // (2.78e-4/s); at 4η three (1.25e-4) do not: the timeout lies in (3η, 4η].
         let b = budget("1/hour");
-        let (t, r) = b.solve(&LinkEstimate::default(), ETA, 0);
+        let (t, r) = b.solve(&LinkEstimate::default(), ETA, 0, &LinkClasses::default());
         assert!(r <= 1.0 / 3600.0, "{r}");
         assert!((3_000_000..=4_000_000).contains(&t), "{t}");
         let (st, _) = feed(&b, 10, |_| false, |_| 1000);
@@ -314,7 +358,7 @@ mod tests {
         let (lossy, _) = feed(&b, 3000, |i| i % 20 == 7, |i| 1000 + (i * 7919) % 5000);
         assert!(clean.mean < lossy.mean, "{} vs {}", clean.mean, lossy.mean);
         // A clean LAN-like link converges to a couple of periods, far below the prior.
-        let (prior, _) = b.solve(&LinkEstimate::default(), ETA, 0);
+        let (prior, _) = b.solve(&LinkEstimate::default(), ETA, 0, &LinkClasses::default());
         assert!(clean.mean < prior as f64, "{} vs {prior}", clean.mean);
     }
 
@@ -322,11 +366,15 @@ mod tests {
     fn the_timeout_is_the_smallest_grid_point_meeting_the_budget() {
         let b = budget("1/hour");
         let (_, link) = feed(&b, 5000, |i| i % 10 == 3, |i| 2000 + (i * 104_729) % 40_000);
-        let (t, r) = b.solve(&link, ETA, 0);
+        let (t, r) = b.solve(&link, ETA, 0, &LinkClasses::default());
         assert!(r <= b.rate.as_per_second());
         let step = 1_000_000 / GRID;
         for start in [step, t - step, t, t + step, 50_000_000] {
-            assert_eq!(b.solve(&link, ETA, start).0, t, "start {start}");
+            assert_eq!(
+                b.solve(&link, ETA, start, &LinkClasses::default()).0,
+                t,
+                "start {start}"
+            );
         }
         let chain = link.chain();
         assert!(chain.mean_loss() > 0.05 && chain.mean_loss() < 0.15);
@@ -359,7 +407,7 @@ mod tests {
                 resumed: false,
             };
             let before = st.samples;
-            b.observe_link(&mut st, &mut link, &a);
+            b.observe_link(&mut st, &mut link, &LinkClasses::default(), &a);
             if st.samples != before {
                 solves.push(st.samples);
             }

@@ -5,6 +5,7 @@ use core::time::Duration;
 use super::api::{Arrival, Detector, DetectorState};
 use super::budget::Budget;
 use super::chen::Chen;
+use super::classes::LinkClasses;
 use super::fixed::Fixed;
 use super::link::LinkEstimate;
 use super::phi::Phi;
@@ -62,17 +63,19 @@ impl DetectorConfig {
         }
     }
 
-    /// Updates `state` with a fresh beat, and `link` (the node's side state) when the detector
-    /// keeps one: the budget detector needs it (without it, it holds its prior timeout), the
-    /// others ignore it.
+    /// Updates `state` with a fresh beat, and `link` (the node's side state, and the classes of
+    /// the monitor's settled links) when the detector keeps one: the budget detector needs it
+    /// (without it, it holds its prior timeout), the others ignore it.
     pub fn observe_with(
         &self,
         state: &mut DetectorState,
-        link: Option<&mut LinkEstimate>,
+        link: Option<(&mut LinkEstimate, &LinkClasses)>,
         arrival: &Arrival,
     ) {
         match (self, link) {
-            (Self::Budget(b), Some(link)) => b.observe_link(state, link, arrival),
+            (Self::Budget(b), Some((link, classes))) => {
+                b.observe_link(state, link, classes, arrival);
+            }
             _ => self.observe(state, arrival),
         }
     }

@@ -198,6 +198,12 @@ impl LinkEstimate {
         }
     }
 
+    /// The slow fit's decayed counts: clean beats (received → received), loss runs begun,
+    /// lost beats followed by another loss (see [`LinkClasses`](super::LinkClasses)).
+    pub fn loss_counts(&self) -> [f64; 3] {
+        self.slow.map(|c| f64::from(c / self.weight[0]))
+    }
+
     /// Fresh beats observed.
     pub fn beats(&self) -> u32 {
         self.beats

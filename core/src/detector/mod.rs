@@ -15,6 +15,7 @@
 mod api;
 mod budget;
 mod chen;
+mod classes;
 mod config;
 mod estimate;
 mod fixed;
@@ -25,6 +26,7 @@ mod rate;
 pub use api::{Arrival, Detector, DetectorState};
 pub use budget::{Budget, PRIOR_LOSS};
 pub use chen::Chen;
+pub use classes::{Census, DOUBT, LinkClass, LinkClasses, MAX_CLASSES, SETTLED};
 pub use config::{ConfigError, DetectorConfig};
 pub use fixed::Fixed;
 pub use link::{BINS, CONFIDENCE_Z, FAST_WINDOW, LinkEstimate, LinkSummary, MAX_RUN};

@@ -140,12 +140,7 @@ impl Monitor {
             n.seq = b.seq;
             n.window = 0;
             n.period_us = period_us;
-            n.det = first_arrival(
-                &self.cfg.detector,
-                now,
-                n.period(),
-                self.links.get_mut(slot),
-            );
+            n.det = first_arrival(&self.cfg.detector, now, n.period(), self.links.side(slot));
         } else {
             // Same incarnation: the sequence number decides.
             let advance = match sequence(n, b.seq) {
@@ -186,7 +181,7 @@ impl Monitor {
             };
             self.cfg
                 .detector
-                .observe_with(&mut n.det, self.links.get_mut(slot), &arrival);
+                .observe_with(&mut n.det, self.links.side(slot), &arrival);
             event = match prev_state {
                 // A held node beating again is alive, without an event: it was never reported.
                 NodeState::Alive | NodeState::Unreachable => None,
@@ -201,6 +196,9 @@ impl Monitor {
         n.addr = from;
         n.beats += 1;
         self.beats_received += 1;
+        if self.links.sweep_due() {
+            self.sweep_step();
+        }
         self.set_quiet(slot, false);
         self.set_state(slot, NodeState::Alive, now);
         self.take_readings(now, slot, b);
@@ -243,7 +241,12 @@ impl Monitor {
         let period = Duration::from_micros(u64::from(period_us));
         let zone = self.zone_for(b.node);
         let mut link = self.links.fresh();
-        let det = first_arrival(&self.cfg.detector, now, period, link.as_mut());
+        let det = first_arrival(
+            &self.cfg.detector,
+            now,
+            period,
+            self.links.with_classes(link.as_mut()),
+        );
         let slot = self.nodes.insert(Node {
             id: id.clone(),
             addr: from,

@@ -6,7 +6,9 @@ use core::time::Duration;
 use super::deadlines::Entry;
 use super::registry::{Node, NodeState, Quiet, Vote};
 use super::state::Monitor;
-use crate::detector::{Arrival, Detector, DetectorConfig, DetectorState, LinkEstimate};
+use crate::detector::{
+    Arrival, Detector, DetectorConfig, DetectorState, LinkClasses, LinkEstimate,
+};
 use crate::event::{DownReason, Event, EventKind};
 use crate::time::Timestamp;
 
@@ -278,7 +280,7 @@ pub(super) fn first_arrival(
     detector: &DetectorConfig,
     at: Timestamp,
     period: Duration,
-    link: Option<&mut LinkEstimate>,
+    link: Option<(&mut LinkEstimate, &LinkClasses)>,
 ) -> DetectorState {
     let mut det = DetectorState::default();
     let arrival = Arrival {

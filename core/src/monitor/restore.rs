@@ -100,7 +100,12 @@ impl Monitor {
             };
             let period = Duration::from_micros(u64::from(period_us));
             let mut link = self.links.fresh();
-            let det = first_arrival(&self.cfg.detector, now, period, link.as_mut());
+            let det = first_arrival(
+                &self.cfg.detector,
+                now,
+                period,
+                self.links.with_classes(link.as_mut()),
+            );
             let state_since = r.state_since.min(now);
             // A node held unreachable by the previous run is judged afresh, as alive.
             let state = match r.state {

@@ -134,3 +134,64 @@ fn budget_state_is_at_most_128_bytes_more_than_fixed() {
         "{extra} bytes per node"
     );
 }
+
+/// A monitor that has watched `clean` loss-free nodes and `bursty` ones (a burst of five lost
+/// beats every 200) for 5000 beats: every one settled.
+fn settled_fleet(clean: u64, bursty: u64) -> (Monitor, u64) {
+    let mut m = budget_monitor();
+    for i in 1..=5000u64 {
+        for k in 0..clean {
+            beat(&mut m, i * S + 300 + k, &format!("clean{k}"), 1, i);
+        }
+        for k in 0..bursty {
+            if (i + 37 * k) % 200 < 195 {
+                beat(&mut m, i * S + 400 + k, &format!("bursty{k}"), 1, i);
+            }
+        }
+    }
+    (m, 5000 * S)
+}
+
+/// The timeout of a node `id` that has beaten `n` times on a clean link from `from`.
+fn newcomer(m: &mut Monitor, id: &str, from: u64, n: u64) -> Duration {
+    for i in 1..=n {
+        beat(m, from + i * S + 350, id, 1, i);
+    }
+    m.link_view(id).unwrap().timeout
+}
+
+#[test]
+fn a_new_node_starts_as_cautious_as_the_fleet_s_worst_class_and_earns_its_own_timeout() {
+    let (mut m, at) = settled_fleet(9, 1);
+    let classes = m.link_classes().classes().to_vec();
+    assert_eq!(classes.len(), 2, "{classes:?}");
+    assert_eq!((classes[0].nodes, classes[1].nodes), (9, 1), "{classes:?}");
+    let clean = m.link_view("clean0").unwrap().timeout;
+    let bursty = m.link_view("bursty0").unwrap().timeout;
+    assert!(bursty > 5 * clean, "{clean:?} vs {bursty:?}");
+    // A newcomer cannot yet tell its link from the bursty one's (10 % of the fleet, more than
+    // DOUBT): it plans for it from its first beat.
+    let young = newcomer(&mut m, "new", at, 60);
+    assert!(young >= bursty / 2, "{young:?} vs {bursty:?}");
+    assert!(m.link_view("new").unwrap().fleet_prior);
+    assert!(!m.link_view("clean0").unwrap().fleet_prior);
+    // 2000 clean beats (ten burst intervals) rule the bursty class out: its own short timeout.
+    let old = newcomer(&mut m, "new", at, 2000);
+    assert!(old <= clean * 2, "{old:?} vs {clean:?}");
+    // Alone on a monitor, the same node would have had the prior's timeout at first.
+    let mut alone = budget_monitor();
+    let first = newcomer(&mut alone, "new", 0, 60);
+    assert!(first < young / 2, "{first:?} vs {young:?}");
+}
+
+#[test]
+fn a_fleet_of_one_clean_link_changes_nothing_for_a_newcomer() {
+    let (mut m, at) = settled_fleet(4, 0);
+    assert_eq!(m.link_classes().classes().len(), 1);
+    let mut alone = budget_monitor();
+    for n in [60, 300, 1000] {
+        let with = newcomer(&mut m, &format!("new{n}"), at, n);
+        let without = newcomer(&mut alone, &format!("new{n}"), 0, n);
+        assert_eq!(with, without, "after {n} beats");
+    }
+}
