@@ -104,6 +104,8 @@ fn lossy_link_gets_a_longer_timeout_down_within_it_and_estimates_survive_a_resta
         "clean: timeout {tc} ms, link {}\nlossy: timeout {tl} ms, link {}",
         c["link"], l["link"]
     );
+    // Two young nodes and none settled: no fleet prior yet.
+    assert_eq!(l["link"]["fleet_prior"], Value::Bool(false), "{l}");
     let per_day = l["link"]["predicted_per_day"].as_f64().expect("predicted");
     assert!(
         per_day <= 1.0,

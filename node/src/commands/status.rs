@@ -333,6 +333,7 @@ mod tests {
             offset_p99_ms: 41.0,
             beats: 600,
             predicted_per_day: None,
+            fleet_prior: None,
         });
         let text = table(&[lossy, node("web-2", Vec::new())]);
         let lines: Vec<&str> = text.lines().collect();

@@ -82,6 +82,10 @@ pub(crate) struct LinkView {
     /// `/v1/nodes/{id}`: it costs a solve).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) predicted_per_day: Option<f64>,
+    /// Whether the node is young (under 4096 beats) and its timeout also covers the link
+    /// classes of the monitor's settled nodes (only in `/v1/nodes/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) fleet_prior: Option<bool>,
 }
 
 impl LinkView {
@@ -93,6 +97,7 @@ impl LinkView {
             offset_p99_ms: s.offset_p99.as_secs_f64() * 1e3,
             beats: s.beats,
             predicted_per_day: None,
+            fleet_prior: None,
         }
     }
 }
@@ -400,6 +405,7 @@ pub(crate) fn node_detail(
     if let Some(view) = monitor.link_view(n.id.as_str()) {
         v.link = Some(LinkView {
             predicted_per_day: Some(view.predicted_per_second * 86_400.0),
+            fleet_prior: Some(view.fleet_prior),
             ..LinkView::of(&view.link)
         });
     }

@@ -80,6 +80,7 @@ fn node(id: &str, state: &str, last_seen_unix: f64, probes: Vec<ProbeView>) -> N
             offset_p99_ms: 62.5,
             beats: 3,
             predicted_per_day: None,
+            fleet_prior: None,
         }),
         probes,
     }
