@@ -219,7 +219,9 @@ impl<'a> Sim<'a> {
         let period = self.fleet.topology.period.as_micros() as u64;
         for i in 0..self.nodes.len() as u32 {
             let phase = self.nodes[i as usize].rng.random_range(0..period.max(1));
-            self.agenda.push(phase, Ev::Start(i));
+            let zone = &self.fleet.topology.zones[usize::from(self.fleet.zones_of[i as usize])];
+            self.agenda
+                .push(zone.joins_at.as_micros() as u64 + phase, Ev::Start(i));
         }
         for &(fault, node, at, _) in &self.plan.crashes {
             self.agenda.push(at, Ev::Crash(node, fault));

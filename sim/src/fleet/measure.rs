@@ -212,7 +212,14 @@ fn measure_run(fleet: &Fleet, o: &FleetOutcome, fm: &mut FleetMeasure) {
     let mons = t.monitors.len();
     let n = t.node_count() as usize;
     fm.beats_sent += o.beats_sent;
-    fm.node_hours += n as f64 * o.simulated_us as f64 / 3.6e9;
+    fm.node_hours += t
+        .zones
+        .iter()
+        .map(|z| {
+            f64::from(z.nodes) * o.simulated_us.saturating_sub(z.joins_at.as_micros() as u64) as f64
+        })
+        .sum::<f64>()
+        / 3.6e9;
     fm.hashes.push(o.hash);
     if let Some(v) = &o.violation {
         fm.violations.push((o.seed, v.clone()));

@@ -15,6 +15,7 @@
 
 mod agreement;
 mod attribution;
+mod cohort;
 mod engine;
 mod faults;
 pub mod gate;
@@ -31,6 +32,7 @@ use rayon::prelude::*;
 
 pub use agreement::{AgreementMeasure, agreement, model as agreement_model};
 pub use attribution::Attribution;
+pub use cohort::{ZoneMeasure, cohort, mixed_join};
 pub use engine::run_fleet;
 pub use faults::{Fault, FaultPlan, STALL_BUFFER, VERBS};
 pub use measure::{FleetMeasure, IncidentMeasure, MonitorMeasure, measure};

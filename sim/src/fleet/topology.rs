@@ -17,6 +17,9 @@ pub struct Zone {
     pub nodes: u32,
     /// The link of its nodes' paths; `None`: the fleet-wide [`Topology::link`].
     pub link: Option<Link>,
+    /// When its nodes first start beating (0: at once): nodes that join a monitor which
+    /// already knows the others.
+    pub joins_at: Duration,
 }
 
 /// One monitor: its name and the knobs of its own `hb_core::MonitorConfig`.
@@ -159,6 +162,7 @@ impl Topology {
                 name: format!("z{z}"),
                 nodes: nodes / zones + u32::from(z < nodes % zones),
                 link: None,
+                joins_at: Duration::ZERO,
             })
             .collect();
         let monitors = (0..monitors)
@@ -288,6 +292,12 @@ impl Topology {
             });
         }
         for (i, z) in self.zones.iter().enumerate() {
+            if z.joins_at >= self.duration {
+                return Err(FleetError::Param(format!(
+                    "zone {} joins at {:?}, not before the run ends ({:?})",
+                    z.name, z.joins_at, self.duration
+                )));
+            }
             if self.zones[..i].iter().any(|o| o.name == z.name) {
                 return Err(FleetError::Duplicate {
                     what: "zone",
