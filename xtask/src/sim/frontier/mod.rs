@@ -5,6 +5,7 @@
 //! fleet-mix.{csv,md}.
 
 mod chart;
+mod join;
 mod mix;
 mod pareto;
 mod spec;
@@ -79,6 +80,13 @@ pub(crate) struct FrontierArgs {
     /// Mixed fleet: the false-alarm budget per node the fixed timeout and `budget` must meet.
     #[arg(long, default_value = "1/day", value_parser = spec::rate)]
     budget: Rate,
+    /// Mixed fleet, nodes joining a monitor that knows the fleet: nodes of the settled cohort
+    /// (as many join), split by `--fleet`'s shares (every class at least one).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    join_nodes: u32,
+    /// Mixed fleet, nodes joining: runs of the fleet simulator.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    join_runs: u64,
     /// Output directory.
     #[arg(long, default_value = "target/sim")]
     out: PathBuf,
@@ -315,7 +323,10 @@ pub(crate) fn run(a: &FrontierArgs) -> anyhow::Result<()> {
     }
     println!("{md}");
     let t1 = Instant::now();
-    let fleet = mix::run(a, &plan)?;
+    let mut fleet = mix::run(a, &plan)?;
+    let (csv, md) = join::run(a)?;
+    fleet.csv.push_str(&csv);
+    fleet.md.push_str(&md);
     write(&a.out.join("fleet-mix.csv"), &fleet.csv)?;
     write(&a.out.join("fleet-mix.md"), &fleet.md)?;
     println!("{}", fleet.md);

@@ -42,6 +42,10 @@ fn args(out: &Path, extra: &[&str]) -> FrontierArgs {
         "lan=9,loss=1%;delay=normal:20ms,10ms=1",
         "--budget",
         "1/hour",
+        "--join-nodes",
+        "10",
+        "--join-runs",
+        "1",
         "--out",
         out,
     ];
@@ -152,13 +156,28 @@ fn a_tiny_frontier_writes_every_file_with_one_row_per_point() {
 
     let fleet = std::fs::read_to_string(dir.0.join("fleet-mix.csv")).unwrap();
     let rows: Vec<Vec<String>> = fleet.lines().skip(1).map(fields).collect();
-    assert_eq!(rows.len(), 3 * (2 + 1), "{fleet}");
+    // Three contenders × (two classes + the fleet), then both cohorts of each class joining.
+    assert_eq!(rows.len(), 3 * (2 + 1) + 2 * 2, "{fleet}");
     assert_eq!(rows.iter().filter(|r| r[0] == "fleet").count(), 3);
-    assert!(
-        std::fs::read_to_string(dir.0.join("fleet-mix.md"))
-            .unwrap()
-            .contains("| **fleet** |")
-    );
+    let joining: Vec<_> = rows
+        .iter()
+        .filter(|r| r[2].contains("joining fleet"))
+        .collect();
+    assert_eq!(joining.len(), 4, "{fleet}");
+    for r in &joining {
+        // 9 + 1 settled nodes and as many new ones, each with up-time and finite figures.
+        assert!(r[3] == "9" || r[3] == "1", "{r:?}");
+        assert!(r[4].parse::<f64>().unwrap() > 0.0, "{r:?}");
+        let (v, lo, hi) = (
+            r[6].parse::<f64>().unwrap(),
+            r[7].parse::<f64>().unwrap(),
+            r[8].parse::<f64>().unwrap(),
+        );
+        assert!(lo <= v && v <= hi && hi.is_finite(), "{r:?}");
+    }
+    let md = std::fs::read_to_string(dir.0.join("fleet-mix.md")).unwrap();
+    assert!(md.contains("| **fleet** |"));
+    assert!(md.contains("nodes joining a monitor that knows the fleet"));
 }
 
 #[test]
