@@ -6,8 +6,8 @@
 //! until the first burst, and that burst is a false alarm. The nodes a monitor already knows
 //! well are the evidence it lacks: nodes on one network share its bursts. So the monitor sorts
 //! its *settled* nodes (at least [`SETTLED`] beats) into classes by their solved timeout — one
-//! class per half-octave of timeout in periods, each remembered by its most cautious member's
-//! loss chain (its members' mean) and by how many nodes it holds. A young node must meet its
+//! class per half-octave of timeout in periods, each remembered by its members' mean loss chain
+//! and by how many nodes it holds. A young node must meet its
 //! budget on every class it may belong to. The probability q that it belongs to each, given the
 //! beats and losses it has shown so far, is Bayes' (the class's share s of the fleet times the
 //! likelihood of the node's own loss counts under the class's chain); its predicted rate is
@@ -45,8 +45,6 @@ pub const MAX_CLASSES: usize = 14;
 pub struct LinkClass {
     /// Its members' loss chain: their mean P(received → lost) and P(lost → received).
     pub chain: LossChain,
-    /// Its members' mean timeout, in periods.
-    pub periods: f64,
     /// Settled nodes in the class.
     pub nodes: u32,
 }
@@ -68,8 +66,8 @@ fn bucket(periods: f64) -> usize {
 /// Collects settled nodes into [`LinkClasses`] (a census, rebuilt from scratch each time).
 #[derive(Clone, Debug, Default)]
 pub struct Census {
-    /// Per class: nodes, and sums of P(received → lost), P(lost → received) and periods.
-    sums: [(u32, [f64; 3]); MAX_CLASSES],
+    /// Per class: nodes, and sums of P(received → lost) and P(lost → received).
+    sums: [(u32, [f64; 2]); MAX_CLASSES],
 }
 
 impl Census {
@@ -82,9 +80,8 @@ impl Census {
         let c = est.chain();
         let (nodes, sums) = &mut self.sums[bucket(periods)];
         *nodes = nodes.saturating_add(1);
-        for (s, x) in sums.iter_mut().zip([c.trans[0][1], c.trans[1][0], periods]) {
-            *s += x;
-        }
+        sums[0] += c.trans[0][1];
+        sums[1] += c.trans[1][0];
     }
 
     /// The classes counted.
@@ -93,11 +90,10 @@ impl Census {
             .sums
             .iter()
             .filter(|(n, _)| *n > 0)
-            .map(|&(nodes, [p_gb, p_bg, periods])| {
+            .map(|&(nodes, [p_gb, p_bg])| {
                 let n = f64::from(nodes);
                 LinkClass {
                     chain: LossChain::gilbert_elliott(p_gb / n, p_bg / n, 0.0, 1.0),
-                    periods: periods / n,
                     nodes,
                 }
             })
@@ -254,9 +250,9 @@ mod tests {
         let classes = census.finish();
         let c = classes.classes();
         assert_eq!(c.len(), 2, "{c:?}");
-        assert_eq!(c[0].nodes, 2);
-        assert!((c[0].periods - 2.2).abs() < 1e-12, "{c:?}");
-        assert_eq!((c[1].nodes, c[1].periods), (2, 27.0));
+        // 2.1 and 2.3 periods share a half-octave, and so do 25 and 29; the young node and the
+        // infinite timeout are not counted.
+        assert_eq!((c[0].nodes, c[1].nodes), (2, 2), "{c:?}");
         let (want, got) = (lossy.chain().trans, c[1].chain.trans);
         assert!((want[0][1] - got[0][1]).abs() < 1e-15 && (want[1][0] - got[1][0]).abs() < 1e-15);
         assert!(LinkClasses::default().is_empty());

@@ -72,11 +72,6 @@ impl Links {
         true
     }
 
-    /// The link classes young nodes plan with.
-    pub(crate) fn classes(&self) -> &LinkClasses {
-        &self.classes
-    }
-
     /// A fresh estimate to fill for a node about to be inserted, if estimates are kept.
     pub(crate) fn fresh(&self) -> Option<LinkEstimate> {
         self.on.then(LinkEstimate::default)
@@ -169,7 +164,7 @@ impl Monitor {
     /// The classes of the settled links (empty for another detector or before a node
     /// settles).
     pub fn link_classes(&self) -> &LinkClasses {
-        self.links.classes()
+        &self.links.classes
     }
 
     /// The budget detector's estimate of node `id`'s link, its timeout and predicted rate.
